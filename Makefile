@@ -1,0 +1,40 @@
+# The two commands: `make demo` and `make test`. Both set up .venv first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: venv test pytest lint format demo bench clean
+
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[train,dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+test: venv lint pytest
+
+pytest: venv
+	$(PY) -m pytest -q
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy pipeline
+
+format: venv
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+demo: venv
+	$(PY) -m tools.demo
+
+bench: venv
+	$(PY) -m tools.make_bench_model out/bench-model.onnx
+	$(VENV)/bin/infant-stream bench --source out/bench.mp4 --model out/bench-model.onnx
+
+clean:
+	rm -rf out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,197 @@
+"""Typed configuration: frozen dataclasses loaded once from YAML, CLI overrides on top.
+
+Every field has a default here (``configs/default.yaml`` shows them all, and a test keeps the
+two equal). Validation names the file, the dotted field and the bad value in one line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field, fields, is_dataclass, replace
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import yaml
+
+from pipeline.errors import ConfigError
+
+T = TypeVar("T")
+
+
+def _gt(low: float) -> dict[str, Any]:
+    return {"check": (lambda v: v > low), "rule": f"must be > {low}"}
+
+
+def _ge(low: float) -> dict[str, Any]:
+    return {"check": (lambda v: v >= low), "rule": f"must be >= {low}"}
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """Where frames come from. ``uri``: file, image or folder, URL, camera index or /dev/videoN."""
+
+    uri: str = ""
+    id: str = "cam0"
+    mode: Literal["auto", "latest", "lossless"] = "auto"
+    realtime: bool = False
+    loop: bool = False
+    transport: Literal["tcp", "udp"] = "tcp"
+    open_timeout_s: float = field(default=5.0, metadata=_gt(0))
+    read_timeout_s: float = field(default=5.0, metadata=_gt(0))
+    stall_timeout_s: float = field(default=5.0, metadata=_gt(0))
+    reconnect_initial_s: float = field(default=0.5, metadata=_gt(0))
+    reconnect_max_s: float = field(default=10.0, metadata=_gt(0))
+    reconnect_attempts: int = field(default=0, metadata=_ge(0))
+    width: int = field(default=0, metadata=_ge(0))
+    height: int = field(default=0, metadata=_ge(0))
+    fps: float = field(default=0.0, metadata=_ge(0))
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The segmentation model and how to run it."""
+
+    path: str = "models/infant-seg.onnx"
+    backend: Literal["onnxruntime"] = "onnxruntime"
+    providers: str = "auto"
+    threads: int = field(default=0, metadata=_ge(0))
+    spin: bool = False
+
+
+@dataclass(frozen=True)
+class PostprocessConfig:
+    """Mask → parts. ``min_area_px``: smallest region (original pixels) reported as an instance."""
+
+    min_area_px: int = field(default=100, metadata=_ge(1))
+
+
+@dataclass(frozen=True)
+class QueueConfig:
+    """Queues between stages. ``capacity`` 0 = by policy (latest 1, lossless 4)."""
+
+    capacity: int = field(default=0, metadata=_ge(0))
+    drain_s: float = field(default=5.0, metadata=_gt(0))
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    """Where results go. ``jsonl``: path of the JSON Lines file (empty = none)."""
+
+    jsonl: str = ""
+    progress: bool = True
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """When to stop: after ``max_frames`` frames or ``duration_s`` seconds (0 = never)."""
+
+    max_frames: int = field(default=0, metadata=_ge(0))
+    duration_s: float = field(default=0.0, metadata=_ge(0))
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration of ``infant-stream run``."""
+
+    source: SourceConfig = field(default_factory=SourceConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    postprocess: PostprocessConfig = field(default_factory=PostprocessConfig)
+    queues: QueueConfig = field(default_factory=QueueConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+
+def _coerce(value: Any, hint: Any, where: str) -> Any:
+    """Check ``value`` against a type hint (bool, int, float, str, Literal, nested dataclass)."""
+    origin = typing.get_origin(hint)
+    if origin is Literal:
+        allowed = typing.get_args(hint)
+        if value not in allowed:
+            raise ConfigError(f"{where}: must be one of {', '.join(map(str, allowed))}, got {value!r}")
+        return value
+    if origin in (types.UnionType, typing.Union):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        return None if value is None else _coerce(value, args[0], where)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: must be true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: must be an integer, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{where}: must be a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str | int) or isinstance(value, bool):
+            raise ConfigError(f"{where}: must be a string, got {value!r}")
+        return str(value)
+    if is_dataclass(hint):
+        return from_mapping(hint, value, where)  # type: ignore[arg-type]
+    raise ConfigError(f"{where}: unsupported type {hint}")
+
+
+def from_mapping(cls: type[T], data: Any, where: str) -> T:
+    """Build dataclass ``cls`` from a YAML mapping, naming ``where.key`` in every error."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: must be a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name: f for f in fields(cls)}  # type: ignore[arg-type]
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in known:
+            raise ConfigError(f"{where}.{key}: unknown key (known: {', '.join(known)})")
+        values[key] = _coerce(value, hints[key], f"{where}.{key}")
+    obj = cls(**values)
+    validate(obj, where)
+    return obj
+
+
+def validate(obj: Any, where: str) -> None:
+    """Check every field's ``check`` metadata; raise ConfigError naming the first bad one."""
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        check = f.metadata.get("check")
+        if check is not None and not check(value):
+            raise ConfigError(f"{where}.{f.name}: {f.metadata['rule']}, got {value!r}")
+
+
+def load_config(path: str | Path | None) -> Config:
+    """Read a YAML config (None = all defaults). Raises ConfigError with the file named."""
+    if path is None:
+        return Config()
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}: cannot read config ({exc})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{p}:{at} not valid YAML") from None
+    return from_mapping(Config, data, str(p))
+
+
+def override(cfg: Config, dotted: str, value: Any, flag: str) -> Config:
+    """``cfg`` with field ``section.name`` set to ``value``, checked like YAML; errors name ``flag``."""
+    section, name = dotted.split(".")
+    sub = getattr(cfg, section)
+    hint = typing.get_type_hints(type(sub))[name]
+    coerced = _coerce(value, hint, flag)
+    meta = next(f.metadata for f in fields(sub) if f.name == name)
+    if "check" in meta and not meta["check"](coerced):
+        raise ConfigError(f"{flag}: {meta['rule']}, got {value!r}")
+    return replace(cfg, **{section: replace(sub, **{name: coerced})})
+
+
+def as_dict(cfg: Config) -> dict[str, Any]:
+    """Plain nested dict of a config (what ``configs/default.yaml`` spells out)."""
+    return dataclasses.asdict(cfg)

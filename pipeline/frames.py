@@ -1,0 +1,135 @@
+"""The frozen dataclasses that travel between pipeline threads (one per hop, no bare tuples).
+
+Source ──Frame──▶ Preprocess ──Prepared──▶ Inference ──Inferred──▶ Postprocess ──Result──▶ sinks
+
+Arrays are owned by the dataclass once it is sent: no thread writes into an array it has sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from pipeline.geometry import Letterbox
+
+
+@dataclass(frozen=True)
+class FrameMeta:
+    """Identity and timing of one captured frame.
+
+    Attributes:
+        source_id: the source's id (e.g. ``cam0``).
+        seq: per-source sequence number, 0-based, +1 per decoded frame (gaps mean drops).
+        capture_mono: ``time.monotonic()`` seconds when the frame left the decoder.
+        capture_wall: ``time.time()`` seconds (Unix epoch) at the same instant.
+        pts_s: presentation time in seconds from the stream (None when the source has none).
+        width, height: frame size in pixels.
+    """
+
+    source_id: str
+    seq: int
+    capture_mono: float
+    capture_wall: float
+    pts_s: float | None
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A decoded frame. ``image``: (height, width, 3) uint8, RGB channel order."""
+
+    meta: FrameMeta
+    image: np.ndarray
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Milliseconds spent in each stage for one frame (0.0 until the stage has run)."""
+
+    preprocess_ms: float = 0.0
+    inference_ms: float = 0.0
+    postprocess_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A frame ready for the model. ``tensor``: (3, in_h, in_w) float32, normalised RGB."""
+
+    frame: Frame
+    letterbox: Letterbox
+    tensor: np.ndarray
+    timings: Timings
+
+
+@dataclass(frozen=True)
+class Inferred:
+    """Model output for one frame. ``logits``: (num_classes, out_h, out_w) float32."""
+
+    frame: Frame
+    letterbox: Letterbox
+    logits: np.ndarray
+    timings: Timings
+
+
+@dataclass(frozen=True)
+class PartInstance:
+    """One connected region of one class, in original-frame pixels.
+
+    Attributes:
+        class_id, name: the class (1..4 for parts).
+        instance: 0-based index among this class's regions in this frame, largest area first.
+        box: (x0, y0, x1, y1), x1/y1 exclusive.
+        centroid: (x, y) mean pixel position (pixel indices, as cv2.connectedComponentsWithStats).
+        area_px: pixel count.
+        score: mean softmax probability of ``class_id`` over the region, 0..1.
+        track_id, state, smoothed, velocity: filled by the tracker (None / ``observed`` without one).
+    """
+
+    class_id: int
+    name: str
+    instance: int
+    box: tuple[int, int, int, int]
+    centroid: tuple[float, float]
+    area_px: int
+    score: float
+    track_id: int | None = None
+    state: str = "observed"
+    smoothed: tuple[float, float] | None = None
+    velocity: tuple[float, float] | None = None
+
+
+@dataclass(frozen=True)
+class ClassSummary:
+    """All pixels of one class in a frame, whatever their regions (the seed app's view).
+
+    Same units as :class:`PartInstance`; ``instances`` counts regions above the minimum area.
+    """
+
+    class_id: int
+    name: str
+    box: tuple[int, int, int, int]
+    centroid: tuple[float, float]
+    area_px: int
+    score: float
+    instances: int
+
+
+@dataclass(frozen=True)
+class Result:
+    """Everything the pipeline knows about one frame after postprocessing.
+
+    Attributes:
+        class_map: (height, width) uint8 class ids in original-frame pixels (for overlays).
+        dropped_since_last: frames of this source dropped between the previous result and this one.
+        publish_mono: ``time.monotonic()`` when postprocessing finished (sinks add their own time).
+    """
+
+    meta: FrameMeta
+    parts: tuple[PartInstance, ...]
+    classes: tuple[ClassSummary, ...]
+    timings: Timings
+    dropped_since_last: int
+    class_map: np.ndarray = field(repr=False)
+    publish_mono: float = 0.0

@@ -1,0 +1,114 @@
+"""Pure geometry between original frames and the model's letterboxed canvas.
+
+Conventions: images are (H, W, C) or (H, W) numpy arrays; points are (x, y) in pixels with
+the origin at the top-left corner of the top-left pixel; a box is [x0, y0, x1, y1] with x1/y1
+exclusive. The trainer and the pipeline both use these functions, so training, evaluation and
+inference see exactly the same pixels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from pipeline.model_meta import LetterboxAlign
+
+
+@dataclass(frozen=True)
+class Letterbox:
+    """How a (src_h, src_w) frame sits inside a (dst_h, dst_w) canvas.
+
+    The frame is resized by ``scale`` to (new_h, new_w) (long side fills the canvas) and placed
+    at (pad_x, pad_y); the rest of the canvas is padding.
+    """
+
+    src_h: int
+    src_w: int
+    dst_h: int
+    dst_w: int
+    new_h: int
+    new_w: int
+    pad_y: int
+    pad_x: int
+
+    @property
+    def scale_x(self) -> float:
+        """Canvas pixels per source pixel along x."""
+        return self.new_w / self.src_w
+
+    @property
+    def scale_y(self) -> float:
+        """Canvas pixels per source pixel along y."""
+        return self.new_h / self.src_h
+
+
+def compute_letterbox(src_hw: tuple[int, int], dst_hw: tuple[int, int], align: LetterboxAlign) -> Letterbox:
+    """Fit ``src_hw`` into ``dst_hw`` keeping aspect ratio (no upscaling limit).
+
+    Args:
+        src_hw: (height, width) of the original frame, > 0.
+        dst_hw: (height, width) of the canvas, > 0.
+        align: ``center`` (equal padding both sides, extra pixel right/bottom) or ``topleft``.
+    """
+    sh, sw = src_hw
+    dh, dw = dst_hw
+    scale = min(dh / sh, dw / sw)
+    nh = min(dh, max(1, round(sh * scale)))
+    nw = min(dw, max(1, round(sw * scale)))
+    if align == "center":
+        py, px = (dh - nh) // 2, (dw - nw) // 2
+    else:
+        py, px = 0, 0
+    return Letterbox(src_h=sh, src_w=sw, dst_h=dh, dst_w=dw, new_h=nh, new_w=nw, pad_y=py, pad_x=px)
+
+
+def letterbox_image(
+    image: np.ndarray, box: Letterbox, pad_value: int = 0, interpolation: int = cv2.INTER_LINEAR
+) -> np.ndarray:
+    """Resize ``image`` (H, W[, C]) into its canvas (dst_h, dst_w[, C]), same dtype.
+
+    Use ``interpolation=cv2.INTER_NEAREST`` for label masks.
+    """
+    resized = cv2.resize(image, (box.new_w, box.new_h), interpolation=interpolation)
+    if resized.ndim == 2 and image.ndim == 3:  # cv2 drops a trailing channel axis of 1
+        resized = resized[:, :, None]
+    canvas = np.full((box.dst_h, box.dst_w, *image.shape[2:]), pad_value, dtype=image.dtype)
+    canvas[box.pad_y : box.pad_y + box.new_h, box.pad_x : box.pad_x + box.new_w] = resized
+    return canvas
+
+
+def content_slice(box: Letterbox, out_hw: tuple[int, int]) -> tuple[slice, slice]:
+    """Rows and columns of a (out_h, out_w) model output that cover the frame (not padding).
+
+    The model output may be smaller than the canvas (a strided head); the content region is
+    scaled accordingly and rounded outwards to whole output pixels.
+    """
+    oh, ow = out_hw
+    fy, fx = oh / box.dst_h, ow / box.dst_w
+    y0, x0 = int(np.floor(box.pad_y * fy)), int(np.floor(box.pad_x * fx))
+    y1 = int(np.ceil((box.pad_y + box.new_h) * fy))
+    x1 = int(np.ceil((box.pad_x + box.new_w) * fx))
+    return slice(y0, max(y1, y0 + 1)), slice(x0, max(x1, x0 + 1))
+
+
+def unletterbox_map(canvas_map: np.ndarray, box: Letterbox) -> np.ndarray:
+    """Map a per-pixel map (out_h, out_w) of the canvas back to the frame (src_h, src_w).
+
+    Nearest-neighbour, so class ids stay class ids; works for any dtype cv2 can resize.
+    """
+    ys, xs = content_slice(box, canvas_map.shape[:2])
+    return cv2.resize(canvas_map[ys, xs], (box.src_w, box.src_h), interpolation=cv2.INTER_NEAREST)
+
+
+def canvas_to_source(points: np.ndarray, box: Letterbox) -> np.ndarray:
+    """Map points (N, 2) of (x, y) canvas pixels to source-frame pixels (N, 2) float64."""
+    pts = np.asarray(points, dtype=np.float64)
+    return np.stack(((pts[:, 0] - box.pad_x) / box.scale_x, (pts[:, 1] - box.pad_y) / box.scale_y), axis=1)
+
+
+def source_to_canvas(points: np.ndarray, box: Letterbox) -> np.ndarray:
+    """Map points (N, 2) of (x, y) source-frame pixels to canvas pixels (N, 2) float64."""
+    pts = np.asarray(points, dtype=np.float64)
+    return np.stack((pts[:, 0] * box.scale_x + box.pad_x, pts[:, 1] * box.scale_y + box.pad_y), axis=1)

@@ -1,0 +1,47 @@
+"""The postprocess stage: logits → :class:`~pipeline.frames.Result` with parts and drop counts."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+from pipeline.frames import Inferred, Result
+from pipeline.model_meta import ModelSpec
+from pipeline.parts import extract_parts, logits_to_maps
+
+
+class Postprocessor:
+    """Turns each model output into a result. Runs on one thread, in frame order.
+
+    Args:
+        spec: the model's classes.
+        min_area_px: smallest region (original-frame pixels) reported as a part instance.
+    """
+
+    def __init__(self, spec: ModelSpec, min_area_px: int = 100) -> None:
+        self.spec = spec
+        self.min_area_px = min_area_px
+        self._last_seq: dict[str, int] = {}
+
+    def dropped_before(self, source_id: str, seq: int) -> int:
+        """Frames of ``source_id`` missing between the previous result and ``seq``."""
+        last = self._last_seq.get(source_id, -1)
+        self._last_seq[source_id] = seq
+        return max(0, seq - last - 1)
+
+    def __call__(self, item: Inferred) -> Result:
+        t0 = time.perf_counter()
+        class_map, score_map = logits_to_maps(item.logits, item.letterbox)
+        parts, classes = extract_parts(class_map, score_map, self.spec.class_names, self.min_area_px)
+        meta = item.frame.meta
+        done = time.perf_counter()
+        timings = replace(item.timings, postprocess_ms=(done - t0) * 1000.0)
+        return Result(
+            meta=meta,
+            parts=parts,
+            classes=classes,
+            timings=timings,
+            dropped_since_last=self.dropped_before(meta.source_id, meta.seq),
+            class_map=class_map,
+            publish_mono=time.monotonic(),
+        )

@@ -1,0 +1,116 @@
+"""``infant-stream run``: process one source until it ends, the duration passes or a signal comes."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+from types import FrameType
+from typing import Any
+
+from pipeline.build import build_pipeline
+from pipeline.config import Config, load_config, override
+from pipeline.health import HealthReporter, stderr_line
+from pipeline.pipeline import Pipeline
+
+# flag → (config field, argparse options)
+OVERRIDES: dict[str, tuple[str, dict[str, Any]]] = {
+    "--source": ("source.uri", {"help": "video file, image/folder, rtsp/http URL, camera index or /dev/videoN"}),
+    "--source-id": ("source.id", {"help": "id of the source in records (default cam0)"}),
+    "--model": ("model.path", {"help": "ONNX model (default models/infant-seg.onnx)"}),
+    "--providers": ("model.providers", {"help": "auto, or ONNX Runtime providers, comma-separated"}),
+    "--threads": ("model.threads", {"type": int, "help": "inference threads (0 = all cores)"}),
+    "--mode": ("source.mode", {"help": "queue policy: latest (live) or lossless (files); default by source"}),
+    "--jsonl": ("output.jsonl", {"help": "write one JSON record per frame to this file"}),
+    "--max-frames": ("run.max_frames", {"type": int, "help": "stop after N frames"}),
+    "--duration": ("run.duration_s", {"type": float, "help": "stop after S seconds"}),
+    "--min-area": ("postprocess.min_area_px", {"type": int, "help": "smallest part region in pixels"}),
+}
+FLAGS: dict[str, tuple[str, dict[str, Any]]] = {
+    "--realtime": ("source.realtime", {"help": "pace a file to its frame rate, like a camera"}),
+    "--loop": ("source.loop", {"help": "restart a file at its end"}),
+    "--no-progress": ("output.progress", {"help": "no health line on stderr"}),
+}
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("run", help="segment a video source and write/publish the parts")
+    p.add_argument("--config", help="YAML config (see configs/); flags override it")
+    for flag, (_, opts) in OVERRIDES.items():
+        p.add_argument(flag, default=None, **opts)
+    for flag, (_, opts) in FLAGS.items():
+        p.add_argument(flag, action="store_true", default=None, **opts)
+    p.set_defaults(func=main)
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    """The YAML config (or defaults) with every given flag applied on top."""
+    cfg = load_config(args.config)
+    for flag, (dotted, _) in OVERRIDES.items():
+        value = getattr(args, flag[2:].replace("-", "_"))
+        if value is not None:
+            cfg = override(cfg, dotted, value, flag)
+    for flag, (dotted, _) in FLAGS.items():
+        if getattr(args, flag[2:].replace("-", "_")):
+            cfg = override(cfg, dotted, flag != "--no-progress", flag)
+    return cfg
+
+
+class _Signals:
+    """SIGINT/SIGTERM → graceful stop; a second signal aborts."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self.received: int | None = None
+
+    def __enter__(self) -> _Signals:
+        self._old = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for s, h in self._old.items():
+            signal.signal(s, h)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.received is not None:
+            self.pipeline.abort()
+        self.received = signum
+        self.pipeline.stop()
+
+
+def run_pipeline(pipeline: Pipeline, cfg: Config) -> int:
+    """Start, wait for the end (source end, duration or signal), join; returns the exit code."""
+    reporter = HealthReporter(pipeline)
+    if cfg.output.progress:
+        reporter.listeners.append(stderr_line())
+    t0 = time.monotonic()
+    with _Signals(pipeline) as signals:
+        pipeline.start()
+        reporter.start()
+        try:
+            while not pipeline.wait(0.2):
+                if cfg.run.duration_s and time.monotonic() - t0 >= cfg.run.duration_s:
+                    pipeline.stop()
+            pipeline.join()
+        finally:
+            reporter.stop()
+            _summary(pipeline, time.monotonic() - t0)
+    if signals.received is not None:
+        return 128 + signals.received
+    return 0
+
+
+def _summary(pipeline: Pipeline, elapsed: float) -> None:
+    c = pipeline.counters()
+    out = next(s.processed for s in c.stages if s.name == "postprocess")
+    print(
+        f"infant-stream: {c.source_id}: {out} frames in {elapsed:.1f} s ({out / max(elapsed, 1e-9):.1f} fps), "
+        f"{c.dropped} dropped",
+        file=sys.stderr,
+    )
+
+
+def main(args: argparse.Namespace) -> int:
+    cfg = config_from_args(args)
+    return run_pipeline(build_pipeline(cfg), cfg)

@@ -1,0 +1,51 @@
+"""Video sources behind one interface; :func:`open_source` picks one from the ``--source`` text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipeline.config import SourceConfig
+from pipeline.errors import SourceError
+from pipeline.sources.base import Source
+from pipeline.sources.file import FileSource
+from pipeline.sources.images import ImageSource
+from pipeline.sources.stream import StreamOptions, StreamSource
+from pipeline.sources.urls import IMAGE_EXTENSIONS, is_stream_url, is_webcam
+from pipeline.sources.webcam import WebcamOptions, WebcamSource
+
+
+def open_source(cfg: SourceConfig) -> Source:
+    """The source ``cfg.uri`` names: camera index or /dev/videoN, network URL, image folder,
+    image file, else a video file. Files are checked here so a typo fails before the model loads.
+    """
+    uri = cfg.uri.strip()
+    if not uri:
+        raise SourceError("--source: no source given (a file, URL, camera index or folder)")
+    if is_webcam(uri):
+        device: int | str = int(uri) if uri.isdigit() else uri
+        opts = WebcamOptions(width=cfg.width, height=cfg.height, fps=cfg.fps)
+        return WebcamSource(device, cfg.id, opts)
+    if is_stream_url(uri):
+        stream_opts = StreamOptions(
+            transport=cfg.transport,
+            open_timeout_s=cfg.open_timeout_s,
+            read_timeout_s=cfg.read_timeout_s,
+            stall_timeout_s=cfg.stall_timeout_s,
+            reconnect_initial_s=cfg.reconnect_initial_s,
+            reconnect_max_s=cfg.reconnect_max_s,
+            reconnect_attempts=cfg.reconnect_attempts,
+        )
+        return StreamSource(uri, cfg.id, stream_opts)
+    if "://" in uri:
+        raise SourceError(f"{uri}: unsupported URL scheme")
+    path = Path(uri)
+    if path.is_dir() or path.suffix.lower() in IMAGE_EXTENSIONS:
+        images = ImageSource(path, cfg.id)
+        images.files()  # fails now, with the path named, if there is nothing to read
+        return images
+    video = FileSource(path, cfg.id, realtime=cfg.realtime, loop=cfg.loop)
+    video.check()
+    return video
+
+
+__all__ = ["Source", "open_source", "FileSource", "StreamSource", "WebcamSource", "ImageSource"]

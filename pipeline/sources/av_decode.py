@@ -1,0 +1,104 @@
+"""Decoding a PyAV container into RGB frames, tolerating damaged packets.
+
+Shared by the file and the network-stream sources.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Final
+
+import av
+import numpy as np
+
+MAX_BAD_PACKETS_IN_A_ROW: Final = 200
+"""After this many undecodable packets in a row, the rest of the stream is treated as garbage."""
+
+
+@dataclass
+class DecodeReport:
+    """What one pass over a container found (filled while decoding).
+
+    Attributes:
+        frames: frames decoded.
+        bad_packets: packets the decoder rejected (damaged data).
+        error: the demuxer/decoder error that ended the pass early, if any.
+        declared_frames: frame count the container header declares (0 = unknown).
+        declared_duration_s: duration the container header declares (None = unknown).
+        last_pts_s: pts of the last decoded frame.
+    """
+
+    frames: int = 0
+    bad_packets: int = 0
+    error: str | None = None
+    declared_frames: int = 0
+    declared_duration_s: float | None = None
+    last_pts_s: float | None = None
+    fps: float | None = None
+
+    def damage(self) -> str | None:
+        """One line describing damage or truncation, or None when the pass looks complete."""
+        if self.error is not None:
+            return f"read error after {self.frames} frames: {self.error}"
+        if self.bad_packets:
+            return f"{self.bad_packets} damaged packets skipped ({self.frames} frames decoded)"
+        if self.declared_frames and self.frames < self.declared_frames:
+            return f"file ends early: {self.frames} of {self.declared_frames} frames decoded (truncated?)"
+        if self.declared_duration_s and self.last_pts_s is not None and self.fps:
+            missing = self.declared_duration_s - (self.last_pts_s + 1.0 / self.fps)
+            if missing > 2.0 / self.fps + 0.5:
+                return (
+                    f"file ends early at {self.last_pts_s:.2f} s of {self.declared_duration_s:.2f} s "
+                    f"({self.frames} frames decoded; truncated?)"
+                )
+        return None
+
+
+def open_video(url: str, options: dict[str, str] | None = None, timeout: Any = None) -> Any:
+    """Open ``url`` with PyAV and check it has a video stream. Raises av.FFmpegError / ValueError."""
+    container = av.open(url, mode="r", options=options or {}, timeout=timeout)
+    if not container.streams.video:
+        container.close()
+        raise ValueError("no video stream")
+    return container
+
+
+def decode_rgb(container: Any, report: DecodeReport) -> Iterator[tuple[np.ndarray, float | None]]:
+    """Yield (image (H, W, 3) uint8 RGB, pts seconds or None) for every decodable frame.
+
+    Damaged packets are skipped and counted in ``report``; a demuxer error ends the pass and is
+    recorded in ``report.error`` (never raised), so the caller decides how to report it.
+    """
+    stream = container.streams.video[0]
+    stream.thread_type = "AUTO"
+    report.declared_frames = int(stream.frames or 0)
+    if container.duration:
+        report.declared_duration_s = container.duration / 1_000_000
+    rate = stream.average_rate or stream.guessed_rate
+    report.fps = float(rate) if rate else None
+    bad_in_row = 0
+    packets = container.demux(stream)
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            return
+        except (av.FFmpegError, OSError) as exc:
+            report.error = str(exc)
+            return
+        try:
+            decoded = packet.decode()
+        except av.FFmpegError:
+            report.bad_packets += 1
+            bad_in_row += 1
+            if bad_in_row >= MAX_BAD_PACKETS_IN_A_ROW:
+                report.error = f"{bad_in_row} undecodable packets in a row"
+                return
+            continue
+        bad_in_row = 0
+        for frame in decoded:
+            pts = float(frame.time) if frame.time is not None else None
+            report.frames += 1
+            report.last_pts_s = pts
+            yield frame.to_ndarray(format="rgb24"), pts

@@ -1,0 +1,83 @@
+"""Video files decoded with PyAV; optionally paced to real time and looped (a camera emulator)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import av
+
+from pipeline.errors import SourceError
+from pipeline.frames import Frame
+from pipeline.sources.av_decode import DecodeReport, decode_rgb, open_video
+from pipeline.sources.base import FrameStamper, Pacer, SourceState
+
+log = logging.getLogger(__name__)
+
+
+class FileSource:
+    """Frames of a video file (any container/codec FFmpeg reads).
+
+    Args:
+        path: the file.
+        source_id: id for records.
+        realtime: release frames at the file's own rate (pts), as a camera would.
+        loop: start again at the end (pts keep increasing across loops).
+    """
+
+    live = False
+
+    def __init__(self, path: str | Path, source_id: str = "file0", realtime: bool = False, loop: bool = False):
+        self.path = Path(path)
+        self.source_id = source_id
+        self.realtime = realtime
+        self.loop = loop
+        self.live = realtime  # a paced file behaves like a camera
+        self.state: SourceState = "starting"
+        self.description = str(self.path)
+        self.last_report = DecodeReport()
+
+    def check(self) -> None:
+        """Fail early, with one line, if the file cannot be a video."""
+        if not self.path.exists():
+            raise SourceError(f"{self.path}: no such file")
+        if not self.path.is_file():
+            raise SourceError(f"{self.path}: not a file")
+
+    def _open(self) -> object:
+        try:
+            return open_video(str(self.path))
+        except (av.FFmpegError, ValueError, OSError) as exc:
+            raise SourceError(f"{self.path}: not a readable video ({exc})") from None
+
+    def frames(self, stop: threading.Event) -> Iterator[Frame]:
+        self.check()
+        stamper = FrameStamper(self.source_id)
+        pacer = Pacer()
+        offset = 0.0
+        while not stop.is_set():
+            container = self._open()
+            report = DecodeReport()
+            self.last_report = report
+            self.state = "running"
+            try:
+                for image, pts in decode_rgb(container, report):
+                    if stop.is_set():
+                        break
+                    t = offset + (pts if pts is not None else report.frames / (report.fps or 25.0))
+                    if self.realtime:
+                        pacer.wait(t, stop)
+                    yield stamper.stamp(image, t)
+            finally:
+                container.close()  # type: ignore[attr-defined]
+            damage = report.damage()
+            if damage is not None and not stop.is_set():
+                self.state = "error"
+                raise SourceError(f"{self.path}: {damage}")
+            if not self.loop or report.frames == 0:
+                break
+            step = 1.0 / (report.fps or 25.0)
+            offset += (report.last_pts_s or 0.0) + step
+        self.state = "stopped"

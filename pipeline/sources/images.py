@@ -1,0 +1,50 @@
+"""Still images: one file or every image in a folder (sorted by name), for batch use."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+
+from pipeline.errors import SourceError
+from pipeline.frames import Frame
+from pipeline.sources.base import FrameStamper, SourceState
+from pipeline.sources.urls import IMAGE_EXTENSIONS
+
+
+class ImageSource:
+    """Frames read from image files; pts is None (stills have no stream time)."""
+
+    live = False
+
+    def __init__(self, path: str | Path, source_id: str = "images0"):
+        self.path = Path(path)
+        self.source_id = source_id
+        self.state: SourceState = "starting"
+        self.description = str(self.path)
+
+    def files(self) -> list[Path]:
+        """The image files this source will read, in order."""
+        if self.path.is_dir():
+            found = sorted(p for p in self.path.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+            if not found:
+                raise SourceError(f"{self.path}: folder has no images ({', '.join(IMAGE_EXTENSIONS)})")
+            return found
+        if not self.path.is_file():
+            raise SourceError(f"{self.path}: no such file or folder")
+        return [self.path]
+
+    def frames(self, stop: threading.Event) -> Iterator[Frame]:
+        stamper = FrameStamper(self.source_id)
+        self.state = "running"
+        for path in self.files():
+            if stop.is_set():
+                break
+            bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if bgr is None:
+                self.state = "error"
+                raise SourceError(f"{path}: not a readable image")
+            yield stamper.stamp(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), None)
+        self.state = "stopped"

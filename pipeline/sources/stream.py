@@ -1,0 +1,130 @@
+"""Network streams (RTSP/RTSPS, HTTP(S)/HLS, RTMP, SRT) via PyAV, reconnecting forever by default.
+
+State machine: starting → running → (stalled | reconnecting) → running … → stopped.
+A lost or stalled stream is reopened after a capped exponential backoff
+(``initial * 2**attempt``, at most ``maximum`` seconds). Every log line masks credentials.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import av
+
+from pipeline.errors import SourceError
+from pipeline.frames import Frame
+from pipeline.sources.av_decode import DecodeReport, decode_rgb, open_video
+from pipeline.sources.base import FrameStamper, SourceState
+from pipeline.sources.urls import mask_url
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StreamOptions:
+    """Network settings of a stream source (seconds unless stated).
+
+    Attributes:
+        transport: RTSP transport, ``tcp`` (robust) or ``udp`` (lower latency, loses packets).
+        open_timeout_s: longest wait for the stream to open.
+        read_timeout_s: longest a single network read may block.
+        stall_timeout_s: no decoded frame for this long → the stream is stalled and reopened.
+        reconnect_initial_s, reconnect_max_s: backoff start and cap.
+        reconnect_attempts: failed attempts in a row before giving up; 0 = retry forever.
+    """
+
+    transport: str = "tcp"
+    open_timeout_s: float = 5.0
+    read_timeout_s: float = 5.0
+    stall_timeout_s: float = 5.0
+    reconnect_initial_s: float = 0.5
+    reconnect_max_s: float = 10.0
+    reconnect_attempts: int = 0
+
+
+def backoff_delay(attempt: int, initial: float, maximum: float) -> float:
+    """Seconds to wait before reconnect ``attempt`` (0-based): capped exponential."""
+    return float(min(maximum, initial * (2.0 ** min(attempt, 30))))
+
+
+class _Stalled(Exception):
+    pass
+
+
+class StreamSource:
+    """Frames from a network URL, reopened after every failure until stopped."""
+
+    live = True
+
+    def __init__(self, url: str, source_id: str = "cam0", options: StreamOptions | None = None):
+        self.url = url
+        self.source_id = source_id
+        self.options = options or StreamOptions()
+        self.state: SourceState = "starting"
+        self.description = mask_url(url)
+        self.reconnects = 0
+
+    def _av_options(self) -> dict[str, str]:
+        opts: dict[str, str] = {}
+        if self.url.lower().startswith(("rtsp://", "rtsps://")):
+            opts["rtsp_transport"] = self.options.transport
+        return opts
+
+    def frames(self, stop: threading.Event) -> Iterator[Frame]:
+        stamper = FrameStamper(self.source_id)
+        failures = 0
+        o = self.options
+        while not stop.is_set():
+            try:
+                container = open_video(
+                    self.url, self._av_options(), timeout=(o.open_timeout_s, o.read_timeout_s)
+                )
+            except (av.FFmpegError, ValueError, OSError) as exc:
+                failures += 1
+                self.state = "reconnecting"
+                if o.reconnect_attempts and failures >= o.reconnect_attempts:
+                    self.state = "error"
+                    raise SourceError(f"{self.description}: cannot open after {failures} attempts ({exc})") from None
+                delay = backoff_delay(failures - 1, o.reconnect_initial_s, o.reconnect_max_s)
+                log.warning("%s: cannot open (%s); retrying in %.1f s", self.description, exc, delay)
+                stop.wait(delay)
+                continue
+            report = DecodeReport()
+            try:
+                yield from self._read(container, report, stamper, stop)
+                failures = 0
+                self.state = "reconnecting"
+                why = report.error or "stream ended"
+            except _Stalled:
+                self.state = "stalled"
+                why = f"no frame for {o.stall_timeout_s:.1f} s"
+            finally:
+                container.close()
+            if stop.is_set():
+                break
+            self.reconnects += 1
+            log.warning("%s: %s; reconnecting", self.description, why)
+            stop.wait(backoff_delay(failures, o.reconnect_initial_s, o.reconnect_max_s) if failures else 0.0)
+        self.state = "stopped"
+
+    def _read(
+        self, container: object, report: DecodeReport, stamper: FrameStamper, stop: threading.Event
+    ) -> Iterator[Frame]:
+        last = time.monotonic()
+        for image, pts in decode_rgb(container, report):
+            if stop.is_set():
+                return
+            now = time.monotonic()
+            if now - last > self.options.stall_timeout_s:
+                raise _Stalled
+            last = now
+            if self.state != "running":
+                log.info("%s: receiving frames", self.description)
+            self.state = "running"
+            yield stamper.stamp(image, pts)
+        if not stop.is_set() and time.monotonic() - last > self.options.stall_timeout_s:
+            raise _Stalled

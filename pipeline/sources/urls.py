@@ -1,0 +1,43 @@
+"""Classifying ``--source`` strings and masking credentials in URLs."""
+
+from __future__ import annotations
+
+import re
+from typing import Final, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+SourceKind = Literal["webcam", "stream", "images", "image", "file"]
+
+STREAM_SCHEMES: Final = ("rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "srt", "udp", "tcp")
+IMAGE_EXTENSIONS: Final = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+_WEBCAM = re.compile(r"^(\d+|/dev/video\d+)$")
+
+
+def mask_url(url: str) -> str:
+    """Replace the password (and any user name) of a URL with ``***``; other strings unchanged.
+
+    >>> mask_url("rtsp://admin:secret@10.0.0.5:554/live")
+    'rtsp://***:***@10.0.0.5:554/live'
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    creds = "***:***" if parts.password is not None else "***"
+    return urlunsplit((parts.scheme, f"{creds}@{host}", parts.path, parts.query, parts.fragment))
+
+
+def is_stream_url(text: str) -> bool:
+    """True for network URLs (rtsp, rtsps, http(s) incl. HLS, rtmp, srt, udp, tcp)."""
+    scheme = text.split("://", 1)[0].lower() if "://" in text else ""
+    return scheme in STREAM_SCHEMES
+
+
+def is_webcam(text: str) -> bool:
+    """True for a camera index (``0``) or a V4L2 device path (``/dev/video0``)."""
+    return bool(_WEBCAM.match(text))

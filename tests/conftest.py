@@ -1,0 +1,103 @@
+"""Shared fixtures: test media, the colour model, a real GStreamer RTSP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from media import colour_model  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_MEDIA = REPO.parent / "shared" / "media"
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+@pytest.fixture(scope="session")
+def colour_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return colour_model(tmp_path_factory.mktemp("models") / "colour.onnx")
+
+
+@pytest.fixture(scope="session")
+def vtest_avi() -> Path:
+    path = SHARED_MEDIA / "vtest.avi"
+    if not path.exists():
+        pytest.fail(f"{path} is missing: tests need ../shared/media beside the repo")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def rtsp_server_available() -> bool:
+    if not Path(SYSTEM_PYTHON).exists():
+        return False
+    probe = "import gi; gi.require_version('GstRtspServer', '1.0'); from gi.repository import GstRtspServer"
+    return subprocess.run([SYSTEM_PYTHON, "-c", probe], capture_output=True).returncode == 0
+
+
+class RtspServer:
+    """The GStreamer RTSP server (tools/rtsp_server.py) as a child process; start/stop at will."""
+
+    def __init__(self, port: int, *extra: str) -> None:
+        self.port = port
+        self.extra = extra
+        self.url = f"rtsp://127.0.0.1:{port}/cam"
+        self.proc: subprocess.Popen[str] | None = None
+
+    def start(self, timeout: float = 15.0) -> None:
+        cmd = [SYSTEM_PYTHON, str(REPO / "tools" / "rtsp_server.py"), "--port", str(self.port), *self.extra]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"RTSP server exited: {self.proc.stderr.read() if self.proc.stderr else ''}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("RTSP server did not start listening")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None
+
+
+@pytest.fixture
+def rtsp_server() -> Iterator[RtspServer]:
+    """A running RTSP test camera. In CI (CI=true) a missing server is a failure, not a skip."""
+    if not rtsp_server_available():
+        if os.environ.get("CI") == "true":
+            pytest.fail("GStreamer RTSP server not installed (.ci/run installs it)")
+        pytest.skip("GStreamer RTSP server not installed (apt: gir1.2-gst-rtsp-server-1.0 python3-gi)")
+    server = RtspServer(free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def infant_stream() -> list[str]:
+    """The console command, run as a subprocess of this venv's python."""
+    exe = shutil.which("infant-stream", path=str(Path(sys.executable).parent))
+    return [exe] if exe else [sys.executable, "-m", "pipeline.cli"]

@@ -1,0 +1,99 @@
+"""Test media made in the test: H.264 files written with PyAV, and a tiny ONNX model built with
+onnx.helper whose output is known exactly (the "colour model").
+
+The colour model is a 1×1 convolution: pure red → head (1), green → arm (2), blue → torso (3),
+white → leg (4), black → background (0). Its metadata: input 64×64, mean 0, std 1, centred
+letterbox padded with 0 (black → background).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import av
+import numpy as np
+import onnx
+from onnx import TensorProto, helper
+
+from pipeline.model_meta import ModelSpec
+
+RED, GREEN, BLUE, WHITE = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)
+COLOUR_CLASS = {RED: 1, GREEN: 2, BLUE: 3, WHITE: 4}
+COLOUR_SPEC = ModelSpec(input_hw=(64, 64), mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), letterbox="center")
+
+
+def colour_model(
+    path: Path,
+    input_hw: tuple[int | str, int | str] = (64, 64),
+    channels: int = 3,
+    classes: int = 5,
+    spec: ModelSpec = COLOUR_SPEC,
+) -> Path:
+    """Write the colour model to ``path`` (shape knobs exist to build deliberately wrong models)."""
+    w = np.zeros((classes, channels, 1, 1), np.float32)
+    b = np.zeros(classes, np.float32)
+    table = [((0, 0, 0), 1.0), ((4, -2, -2), 0.0), ((-2, 4, -2), 0.0), ((-2, -2, 4), 0.0), ((2, 2, 2), -3.0)]
+    for c, (weights, bias) in enumerate(table[:classes]):
+        w[c, : min(3, channels), 0, 0] = weights[: min(3, channels)]
+        b[c] = bias
+    x = helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", channels, *input_hw])
+    y = helper.make_tensor_value_info("out", TensorProto.FLOAT, ["batch", classes, *input_hw])
+    node = helper.make_node("Conv", ["input", "W", "B"], ["out"])
+    graph = helper.make_graph(
+        [node],
+        "colour",
+        [x],
+        [y],
+        initializer=[helper.make_tensor("W", TensorProto.FLOAT, w.shape, w.ravel()),
+                     helper.make_tensor("B", TensorProto.FLOAT, b.shape, b)],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    for k, v in spec.to_props().items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = k, v
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return path
+
+
+def scene(height: int, width: int, rects: list[tuple[tuple[int, int, int], tuple[int, int, int, int]]]) -> np.ndarray:
+    """A black RGB image (H, W, 3) uint8 with filled rectangles (colour, (x0, y0, x1, y1) exclusive)."""
+    img = np.zeros((height, width, 3), np.uint8)
+    for colour, (x0, y0, x1, y1) in rects:
+        img[y0:y1, x0:x1] = colour
+    return img
+
+
+def write_h264(
+    path: Path,
+    frames: int,
+    fps: int = 10,
+    size: tuple[int, int] = (128, 96),
+    draw: Callable[[int], np.ndarray] | None = None,
+    options: dict[str, str] | None = None,
+) -> Path:
+    """Write ``frames`` frames of H.264 (yuv420p) at ``fps`` with PyAV; pts = i / fps exactly.
+
+    ``draw(i)`` returns frame i as RGB (H, W, 3) uint8 of ``size`` = (width, height); default is a
+    moving gradient so every frame differs.
+    """
+    w, h = size
+    container = av.open(str(path), "w", options=options or {})
+    stream = container.add_stream("libx264", rate=fps)
+    stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+    stream.options = {"g": str(fps), "bf": "0"}
+    xs = np.arange(w, dtype=np.uint16)
+    for i in range(frames):
+        if draw is None:
+            row = ((xs + 4 * i) % 256).astype(np.uint8)
+            img = np.repeat(np.repeat(row[None, :, None], h, 0), 3, 2)
+        else:
+            img = draw(i)
+        for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+    container.close()
+    return path
