@@ -46,7 +46,9 @@ class SegmentationDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         image = load_rgb(self.layout.image(stem))
         mask = load_mask(self.layout.mask(stem))
         if image.shape[:2] != mask.shape:
-            raise DatasetError(f"{self.layout.mask(stem)}: mask size {mask.shape} != image size {image.shape[:2]}")
+            raise DatasetError(
+                f"{self.layout.mask(stem)}: mask size {mask.shape} != image size {image.shape[:2]}"
+            )
         return Sample(image, mask)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:

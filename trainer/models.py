@@ -47,7 +47,9 @@ def build_model(
     if arch not in ARCHITECTURES:
         raise ConfigError(f"--arch: must be one of {', '.join(ARCHITECTURES)}, got {arch!r}")
     if weights_backbone not in BACKBONE_WEIGHTS:
-        raise ConfigError(f"--weights-backbone: must be one of {', '.join(BACKBONE_WEIGHTS)}, got {weights_backbone!r}")
+        raise ConfigError(
+            f"--weights-backbone: must be one of {', '.join(BACKBONE_WEIGHTS)}, got {weights_backbone!r}"
+        )
     if aux_loss and arch != "deeplabv3":
         raise ConfigError(f"--aux-loss: only deeplabv3 has an auxiliary head, not {arch}")
     backbone = MobileNet_V3_Large_Weights.IMAGENET1K_V1 if weights_backbone == "imagenet" else None

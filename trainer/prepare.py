@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from pipeline.errors import ConfigError, DatasetError
 from trainer.layout import UNLABELLED, Layout, save_mask, video_of
+from trainer.logs import show_info_logs
 from trainer.yibp import IMAGE_DIR, Entry, decode_label, image_size, iter_json_files, read_entries
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,9 @@ def _check_entries(by_file: dict[Path, list[Entry]]) -> None:
         for e in entries:
             first = side.setdefault(e.video, e)
             if first.json_name.split("_")[0] != path.name.split("_")[0]:
-                raise DatasetError(f"{e.where}: video {e.video} is also in {first.json_name} (train/test overlap)")
+                raise DatasetError(
+                    f"{e.where}: video {e.video} is also in {first.json_name} (train/test overlap)"
+                )
 
 
 def _clear_outputs(layout: Layout) -> None:
@@ -101,7 +104,9 @@ def prepare_dataset(
         ConfigError: ``out`` already holds a prepared dataset and ``force`` is False; bad val_fraction.
     """
     layout = Layout(out)
-    if not force and any(p.exists() and any(p.iterdir()) for p in (layout.images, layout.masks, layout.splits)):
+    if not force and any(
+        p.exists() and any(p.iterdir()) for p in (layout.images, layout.masks, layout.splits)
+    ):
         raise ConfigError(f"{out}: already holds a prepared dataset; use --force to replace it")
     by_file = {path: read_entries(path, labelled) for _, path, labelled in iter_json_files(root)}
     _check_entries(by_file)
@@ -176,6 +181,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def main(args: argparse.Namespace) -> int:
     """Run ``prepare``; returns the exit code (errors are raised as InfantStreamError)."""
+    show_info_logs()
     summary = prepare_dataset(args.root, args.out, args.val_fraction, args.seed, args.force)
-    log.info("prepared %d labelled frames into %s", sum(summary.frames[s] for s in ("train", "val", "test")), args.out)
+    log.info(
+        "prepared %d labelled frames into %s",
+        sum(summary.frames[s] for s in ("train", "val", "test")),
+        args.out,
+    )
     return 0

@@ -129,7 +129,11 @@ class RandomCrop:
         ch = max(1, round(h * rng.uniform(self.min_fraction, 1.0)))
         cw = max(1, round(w * rng.uniform(self.min_fraction, 1.0)))
         y0, x0 = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
-        return replace(sample, image=sample.image[y0 : y0 + ch, x0 : x0 + cw], mask=sample.mask[y0 : y0 + ch, x0 : x0 + cw])
+        return replace(
+            sample,
+            image=sample.image[y0 : y0 + ch, x0 : x0 + cw],
+            mask=sample.mask[y0 : y0 + ch, x0 : x0 + cw],
+        )
 
 
 @dataclass(frozen=True)

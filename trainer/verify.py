@@ -21,6 +21,7 @@ from tqdm import tqdm
 from pipeline.classes import CLASS_NAMES, NUM_CLASSES
 from pipeline.errors import DatasetError
 from trainer.layout import SPLITS, UNLABELLED, Layout, load_mask, video_of
+from trainer.logs import show_info_logs
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +136,9 @@ def verify_dataset(data: Path, progress: bool = True) -> VerifyReport:
                     report.problems.append(f"{path}: {stem}: {where} (or its mask) does not exist")
                 owner = video_group.setdefault(video_of(stem), group)
                 if owner != group:
-                    report.problems.append(f"{path}: video {video_of(stem)} ({stem}) is also in the {owner} split")
+                    report.problems.append(
+                        f"{path}: video {video_of(stem)} ({stem}) is also in the {owner} split"
+                    )
             if not unl:
                 report.frames[name] = len(stems)
                 px = [counts[s] for s in stems if s in counts]
@@ -159,6 +162,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def main(args: argparse.Namespace) -> int:
     """Run ``verify``: prints the class-share table; raises DatasetError (exit 5) when problems exist."""
+    show_info_logs()
     report = verify_dataset(args.data)
     if report.class_pixels:
         sys.stdout.write(report.shares_table() + "\n")

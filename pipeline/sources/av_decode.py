@@ -64,8 +64,17 @@ def open_video(url: str, options: dict[str, str] | None = None, timeout: Any = N
     return container
 
 
+def _guess_pts(report: DecodeReport) -> float | None:
+    """A frame without a timestamp (e.g. the first of an RTSP stream): one interval after the last."""
+    if report.last_pts_s is None:
+        return 0.0 if report.frames == 0 else None
+    return report.last_pts_s + 1.0 / report.fps if report.fps else None
+
+
 def decode_rgb(container: Any, report: DecodeReport) -> Iterator[tuple[np.ndarray, float | None]]:
     """Yield (image (H, W, 3) uint8 RGB, pts seconds or None) for every decodable frame.
+
+    A frame without a timestamp gets one frame interval after the previous one.
 
     Damaged packets are skipped and counted in ``report``; a demuxer error ends the pass and is
     recorded in ``report.error`` (never raised), so the caller decides how to report it.
@@ -98,7 +107,7 @@ def decode_rgb(container: Any, report: DecodeReport) -> Iterator[tuple[np.ndarra
             continue
         bad_in_row = 0
         for frame in decoded:
-            pts = float(frame.time) if frame.time is not None else None
+            pts = float(frame.time) if frame.time is not None else _guess_pts(report)
             report.frames += 1
             report.last_pts_s = pts
             yield frame.to_ndarray(format="rgb24"), pts

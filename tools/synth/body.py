@@ -198,7 +198,7 @@ def interpolate_pose(a: Pose, b: Pose, w: float) -> Pose:
 
 
 def frame_body(
-    rng: np.random.Generator, width: int, height: int, *, upright: bool = False, fill: tuple[float, float] = (0.6, 1.0)
+    rng: np.random.Generator, width: int, height: int, *, upright: bool = False, fill: tuple[float, float] = (0.65, 1.05)
 ) -> tuple[float, float, float, float]:
     """Choose (center_x, center_y, orientation, scale) so a typical pose fills ``fill`` of the image.
 
@@ -234,7 +234,7 @@ def sample_pose(rng: np.random.Generator, width: int, height: int, *, upright: b
 
 
 def sample_motion(
-    rng: np.random.Generator, width: int, height: int, *, upright: bool = False, fill: tuple[float, float] = (0.6, 1.0)
+    rng: np.random.Generator, width: int, height: int, *, upright: bool = False, fill: tuple[float, float] = (0.65, 1.05)
 ) -> Motion:
     """Random GMA-like movement: per limb two shared low-frequency oscillators (kicks, waves) coupled into
     its joints with random gains, plus one slow independent component per joint; small head turns."""

@@ -25,6 +25,7 @@ from tools.synth.body import (
     BodyShape,
     Clothing,
     Pose,
+    Primitive,
     build_body,
     rotation,
     sample_clothing,
@@ -319,6 +320,14 @@ def _garment_pattern(look: Appearance, pose: Pose, xs: npt.NDArray[np.intp], ys:
     return m.astype(np.float32)
 
 
+def _bbox(prims: list[Primitive], h: int, w: int, margin: int) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1), exclusive ends, of all primitives plus ``margin`` pixels, clipped to the image."""
+    pts = np.concatenate([p.points for p in prims])
+    x0, y0 = np.floor(pts.min(axis=0)).astype(int) - margin
+    x1, y1 = np.ceil(pts.max(axis=0)).astype(int) + margin + 1
+    return max(0, int(x0)), max(0, int(y0)), min(w, int(x1)), min(h, int(y1))
+
+
 def render(scene: Scene, pose: Pose, rng: np.random.Generator) -> Rendered:
     """Draw ``pose`` into ``scene``; ``rng`` drives the per-frame sensor noise. See module doc for shapes."""
     h, w = scene.height, scene.width
@@ -331,32 +340,13 @@ def render(scene: Scene, pose: Pose, rng: np.random.Generator) -> Rendered:
     mat_lut = np.array([0] + [MATERIALS.index(p.material) for p in prims], dtype=np.uint8)
     instances = inst_lut[idx]
     fg = idx > 0
-    shade_ids = instances.copy()
-    if scene.occluder_mask is not None:
-        shade_ids[scene.occluder_mask] = OCCLUDER_INSTANCE
-        instances[scene.occluder_mask] = 0
+    occ_mask = scene.occluder_mask
+    if occ_mask is not None:
+        instances[occ_mask] = 0
     labels = _CLASS_LUT[instances]
 
-    # Infant colours, print on the garment, and rounded-volume shading towards part outlines.
-    colours = _material_colours(look)[mat_lut]
-    colours[0] = 0.0
-    fg_rgb = colours[idx]
-    ys, xs = np.nonzero(mat_lut[idx] == MATERIALS.index("garment"))
-    if look.pattern != "solid" and len(xs):
-        m = _garment_pattern(look, pose, xs, ys)[:, None]
-        fg_rgb[ys, xs] = np.array(look.garment_a, np.float32) * (1.0 - m) + np.array(look.garment_b, np.float32) * m
-    edges = np.zeros((h, w), bool)
-    dx = shade_ids[:, 1:] != shade_ids[:, :-1]
-    dy = shade_ids[1:, :] != shade_ids[:-1, :]
-    edges[:, 1:] |= dx
-    edges[:, :-1] |= dx
-    edges[1:, :] |= dy
-    edges[:-1, :] |= dy
-    dist = cv2.distanceTransform((~edges).astype(np.uint8), cv2.DIST_L2, 3)
-    shade = 1.0 - look.shade_strength * np.exp(dist * np.float32(-1.0 / (1.1 * pose.scale)))
-
-    # Soft shadow of the infant (and occluder) on the mattress.
-    sil = fg if scene.occluder_mask is None else fg | scene.occluder_mask
+    # Soft shadow of the infant (and occluder) on the mattress, then the lit mattress.
+    sil = fg if occ_mask is None else fg | occ_mask
     small = cv2.resize(sil.astype(np.float32), (max(1, w // 4), max(1, h // 4)), interpolation=cv2.INTER_AREA)
     sdx, sdy = rotation(pose.orientation) @ np.array(look.shadow_offset_cm) * pose.scale / 4.0
     shift = np.array([[1.0, 0.0, sdx], [0.0, 1.0, sdy]], dtype=np.float64)
@@ -364,10 +354,39 @@ def render(scene: Scene, pose: Pose, rng: np.random.Generator) -> Rendered:
     small = cv2.GaussianBlur(small, (0, 0), max(0.5, 0.5 * pose.scale))
     shadow = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
     out = scene.background * (1.0 - look.shadow_strength * shadow)[:, :, None]
-    out[fg] = fg_rgb[fg] * shade[fg][:, None]
-    if scene.occluder_mask is not None and scene.occluder_image is not None:
-        occ = scene.occluder_mask
-        out[occ] = scene.occluder_image[occ] * (1.0 - 0.5 * look.shade_strength * np.exp(-dist[occ] / 3.0))[:, None]
+    if occ_mask is not None and scene.occluder_image is not None:
+        np.copyto(out, scene.occluder_image, where=occ_mask[:, :, None])
+
+    # Inside the infant's bounding box: material colours, garment print, rounded-volume shading.
+    x0, y0, x1, y1 = _bbox(prims, h, w, margin=2)
+    if x1 > x0 and y1 > y0:
+        sub = idx[y0:y1, x0:x1]
+        sub_fg = fg[y0:y1, x0:x1]
+        colours = _material_colours(look)[mat_lut]
+        fg_rgb = colours[sub]
+        ys, xs = np.nonzero(mat_lut[sub] == MATERIALS.index("garment"))
+        if look.pattern != "solid" and len(xs):
+            m = _garment_pattern(look, pose, xs + x0, ys + y0)[:, None]
+            fg_rgb[ys, xs] = np.array(look.garment_a, np.float32) * (1 - m) + np.array(look.garment_b, np.float32) * m
+        ids = instances[y0:y1, x0:x1].copy()
+        sub_occ = None if occ_mask is None else occ_mask[y0:y1, x0:x1]
+        if sub_occ is not None:
+            ids[sub_occ] = OCCLUDER_INSTANCE
+        edges = np.zeros(ids.shape, bool)
+        dx = ids[:, 1:] != ids[:, :-1]
+        dy = ids[1:, :] != ids[:-1, :]
+        edges[:, 1:] |= dx
+        edges[:, :-1] |= dx
+        edges[1:, :] |= dy
+        edges[:-1, :] |= dy
+        dist = cv2.distanceTransform((~edges).astype(np.uint8), cv2.DIST_L2, 3)
+        shade = 1.0 - look.shade_strength * np.exp(dist * np.float32(-1.0 / (1.1 * pose.scale)))
+        visible = sub_fg if sub_occ is None else sub_fg & ~sub_occ
+        np.copyto(out[y0:y1, x0:x1], fg_rgb * shade[:, :, None], where=visible[:, :, None])
+        if sub_occ is not None:
+            occ_shade = 1.0 - 0.5 * look.shade_strength * np.exp(dist / np.float32(-3.0))
+            region = out[y0:y1, x0:x1]
+            np.copyto(region, region * occ_shade[:, :, None], where=sub_occ[:, :, None])
 
     # Camera: lighting, optics, sensor noise, compression.
     out *= scene.light
@@ -377,7 +396,7 @@ def render(scene: Scene, pose: Pose, rng: np.random.Generator) -> Rendered:
     out += scene.noise[oy : oy + h, ox : ox + w] * np.float32(look.noise_sigma)
     image = np.clip(out, 0.0, 255.0).astype(np.uint8)
     if look.jpeg_quality > 0:
-        ok, buf = cv2.imencode(".jpg", image[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, look.jpeg_quality])
+        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, look.jpeg_quality])
         if ok:
-            image = np.ascontiguousarray(cv2.imdecode(buf, cv2.IMREAD_COLOR)[:, :, ::-1])
+            image = cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
     return Rendered(image=image, labels=labels, instances=instances)

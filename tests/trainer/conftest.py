@@ -1,0 +1,43 @@
+"""Fixtures for trainer tests: a tiny YIBP root and its prepared dataset (built once per session)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from yibp_data import make_yibp
+
+from trainer.prepare import prepare_dataset
+
+torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="session")
+def yibp_session(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, np.ndarray]]:
+    """A YIBP root shared by read-only tests, with the true class ids of each labelled frame."""
+    root = tmp_path_factory.mktemp("yibp")
+    return root, make_yibp(root)
+
+
+@pytest.fixture
+def yibp_root(tmp_path: Path) -> tuple[Path, dict[str, np.ndarray]]:
+    """A fresh YIBP root the test may damage."""
+    root = tmp_path / "yibp"
+    return root, make_yibp(root)
+
+
+@pytest.fixture(scope="session")
+def prepared(tmp_path_factory: pytest.TempPathFactory, yibp_session: tuple[Path, dict[str, np.ndarray]]) -> Path:
+    """The session YIBP root prepared with val fraction 0.34 (2 of 6 train videos), seed 0. Read-only."""
+    out = tmp_path_factory.mktemp("prepared") / "data"
+    prepare_dataset(yibp_session[0], out, val_fraction=0.34, seed=0)
+    return out
+
+
+@pytest.fixture
+def prepared_copy(prepared: Path, tmp_path: Path) -> Path:
+    """A private copy of :func:`prepared` the test may damage."""
+    return Path(shutil.copytree(prepared, tmp_path / "data"))

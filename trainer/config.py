@@ -1,0 +1,163 @@
+"""Training options: the ``infant-stream train`` arguments and the typed, validated :class:`TrainConfig`."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from pipeline.classes import NUM_CLASSES
+from pipeline.errors import ConfigError
+from trainer.models import ARCHITECTURES, BACKBONE_WEIGHTS
+
+DEFAULT_LR: Final = {"adamw": 1e-3, "sgd": 1e-2}
+"""Initial learning rate per optimizer when ``--lr`` is not given."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything one training run depends on (units: pixels, epochs, optimizer steps).
+
+    Attributes:
+        input_size: square model input side in pixels (frames are letterboxed into it).
+        lr: initial learning rate; decays with the poly schedule ``(1 - step / total) ** 0.9``.
+        class_weights: None (plain cross-entropy), ``auto`` (1/sqrt frequency of the train split) or
+            NUM_CLASSES comma-separated floats.
+        max_steps: stop after this many optimizer steps in all (smoke runs); None = run all epochs.
+        amp: float16 autocast + GradScaler, CUDA only (ignored with a warning elsewhere).
+    """
+
+    data: Path
+    out: Path
+    arch: str = "deeplabv3"
+    input_size: int = 256
+    epochs: int = 60
+    batch_size: int = 8
+    lr: float = DEFAULT_LR["adamw"]
+    optimizer: str = "adamw"
+    weight_decay: float = 1e-4
+    class_weights: str | None = None
+    aux_loss: bool = False
+    weights_backbone: str = "none"
+    device: str = "auto"
+    amp: bool = False
+    resume: Path | None = None
+    workers: int = 2
+    seed: int = 0
+    max_steps: int | None = None
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> TrainConfig:
+        """Build from parsed CLI arguments and validate (see :meth:`validate`)."""
+        lr = args.lr if args.lr is not None else DEFAULT_LR.get(args.optimizer, 1e-3)
+        cfg = cls(
+            data=Path(args.data),
+            out=Path(args.out),
+            arch=args.arch,
+            input_size=args.input_size,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            lr=lr,
+            optimizer=args.optimizer,
+            weight_decay=args.weight_decay,
+            class_weights=args.class_weights,
+            aux_loss=args.aux_loss,
+            weights_backbone=args.weights_backbone,
+            device=args.device,
+            amp=args.amp,
+            resume=Path(args.resume) if args.resume else None,
+            workers=args.workers,
+            seed=args.seed,
+            max_steps=args.max_steps,
+        )
+        cfg.validate()
+        return cfg
+
+    def validate(self) -> None:
+        """Raises ConfigError naming the option and the bad value."""
+        checks: list[tuple[bool, str]] = [
+            (
+                self.arch in ARCHITECTURES,
+                f"--arch: must be one of {', '.join(ARCHITECTURES)}, got {self.arch!r}",
+            ),
+            (self.input_size >= 32, f"--input-size: must be >= 32 pixels, got {self.input_size}"),
+            (self.epochs >= 1, f"--epochs: must be >= 1, got {self.epochs}"),
+            (self.batch_size >= 2, f"--batch-size: must be >= 2 (batch norm), got {self.batch_size}"),
+            (self.lr > 0, f"--lr: must be > 0, got {self.lr}"),
+            (self.optimizer in DEFAULT_LR, f"--optimizer: must be adamw or sgd, got {self.optimizer!r}"),
+            (self.weight_decay >= 0, f"--weight-decay: must be >= 0, got {self.weight_decay}"),
+            (self.workers >= 0, f"--workers: must be >= 0, got {self.workers}"),
+            (
+                self.max_steps is None or self.max_steps >= 1,
+                f"--max-steps: must be >= 1, got {self.max_steps}",
+            ),
+            (
+                not (self.aux_loss and self.arch != "deeplabv3"),
+                f"--aux-loss: only deeplabv3 has one, not {self.arch}",
+            ),
+            (
+                self.weights_backbone in BACKBONE_WEIGHTS,
+                f"--weights-backbone: none or imagenet, got {self.weights_backbone!r}",
+            ),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ConfigError(message)
+        self.parsed_class_weights()
+
+    def parsed_class_weights(self) -> list[float] | None:
+        """Explicit ``--class-weights`` values, None for ``auto`` or no weighting."""
+        if self.class_weights in (None, "auto"):
+            return None
+        try:
+            values = [float(v) for v in str(self.class_weights).split(",")]
+        except ValueError:
+            values = []
+        if len(values) != NUM_CLASSES or any(v < 0 for v in values):
+            raise ConfigError(
+                f"--class-weights: 'auto' or {NUM_CLASSES} comma-separated non-negative floats, got {self.class_weights!r}"
+            )
+        return values
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able copy (paths as strings), stored in checkpoints."""
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
+
+
+def add_train_arguments(p: argparse.ArgumentParser) -> None:
+    """The ``infant-stream train`` options (defaults as in :class:`TrainConfig`)."""
+    d = TrainConfig(data=Path("data"), out=Path("runs/train"))
+    p.add_argument("--data", type=Path, default=d.data, help="prepared dataset folder (default: data)")
+    p.add_argument(
+        "--out", type=Path, required=True, help="run folder: last.pt, best.pt, metrics.csv, curves.png"
+    )
+    p.add_argument("--arch", default=d.arch, choices=tuple(ARCHITECTURES), help=f"model ({d.arch})")
+    p.add_argument(
+        "--input-size", type=int, default=d.input_size, help=f"square input side, px ({d.input_size})"
+    )
+    p.add_argument("--epochs", type=int, default=d.epochs, help=f"({d.epochs})")
+    p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"({d.batch_size})")
+    p.add_argument("--lr", type=float, default=None, help="initial LR (adamw 1e-3, sgd 1e-2); poly decay")
+    p.add_argument("--optimizer", default=d.optimizer, choices=tuple(DEFAULT_LR), help=f"({d.optimizer})")
+    p.add_argument("--weight-decay", type=float, default=d.weight_decay, help=f"({d.weight_decay})")
+    p.add_argument(
+        "--class-weights",
+        nargs="?",
+        const="auto",
+        default=None,
+        metavar="auto|W0,...,W4",
+        help="weight the loss per class: alone or 'auto' = 1/sqrt(train pixel frequency); or 5 floats",
+    )
+    p.add_argument("--aux-loss", action="store_true", help="deeplabv3 auxiliary head (loss weight 0.5)")
+    p.add_argument(
+        "--weights-backbone", default="none", choices=BACKBONE_WEIGHTS, help="backbone init (none)"
+    )
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"), help="(auto)")
+    p.add_argument("--amp", action="store_true", help="mixed precision (CUDA only)")
+    p.add_argument("--resume", type=Path, default=None, metavar="CKPT", help="continue from a checkpoint")
+    p.add_argument(
+        "--workers", type=int, default=d.workers, help=f"DataLoader worker processes ({d.workers})"
+    )
+    p.add_argument("--seed", type=int, default=d.seed, help=f"({d.seed})")
+    p.add_argument("--max-steps", type=int, default=None, metavar="N", help="stop after N steps (smoke runs)")

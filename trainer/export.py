@@ -1,0 +1,187 @@
+"""``infant-stream export``: a training checkpoint → ONNX model the pipeline can run.
+
+The graph takes ``input`` (N, 3, H, W) float32 — normalised RGB, letterboxed as the metadata says — with a
+dynamic batch axis N, and returns ``out`` = logits (N, NUM_CLASSES, H, W) at input resolution (the auxiliary
+head, if any, is dropped). ``metadata_props`` carry :meth:`pipeline.model_meta.ModelSpec.to_props`:
+classes, colours, input size, mean/std, letterbox, architecture, training data and the checkpoint's
+validation metrics. After writing, the file is checked with ``onnx.checker`` and run in ONNX Runtime (CPU)
+against torch on a few inputs: the max absolute logit difference and the arg-max agreement are reported,
+and an agreement below 99.9 % is a ModelError (the file is removed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import warnings
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Final
+
+import numpy as np
+import torch
+
+from pipeline.errors import ConfigError, ModelError
+from pipeline.model_meta import ModelSpec
+from trainer.checkpoint import (
+    load_checkpoint,
+    model_from_checkpoint,
+    spec_from_checkpoint,
+    validation_metrics,
+)
+from trainer.logs import show_info_logs
+from trainer.models import LogitsOnly
+from trainer.predictors import OnnxPredictor
+
+log = logging.getLogger(__name__)
+
+INPUT_NAME: Final = "input"
+OUTPUT_NAME: Final = "out"
+MIN_AGREEMENT: Final = 0.999
+"""Least share of pixels whose arg-max class must match between torch and ONNX Runtime."""
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    """Result of :func:`export_onnx`: the file, its spec and the torch-vs-ORT parity figures."""
+
+    path: Path
+    spec: ModelSpec
+    max_abs_diff: float
+    argmax_agreement: float
+
+
+def _parity_inputs(spec: ModelSpec, seed: int = 0) -> list[np.ndarray]:
+    """Batches of 1, 2 and 3 normalised inputs (N, 3, H, W) float32: noise images and flat colours."""
+    rng = np.random.default_rng(seed)
+    h, w = spec.input_hw
+    mean = np.asarray(spec.mean, np.float32)[:, None, None]
+    std = np.asarray(spec.std, np.float32)[:, None, None]
+
+    def norm(pixels: np.ndarray) -> np.ndarray:
+        return ((pixels.astype(np.float32) / 255.0 - mean) / std).astype(np.float32)
+
+    noise = [norm(rng.integers(0, 256, (3, h, w))) for _ in range(3)]
+    smooth = [norm(np.broadcast_to(rng.integers(0, 256, (3, 1, 1)), (3, h, w))) for _ in range(2)]
+    return [np.stack(noise[:1]), np.stack([noise[1], smooth[0]]), np.stack([noise[2], smooth[1], noise[0]])]
+
+
+def check_parity(model: torch.nn.Module, onnx_path: Path, spec: ModelSpec) -> tuple[float, float]:
+    """(max |torch - ORT| logit, share of pixels with equal arg-max) over :func:`_parity_inputs`."""
+    session = OnnxPredictor(onnx_path)
+    wrapper = LogitsOnly(model).eval()
+    max_diff, agree, total = 0.0, 0, 0
+    for batch in _parity_inputs(spec):
+        with torch.inference_mode():
+            ref = wrapper(torch.from_numpy(batch)).numpy()
+        got = session.logits(batch)
+        if got.shape != ref.shape:
+            raise ModelError(f"{onnx_path}: ONNX output shape {got.shape} != torch output shape {ref.shape}")
+        max_diff = max(max_diff, float(np.abs(got - ref).max()))
+        agree += int((got.argmax(1) == ref.argmax(1)).sum())
+        total += ref.shape[0] * ref.shape[2] * ref.shape[3]
+    return max_diff, agree / total
+
+
+def export_onnx(
+    checkpoint: Path,
+    out: Path,
+    input_size: int | None = None,
+    opset: int = 17,
+    training_data: str | None = None,
+) -> ExportReport:
+    """Export ``checkpoint`` to ``out`` (see module docstring).
+
+    Args:
+        input_size: square input side in pixels; default the training input size.
+        training_data: overrides the checkpoint's description of its training data.
+    Raises:
+        ModelError: unreadable checkpoint, failed export/check, or torch-vs-ORT parity below 99.9 %.
+        ConfigError: bad input size or opset.
+    """
+    import onnx
+
+    if input_size is not None and input_size < 32:
+        raise ConfigError(f"--input-size: must be >= 32 pixels, got {input_size}")
+    if not 11 <= opset <= onnx.defs.onnx_opset_version():
+        raise ConfigError(f"--opset: must be 11..{onnx.defs.onnx_opset_version()}, got {opset}")
+    state = load_checkpoint(checkpoint)
+    model = model_from_checkpoint(state, str(checkpoint))
+    spec = spec_from_checkpoint(state, str(checkpoint))
+    spec = replace(
+        spec,
+        input_hw=(input_size, input_size) if input_size else spec.input_hw,
+        training_data=training_data or spec.training_data,
+        metrics=dict(spec.metrics) or validation_metrics(state),
+    )
+    if spec.input_hw[0] % 16 or spec.input_hw[1] % 16:
+        log.warning("input size %s is not a multiple of 16; the model output is resampled", spec.input_hw)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    dummy = torch.zeros(1, 3, *spec.input_hw)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the TorchScript exporter announces its deprecation
+            torch.onnx.export(
+                LogitsOnly(model).eval(),
+                (dummy,),
+                str(out),
+                input_names=[INPUT_NAME],
+                output_names=[OUTPUT_NAME],
+                dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
+                opset_version=opset,
+                do_constant_folding=True,
+                dynamo=False,
+            )
+        proto = onnx.load(str(out))
+        del proto.metadata_props[:]
+        for key, value in spec.to_props().items():
+            proto.metadata_props.add(key=key, value=value)
+        proto.producer_name = "infant-stream"
+        proto.doc_string = f"{spec.architecture} body-part segmentation; trained on {spec.training_data}"
+        onnx.checker.check_model(proto)
+        onnx.save(proto, str(out))
+    except Exception as exc:  # noqa: BLE001 - exporter/checker raise many types; one line for users
+        out.unlink(missing_ok=True)
+        raise ModelError(f"{out}: ONNX export failed ({type(exc).__name__}: {exc})") from None
+    max_diff, agreement = check_parity(model, out, spec)
+    log.info("ORT vs torch: max |logit diff| %.2e, arg-max agreement %.4f %%", max_diff, 100 * agreement)
+    if agreement < MIN_AGREEMENT:
+        out.unlink(missing_ok=True)
+        raise ModelError(
+            f"{out}: ONNX Runtime disagrees with torch on {100 * (1 - agreement):.3f} % of pixels "
+            f"(max |logit diff| {max_diff:.3g}); export removed"
+        )
+    return ExportReport(out, spec, max_diff, agreement)
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``export`` subcommand."""
+    p = subparsers.add_parser(
+        "export",
+        help="export a training checkpoint to ONNX (with pipeline metadata and a parity check)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--checkpoint", type=Path, required=True, help="training checkpoint (.pt), e.g. runs/x/best.pt"
+    )
+    p.add_argument("--out", type=Path, required=True, help="ONNX file to write")
+    p.add_argument(
+        "--input-size", type=int, default=None, help="square input side, px (default: training size)"
+    )
+    p.add_argument("--opset", type=int, default=17, help="ONNX opset (17)")
+    p.add_argument(
+        "--training-data", default=None, help="override the training-data description in the metadata"
+    )
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run ``export``; returns 0."""
+    show_info_logs()
+    report = export_onnx(args.checkpoint, args.out, args.input_size, args.opset, args.training_data)
+    log.info(
+        "wrote %s (%s, input %dx%d, opset %d)",
+        report.path, report.spec.architecture, report.spec.input_hw[1], report.spec.input_hw[0], args.opset,
+    )  # fmt: skip
+    return 0

@@ -1,0 +1,75 @@
+"""Per-epoch training history: ``metrics.csv`` (one row per epoch) and ``curves.png``."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+from typing import Final
+
+COLUMNS: Final = (
+    "epoch",
+    "step",
+    "lr",
+    "train_loss",
+    "seconds",
+    "val_fg_dice",
+    "val_mean_part_dice",
+    "val_miou",
+    "val_dice_head",
+    "val_dice_arm",
+    "val_dice_torso",
+    "val_dice_leg",
+)
+"""CSV header. ``epoch`` counts completed epochs (a partial last epoch of a --max-steps run counts too)."""
+
+
+def append_row(path: Path, row: dict[str, float]) -> None:
+    """Append one epoch to ``path`` (header written when the file is new); missing values are empty."""
+    new = not path.is_file()
+    with path.open("a", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS, extrasaction="ignore")
+        if new:
+            writer.writeheader()
+        writer.writerow(
+            {k: ("" if v is None or (isinstance(v, float) and math.isnan(v)) else v) for k, v in row.items()}
+        )
+
+
+def read_rows(path: Path) -> list[dict[str, float]]:
+    """The CSV as floats (empty cells → NaN)."""
+    with path.open(newline="", encoding="utf-8") as f:
+        return [
+            {k: float(v) if v not in ("", None) else math.nan for k, v in r.items()}
+            for r in csv.DictReader(f)
+        ]
+
+
+def plot_curves(csv_path: Path, png_path: Path) -> None:
+    """Training loss and validation Dice/mIoU against epoch, written as a PNG (matplotlib Agg)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = read_rows(csv_path)
+    epochs = [r["epoch"] for r in rows]
+    fig, (ax_loss, ax_val) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
+    ax_loss.plot(epochs, [r["train_loss"] for r in rows], marker="o", label="train loss")
+    ax_loss.set_xlabel("epoch")
+    ax_loss.set_ylabel("cross-entropy")
+    ax_loss.grid(True, alpha=0.3)
+    ax_loss.legend()
+    for key, label in (
+        ("val_fg_dice", "foreground Dice"),
+        ("val_mean_part_dice", "mean part Dice"),
+        ("val_miou", "mIoU"),
+    ):
+        ax_val.plot(epochs, [r.get(key, math.nan) for r in rows], marker="o", label=label)
+    ax_val.set_xlabel("epoch")
+    ax_val.set_ylabel("validation")
+    ax_val.set_ylim(0, 1)
+    ax_val.grid(True, alpha=0.3)
+    ax_val.legend()
+    fig.savefig(png_path, dpi=100)
+    plt.close(fig)
