@@ -37,7 +37,10 @@ def load_backend(cfg: Config) -> Backend:
 
 
 def build_pipeline(
-    cfg: Config, extra_sinks: list[Sink] | None = None, source: Source | None = None, backend: Backend | None = None
+    cfg: Config,
+    extra_sinks: list[Sink] | None = None,
+    source: Source | None = None,
+    backend: Backend | None = None,
 ) -> Pipeline:
     """Source, model, stages and sinks wired together as ``cfg`` says."""
     source = source or open_source(cfg.source)

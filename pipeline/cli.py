@@ -67,7 +67,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - one line for users, the traceback with --debug
         if debug:
             traceback.print_exc()
-        print(f"infant-stream: internal error: {type(exc).__name__}: {exc} (--debug shows more)", file=sys.stderr)
+        print(
+            f"infant-stream: internal error: {type(exc).__name__}: {exc} (--debug shows more)",
+            file=sys.stderr,
+        )
         return 1
 
 

@@ -56,7 +56,9 @@ def format_health(h: HealthStatus) -> str:
     short = {"capture": "cap", "preprocess": "pre", "inference": "inf", "postprocess": "post"}
     rates = " ".join(f"{short[k]} {v:.1f}" for k, v in h.fps.items() if k in short)
     lat = "-" if h.latency_p50_ms != h.latency_p50_ms else f"{h.latency_p50_ms:.0f} ms"
-    return f"[{h.source_id}] {h.state} | fps {rates} | frames {h.frames_out} | drops {h.dropped} | latency {lat}"
+    return (
+        f"[{h.source_id}] {h.state} | fps {rates} | frames {h.frames_out} | drops {h.dropped} | latency {lat}"
+    )
 
 
 class HealthReporter(threading.Thread):

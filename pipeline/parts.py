@@ -59,7 +59,7 @@ def extract_parts(
     parts: list[PartInstance] = []
     summaries: list[ClassSummary] = []
     present = np.flatnonzero(np.bincount(class_map.ravel(), minlength=len(names)))
-    for cls in present:
+    for cls in (int(c) for c in present):
         if cls == background or cls >= len(names):
             continue
         mask = (class_map == cls).view(np.uint8)

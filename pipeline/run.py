@@ -16,7 +16,10 @@ from pipeline.pipeline import Pipeline
 
 # flag → (config field, argparse options)
 OVERRIDES: dict[str, tuple[str, dict[str, Any]]] = {
-    "--source": ("source.uri", {"help": "video file, image/folder, rtsp/http URL, camera index or /dev/videoN"}),
+    "--source": (
+        "source.uri",
+        {"help": "video file, image/folder, rtsp/http URL, camera index or /dev/videoN"},
+    ),
     "--source-id": ("source.id", {"help": "id of the source in records (default cam0)"}),
     "--model": ("model.path", {"help": "ONNX model (default models/infant-seg.onnx)"}),
     "--providers": ("model.providers", {"help": "auto, or ONNX Runtime providers, comma-separated"}),

@@ -45,8 +45,10 @@ def colour_model(
         "colour",
         [x],
         [y],
-        initializer=[helper.make_tensor("W", TensorProto.FLOAT, w.shape, w.ravel()),
-                     helper.make_tensor("B", TensorProto.FLOAT, b.shape, b)],
+        initializer=[
+            helper.make_tensor("W", TensorProto.FLOAT, w.shape, w.ravel()),
+            helper.make_tensor("B", TensorProto.FLOAT, b.shape, b),
+        ],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
@@ -58,7 +60,9 @@ def colour_model(
     return path
 
 
-def scene(height: int, width: int, rects: list[tuple[tuple[int, int, int], tuple[int, int, int, int]]]) -> np.ndarray:
+def scene(
+    height: int, width: int, rects: list[tuple[tuple[int, int, int], tuple[int, int, int, int]]]
+) -> np.ndarray:
     """A black RGB image (H, W, 3) uint8 with filled rectangles (colour, (x0, y0, x1, y1) exclusive)."""
     img = np.zeros((height, width, 3), np.uint8)
     for colour, (x0, y0, x1, y1) in rects:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -180,8 +181,9 @@ def main(args: argparse.Namespace) -> int:
     """Run ``export``; returns 0."""
     show_info_logs()
     report = export_onnx(args.checkpoint, args.out, args.input_size, args.opset, args.training_data)
-    log.info(
-        "wrote %s (%s, input %dx%d, opset %d)",
-        report.path, report.spec.architecture, report.spec.input_hw[1], report.spec.input_hw[0], args.opset,
-    )  # fmt: skip
+    h, w = report.spec.input_hw
+    sys.stdout.write(
+        f"wrote {report.path} ({report.spec.architecture}, input {w}x{h}, opset {args.opset}); ORT vs torch: "
+        f"max |logit diff| {report.max_abs_diff:.2e}, arg-max agreement {100 * report.argmax_agreement:.3f} %\n"
+    )
     return 0

@@ -15,6 +15,7 @@ import json
 import logging
 import random
 import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from typing import Any
 from tqdm import tqdm
 
 from pipeline.errors import ConfigError, DatasetError
-from trainer.layout import UNLABELLED, Layout, save_mask, video_of
+from trainer.layout import SPLITS, UNLABELLED, Layout, save_mask, video_of
 from trainer.logs import show_info_logs
 from trainer.yibp import IMAGE_DIR, Entry, decode_label, image_size, iter_json_files, read_entries
 
@@ -183,9 +184,7 @@ def main(args: argparse.Namespace) -> int:
     """Run ``prepare``; returns the exit code (errors are raised as InfantStreamError)."""
     show_info_logs()
     summary = prepare_dataset(args.root, args.out, args.val_fraction, args.seed, args.force)
-    log.info(
-        "prepared %d labelled frames into %s",
-        sum(summary.frames[s] for s in ("train", "val", "test")),
-        args.out,
-    )
+    n = sum(summary.frames[s] for s in ("train", "val", "test"))
+    parts = ", ".join(f"{k} {v} ({summary.videos[k]} videos)" for k, v in summary.frames.items() if v or k in SPLITS)
+    sys.stdout.write(f"prepared {n} labelled frames into {args.out}: {parts}\n")
     return 0

@@ -15,6 +15,7 @@ import argparse
 import logging
 import math
 import random
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -323,8 +324,8 @@ def main(args: argparse.Namespace) -> int:
     """Run ``train``; returns 0."""
     show_info_logs()
     summary = run_training(TrainConfig.from_args(args))
-    log.info(
-        "done: %d epochs, %d steps, best val foreground Dice %.4f; %s",
-        summary.epoch, summary.step, summary.best_metric, summary.best_checkpoint or summary.last_checkpoint,
-    )  # fmt: skip
+    sys.stdout.write(
+        f"trained {summary.epoch} epochs, {summary.step} steps; best val foreground Dice "
+        f"{summary.best_metric:.4f}; checkpoint {summary.best_checkpoint or summary.last_checkpoint}\n"
+    )
     return 0

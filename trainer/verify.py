@@ -116,7 +116,7 @@ def verify_dataset(data: Path, progress: bool = True) -> VerifyReport:
             counts[stem] = px
 
     listed: dict[str, str] = {}
-    video_group: dict[str, str] = {}
+    groups_of: dict[str, dict[str, str]] = {}  # video → {group: first stem seen there}
     for group, names in _GROUPS.items():
         for name in names:
             path = layout.split_file(name)
@@ -130,19 +130,20 @@ def verify_dataset(data: Path, progress: bool = True) -> VerifyReport:
                 if stem in listed:
                     report.problems.append(f"{path}: {stem} already listed in {listed[stem]}.txt")
                 listed[stem] = name
-                exists = (layout.unlabelled / f"{stem}.jpg").is_file() if unl else stem in images & masks
+                # A half-present labelled frame was already reported by the 1:1 check above.
+                exists = (layout.unlabelled / f"{stem}.jpg").is_file() if unl else stem in images | masks
                 if not exists:
                     where = layout.unlabelled / f"{stem}.jpg" if unl else layout.image(stem)
-                    report.problems.append(f"{path}: {stem}: {where} (or its mask) does not exist")
-                owner = video_group.setdefault(video_of(stem), group)
-                if owner != group:
-                    report.problems.append(
-                        f"{path}: video {video_of(stem)} ({stem}) is also in the {owner} split"
-                    )
+                    report.problems.append(f"{path}: {stem}: {where} does not exist")
+                groups_of.setdefault(video_of(stem), {}).setdefault(group, stem)
             if not unl:
                 report.frames[name] = len(stems)
                 px = [counts[s] for s in stems if s in counts]
                 report.class_pixels[name] = np.sum(px, axis=0) if px else np.zeros(NUM_CLASSES, np.int64)
+    for video, where in sorted(groups_of.items()):
+        if len(where) > 1:
+            seen = ", ".join(f"{g} ({stem})" for g, stem in where.items())
+            report.problems.append(f"{layout.splits}: video {video} is in more than one split: {seen}")
     orphans = sorted((images & masks) - listed.keys())
     if orphans:
         log.warning("%d labelled frames are in no split (e.g. %s)", len(orphans), orphans[0])
@@ -172,5 +173,5 @@ def main(args: argparse.Namespace) -> int:
         log.error("... and %d more problems", len(report.problems) - MAX_LISTED)
     if report.problems:
         raise DatasetError(f"{args.data}: {len(report.problems)} problem(s), first: {report.problems[0]}")
-    log.info("%s: OK (%s)", args.data, ", ".join(f"{k} {v}" for k, v in report.frames.items()))
+    sys.stdout.write(f"{args.data}: OK ({', '.join(f'{k} {v}' for k, v in report.frames.items())} frames)\n")
     return 0

@@ -19,7 +19,9 @@ def _onnxruntime(path: Path, providers: str, threads: int, spin: bool) -> Backen
 FACTORIES: Final[dict[str, Callable[[Path, str, int, bool], Backend]]] = {"onnxruntime": _onnxruntime}
 
 
-def create_backend(name: str, path: Path, providers: str = "auto", threads: int = 0, spin: bool = False) -> Backend:
+def create_backend(
+    name: str, path: Path, providers: str = "auto", threads: int = 0, spin: bool = False
+) -> Backend:
     """Load ``path`` with the backend called ``name`` (``onnxruntime``)."""
     factory = FACTORIES.get(name)
     if factory is None:

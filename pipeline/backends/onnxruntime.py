@@ -56,7 +56,7 @@ def choose_providers(requested: str, available: list[str], gpu_driver: bool) -> 
         ModelError: a named provider is not installed (names it and lists what is).
     """
     if requested == "auto":
-        chosen = [p for p in PREFERENCE if p in available and (gpu_driver or p not in GPU_PROVIDERS)]
+        chosen: list[str] = [p for p in PREFERENCE if p in available and (gpu_driver or p not in GPU_PROVIDERS)]
         return chosen or ["CPUExecutionProvider"]
     names = [p.strip() for p in requested.split(",") if p.strip()]
     for name in names:
@@ -88,7 +88,7 @@ class OrtBackend:
         so.add_session_config_entry("session.inter_op.allow_spinning", "1" if o.spin else "0")
         try:
             self.session = ort.InferenceSession(str(self.path), sess_options=so, providers=providers)
-        except Exception as exc:  # ORT raises its own exception types
+        except Exception as exc:  # noqa: BLE001 - ORT raises its own exception types
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ModelError(f"{self.path}: cannot load model ({first})") from None
         self.spec, self.input_name, self.output_name = self._check_io()

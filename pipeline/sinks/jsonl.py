@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import IO
@@ -13,7 +14,8 @@ from pipeline.record import encode, to_record
 
 
 class JsonlSink:
-    """Appends records to ``path`` (created with its folder; ``-`` = stdout is not supported)."""
+    """Writes records to ``path``; the file is created with the first record (a run that fails
+    before producing anything leaves no file), its folder at construction."""
 
     name = "jsonl"
     policy: Policy = "lossless"
@@ -23,15 +25,20 @@ class JsonlSink:
         self.path = Path(path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file: IO[str] = self.path.open("w", encoding="utf-8")
         except OSError as exc:
-            raise ConfigError(f"--jsonl {self.path}: cannot write ({exc.strerror})") from None
+            raise ConfigError(f"--jsonl {self.path}: cannot create folder ({exc.strerror})") from None
+        if self.path.is_dir() or not os.access(self.path.parent, os.W_OK):
+            raise ConfigError(f"--jsonl {self.path}: not a writable file path")
+        self._file: IO[str] | None = None
         self.records = 0
 
     def write(self, result: Result) -> None:
+        if self._file is None:
+            self._file = self.path.open("w", encoding="utf-8")
         self._file.write(encode(to_record(result, time.monotonic())) + "\n")
         self._file.flush()
         self.records += 1
 
     def close(self) -> None:
-        self._file.close()
+        if self._file is not None:
+            self._file.close()

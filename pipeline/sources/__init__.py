@@ -48,4 +48,4 @@ def open_source(cfg: SourceConfig) -> Source:
     return video
 
 
-__all__ = ["Source", "open_source", "FileSource", "StreamSource", "WebcamSource", "ImageSource"]
+__all__ = ["FileSource", "ImageSource", "Source", "StreamSource", "WebcamSource", "open_source"]

@@ -29,7 +29,9 @@ class FileSource:
 
     live = False
 
-    def __init__(self, path: str | Path, source_id: str = "file0", realtime: bool = False, loop: bool = False):
+    def __init__(
+        self, path: str | Path, source_id: str = "file0", realtime: bool = False, loop: bool = False
+    ):
         self.path = Path(path)
         self.source_id = source_id
         self.realtime = realtime
@@ -45,6 +47,7 @@ class FileSource:
             raise SourceError(f"{self.path}: no such file")
         if not self.path.is_file():
             raise SourceError(f"{self.path}: not a file")
+        self._open().close()  # type: ignore[attr-defined]
 
     def _open(self) -> object:
         try:
@@ -53,7 +56,8 @@ class FileSource:
             raise SourceError(f"{self.path}: not a readable video ({exc})") from None
 
     def frames(self, stop: threading.Event) -> Iterator[Frame]:
-        self.check()
+        if not self.path.is_file():
+            raise SourceError(f"{self.path}: no such file")
         stamper = FrameStamper(self.source_id)
         pacer = Pacer()
         offset = 0.0

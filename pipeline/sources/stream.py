@@ -88,7 +88,9 @@ class StreamSource:
                 self.state = "reconnecting"
                 if o.reconnect_attempts and failures >= o.reconnect_attempts:
                     self.state = "error"
-                    raise SourceError(f"{self.description}: cannot open after {failures} attempts ({exc})") from None
+                    raise SourceError(
+                        f"{self.description}: cannot open after {failures} attempts ({exc})"
+                    ) from None
                 delay = backoff_delay(failures - 1, o.reconnect_initial_s, o.reconnect_max_s)
                 log.warning("%s: cannot open (%s); retrying in %.1f s", self.description, exc, delay)
                 stop.wait(delay)

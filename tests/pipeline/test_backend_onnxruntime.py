@@ -48,7 +48,11 @@ def test_parts_exact_in_original_coordinates_through_letterbox(colour_model_path
     for cls, boxes in by_class.items():
         boxes.sort(key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
         for i, (x0, y0, x1, y1) in enumerate(boxes):
-            expected[(cls, i)] = ((x0, y0, x1, y1), ((x0 + x1 - 1) / 2, (y0 + y1 - 1) / 2), (x1 - x0) * (y1 - y0))
+            expected[(cls, i)] = (
+                (x0, y0, x1, y1),
+                ((x0 + x1 - 1) / 2, (y0 + y1 - 1) / 2),
+                (x1 - x0) * (y1 - y0),
+            )
     assert got == expected
     # softmax of the colour model's logits: red/green/blue (4 vs 1, -1, -2, -2), white (3 vs 1, 0, 0, 0)
     primary = np.exp(4) / (np.exp(4) + np.exp(1) + np.exp(-1) + 2 * np.exp(-2))
@@ -62,7 +66,9 @@ def test_parts_exact_in_original_coordinates_through_letterbox(colour_model_path
 def test_min_area_drops_small_regions(colour_model_path):
     img = scene(64, 64, [(RED, (0, 0, 4, 4)), (RED, (20, 20, 40, 40))])
     backend = OrtBackend(colour_model_path)
-    result = Postprocessor(backend.spec, min_area_px=50)(InferenceStage(backend)(Preprocessor(backend.spec)(frame_of(img))))
+    result = Postprocessor(backend.spec, min_area_px=50)(
+        InferenceStage(backend)(Preprocessor(backend.spec)(frame_of(img)))
+    )
     assert [(p.class_id, p.area_px) for p in result.parts] == [(1, 400)]
     assert result.classes[0].area_px == 416
 
@@ -100,11 +106,24 @@ def test_dynamic_spatial_input_uses_metadata_size(tmp_path):
 @pytest.mark.parametrize(
     ("requested", "available", "driver", "expected"),
     [
-        ("auto", ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"], True,
-         ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]),
-        ("auto", ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"], False,
-         ["CPUExecutionProvider"]),
-        ("auto", ["CUDAExecutionProvider", "CPUExecutionProvider"], True, ["CUDAExecutionProvider", "CPUExecutionProvider"]),
+        (
+            "auto",
+            ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"],
+            True,
+            ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"],
+        ),
+        (
+            "auto",
+            ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"],
+            False,
+            ["CPUExecutionProvider"],
+        ),
+        (
+            "auto",
+            ["CUDAExecutionProvider", "CPUExecutionProvider"],
+            True,
+            ["CUDAExecutionProvider", "CPUExecutionProvider"],
+        ),
         ("CPUExecutionProvider", ["CPUExecutionProvider"], False, ["CPUExecutionProvider"]),
     ],
 )

@@ -61,7 +61,14 @@ class FastSource:
 
 
 def make(source, backend, sinks, **kw) -> Pipeline:
-    return Pipeline(source, Preprocessor(backend.spec), InferenceStage(backend), Postprocessor(backend.spec, 1), sinks, **kw)
+    return Pipeline(
+        source,
+        Preprocessor(backend.spec),
+        InferenceStage(backend),
+        Postprocessor(backend.spec, 1),
+        sinks,
+        **kw,
+    )
 
 
 def run_to_end(p: Pipeline) -> None:
@@ -104,8 +111,14 @@ def test_latest_drops_and_bounds_latency_lossless_does_not(colour_model_path):
     results = {}
     for policy in ("latest", "lossless"):
         sink = ListSink()
-        p = Pipeline(FastSource(60, 0.005), Preprocessor(backend.spec), slow_infer, Postprocessor(backend.spec, 1),
-                     [sink], policy=policy)
+        p = Pipeline(
+            FastSource(60, 0.005),
+            Preprocessor(backend.spec),
+            slow_infer,
+            Postprocessor(backend.spec, 1),
+            [sink],
+            policy=policy,
+        )
         run_to_end(p)
         lat = [(r.publish_mono - r.meta.capture_mono) for r in sink.results]
         results[policy] = (sink.results, p.counters().dropped, lat)
@@ -132,7 +145,13 @@ def test_stage_error_stops_pipeline_and_join_raises(tmp_path, colour_model_path)
         return InferenceStage(backend)(item)
 
     sink = ListSink()
-    p = Pipeline(FileSource(video, "v"), Preprocessor(backend.spec), failing_infer, Postprocessor(backend.spec, 1), [sink])
+    p = Pipeline(
+        FileSource(video, "v"),
+        Preprocessor(backend.spec),
+        failing_infer,
+        Postprocessor(backend.spec, 1),
+        [sink],
+    )
     p.start()
     assert p.wait(DEADLINE_S)
     with pytest.raises(StageError, match=r"inference failed: RuntimeError: boom at 5"):
@@ -143,8 +162,13 @@ def test_stage_error_stops_pipeline_and_join_raises(tmp_path, colour_model_path)
 
 
 def test_source_damage_drains_frames_then_raises(tmp_path, colour_model_path):
-    video = write_h264(tmp_path / "v.mp4", frames=40, fps=10, options={"movflags": "+faststart"},
-                       draw=lambda i: np.random.default_rng(i).integers(0, 255, (96, 128, 3), dtype=np.uint8))
+    video = write_h264(
+        tmp_path / "v.mp4",
+        frames=40,
+        fps=10,
+        options={"movflags": "+faststart"},
+        draw=lambda i: np.random.default_rng(i).integers(0, 255, (96, 128, 3), dtype=np.uint8),
+    )
     data = video.read_bytes()
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(data[: len(data) // 2])

@@ -16,7 +16,9 @@ from pipeline.postprocess import Postprocessor
 from pipeline.preprocess import Preprocessor
 from pipeline.sources.stream import StreamOptions, StreamSource
 
-FAST = StreamOptions(open_timeout_s=3, read_timeout_s=2, stall_timeout_s=2, reconnect_initial_s=0.2, reconnect_max_s=1)
+FAST = StreamOptions(
+    open_timeout_s=3, read_timeout_s=2, stall_timeout_s=2, reconnect_initial_s=0.2, reconnect_max_s=1
+)
 
 
 class ListSink:
@@ -62,7 +64,9 @@ def test_server_restart_mid_run_frames_flow_again(rtsp_server, colour_model_path
     backend = OrtBackend(colour_model_path)
     src = StreamSource(rtsp_server.url, "cam", FAST)
     sink = ListSink()
-    p = Pipeline(src, Preprocessor(backend.spec), InferenceStage(backend), Postprocessor(backend.spec, 1), [sink])
+    p = Pipeline(
+        src, Preprocessor(backend.spec), InferenceStage(backend), Postprocessor(backend.spec, 1), [sink]
+    )
     p.start()
     try:
         assert wait_until(lambda: len(sink.results) >= 10, 20), "no frames before the outage"
@@ -84,7 +88,9 @@ def test_server_restart_mid_run_frames_flow_again(rtsp_server, colour_model_path
 def test_unreachable_url_keeps_retrying_and_stops_within_2s(colour_model_path):
     backend = OrtBackend(colour_model_path)
     src = StreamSource("rtsp://127.0.0.1:9/cam", "cam", FAST)
-    p = Pipeline(src, Preprocessor(backend.spec), InferenceStage(backend), Postprocessor(backend.spec, 1), [ListSink()])
+    p = Pipeline(
+        src, Preprocessor(backend.spec), InferenceStage(backend), Postprocessor(backend.spec, 1), [ListSink()]
+    )
     p.start()
     time.sleep(1.5)
     assert src.state == "reconnecting" and p.running

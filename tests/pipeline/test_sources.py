@@ -66,8 +66,13 @@ def test_vtest_avi_decodes_end_to_end(vtest_avi):
 
 
 def test_truncated_file_yields_frames_then_reports(tmp_path):
-    path = write_h264(tmp_path / "v.mp4", frames=40, fps=10, options={"movflags": "+faststart"},
-                      draw=lambda i: np.random.default_rng(i).integers(0, 255, (96, 128, 3), dtype=np.uint8))
+    path = write_h264(
+        tmp_path / "v.mp4",
+        frames=40,
+        fps=10,
+        options={"movflags": "+faststart"},
+        draw=lambda i: np.random.default_rng(i).integers(0, 255, (96, 128, 3), dtype=np.uint8),
+    )
     data = path.read_bytes()
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(data[: len(data) * 6 // 10])
@@ -139,8 +144,13 @@ def test_mask_url(url, masked):
 
 @pytest.mark.parametrize(
     ("text", "stream", "webcam"),
-    [("rtsp://h/x", True, False), ("https://h/x.m3u8", True, False), ("0", False, True),
-     ("/dev/video2", False, True), ("video.mp4", False, False)],
+    [
+        ("rtsp://h/x", True, False),
+        ("https://h/x.m3u8", True, False),
+        ("0", False, True),
+        ("/dev/video2", False, True),
+        ("video.mp4", False, False),
+    ],
 )
 def test_classify(text, stream, webcam):
     assert is_stream_url(text) == stream and is_webcam(text) == webcam
@@ -162,7 +172,9 @@ def test_open_source_picks_kinds(tmp_path):
 
 
 def test_unreachable_stream_retries_and_stops_fast():
-    src = StreamSource("rtsp://user:pw@127.0.0.1:9/none", "cam", StreamOptions(reconnect_initial_s=0.05, reconnect_max_s=0.2))
+    src = StreamSource(
+        "rtsp://user:pw@127.0.0.1:9/none", "cam", StreamOptions(reconnect_initial_s=0.05, reconnect_max_s=0.2)
+    )
     stop = threading.Event()
     t = threading.Thread(target=lambda: list(src.frames(stop)), daemon=True)
     t.start()

@@ -7,12 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from yibp_data import make_yibp
 
 from trainer.prepare import prepare_dataset
-
-torch.set_num_threads(2)
 
 
 @pytest.fixture(scope="session")
@@ -30,7 +27,9 @@ def yibp_root(tmp_path: Path) -> tuple[Path, dict[str, np.ndarray]]:
 
 
 @pytest.fixture(scope="session")
-def prepared(tmp_path_factory: pytest.TempPathFactory, yibp_session: tuple[Path, dict[str, np.ndarray]]) -> Path:
+def prepared(
+    tmp_path_factory: pytest.TempPathFactory, yibp_session: tuple[Path, dict[str, np.ndarray]]
+) -> Path:
     """The session YIBP root prepared with val fraction 0.34 (2 of 6 train videos), seed 0. Read-only."""
     out = tmp_path_factory.mktemp("prepared") / "data"
     prepare_dataset(yibp_session[0], out, val_fraction=0.34, seed=0)

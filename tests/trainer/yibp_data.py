@@ -94,7 +94,9 @@ def make_yibp(
                 stem = f"{video}{f * 4:06d}"
                 ids = class_map(h, w, seed=k)
                 write_jpeg(root / "all_data" / f"{stem}.jpg", frame_image(ids, seed=k))
-                labelled.setdefault(video, []).append({"image": f"{stem}.jpg", "label": b64(palette_png(ids))})
+                labelled.setdefault(video, []).append(
+                    {"image": f"{stem}.jpg", "label": b64(palette_png(ids))}
+                )
                 truth[stem] = ids
                 k += 1
             if unlabelled:

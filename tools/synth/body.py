@@ -20,7 +20,7 @@ Proportions follow a newborn (~50 cm long): the head is ~1/4 of the body length 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from typing import Final
 
 import cv2
@@ -68,9 +68,6 @@ JOINT_RANGES: Final[dict[str, tuple[float, float]]] = {
 }
 """Animated joint → (low, high) in radians (``head_turn`` is unitless, -1 = face fully to image left)."""
 JOINTS: Final[tuple[str, ...]] = tuple(JOINT_RANGES)
-
-# Local extent (cm) used to frame the body in an image: typical poses fit in this box.
-_FRAME_BOX: Final[tuple[float, float, float, float]] = (-19.0, -23.0, 19.0, 29.5)
 
 
 @dataclass(frozen=True)
@@ -153,129 +150,6 @@ class Primitive:
     material: str
 
 
-@dataclass(frozen=True)
-class Motion:
-    """Smooth, bounded joint trajectories: each joint is ``lo + (hi - lo) * (0.5 + 0.5 tanh(z(t)))`` with
-    ``z(t) = z0 + sum_k amp_k sin(2 pi freq_k t + phase_k)``. Arrays are (len(JOINTS), K); time in seconds.
-    The torso drifts slowly by ``drift_px`` pixels and ``drift_rad`` radians.
-    """
-
-    base: Pose
-    z0: FloatArray
-    amps: FloatArray
-    freqs: FloatArray
-    phases: FloatArray
-    drift_px: float
-    drift_rad: float
-    drift_freq: FloatArray
-    drift_phase: FloatArray
-
-    def pose_at(self, t: float) -> Pose:
-        """The pose at time ``t`` seconds (deterministic, smooth in ``t``)."""
-        z = self.z0 + np.sum(self.amps * np.sin(2.0 * math.pi * self.freqs * t + self.phases), axis=1)
-        lo, hi = _range_arrays()
-        joints = lo + (hi - lo) * (0.5 + 0.5 * np.tanh(z))
-        w = np.sin(2.0 * math.pi * self.drift_freq * t + self.drift_phase)
-        moved = replace(
-            self.base,
-            center_x=self.base.center_x + self.drift_px * float(w[0]),
-            center_y=self.base.center_y + self.drift_px * float(w[1]),
-            orientation=self.base.orientation + self.drift_rad * float(w[2]),
-        )
-        return moved.with_joints(joints)
-
-
-def _range_arrays() -> tuple[FloatArray, FloatArray]:
-    lo = np.array([r[0] for r in JOINT_RANGES.values()], dtype=np.float64)
-    hi = np.array([r[1] for r in JOINT_RANGES.values()], dtype=np.float64)
-    return lo, hi
-
-
-def interpolate_pose(a: Pose, b: Pose, w: float) -> Pose:
-    """Linear blend of every field: ``w = 0`` gives ``a``, ``w = 1`` gives ``b``."""
-    values = {f.name: (1.0 - w) * getattr(a, f.name) + w * getattr(b, f.name) for f in fields(Pose)}
-    return Pose(**values)
-
-
-def frame_body(
-    rng: np.random.Generator, width: int, height: int, *, upright: bool = False, fill: tuple[float, float] = (0.65, 1.05)
-) -> tuple[float, float, float, float]:
-    """Choose (center_x, center_y, orientation, scale) so a typical pose fills ``fill`` of the image.
-
-    ``upright``: head at the top (orientation within ±0.15 rad); otherwise mostly head-up, sometimes sideways
-    (more often in landscape images) or upside down.
-    """
-    if upright:
-        orientation = float(rng.uniform(-0.15, 0.15))
-    else:
-        p_side = 0.35 if width > height else 0.1
-        base = rng.choice(np.array([0.0, math.pi / 2, -math.pi / 2, math.pi]), p=[0.85 - p_side, p_side / 2, p_side / 2, 0.15])
-        orientation = float(base + rng.normal(0.0, 0.25))
-    x0, y0, x1, y1 = _FRAME_BOX
-    corners = np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float64)
-    rot = rotation(orientation)
-    pts = corners @ rot.T
-    lo, hi = pts.min(axis=0), pts.max(axis=0)
-    scale_fit = min(width / (hi[0] - lo[0]), height / (hi[1] - lo[1]))
-    scale = scale_fit * float(rng.uniform(*fill))
-    cx_lo, cx_hi = -lo[0] * scale, width - hi[0] * scale
-    cy_lo, cy_hi = -lo[1] * scale, height - hi[1] * scale
-    cx = float(rng.uniform(min(cx_lo, cx_hi), max(cx_lo, cx_hi)))
-    cy = float(rng.uniform(min(cy_lo, cy_hi), max(cy_lo, cy_hi)))
-    return cx, cy, orientation, scale
-
-
-def sample_pose(rng: np.random.Generator, width: int, height: int, *, upright: bool = False) -> Pose:
-    """A random static pose framed in a (height, width) image; joints spread over their ranges."""
-    cx, cy, orientation, scale = frame_body(rng, width, height, upright=upright)
-    lo, hi = _range_arrays()
-    joints = lo + (hi - lo) * (0.5 + 0.5 * np.tanh(rng.normal(0.0, 0.9, size=lo.shape)))
-    return Pose(center_x=cx, center_y=cy, orientation=orientation, scale=scale).with_joints(joints)
-
-
-def sample_motion(
-    rng: np.random.Generator, width: int, height: int, *, upright: bool = False, fill: tuple[float, float] = (0.65, 1.05)
-) -> Motion:
-    """Random GMA-like movement: per limb two shared low-frequency oscillators (kicks, waves) coupled into
-    its joints with random gains, plus one slow independent component per joint; small head turns."""
-    cx, cy, orientation, scale = frame_body(rng, width, height, upright=upright, fill=fill)
-    n = len(JOINTS)
-    k = 3
-    amps = np.zeros((n, k))
-    freqs = np.zeros((n, k))
-    phases = np.zeros((n, k))
-    groups = {
-        "head": ("head_",),
-        "left_arm": ("left_shoulder", "left_arm", "left_elbow", "left_wrist"),
-        "right_arm": ("right_shoulder", "right_arm", "right_elbow", "right_wrist"),
-        "left_leg": ("left_hip", "left_leg", "left_knee", "left_ankle"),
-        "right_leg": ("right_hip", "right_leg", "right_knee", "right_ankle"),
-    }
-    for group, prefixes in groups.items():
-        rows = [i for i, name in enumerate(JOINTS) if name.startswith(prefixes)]
-        activity = 0.35 if group == "head" else float(rng.uniform(0.5, 1.3))
-        shared_f = rng.uniform(0.15, 1.0, size=2) * (0.5 if group == "head" else 1.0)
-        shared_p = rng.uniform(0.0, 2.0 * math.pi, size=2)
-        for r in rows:
-            amps[r, :2] = activity * rng.uniform(0.3, 1.0, size=2) * rng.choice([-1.0, 1.0], size=2)
-            freqs[r, :2] = shared_f
-            phases[r, :2] = shared_p
-            amps[r, 2] = rng.normal(0.0, 0.3)
-            freqs[r, 2] = rng.uniform(0.05, 0.4)
-            phases[r, 2] = rng.uniform(0.0, 2.0 * math.pi)
-    return Motion(
-        base=Pose(center_x=cx, center_y=cy, orientation=orientation, scale=scale),
-        z0=rng.normal(0.0, 0.5, size=n),
-        amps=amps,
-        freqs=freqs,
-        phases=phases,
-        drift_px=float(scale * rng.uniform(0.0, 0.8)),
-        drift_rad=float(rng.uniform(0.0, 0.05)),
-        drift_freq=rng.uniform(0.03, 0.12, size=3),
-        drift_phase=rng.uniform(0.0, 2.0 * math.pi, size=3),
-    )
-
-
 def sample_shape(rng: np.random.Generator) -> BodyShape:
     """Random per-infant proportions and hair."""
     return BodyShape(
@@ -331,7 +205,8 @@ def capsule(p0: FloatArray, p1: FloatArray, r0: float, r1: float) -> FloatArray:
 def ellipse(center: FloatArray, half_x: float, half_y: float, angle: float = 0.0, n: int = 28) -> FloatArray:
     """Ellipse with half-axes along its own x/y, rotated by ``angle``; (n, 2) points."""
     pts = _unit_circle(n) * np.array([half_x, half_y])
-    return center + pts @ rotation(angle).T
+    out: FloatArray = center + pts @ rotation(angle).T
+    return out
 
 
 def superellipse(half_widths: FloatArray, half_y: float, power: float, n: int = 48) -> FloatArray:
@@ -348,7 +223,9 @@ def superellipse(half_widths: FloatArray, half_y: float, power: float, n: int = 
 # ---------------------------------------------------------------- the body
 
 
-def _arm(pose: Pose, shape: BodyShape, clothing: Clothing, side: float, inst: int) -> list[tuple[FloatArray, int, str]]:
+def _arm(
+    pose: Pose, shape: BodyShape, clothing: Clothing, side: float, inst: int
+) -> list[tuple[FloatArray, int, str]]:
     name = "left" if side > 0 else "right"
     shoulder_a = getattr(pose, f"{name}_shoulder")
     lift = getattr(pose, f"{name}_arm_lift")
@@ -368,14 +245,20 @@ def _arm(pose: Pose, shape: BodyShape, clothing: Clothing, side: float, inst: in
     cover = clothing.sleeve
     if cover > 0.0:
         end = sh + (el - sh) * min(cover, 1.0)
-        out.append((capsule(sh, end, r_sh + 0.25, r_sh + 0.25 - (r_sh - r_el) * min(cover, 1.0)), inst, "garment"))
+        out.append(
+            (capsule(sh, end, r_sh + 0.25, r_sh + 0.25 - (r_sh - r_el) * min(cover, 1.0)), inst, "garment")
+        )
         if cover > 1.0:
             end2 = el + (wr - el) * (cover - 1.0)
-            out.append((capsule(el, end2, r_el + 0.25, r_el + 0.25 - (r_el - r_wr) * (cover - 1.0)), inst, "garment"))
+            out.append(
+                (capsule(el, end2, r_el + 0.25, r_el + 0.25 - (r_el - r_wr) * (cover - 1.0)), inst, "garment")
+            )
     return out
 
 
-def _leg(pose: Pose, shape: BodyShape, clothing: Clothing, side: float, inst: int) -> list[tuple[FloatArray, int, str]]:
+def _leg(
+    pose: Pose, shape: BodyShape, clothing: Clothing, side: float, inst: int
+) -> list[tuple[FloatArray, int, str]]:
     name = "left" if side > 0 else "right"
     b1 = getattr(pose, f"{name}_hip")
     lift = getattr(pose, f"{name}_leg_lift")
@@ -396,10 +279,18 @@ def _leg(pose: Pose, shape: BodyShape, clothing: Clothing, side: float, inst: in
     cover = clothing.trouser
     if cover > 0.0:
         end = hip + (kn - hip) * min(cover, 1.0)
-        out.append((capsule(hip, end, r_hip + 0.25, r_hip + 0.25 - (r_hip - r_kn) * min(cover, 1.0)), inst, "garment"))
+        out.append(
+            (
+                capsule(hip, end, r_hip + 0.25, r_hip + 0.25 - (r_hip - r_kn) * min(cover, 1.0)),
+                inst,
+                "garment",
+            )
+        )
         if cover > 1.0:
             end2 = kn + (an - kn) * (cover - 1.0)
-            out.append((capsule(kn, end2, r_kn + 0.25, r_kn + 0.25 - (r_kn - r_an) * (cover - 1.0)), inst, "garment"))
+            out.append(
+                (capsule(kn, end2, r_kn + 0.25, r_kn + 0.25 - (r_kn - r_an) * (cover - 1.0)), inst, "garment")
+            )
     return out
 
 
@@ -411,14 +302,23 @@ def _head(pose: Pose, shape: BodyShape) -> list[tuple[FloatArray, int, str]]:
     centre = neck + rot @ np.array([0.0, -4.9 * hs])
 
     def local(u: float, v: float) -> FloatArray:
-        return centre + rot @ np.array([u, v])
+        p: FloatArray = centre + rot @ np.array([u, v])
+        return p
 
     turn = pose.head_turn
     off = 1.6 * hs * turn
     out: list[tuple[FloatArray, int, str]] = []
     for s in (-1.0, 1.0):
         ear_scale = float(np.clip(1.0 + 0.8 * s * turn, 0.25, 1.4))
-        out.append((ellipse(local(s * (a - 0.3 * ear_scale), 0.6 * hs), 0.8 * ear_scale, 1.4 * hs, pose.head_tilt), HEAD_I, "skin"))
+        out.append(
+            (
+                ellipse(
+                    local(s * (a - 0.3 * ear_scale), 0.6 * hs), 0.8 * ear_scale, 1.4 * hs, pose.head_tilt
+                ),
+                HEAD_I,
+                "skin",
+            )
+        )
     out.append((ellipse(centre, a, b, pose.head_tilt, n=36), HEAD_I, "skin"))
     if shape.hair > 0.0:
         # Arc of the skull above a hairline that is lower at the temples, closed along that hairline.
@@ -433,7 +333,13 @@ def _head(pose: Pose, shape: BodyShape) -> list[tuple[FloatArray, int, str]]:
             out.append((centre + np.concatenate([arc, hairline]) @ rot.T, HEAD_I, "hair"))
     eye_h = 0.42 if shape.eyes_open else 0.2
     for s in (-1.0, 1.0):
-        out.append((ellipse(local(s * 1.75 * hs + off, 0.9 * hs), 0.75 * hs, eye_h * hs, pose.head_tilt), HEAD_I, "eye"))
+        out.append(
+            (
+                ellipse(local(s * 1.75 * hs + off, 0.9 * hs), 0.75 * hs, eye_h * hs, pose.head_tilt),
+                HEAD_I,
+                "eye",
+            )
+        )
     out.append((ellipse(local(off * 1.1, 2.5 * hs), 0.6 * hs, 0.45 * hs, pose.head_tilt), HEAD_I, "nose"))
     out.append((ellipse(local(off * 1.05, 3.8 * hs), 1.05 * hs, 0.38 * hs, pose.head_tilt), HEAD_I, "lip"))
     return out
@@ -455,23 +361,19 @@ def build_body(pose: Pose, shape: BodyShape, clothing: Clothing) -> list[Primiti
     for side, inst, lift in legs:
         if lift <= 0.7:
             local.extend(_leg(pose, shape, clothing, side, inst))
-    pelvis = superellipse(widths[[2, 2, 2]] * np.array([1.0, 1.06, 0.62]) + 0.3, 3.9, 3.2) + np.array([0.0, 7.6])
+    pelvis = superellipse(widths[[2, 2, 2]] * np.array([1.0, 1.06, 0.62]) + 0.3, 3.9, 3.2) + np.array(
+        [0.0, 7.6]
+    )
     local.append((pelvis, TORSO_I, "garment" if clothing.onesie else "diaper"))
     for side, inst, lift in legs:
         if lift > 0.7:
             local.extend(_leg(pose, shape, clothing, side, inst))
     local.extend(_head(pose, shape))
-    arms = sorted(((1.0, LARM_I, pose.left_arm_lift), (-1.0, RARM_I, pose.right_arm_lift)), key=lambda arm: arm[2])
+    arms = sorted(
+        ((1.0, LARM_I, pose.left_arm_lift), (-1.0, RARM_I, pose.right_arm_lift)), key=lambda arm: arm[2]
+    )
     for side, inst, _ in arms:
         local.extend(_arm(pose, shape, clothing, side, inst))
     rot = rotation(pose.orientation) * pose.scale
     centre = np.array([pose.center_x, pose.center_y])
     return [Primitive(points=centre + pts @ rot.T, instance=inst, material=mat) for pts, inst, mat in local]
-
-
-def body_to_image(pose: Pose) -> FloatArray:
-    """(2, 3) affine matrix mapping body-local cm (x, y, 1) to image pixels."""
-    m = np.zeros((2, 3), dtype=np.float64)
-    m[:, :2] = rotation(pose.orientation) * pose.scale
-    m[:, 2] = (pose.center_x, pose.center_y)
-    return m

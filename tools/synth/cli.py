@@ -2,8 +2,8 @@
 
 Usage::
 
-    infant-stream synth dataset --out DIR [--videos 20] [--frames-per-video 8] [--seed 0] [--size-range 256 640]
-                                [--test-fraction 0.2] [--unlabelled-videos 0]
+    infant-stream synth dataset --out DIR [--videos 20] [--frames-per-video 8] [--seed 0]
+                                [--size-range 256 640] [--test-fraction 0.2] [--unlabelled-videos 0]
     infant-stream synth video --out FILE.mp4 [--frames 150] [--fps 25] [--width 640 --height 480] [--seed 0]
 
 Also runnable on its own: ``python -m tools.synth.cli dataset --out DIR``.
@@ -31,13 +31,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     ds.add_argument("--frames-per-video", type=int, default=8, help="frames per video (default 8)")
     ds.add_argument("--seed", type=int, default=0, help="random seed; same seed, same files (default 0)")
     ds.add_argument(
-        "--size-range", type=int, nargs=2, default=(256, 640), metavar=("MIN", "MAX"), help="long image side in px"
+        "--size-range",
+        type=int,
+        nargs=2,
+        default=(256, 640),
+        metavar=("MIN", "MAX"),
+        help="long image side in px",
     )
     ds.add_argument("--test-fraction", type=float, default=0.2, help="share of videos in test_label.json")
     ds.add_argument("--unlabelled-videos", type=int, default=0, help="extra videos for train_unlabel.json")
 
     vid = modes.add_parser("video", help="write an H.264 clip of one moving infant plus ground-truth JSON")
-    vid.add_argument("--out", type=Path, required=True, help="output .mp4 (ground truth goes to .json beside it)")
+    vid.add_argument(
+        "--out", type=Path, required=True, help="output .mp4 (ground truth goes to .json beside it)"
+    )
     vid.add_argument("--frames", type=int, default=150, help="number of frames (default 150)")
     vid.add_argument("--fps", type=float, default=25.0, help="frame rate (default 25)")
     vid.add_argument("--width", type=int, default=640, help="frame width, even (default 640)")

@@ -2,9 +2,9 @@
 
 Layout under ``out``::
 
-    all_data/<video7><frame6>.jpg            RGB JPEGs (sizes vary per video: landscape and portrait)
-    train_label.json, test_label.json        {video7: [{"image": "<video7><frame6>.jpg", "label": "<base64 PNG>"}]}
-    train_unlabel.json                       {video7: [{"image": ...}]}  (only with unlabelled videos)
+    all_data/<video7><frame6>.jpg     RGB JPEGs (sizes vary per video: landscape and portrait)
+    train_label.json, test_label.json {video7: [{"image": "<video7><frame6>.jpg", "label": "<base64 PNG>"}]}
+    train_unlabel.json                {video7: [{"image": ...}]}  (only with unlabelled videos)
 
 Each label is a palette ("P" mode) PNG whose pixels are the class colours of :data:`CLASS_COLORS_RGB`
 (background black). The palette order is shuffled per file and padded with unused colours, so a reader that
@@ -29,7 +29,7 @@ import numpy.typing as npt
 
 from pipeline.classes import CLASS_COLORS_RGB, NUM_CLASSES
 from pipeline.errors import ConfigError, DatasetError
-from tools.synth.body import sample_motion
+from tools.synth.motion import sample_motion
 from tools.synth.render import make_scene, render
 
 U8 = npt.NDArray[np.uint8]
@@ -97,7 +97,9 @@ def _video_ids(rng: np.random.Generator, n: int) -> list[str]:
     return ids
 
 
-def validate_options(videos: int, frames_per_video: int, size_range: tuple[int, int], test_fraction: float) -> None:
+def validate_options(
+    videos: int, frames_per_video: int, size_range: tuple[int, int], test_fraction: float
+) -> None:
     """Raise :class:`ConfigError` naming the flag for any value :func:`write_yibp` cannot honour."""
     if videos < 1:
         raise ConfigError(f"--videos must be >= 1, got {videos}")
@@ -133,7 +135,10 @@ def write_yibp(
     root = np.random.SeedSequence(seed)
     master = np.random.default_rng(root.spawn(1)[0])
     ids = _video_ids(master, videos + unlabelled_videos)
-    n_test = min(videos - 1, max(1 if test_fraction > 0 and videos >= 2 else 0, math.floor(test_fraction * videos + 0.5)))
+    n_test = min(
+        videos - 1,
+        max(1 if test_fraction > 0 and videos >= 2 else 0, math.floor(test_fraction * videos + 0.5)),
+    )
     order = master.permutation(videos)
     test_set = {ids[int(i)] for i in order[:n_test]}
     train: dict[str, list[dict[str, str]]] = {}

@@ -31,35 +31,23 @@ from tools.synth.body import (
     sample_clothing,
     sample_shape,
 )
+from tools.synth.textures import (
+    CLOTH_COLOURS,
+    HAIR_COLOURS,
+    RGB,
+    SHEET_COLOURS,
+    SKIN_ANCHORS,
+    fabric_texture,
+    lighting,
+    pick_colour,
+)
 
 F32 = npt.NDArray[np.float32]
 U8 = npt.NDArray[np.uint8]
-RGB = tuple[float, float, float]
 
 MATERIALS: Final[tuple[str, ...]] = ("skin", "garment", "diaper", "sock", "hair", "eye", "lip", "nose")
 OCCLUDER_INSTANCE: Final[int] = 7
 """Instance id of occluder pixels in the shading map only (they are 0 in the returned instance map)."""
-
-_SKIN_ANCHORS: Final = np.array(
-    [(255, 226, 210), (243, 198, 172), (226, 172, 138), (199, 136, 100), (160, 102, 70), (118, 74, 50), (82, 52, 38)],
-    dtype=np.float64,
-)
-_HAIR: Final = np.array([(38, 28, 24), (70, 48, 34), (120, 84, 52), (176, 140, 90), (150, 74, 38)], dtype=np.float64)
-_CLOTH: Final = np.array(
-    [
-        (242, 242, 238), (240, 230, 205), (246, 182, 204), (170, 202, 236), (182, 230, 204), (250, 228, 140),
-        (172, 172, 178), (52, 62, 104), (200, 54, 64), (92, 150, 96), (172, 142, 204), (250, 162, 92),
-        (202, 172, 140), (120, 190, 200),
-    ],
-    dtype=np.float64,
-)  # fmt: skip
-_SHEET: Final = np.array(
-    [
-        (236, 236, 232), (214, 216, 220), (190, 210, 232), (240, 212, 220), (226, 214, 190), (196, 226, 206),
-        (150, 166, 186), (246, 236, 190), (120, 130, 150), (200, 186, 210), (90, 110, 140), (170, 150, 120),
-    ],
-    dtype=np.float64,
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -122,30 +110,24 @@ class Rendered:
     instances: U8
 
 
-def _pick(rng: np.random.Generator, table: npt.NDArray[np.float64], jitter: float = 8.0) -> RGB:
-    c = table[int(rng.integers(len(table)))] + rng.normal(0.0, jitter, 3)
-    r, g, b = (float(v) for v in np.clip(c, 0, 255))
-    return (r, g, b)
-
-
 def sample_appearance(rng: np.random.Generator, shape: BodyShape) -> Appearance:
     """Random skin tone (light to dark), hair, garment colours/print, shading and camera quality."""
-    t = float(rng.uniform(0.0, len(_SKIN_ANCHORS) - 1))
-    i = min(int(t), len(_SKIN_ANCHORS) - 2)
-    skin_v = _SKIN_ANCHORS[i] * (1 - (t - i)) + _SKIN_ANCHORS[i + 1] * (t - i) + rng.normal(0.0, 5.0, 3)
+    t = float(rng.uniform(0.0, len(SKIN_ANCHORS) - 1))
+    i = min(int(t), len(SKIN_ANCHORS) - 2)
+    skin_v = SKIN_ANCHORS[i] * (1 - (t - i)) + SKIN_ANCHORS[i + 1] * (t - i) + rng.normal(0.0, 5.0, 3)
     skin = tuple(float(v) for v in np.clip(skin_v, 0, 255))
-    hair_v = np.array(_pick(rng, _HAIR[:2] if t > 3.5 else _HAIR))
+    hair_v = np.array(pick_colour(rng, HAIR_COLOURS[:2] if t > 3.5 else HAIR_COLOURS))
     hair = tuple(float(v) for v in 0.65 * hair_v + 0.35 * np.array(skin))
-    garment_a = _pick(rng, _CLOTH)
+    garment_a = pick_colour(rng, CLOTH_COLOURS)
     pattern = str(rng.choice(["solid", "stripes", "dots", "checks"], p=[0.4, 0.3, 0.15, 0.15]))
-    garment_b = _pick(rng, _CLOTH) if rng.random() < 0.6 else (245.0, 245.0, 242.0)
+    garment_b = pick_colour(rng, CLOTH_COLOURS) if rng.random() < 0.6 else (245.0, 245.0, 242.0)
     return Appearance(
         skin=(skin[0], skin[1], skin[2]),
         hair=(hair[0], hair[1], hair[2]),
         garment_a=garment_a,
         garment_b=garment_b,
-        diaper=_pick(rng, _CLOTH[:6]) if rng.random() < 0.3 else _pick(rng, _CLOTH[:1], 5.0),
-        sock=garment_a if rng.random() < 0.5 else _pick(rng, _CLOTH, 5.0),
+        diaper=pick_colour(rng, CLOTH_COLOURS[:6] if rng.random() < 0.3 else CLOTH_COLOURS[:1], 5.0),
+        sock=garment_a if rng.random() < 0.5 else pick_colour(rng, CLOTH_COLOURS, 5.0),
         pattern=pattern,
         pattern_cm=float(rng.uniform(1.2, 3.5)),
         pattern_angle=float(rng.choice([0.0, math.pi / 2, rng.uniform(0, math.pi)])),
@@ -159,72 +141,9 @@ def sample_appearance(rng: np.random.Generator, shape: BodyShape) -> Appearance:
     )
 
 
-def _grid(h: int, w: int, angle: float) -> tuple[F32, F32]:
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    c, s = math.cos(angle), math.sin(angle)
-    return (xx * c + yy * s).astype(np.float32), (-xx * s + yy * c).astype(np.float32)
-
-
-def _smooth_noise(rng: np.random.Generator, h: int, w: int, cell: float) -> F32:
-    """(h, w) float32 smooth noise in about [-1, 1] with features of ``cell`` pixels."""
-    gh, gw = max(2, int(h / cell) + 2), max(2, int(w / cell) + 2)
-    small = rng.standard_normal((gh, gw)).astype(np.float32)
-    return np.asarray(cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC), dtype=np.float32)
-
-
-def fabric_texture(rng: np.random.Generator, h: int, w: int, colours: npt.NDArray[np.float64], unit_px: float) -> F32:
-    """A mattress sheet or blanket: solid, stripes, checks, dots or mottled, with soft folds and grain.
-
-    ``unit_px``: pixels per centimetre (pattern sizes scale with it). Returns (h, w, 3) float32 RGB 0..255.
-    """
-    a = np.array(_pick(rng, colours), dtype=np.float32)
-    b = np.array(_pick(rng, colours), dtype=np.float32)
-    if rng.random() < 0.3:
-        b = a * np.float32(rng.uniform(0.8, 0.95))
-    kind = str(rng.choice(["solid", "stripes", "checks", "dots", "noise"], p=[0.3, 0.22, 0.16, 0.12, 0.2]))
-    period = float(rng.uniform(2.0, 9.0)) * unit_px
-    u, v = _grid(h, w, float(rng.uniform(0, math.pi)) if rng.random() < 0.5 else 0.0)
-    if kind == "stripes":
-        m = 0.5 + 0.5 * np.tanh(4.0 * np.sin(u * (2 * math.pi / period)))
-    elif kind == "checks":
-        su = 0.5 + 0.5 * np.tanh(4.0 * np.sin(u * (2 * math.pi / period)))
-        sv = 0.5 + 0.5 * np.tanh(4.0 * np.sin(v * (2 * math.pi / period)))
-        m = 0.5 * (su + sv)
-    elif kind == "dots":
-        fu = u / period - np.floor(u / period) - 0.5
-        fv = v / period - np.floor(v / period) - 0.5
-        m = np.clip((0.18 - np.hypot(fu, fv)) * period / 1.5, 0.0, 1.0)
-    elif kind == "noise":
-        m = np.clip(0.5 + 0.5 * _smooth_noise(rng, h, w, period), 0.0, 1.0)
-    else:
-        m = np.zeros((h, w), np.float32)
-    m = m.astype(np.float32)[:, :, None]
-    tex = a * (1.0 - m) + b * m
-    shade = 1.0 + float(rng.uniform(0.0, 0.12)) * _smooth_noise(rng, h, w, float(rng.uniform(6, 20)) * unit_px)
-    n_folds = int(rng.integers(0, 4))
-    for _ in range(n_folds):  # soft ridges of the cloth
-        fu, _fv = _grid(h, w, float(rng.uniform(0, math.pi)))
-        ridge = np.cos((fu - float(rng.uniform(0, max(h, w)))) / (float(rng.uniform(1.5, 4.0)) * unit_px))
-        width = _smooth_noise(rng, h, w, 12.0 * unit_px)
-        shade += float(rng.uniform(0.03, 0.1)) * np.clip(ridge + 0.3 * width, -1.0, 1.0) ** 3
-    grain = rng.normal(0.0, float(rng.uniform(0.0, 0.025)), (h, w)).astype(np.float32)
-    out = tex * (shade + grain)[:, :, None]
-    return out.astype(np.float32)
-
-
-def _lighting(rng: np.random.Generator, h: int, w: int) -> F32:
-    """(h, w, 3) float32 gains: brightness gradient, vignette, white balance."""
-    u, _ = _grid(h, w, float(rng.uniform(0, 2 * math.pi)))
-    diag = math.hypot(h, w)
-    grad = 1.0 + float(rng.uniform(0.0, 0.35)) * (u - u.mean()) / diag
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    r2 = ((xx - w / 2) ** 2 + (yy - h / 2) ** 2) / (diag / 2) ** 2
-    vig = 1.0 - float(rng.uniform(0.0, 0.25)) * r2
-    gain = float(rng.uniform(0.9, 1.12)) * (1.0 + np.clip(rng.normal(0.0, 0.025, 3), -0.05, 0.05))
-    return (grad * vig)[:, :, None].astype(np.float32) * gain.astype(np.float32)
-
-
-def _occluder(rng: np.random.Generator, pose: Pose, shape: BodyShape, clothing: Clothing, h: int, w: int) -> U8:
+def _occluder(
+    rng: np.random.Generator, pose: Pose, *, shape: BodyShape, clothing: Clothing, h: int, w: int
+) -> U8:
     """(h, w) uint8 mask (1 = occluded) of a blanket edge over the legs or a toy near a hand or foot."""
     mask = np.zeros((h, w), np.uint8)
     rot = rotation(pose.orientation)
@@ -234,7 +153,11 @@ def _occluder(rng: np.random.Generator, pose: Pose, shape: BodyShape, clothing: 
         normal = rotation(float(rng.uniform(-0.5, 0.5))) @ rot @ np.array([0.0, 1.0])
         yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
         along = (xx - p[0]) * -normal[1] + (yy - p[1]) * normal[0]
-        wave = 1.2 * pose.scale * np.sin(along / (float(rng.uniform(2.0, 5.0)) * pose.scale) + rng.uniform(0, 6.3))
+        wave = (
+            1.2
+            * pose.scale
+            * np.sin(along / (float(rng.uniform(2.0, 5.0)) * pose.scale) + rng.uniform(0, 6.3))
+        )
         mask[(xx - p[0]) * normal[0] + (yy - p[1]) * normal[1] > wave] = 1
         return mask
     prims = [q for q in build_body(pose, shape, clothing) if q.instance in (2, 3, 5, 6)]
@@ -258,11 +181,13 @@ def make_scene(
     clothing = sample_clothing(rng)
     look = sample_appearance(rng, shape)
     unit = pose.scale if pose is not None else min(width, height) / 60.0
-    background = fabric_texture(rng, height, width, _SHEET, unit)
+    background = fabric_texture(rng, height, width, SHEET_COLOURS, unit)
     if rng.random() < 0.25:  # crib rail, floor or a pillow along one edge
         side = int(rng.integers(4))
         frac = float(rng.uniform(0.04, 0.18))
-        border = fabric_texture(rng, height, width, np.vstack([_SHEET, _CLOTH[[7, 8, 12]]]), unit)
+        border = fabric_texture(
+            rng, height, width, np.vstack([SHEET_COLOURS, CLOTH_COLOURS[[7, 8, 12]]]), unit
+        )
         edge = np.zeros((height, width), bool)
         if side == 0:
             edge[: int(frac * height)] = True
@@ -273,13 +198,13 @@ def make_scene(
         else:
             edge[:, width - int(frac * width) :] = True
         background[edge] = border[edge] * 0.85
-    light = _lighting(rng, height, width)
+    light = lighting(rng, height, width)
     noise = rng.standard_normal((height + 16, width + 16, 3)).astype(np.float32)
     occ_mask: npt.NDArray[np.bool_] | None = None
     occ_image: F32 | None = None
     if occluders and pose is not None and rng.random() < 0.3:
-        occ_mask = _occluder(rng, pose, shape, clothing, height, width).astype(bool)
-        occ_image = fabric_texture(rng, height, width, np.vstack([_CLOTH, _SHEET]), unit)
+        occ_mask = _occluder(rng, pose, shape=shape, clothing=clothing, h=height, w=width).astype(bool)
+        occ_image = fabric_texture(rng, height, width, np.vstack([CLOTH_COLOURS, SHEET_COLOURS]), unit)
     return Scene(width, height, look, shape, clothing, background, light, noise, occ_mask, occ_image)
 
 
@@ -299,11 +224,11 @@ def _material_colours(look: Appearance) -> npt.NDArray[np.float32]:
     return np.stack([table[m] for m in MATERIALS]).astype(np.float32)
 
 
-_CLASS_LUT: Final = np.array(INSTANCE_CLASS + (0,), dtype=np.uint8)
+_CLASS_LUT: Final = np.array((*INSTANCE_CLASS, 0), dtype=np.uint8)
 
 
 def _garment_pattern(look: Appearance, pose: Pose, xs: npt.NDArray[np.intp], ys: npt.NDArray[np.intp]) -> F32:
-    """Print weight in [0, 1] (0 = colour a) at garment pixels, in body coordinates so it moves with the body."""
+    """Print weight in [0, 1] (0 = colour a) at garment pixels, in body coordinates (moves with the body)."""
     inv = rotation(-pose.orientation - look.pattern_angle) / pose.scale
     px = xs.astype(np.float32) - np.float32(pose.center_x)
     py = ys.astype(np.float32) - np.float32(pose.center_y)
@@ -317,7 +242,7 @@ def _garment_pattern(look: Appearance, pose: Pose, xs: npt.NDArray[np.intp], ys:
         m = np.clip(4.0 * (np.cos(u) * np.cos(v) - 0.55), 0.0, 1.0)
     else:
         m = np.zeros(xs.shape, np.float32)
-    return m.astype(np.float32)
+    return np.asarray(m, dtype=np.float32)
 
 
 def _bbox(prims: list[Primitive], h: int, w: int, margin: int) -> tuple[int, int, int, int]:
@@ -367,7 +292,9 @@ def render(scene: Scene, pose: Pose, rng: np.random.Generator) -> Rendered:
         ys, xs = np.nonzero(mat_lut[sub] == MATERIALS.index("garment"))
         if look.pattern != "solid" and len(xs):
             m = _garment_pattern(look, pose, xs + x0, ys + y0)[:, None]
-            fg_rgb[ys, xs] = np.array(look.garment_a, np.float32) * (1 - m) + np.array(look.garment_b, np.float32) * m
+            fg_rgb[ys, xs] = (
+                np.array(look.garment_a, np.float32) * (1 - m) + np.array(look.garment_b, np.float32) * m
+            )
         ids = instances[y0:y1, x0:x1].copy()
         sub_occ = None if occ_mask is None else occ_mask[y0:y1, x0:x1]
         if sub_occ is not None:
@@ -396,7 +323,10 @@ def render(scene: Scene, pose: Pose, rng: np.random.Generator) -> Rendered:
     out += scene.noise[oy : oy + h, ox : ox + w] * np.float32(look.noise_sigma)
     image = np.clip(out, 0.0, 255.0).astype(np.uint8)
     if look.jpeg_quality > 0:
-        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, look.jpeg_quality])
-        if ok:
-            image = cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+        ok, buf = cv2.imencode(
+            ".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, look.jpeg_quality]
+        )
+        decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR) if ok else None
+        if decoded is not None:
+            image = np.asarray(cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB), dtype=np.uint8)
     return Rendered(image=image, labels=labels, instances=instances)

@@ -28,7 +28,8 @@ import numpy.typing as npt
 
 from pipeline.classes import CLASS_NAMES
 from pipeline.errors import ConfigError, SourceError
-from tools.synth.body import INSTANCE_CLASS, INSTANCE_SIDE, sample_motion
+from tools.synth.body import INSTANCE_CLASS, INSTANCE_SIDE
+from tools.synth.motion import sample_motion
 from tools.synth.render import Rendered, make_scene, render
 
 U8 = npt.NDArray[np.uint8]
@@ -94,7 +95,9 @@ def validate_options(frames: int, fps: float, width: int, height: int) -> None:
             raise ConfigError(f"{flag} must be an even number in [64, 4096] (yuv420p), got {v}")
 
 
-def video_frames(*, frames: int, fps: float, width: int, height: int, seed: int) -> Iterator[tuple[float, Rendered]]:
+def video_frames(
+    *, frames: int, fps: float, width: int, height: int, seed: int
+) -> Iterator[tuple[float, Rendered]]:
     """Yield (pts_s, rendered frame) for the clip :func:`write_video` encodes; same seed → same frames."""
     rate = Fraction(fps).limit_denominator(1001)
     rng = np.random.default_rng(seed)
@@ -129,7 +132,9 @@ def write_video(
             stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
             stream.codec_context.time_base = 1 / rate
             stream.options = {"crf": str(crf), "preset": "veryfast", "bf": "0"}
-            for i, (t, frame) in enumerate(video_frames(frames=frames, fps=fps, width=width, height=height, seed=seed)):
+            for i, (t, frame) in enumerate(
+                video_frames(frames=frames, fps=fps, width=width, height=height, seed=seed)
+            ):
                 vf = av.VideoFrame.from_ndarray(frame.image, format="rgb24")
                 vf.pts = i
                 vf.time_base = 1 / rate

@@ -1,0 +1,161 @@
+"""``infant-stream run`` as a user runs it: a subprocess, real files, one-line errors, exit codes."""
+
+import json
+import signal
+import subprocess
+import time
+
+import numpy as np
+import pytest
+from media import colour_model, write_h264
+
+TIMEOUT_S = 120
+
+
+def run(cmd: list[str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=TIMEOUT_S)
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess[str], code: int, *needles: str) -> None:
+    assert proc.returncode == code, proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if "error" in line]
+    assert len(errors) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    for needle in needles:
+        assert needle in errors[0], errors[0]
+
+
+def test_vtest_avi_one_record_per_frame(infant_stream, vtest_avi, colour_model_path, tmp_path):
+    out = tmp_path / "out.jsonl"
+    proc = run(
+        infant_stream,
+        "run",
+        "--source",
+        str(vtest_avi),
+        "--model",
+        str(colour_model_path),
+        "--jsonl",
+        str(out),
+    )
+    assert proc.returncode == 0, proc.stderr
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(records) == 795
+    assert [r["seq"] for r in records] == list(range(795))
+    assert {(r["width"], r["height"]) for r in records} == {(768, 576)}
+    assert "795 frames" in proc.stderr
+
+
+def test_bad_inputs_give_one_line_errors(infant_stream, colour_model_path, tmp_path):
+    video = write_h264(tmp_path / "v.mp4", frames=3)
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video")
+    wrong = colour_model(tmp_path / "wrong.onnx", channels=1)
+    bad_cfg = tmp_path / "bad.yaml"
+    bad_cfg.write_text("source:\n  stall_timeout_s: -2\n")
+    model = str(colour_model_path)
+    out = tmp_path / "never.jsonl"
+    cases = [
+        (["--source", str(tmp_path / "missing.mp4"), "--model", model], 3, ["missing.mp4", "no such file"]),
+        (
+            ["--source", str(text), "--model", model, "--jsonl", str(out)],
+            3,
+            ["notes.mp4", "not a readable video"],
+        ),
+        (
+            ["--source", str(video), "--model", str(tmp_path / "nope.onnx")],
+            4,
+            ["nope.onnx", "model file not found"],
+        ),
+        (
+            ["--source", str(video), "--model", str(wrong), "--jsonl", str(out)],
+            4,
+            ["wrong.onnx", "(N, 3, H, W)"],
+        ),
+        (
+            ["--source", str(video), "--model", model, "--config", str(bad_cfg)],
+            2,
+            ["source.stall_timeout_s", "-2"],
+        ),
+        (["--source", str(video), "--model", model, "--max-frames", "-1"], 2, ["--max-frames", "-1"]),
+        (["--source", str(video), "--model", model, "--mode", "fastest"], 2, ["--mode", "fastest"]),
+    ]
+    for args, code, needles in cases:
+        assert_one_line_error(run(infant_stream, "run", *args), code, *needles)
+    assert not out.exists(), "a failed start must not leave an output file"
+
+
+def test_debug_shows_traceback(infant_stream, tmp_path, colour_model_path):
+    proc = run(
+        infant_stream,
+        "run",
+        "--debug",
+        "--source",
+        str(tmp_path / "x.mp4"),
+        "--model",
+        str(colour_model_path),
+    )
+    assert proc.returncode == 3 and "Traceback" in proc.stderr
+
+
+def test_truncated_file_writes_frames_then_reports(infant_stream, colour_model_path, tmp_path):
+    video = write_h264(
+        tmp_path / "v.mp4",
+        frames=40,
+        options={"movflags": "+faststart"},
+        draw=lambda i: np.random.default_rng(i).integers(0, 255, (96, 128, 3), dtype=np.uint8),
+    )
+    data = video.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 2])
+    out = tmp_path / "r.jsonl"
+    proc = run(
+        infant_stream, "run", "--source", str(cut), "--model", str(colour_model_path), "--jsonl", str(out)
+    )
+    assert_one_line_error(proc, 3, "cut.mp4", "file ends early")
+    lines = out.read_text().splitlines()
+    assert len(lines) > 5
+    assert [json.loads(line)["seq"] for line in lines] == list(range(len(lines)))
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_stops_cleanly_with_complete_lines(infant_stream, colour_model_path, tmp_path, sig, code):
+    video = write_h264(tmp_path / "v.mp4", frames=20, fps=20)
+    out = tmp_path / "r.jsonl"
+    proc = subprocess.Popen(
+        [
+            *infant_stream,
+            "run",
+            "--source",
+            str(video),
+            "--realtime",
+            "--loop",
+            "--model",
+            str(colour_model_path),
+            "--jsonl",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while (not out.exists() or out.stat().st_size == 0) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)
+    proc.send_signal(sig)
+    _, stderr = proc.communicate(timeout=10)
+    assert proc.returncode == code, stderr
+    assert "Traceback" not in stderr
+    text = out.read_text()
+    assert text.endswith("\n")
+    seqs = [json.loads(line)["seq"] for line in text.splitlines()]
+    assert len(seqs) >= 5 and seqs == list(range(len(seqs)))
+
+
+def test_progress_line_once_a_second(infant_stream, colour_model_path, tmp_path):
+    video = write_h264(tmp_path / "v.mp4", frames=50, fps=20)
+    proc = run(infant_stream, "run", "--source", str(video), "--realtime", "--model", str(colour_model_path))
+    assert proc.returncode == 0, proc.stderr
+    health = [line for line in proc.stderr.splitlines() if line.startswith("[cam0]")]
+    assert 1 <= len(health) <= 4, proc.stderr
+    assert "fps cap" in health[0] and "drops" in health[0] and "latency" in health[0]

@@ -1,0 +1,237 @@
+"""``infant-stream bench``: is the threaded pipeline worth its threads? Measured in one run.
+
+1. bare     ONNX Runtime alone on frames preprocessed beforehand (the ceiling);
+2. naive    one thread: decode → preprocess → infer → postprocess per frame (the seed app's loop);
+3. pipeline the threaded pipeline, lossless, on the same file;
+4. live     the pipeline in ``latest`` mode fed by a source paced at ``--live-speed`` × the bare
+            rate: capture→output latency p50/p99 (and p99 of the first vs last half: growth) and
+            the drop rate.
+
+Prints a table with ratios to the bare and naive rates, or one JSON object with ``--json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline.backends import Backend
+from pipeline.build import load_backend
+from pipeline.config import Config, ModelConfig
+from pipeline.errors import ConfigError
+from pipeline.frames import Frame, Result
+from pipeline.inference import InferenceStage
+from pipeline.pipeline import Pipeline, percentile
+from pipeline.postprocess import Postprocessor
+from pipeline.preprocess import Preprocessor
+from pipeline.queues import Policy
+from pipeline.sources.base import FrameStamper
+from pipeline.sources.file import FileSource
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    """Everything one bench run measured (rates in frames/s, times in ms)."""
+
+    frames: int
+    model: str
+    backend: str
+    input_hw: tuple[int, int]
+    frame_hw: tuple[int, int]
+    bare_fps: float
+    naive_fps: float
+    pipeline_fps: float
+    inference_ms: float
+    live_source_fps: float
+    live_frames: int
+    live_p50_ms: float
+    live_p99_ms: float
+    live_p99_first_half_ms: float
+    live_p99_second_half_ms: float
+    live_drop_rate: float
+
+
+class _Collect:
+    """A sink keeping capture→postprocess latencies (ms) and counting results."""
+
+    name, capacity = "bench", 1024
+    policy: Policy = "lossless"
+
+    def __init__(self) -> None:
+        self.latency_ms: list[float] = []
+
+    def write(self, result: Result) -> None:
+        self.latency_ms.append((result.publish_mono - result.meta.capture_mono) * 1000.0)
+
+    def close(self) -> None:
+        pass
+
+
+class _PacedFrames:
+    """A live camera made of decoded frames replayed at ``fps`` (capture time = release time)."""
+
+    live = True
+    description = "paced frames"
+
+    def __init__(self, images: list[np.ndarray], fps: float, count: int) -> None:
+        self.source_id, self.state = "live", "starting"
+        self.images, self.fps, self.count = images, fps, count
+
+    def frames(self, stop: threading.Event) -> Iterator[Frame]:
+        stamper = FrameStamper(self.source_id)
+        t0 = time.monotonic()
+        self.state = "running"
+        for i in range(self.count):
+            due = t0 + i / self.fps
+            if stop.wait(max(0.0, due - time.monotonic())):
+                break
+            yield stamper.stamp(self.images[i % len(self.images)], i / self.fps)
+        self.state = "stopped"
+
+
+def _decode(source: Path, frames: int) -> list[np.ndarray]:
+    stop = threading.Event()
+    images = []
+    for frame in FileSource(source, "bench").frames(stop):
+        images.append(frame.image)
+        if len(images) >= frames:
+            stop.set()
+    if not images:
+        raise ConfigError(f"--source {source}: no frames decoded")
+    return images
+
+
+def _pipeline(source: Any, backend: Backend, sink: _Collect, policy: Policy, max_frames: int | None) -> float:
+    """Seconds the pipeline takes from start to the last result."""
+    p = Pipeline(
+        source,
+        Preprocessor(backend.spec),
+        InferenceStage(backend),
+        Postprocessor(backend.spec, 100),
+        [sink],
+        policy=policy,
+        max_frames=max_frames,
+    )
+    t0 = time.perf_counter()
+    p.start()
+    p.wait(3600)
+    p.join()
+    return time.perf_counter() - t0
+
+
+def run_bench(
+    source: Path, backend: Backend, frames: int, live_seconds: float, live_speed: float
+) -> BenchResult:
+    """Run the four measurements on the first ``frames`` frames of ``source``."""
+    images = _decode(source, frames)
+    n = len(images)
+    pre, infer = Preprocessor(backend.spec), InferenceStage(backend)
+    post = Postprocessor(backend.spec, 100)
+    stamper = FrameStamper("bench")
+    tensors = [pre(stamper.stamp(img, None)).tensor[None] for img in images]
+
+    t0 = time.perf_counter()
+    for x in tensors:
+        backend.infer(x)
+    bare_s = time.perf_counter() - t0
+
+    stop = threading.Event()
+    t0 = time.perf_counter()
+    for count, frame in enumerate(FileSource(source, "naive").frames(stop), 1):
+        post(infer(pre(frame)))
+        if count >= n:
+            stop.set()
+    naive_s = time.perf_counter() - t0
+
+    sink = _Collect()
+    pipe_s = _pipeline(FileSource(source, "pipeline"), backend, sink, "lossless", n)
+
+    bare_fps = n / bare_s
+    live_fps = live_speed * bare_fps
+    live_count = max(20, int(live_fps * live_seconds))
+    live_sink = _Collect()
+    _pipeline(_PacedFrames(images, live_fps, live_count), backend, live_sink, "latest", None)
+    lat = live_sink.latency_ms
+    half = len(lat) // 2
+    h, w = images[0].shape[:2]
+    return BenchResult(
+        frames=n,
+        model=str(getattr(backend, "path", "?")),
+        backend=backend.name,
+        input_hw=backend.spec.input_hw,
+        frame_hw=(h, w),
+        bare_fps=bare_fps,
+        naive_fps=n / naive_s,
+        pipeline_fps=len(sink.latency_ms) / pipe_s,
+        inference_ms=1000.0 * bare_s / n,
+        live_source_fps=live_fps,
+        live_frames=live_count,
+        live_p50_ms=percentile(lat, 50),
+        live_p99_ms=percentile(lat, 99),
+        live_p99_first_half_ms=percentile(lat[:half], 99),
+        live_p99_second_half_ms=percentile(lat[half:], 99),
+        live_drop_rate=1.0 - len(lat) / live_count,
+    )
+
+
+def format_table(r: BenchResult) -> str:
+    """The human-readable report."""
+    rows = [
+        ("bare inference", f"{r.bare_fps:8.1f} fps", "1.00 x bare", f"{r.inference_ms:.1f} ms/frame"),
+        ("naive loop", f"{r.naive_fps:8.1f} fps", f"{r.naive_fps / r.bare_fps:.2f} x bare", "1 thread"),
+        (
+            "pipeline (lossless)",
+            f"{r.pipeline_fps:8.1f} fps",
+            f"{r.pipeline_fps / r.bare_fps:.2f} x bare",
+            f"{r.pipeline_fps / r.naive_fps:.2f} x naive",
+        ),
+    ]
+    lines = [
+        f"model {r.model} ({r.backend}, input {r.input_hw[0]}x{r.input_hw[1]}), "
+        f"frames {r.frame_hw[1]}x{r.frame_hw[0]}, {r.frames} frames",
+        f"{'measurement':<22}{'rate':>12}  {'ratio':<14}{'note'}",
+    ]
+    lines += [f"{a:<22}{b:>12}  {c:<14}{d}" for a, b, c, d in rows]
+    lines += [
+        f"live (latest), source {r.live_source_fps:.1f} fps, {r.live_frames} frames:",
+        f"  capture->output p50 {r.live_p50_ms:.1f} ms, p99 {r.live_p99_ms:.1f} ms "
+        f"({r.live_p99_ms / r.inference_ms:.2f} x inference); p99 first half {r.live_p99_first_half_ms:.1f} ms, "
+        f"second half {r.live_p99_second_half_ms:.1f} ms; drop rate {100 * r.live_drop_rate:.1f} %",
+    ]
+    return "\n".join(lines)
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "bench", help="measure bare inference, naive loop and pipeline throughput/latency"
+    )
+    p.add_argument("--source", required=True, help="a video file")
+    p.add_argument("--model", required=True, help="ONNX model")
+    p.add_argument("--frames", type=int, default=200, help="frames to measure (default 200)")
+    p.add_argument("--threads", type=int, default=0, help="inference threads (0 = all cores)")
+    p.add_argument("--providers", default="auto")
+    p.add_argument("--live-seconds", type=float, default=10.0, help="length of the live measurement")
+    p.add_argument("--live-speed", type=float, default=1.5, help="live source rate as a multiple of bare fps")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    if args.frames < 1:
+        raise ConfigError(f"--frames: must be >= 1, got {args.frames}")
+    if args.live_speed <= 0 or args.live_seconds <= 0:
+        raise ConfigError("--live-speed and --live-seconds: must be > 0")
+    source = Path(args.source)
+    FileSource(source, "bench").check()
+    cfg = Config(model=ModelConfig(path=args.model, providers=args.providers, threads=args.threads))
+    result = run_bench(source, load_backend(cfg), args.frames, args.live_seconds, args.live_speed)
+    print(json.dumps(asdict(result)) if args.json else format_table(result))
+    return 0
