@@ -49,7 +49,8 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many types for damaged files
-        raise ModelError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {exc})") from None
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise ModelError(f"{path}: not a readable checkpoint ({type(exc).__name__}: {first})") from None
     if not isinstance(state, dict) or any(k not in state for k in REQUIRED):
         raise ModelError(
             f"{path}: not an infant-stream training checkpoint (needs keys {', '.join(REQUIRED)})"

@@ -164,7 +164,7 @@ def checkpoint_dict(
         "metrics": dict(metrics),
         "args": cfg.to_dict(),
         "spec": spec.to_props(),
-        "torch_version": torch.__version__,
+        "torch_version": str(torch.__version__),
     }
 
 

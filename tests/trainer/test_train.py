@@ -1,0 +1,157 @@
+"""Training on CPU with tiny inputs: the loss falls, checkpoints hold everything, resume restores it."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import logging
+import math
+import urllib.error
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from pipeline.errors import ConfigError, ModelError
+from pipeline.model_meta import ModelSpec
+from trainer import train
+from trainer.checkpoint import load_checkpoint, model_from_checkpoint, spec_from_checkpoint
+from trainer.config import TrainConfig
+from trainer.dataset import SegmentationDataset
+from trainer.models import build_model
+from trainer.train import build_state, restore_state, run_training, train_step
+from trainer.transforms import eval_transform
+
+
+def _parse(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    train.register(parser.add_subparsers(dest="command", required=True))
+    return parser.parse_args(["train", *argv])
+
+
+def _batch(data: Path, size: int = 64, n: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
+    ds = SegmentationDataset(data, "train", eval_transform(ModelSpec(input_hw=(size, size))))
+    items = [ds[i] for i in range(n)]
+    return torch.stack([x for x, _ in items]), torch.stack([y for _, y in items])
+
+
+def test_a_few_steps_reduce_the_loss(prepared: Path, tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    cfg = TrainConfig(data=prepared, out=tmp_path, arch="lraspp", input_size=64, batch_size=2, device="cpu")
+    state = build_state(cfg, total_steps=1000)
+    images, masks = _batch(prepared)
+    losses = [train_step(state, images, masks) for _ in range(12)]
+    assert state.step == 12
+    assert np.mean(losses[-3:]) < 0.6 * losses[0], losses
+
+
+def test_deeplab_aux_head_trains(prepared: Path, tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    cfg = TrainConfig(data=prepared, out=tmp_path, input_size=64, batch_size=2, aux_loss=True, device="cpu")
+    state = build_state(cfg, total_steps=100)
+    images, masks = _batch(prepared)
+    with torch.no_grad():
+        out = state.model.eval()(images)
+    assert set(out) == {"out", "aux"} and out["out"].shape == (2, 5, 64, 64)
+    first = train_step(state, images, masks)
+    assert math.isfinite(first) and state.optimizer.state  # moments exist after a step
+
+
+def test_run_writes_checkpoints_and_resume_restores_state(
+    prepared: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    out = tmp_path / "run"
+    args = _parse(
+        *("--data", str(prepared), "--out", str(out), "--arch", "lraspp", "--input-size", "64"),
+        *("--batch-size", "4", "--epochs", "3", "--max-steps", "3", "--workers", "1", "--device", "cpu"),
+        *("--class-weights", "--amp", "--lr", "0.002"),
+    )
+    cfg = TrainConfig.from_args(args)
+    with caplog.at_level(logging.WARNING, logger="trainer"):
+        summary = run_training(cfg, progress=False)
+    assert "--amp ignored" in caplog.text
+    # 8 train frames / batch 4 = 2 steps per epoch: epoch 1 done, epoch 2 cut after 1 step.
+    assert (summary.step, summary.epoch) == (3, 1)
+    assert summary.last_checkpoint.is_file() and summary.best_checkpoint is not None
+    assert (out / "curves.png").stat().st_size > 1000
+    with (out / "metrics.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert [r["epoch"] for r in rows] == ["1", "2"] and [r["step"] for r in rows] == ["2", "3"]
+    assert 0.0 <= float(rows[0]["val_fg_dice"]) <= 1.0 and float(rows[0]["train_loss"]) > 0
+
+    ckpt = load_checkpoint(out / "last.pt")
+    for key in ("model", "optimizer", "scheduler", "scaler", "epoch", "step", "best_metric", "args", "spec"):
+        assert key in ckpt, key
+    assert ckpt["step"] == 3 and ckpt["epoch"] == 1 and ckpt["args"]["class_weights"] == "auto"
+    spec = spec_from_checkpoint(ckpt, "last.pt")
+    assert spec.input_hw == (64, 64) and spec.architecture == "lraspp_mobilenet_v3_large"
+    assert spec.training_data.startswith("Youtube-Infant-Body-Parsing") and "val_fg_dice" in spec.metrics
+    assert ckpt["best_metric"] == pytest.approx(max(float(r["val_fg_dice"]) for r in rows))
+
+    # Restoring into fresh objects reproduces model, optimizer moments, schedule and counters.
+    fresh = build_state(cfg, total_steps=6)
+    restore_state(fresh, ckpt)
+    assert (fresh.step, fresh.epoch) == (3, 1) and fresh.scheduler.last_epoch == 3
+    saved_opt = ckpt["optimizer"]["state"]
+    for idx, st in fresh.optimizer.state_dict()["state"].items():
+        assert torch.equal(st["exp_avg"], saved_opt[idx]["exp_avg"]) and int(st["step"]) == 3
+    assert fresh.optimizer.param_groups[0]["lr"] == pytest.approx(ckpt["optimizer"]["param_groups"][0]["lr"])
+    weights = model_from_checkpoint(ckpt, "last.pt").state_dict()
+    assert all(torch.equal(v, weights[k]) for k, v in fresh.model.state_dict().items())
+
+    # Resuming continues counting from step 3; the model-defining options come from the checkpoint.
+    resumed = run_training(replace(cfg, resume=out / "last.pt", max_steps=5, arch="deeplabv3"), progress=False)
+    assert resumed.step == 5 and resumed.epoch == 2
+    again = load_checkpoint(out / "last.pt")
+    assert again["arch"] == "lraspp" and again["step"] == 5
+    with (out / "metrics.csv").open() as f:
+        assert [r["step"] for r in csv.DictReader(f)] == ["2", "3", "5"]
+
+
+def test_weights_backbone_offline_is_one_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import torchvision.models._api as api
+
+    def offline(*_: object, **__: object) -> None:
+        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setattr(api, "load_state_dict_from_url", offline)
+    with pytest.raises(ModelError, match=r"--weights-backbone imagenet: cannot download .*mobilenet_v3_large") as e:
+        build_model("lraspp", weights_backbone="imagenet")
+    assert "\n" not in str(e.value) and "--weights-backbone none" in str(e.value)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--arch", "lraspp", "--aux-loss"], "--aux-loss"),
+        (["--batch-size", "1"], "--batch-size"),
+        (["--input-size", "16"], "--input-size"),
+        (["--epochs", "0"], "--epochs"),
+        (["--class-weights", "1,2"], "--class-weights"),
+        (["--class-weights", "a,b,c,d,e"], "--class-weights"),
+        (["--max-steps", "0"], "--max-steps"),
+        (["--lr", "-1"], "--lr"),
+    ],
+)
+def test_bad_options_are_config_errors(argv: list[str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        TrainConfig.from_args(_parse("--out", "x", *argv))
+
+
+def test_option_defaults_and_lr_per_optimizer() -> None:
+    cfg = TrainConfig.from_args(_parse("--out", "x", "--optimizer", "sgd", "--class-weights", "1,1,2,2,2"))
+    assert cfg.lr == 0.01 and cfg.arch == "deeplabv3" and cfg.input_size == 256
+    assert cfg.parsed_class_weights() == [1, 1, 2, 2, 2]
+    assert TrainConfig.from_args(_parse("--out", "x")).lr == 0.001
+
+
+def test_too_few_frames_and_unavailable_device(prepared: Path, tmp_path: Path) -> None:
+    cfg = TrainConfig(data=prepared, out=tmp_path, arch="lraspp", input_size=64, batch_size=9, device="cpu")
+    with pytest.raises(ConfigError, match="--batch-size: 9 is more than the 8 training frames"):
+        run_training(cfg, progress=False)
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="--device cuda"):
+            build_state(replace(cfg, device="cuda"), 10)
