@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pipeline.geometry import Letterbox
+from pipeline.geometry import CellGrid, Letterbox
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,9 @@ class Result:
     """Everything the pipeline knows about one frame after postprocessing.
 
     Attributes:
-        class_map: (height, width) uint8 class ids in original-frame pixels (for overlays).
+        class_map: (h, w) uint8 class ids at the model's resolution, padding cropped;
+            :meth:`full_class_map` blows it up to the frame (for overlays).
+        grid: which frame pixels each cell of ``class_map`` covers.
         dropped_since_last: frames of this source dropped between the previous result and this one.
         publish_mono: ``time.monotonic()`` when postprocessing finished (sinks add their own time).
     """
@@ -132,4 +134,9 @@ class Result:
     timings: Timings
     dropped_since_last: int
     class_map: np.ndarray = field(repr=False)
+    grid: CellGrid = field(repr=False)
     publish_mono: float = 0.0
+
+    def full_class_map(self) -> np.ndarray:
+        """(height, width) uint8 class ids in original-frame pixels."""
+        return self.grid.upsample(self.class_map)

@@ -93,13 +93,65 @@ def content_slice(box: Letterbox, out_hw: tuple[int, int]) -> tuple[slice, slice
     return slice(y0, max(y1, y0 + 1)), slice(x0, max(x1, x0 + 1))
 
 
+@dataclass(frozen=True)
+class CellGrid:
+    """Which source-frame pixels each cell of a (h, w) map covers when it is blown up to (src_h, src_w).
+
+    Source column ``x`` belongs to cell ``floor(x * w / src_w)`` (rows likewise), so every cell covers a
+    contiguous run of source pixels: columns ``x_start[j] .. x_start[j] + x_count[j] - 1``. A count is 0
+    where the map is finer than the frame (that cell is not shown).
+
+    Attributes:
+        x_start, x_count: (w,) int64; y_start, y_count: (h,) int64.
+    """
+
+    x_start: np.ndarray
+    x_count: np.ndarray
+    y_start: np.ndarray
+    y_count: np.ndarray
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(h, w) of the coarse map."""
+        return len(self.y_count), len(self.x_count)
+
+    @property
+    def src_hw(self) -> tuple[int, int]:
+        """(src_h, src_w) of the frame."""
+        return int(self.y_count.sum()), int(self.x_count.sum())
+
+    @property
+    def covers_every_cell(self) -> bool:
+        """True when no cell is skipped (the map is not finer than the frame)."""
+        return bool(self.x_count.all() and self.y_count.all())
+
+    def upsample(self, cells: np.ndarray) -> np.ndarray:
+        """Blow a (h, w[, ...]) map up to (src_h, src_w[, ...]): nearest neighbour, exact."""
+        return np.repeat(np.repeat(cells, self.y_count, axis=0), self.x_count, axis=1)
+
+
+def _runs(cells: int, src: int) -> tuple[np.ndarray, np.ndarray]:
+    owner = (np.arange(src, dtype=np.int64) * cells) // src
+    count = np.bincount(owner, minlength=cells).astype(np.int64)
+    start = np.concatenate(([0], np.cumsum(count)[:-1])).astype(np.int64)
+    return start, count
+
+
+def cell_grid(cells_hw: tuple[int, int], src_hw: tuple[int, int]) -> CellGrid:
+    """The :class:`CellGrid` of a (h, w) map over a (src_h, src_w) frame."""
+    xs, xc = _runs(cells_hw[1], src_hw[1])
+    ys, yc = _runs(cells_hw[0], src_hw[0])
+    return CellGrid(x_start=xs, x_count=xc, y_start=ys, y_count=yc)
+
+
 def unletterbox_map(canvas_map: np.ndarray, box: Letterbox) -> np.ndarray:
     """Map a per-pixel map (out_h, out_w) of the canvas back to the frame (src_h, src_w).
 
-    Nearest-neighbour, so class ids stay class ids; works for any dtype cv2 can resize.
+    Crops the padding, then nearest-neighbour as :meth:`CellGrid.upsample`, so class ids stay class ids.
     """
     ys, xs = content_slice(box, canvas_map.shape[:2])
-    return cv2.resize(canvas_map[ys, xs], (box.src_w, box.src_h), interpolation=cv2.INTER_NEAREST)
+    crop = canvas_map[ys, xs]
+    return cell_grid(crop.shape[:2], (box.src_h, box.src_w)).upsample(crop)
 
 
 def canvas_to_source(points: np.ndarray, box: Letterbox) -> np.ndarray:

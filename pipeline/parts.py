@@ -1,7 +1,12 @@
 """Pure, vectorised mask geometry: logits → class map → per-part instances and class summaries.
 
-All coordinates are original-frame pixels. Centroids are mean pixel indices (x, y), as
-``cv2.connectedComponentsWithStats`` reports them; boxes are [x0, y0, x1, y1] with x1/y1 exclusive.
+The class map stays at the model's resolution (the frame region of its output, padding cropped):
+connected components are found there, and every statistic is weighted by how many frame pixels
+each cell covers (:class:`~pipeline.geometry.CellGrid`). The numbers are therefore exactly those
+of the nearest-neighbour blow-up of the map to the frame, at a fraction of the cost.
+
+All results are original-frame pixels. Centroids are mean pixel positions (x, y) (as
+``cv2.connectedComponentsWithStats`` reports them); boxes are [x0, y0, x1, y1], x1/y1 exclusive.
 """
 
 from __future__ import annotations
@@ -12,89 +17,104 @@ import cv2
 import numpy as np
 
 from pipeline.frames import ClassSummary, PartInstance
-from pipeline.geometry import Letterbox, content_slice
+from pipeline.geometry import CellGrid, Letterbox, cell_grid, content_slice
 
 
 def logits_to_maps(logits: np.ndarray, box: Letterbox) -> tuple[np.ndarray, np.ndarray]:
-    """Model logits → (class map, score map) in original-frame pixels.
+    """Model logits → (class map, score map) over the frame region of the output.
 
     Args:
         logits: (C, out_h, out_w) float32 over the letterboxed canvas.
         box: how the frame sits in the canvas.
     Returns:
-        class_map: (src_h, src_w) uint8 argmax class ids.
-        score_map: (src_h, src_w) float32 softmax probability of the chosen class, 0..1.
-    The padding is cropped first, then both maps are resized with nearest neighbour.
+        classes: (h, w) uint8 arg-max class ids, padding cropped.
+        scores: (h, w) float32 softmax probability of the chosen class, 0..1.
     """
     ys, xs = content_slice(box, logits.shape[1:])
     crop = logits[:, ys, xs]
     top = crop.max(axis=0)
     classes = crop.argmax(axis=0).astype(np.uint8)
-    score = (1.0 / np.exp(crop - top[None]).sum(axis=0)).astype(np.float32)
-    size = (box.src_w, box.src_h)
-    class_map = cv2.resize(classes, size, interpolation=cv2.INTER_NEAREST)
-    score_map = cv2.resize(score, size, interpolation=cv2.INTER_NEAREST)
-    return class_map, score_map
+    scores = (1.0 / np.exp(crop - top[None]).sum(axis=0)).astype(np.float32)
+    return classes, scores
 
 
 def extract_parts(
-    class_map: np.ndarray,
-    score_map: np.ndarray,
+    classes: np.ndarray,
+    scores: np.ndarray,
     names: Sequence[str],
     min_area_px: int,
+    grid: CellGrid | None = None,
     background: int = 0,
 ) -> tuple[tuple[PartInstance, ...], tuple[ClassSummary, ...]]:
-    """Connected regions of every non-background class.
+    """Connected regions (8-connected) of every non-background class, in frame pixels.
 
     Args:
-        class_map: (H, W) uint8 class ids.
-        score_map: (H, W) float32 probability of the chosen class.
+        classes: (h, w) uint8 class ids.
+        scores: (h, w) float32 probability of the chosen class.
         names: class names, index = class id.
-        min_area_px: regions smaller than this (pixels) are not reported as instances; they
-            still count in the class summary.
+        min_area_px: regions smaller than this (frame pixels) are not instances; they still count
+            in the class summary.
+        grid: frame pixels covered by each cell; None = the map is the frame (one pixel per cell).
     Returns:
-        instances (per class, largest first; ``instance`` numbers them) and one summary per
-        class present in the map.
+        instances (per class, largest first; ``instance`` numbers them) and one summary per class
+        present.
     """
+    if grid is None:
+        grid = cell_grid(classes.shape[:2], classes.shape[:2])
+    elif not grid.covers_every_cell:  # map finer than the frame: blow up first, then count exactly
+        classes, scores = grid.upsample(classes), grid.upsample(scores)
+        grid = cell_grid(classes.shape[:2], classes.shape[:2])
+    yc, xc = grid.y_count.astype(np.float64), grid.x_count.astype(np.float64)
+    x_mid = grid.x_start + (xc - 1.0) / 2.0  # mean source x of each column's run
+    y_mid = grid.y_start + (yc - 1.0) / 2.0
+    weight = yc[:, None] * xc[None, :]
     parts: list[PartInstance] = []
     summaries: list[ClassSummary] = []
-    present = np.flatnonzero(np.bincount(class_map.ravel(), minlength=len(names)))
+    present = np.flatnonzero(np.bincount(classes.ravel(), minlength=len(names)))
     for cls in (int(c) for c in present):
         if cls == background or cls >= len(names):
             continue
-        mask = (class_map == cls).view(np.uint8)
-        n, labels, stats, cents = cv2.connectedComponentsWithStats(mask, connectivity=8, ltype=cv2.CV_32S)
-        inside = mask.astype(bool)
-        score_sum = np.bincount(labels[inside], weights=score_map[inside], minlength=n)[1:]
-        stats, cents = stats[1:], cents[1:]
-        areas = stats[:, cv2.CC_STAT_AREA].astype(np.int64)
-        x0, y0 = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
-        x1, y1 = x0 + stats[:, cv2.CC_STAT_WIDTH], y0 + stats[:, cv2.CC_STAT_HEIGHT]
-        total = int(areas.sum())
+        mask = classes == cls
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(
+            mask.view(np.uint8), connectivity=8, ltype=cv2.CV_32S
+        )
+        lab = labels[mask]
+        w = weight[mask]
+        rows, cols = np.nonzero(mask)
+        area = np.bincount(lab, weights=w, minlength=n)[1:]
+        sum_x = np.bincount(lab, weights=w * x_mid[cols], minlength=n)[1:]
+        sum_y = np.bincount(lab, weights=w * y_mid[rows], minlength=n)[1:]
+        sum_s = np.bincount(lab, weights=w * scores[mask], minlength=n)[1:]
+        left, top = stats[1:, cv2.CC_STAT_LEFT], stats[1:, cv2.CC_STAT_TOP]
+        right = left + stats[1:, cv2.CC_STAT_WIDTH] - 1
+        bottom = top + stats[1:, cv2.CC_STAT_HEIGHT] - 1
+        x0, x1 = grid.x_start[left], grid.x_start[right] + grid.x_count[right]
+        y0, y1 = grid.y_start[top], grid.y_start[bottom] + grid.y_count[bottom]
+        areas = np.rint(area).astype(np.int64)
         name = names[cls]
         keep = np.flatnonzero(areas >= min_area_px)
         keep = keep[np.argsort(-areas[keep], kind="stable")]
         for idx, k in enumerate(keep):
             parts.append(
                 PartInstance(
-                    class_id=int(cls),
+                    class_id=cls,
                     name=name,
                     instance=idx,
                     box=(int(x0[k]), int(y0[k]), int(x1[k]), int(y1[k])),
-                    centroid=(float(cents[k, 0]), float(cents[k, 1])),
+                    centroid=(float(sum_x[k] / area[k]), float(sum_y[k] / area[k])),
                     area_px=int(areas[k]),
-                    score=float(score_sum[k] / areas[k]),
+                    score=float(sum_s[k] / area[k]),
                 )
             )
-        weights = areas / total
+        total = float(area.sum())
         summaries.append(
             ClassSummary(
-                class_id=int(cls),
+                class_id=cls,
                 name=name,
                 box=(int(x0.min()), int(y0.min()), int(x1.max()), int(y1.max())),
-                centroid=(float(weights @ cents[:, 0]), float(weights @ cents[:, 1])),
-                area_px=total,
-                score=float(score_sum.sum() / total),
+                centroid=(float(sum_x.sum() / total), float(sum_y.sum() / total)),
+                area_px=round(total),
+                score=float(sum_s.sum() / total),
                 instances=len(keep),
             )
         )

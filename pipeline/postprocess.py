@@ -6,6 +6,7 @@ import time
 from dataclasses import replace
 
 from pipeline.frames import Inferred, Result
+from pipeline.geometry import CellGrid, Letterbox, cell_grid
 from pipeline.model_meta import ModelSpec
 from pipeline.parts import extract_parts, logits_to_maps
 
@@ -22,6 +23,15 @@ class Postprocessor:
         self.spec = spec
         self.min_area_px = min_area_px
         self._last_seq: dict[str, int] = {}
+        self._grids: dict[tuple[int, int, int, int], CellGrid] = {}
+
+    def grid_for(self, map_hw: tuple[int, ...], box: Letterbox) -> CellGrid:
+        """The (cached) cell grid of a class map over its frame."""
+        key = (map_hw[0], map_hw[1], box.src_h, box.src_w)
+        grid = self._grids.get(key)
+        if grid is None:
+            grid = self._grids[key] = cell_grid((map_hw[0], map_hw[1]), (box.src_h, box.src_w))
+        return grid
 
     def dropped_before(self, source_id: str, seq: int) -> int:
         """Frames of ``source_id`` missing between the previous result and ``seq``."""
@@ -32,7 +42,8 @@ class Postprocessor:
     def __call__(self, item: Inferred) -> Result:
         t0 = time.perf_counter()
         class_map, score_map = logits_to_maps(item.logits, item.letterbox)
-        parts, classes = extract_parts(class_map, score_map, self.spec.class_names, self.min_area_px)
+        grid = self.grid_for(class_map.shape, item.letterbox)
+        parts, classes = extract_parts(class_map, score_map, self.spec.class_names, self.min_area_px, grid)
         meta = item.frame.meta
         done = time.perf_counter()
         timings = replace(item.timings, postprocess_ms=(done - t0) * 1000.0)
@@ -43,5 +54,6 @@ class Postprocessor:
             timings=timings,
             dropped_since_last=self.dropped_before(meta.source_id, meta.seq),
             class_map=class_map,
+            grid=grid,
             publish_mono=time.monotonic(),
         )

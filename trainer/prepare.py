@@ -185,6 +185,8 @@ def main(args: argparse.Namespace) -> int:
     show_info_logs()
     summary = prepare_dataset(args.root, args.out, args.val_fraction, args.seed, args.force)
     n = sum(summary.frames[s] for s in ("train", "val", "test"))
-    parts = ", ".join(f"{k} {v} ({summary.videos[k]} videos)" for k, v in summary.frames.items() if v or k in SPLITS)
+    parts = ", ".join(
+        f"{k} {v} ({summary.videos[k]} videos)" for k, v in summary.frames.items() if v or k in SPLITS
+    )
     sys.stdout.write(f"prepared {n} labelled frames into {args.out}: {parts}\n")
     return 0

@@ -284,7 +284,7 @@ def run_training(cfg: TrainConfig, progress: bool = True) -> TrainSummary:
         if improved:
             save_checkpoint(best_path, checkpoint_dict(state, cfg, ckpt_spec, metrics))
         seconds = time.perf_counter() - t0
-        row = {"epoch": epoch_index, "step": state.step, "lr": state.scheduler.get_last_lr()[0]}
+        row = {"epoch": epoch_index, "step": state.step, "lr": float(state.scheduler.get_last_lr()[0])}
         row.update(
             {
                 "train_loss": loss_avg,

@@ -138,11 +138,13 @@ def verify_dataset(data: Path, progress: bool = True) -> VerifyReport:
                 groups_of.setdefault(video_of(stem), {}).setdefault(group, stem)
             if not unl:
                 report.frames[name] = len(stems)
-                px = [counts[s] for s in stems if s in counts]
-                report.class_pixels[name] = np.sum(px, axis=0) if px else np.zeros(NUM_CLASSES, np.int64)
-    for video, where in sorted(groups_of.items()):
-        if len(where) > 1:
-            seen = ", ".join(f"{g} ({stem})" for g, stem in where.items())
+                per_frame = [counts[s] for s in stems if s in counts]
+                report.class_pixels[name] = (
+                    np.sum(per_frame, axis=0) if per_frame else np.zeros(NUM_CLASSES, np.int64)
+                )
+    for video, first_stems in sorted(groups_of.items()):
+        if len(first_stems) > 1:
+            seen = ", ".join(f"{g} ({stem})" for g, stem in first_stems.items())
             report.problems.append(f"{layout.splits}: video {video} is in more than one split: {seen}")
     orphans = sorted((images & masks) - listed.keys())
     if orphans:

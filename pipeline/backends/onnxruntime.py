@@ -56,7 +56,9 @@ def choose_providers(requested: str, available: list[str], gpu_driver: bool) -> 
         ModelError: a named provider is not installed (names it and lists what is).
     """
     if requested == "auto":
-        chosen: list[str] = [p for p in PREFERENCE if p in available and (gpu_driver or p not in GPU_PROVIDERS)]
+        chosen: list[str] = [
+            p for p in PREFERENCE if p in available and (gpu_driver or p not in GPU_PROVIDERS)
+        ]
         return chosen or ["CPUExecutionProvider"]
     names = [p.strip() for p in requested.split(",") if p.strip()]
     for name in names:

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from media import BLUE, COLOUR_SPEC, GREEN, RED, WHITE, colour_model, scene
+from media import BLUE, COLOUR_CLASS, COLOUR_SPEC, GREEN, RED, WHITE, colour_model, scene
 
 from pipeline.backends.onnxruntime import OrtBackend, OrtOptions, choose_providers
 from pipeline.errors import ModelError
@@ -10,6 +10,14 @@ from pipeline.frames import Frame, FrameMeta
 from pipeline.inference import InferenceStage
 from pipeline.postprocess import Postprocessor
 from pipeline.preprocess import Preprocessor
+
+
+def scene_classes(img: np.ndarray) -> np.ndarray:
+    """The class of every pixel of a colour-model scene."""
+    out = np.zeros(img.shape[:2], np.uint8)
+    for colour, cls in COLOUR_CLASS.items():
+        out[(img == colour).all(axis=2)] = cls
+    return out
 
 
 def frame_of(img: np.ndarray, seq: int = 0) -> Frame:
@@ -38,7 +46,10 @@ def test_parts_exact_in_original_coordinates_through_letterbox(colour_model_path
     backend = OrtBackend(colour_model_path)
     pre, post = Preprocessor(backend.spec), Postprocessor(backend.spec, min_area_px=1)
     result = post(InferenceStage(backend)(pre(frame_of(img))))
-    assert result.class_map.shape == (64, 128)
+    assert result.class_map.shape == (32, 64)  # model resolution, padding cropped
+    full = result.full_class_map()
+    assert full.shape == (64, 128)
+    assert (full == scene_classes(img)).all()
     got = {(p.class_id, p.instance): (p.box, p.centroid, p.area_px) for p in result.parts}
     expected = {}
     by_class: dict[int, list] = {}

@@ -1,8 +1,9 @@
+import cv2
 import numpy as np
 import pytest
 
 from pipeline.classes import CLASS_NAMES
-from pipeline.geometry import compute_letterbox
+from pipeline.geometry import cell_grid, compute_letterbox
 from pipeline.parts import extract_parts, logits_to_maps
 
 
@@ -38,7 +39,7 @@ def test_background_only_gives_nothing():
     assert parts == () and classes == ()
 
 
-def test_logits_to_maps_undoes_letterbox_and_scores_softmax():
+def test_logits_to_maps_crops_padding_and_scores_softmax():
     box = compute_letterbox((4, 8), (8, 8), "center")  # content rows 2..6 of the canvas
     logits = np.zeros((5, 8, 8), np.float32)
     logits[0] = 10.0  # padding and default: background
@@ -49,3 +50,40 @@ def test_logits_to_maps_undoes_letterbox_and_scores_softmax():
     expected = 1.0 / (1.0 + np.exp(-10.0) + 3 * np.exp(-20.0))
     assert score[0, 0] == pytest.approx(expected)
     assert score[0, 7] == pytest.approx(1.0 / (1.0 + 4 * np.exp(-10.0)))
+
+
+def brute_force(full_classes, full_scores, min_area):
+    """Reference: components on the blown-up map with plain numpy, per pixel."""
+    out = []
+    for cls in range(1, 5):
+        n, labels = cv2.connectedComponents((full_classes == cls).astype(np.uint8), connectivity=8)
+        for k in range(1, n):
+            ys, xs = np.nonzero(labels == k)
+            if len(xs) >= min_area:
+                box = (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
+                out.append((cls, len(xs), box, xs.mean(), ys.mean(), full_scores[ys, xs].mean()))
+    return sorted(out, key=lambda r: (r[0], -r[1], tuple(int(v) for v in r[2])))
+
+
+@pytest.mark.parametrize(
+    ("cells", "src"), [((12, 16), (37, 53)), ((16, 16), (16, 16)), ((9, 20), (100, 61)), ((20, 20), (13, 11))]
+)
+def test_cell_weighted_stats_equal_blown_up_map(cells, src):
+    rng = np.random.default_rng(cells[0] * 100 + src[1])
+    classes = (rng.random(cells) * 5).astype(np.uint8)
+    classes[rng.random(cells) < 0.4] = 0
+    scores = rng.random(cells).astype(np.float32)
+    grid = cell_grid(cells, src)
+    parts, summaries = extract_parts(classes, scores, CLASS_NAMES, 3, grid)
+    got = sorted(
+        ((p.class_id, p.area_px, p.box, *p.centroid, p.score) for p in parts),
+        key=lambda r: (r[0], -r[1], r[2]),
+    )
+    expected = brute_force(grid.upsample(classes), grid.upsample(scores), 3)
+    assert [(g[0], g[1], g[2]) for g in got] == [(e[0], e[1], tuple(int(v) for v in e[2])) for e in expected]
+    for g, e in zip(got, expected, strict=True):
+        assert g[3:] == pytest.approx(e[3:], abs=1e-6)
+    full = grid.upsample(classes)
+    for s in summaries:
+        ys, xs = np.nonzero(full == s.class_id)
+        assert s.area_px == len(xs) and s.centroid == pytest.approx((xs.mean(), ys.mean()))

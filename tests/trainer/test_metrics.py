@@ -57,7 +57,9 @@ CASES = [
 
 
 @pytest.mark.parametrize(("truth", "pred", "expected"), CASES)
-def test_single_frame_scores(truth: list[list[int]], pred: list[list[int]], expected: dict[str, float]) -> None:
+def test_single_frame_scores(
+    truth: list[list[int]], pred: list[list[int]], expected: dict[str, float]
+) -> None:
     scores = SegmentationScores()
     scores.update(np.array(pred, np.uint8), np.array(truth, np.uint8))
     got = scores.summary()

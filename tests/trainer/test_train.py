@@ -102,7 +102,9 @@ def test_run_writes_checkpoints_and_resume_restores_state(
     assert all(torch.equal(v, weights[k]) for k, v in fresh.model.state_dict().items())
 
     # Resuming continues counting from step 3; the model-defining options come from the checkpoint.
-    resumed = run_training(replace(cfg, resume=out / "last.pt", max_steps=5, arch="deeplabv3"), progress=False)
+    resumed = run_training(
+        replace(cfg, resume=out / "last.pt", max_steps=5, arch="deeplabv3"), progress=False
+    )
     assert resumed.step == 5 and resumed.epoch == 2
     again = load_checkpoint(out / "last.pt")
     assert again["arch"] == "lraspp" and again["step"] == 5
@@ -118,7 +120,9 @@ def test_weights_backbone_offline_is_one_clear_error(monkeypatch: pytest.MonkeyP
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     monkeypatch.setattr(api, "load_state_dict_from_url", offline)
-    with pytest.raises(ModelError, match=r"--weights-backbone imagenet: cannot download .*mobilenet_v3_large") as e:
+    with pytest.raises(
+        ModelError, match=r"--weights-backbone imagenet: cannot download .*mobilenet_v3_large"
+    ) as e:
         build_model("lraspp", weights_backbone="imagenet")
     assert "\n" not in str(e.value) and "--weights-backbone none" in str(e.value)
 

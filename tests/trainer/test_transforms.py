@@ -126,7 +126,9 @@ def test_dataset_items_and_class_weights(prepared: Path) -> None:
     ds = SegmentationDataset(prepared, "train", train_transform(spec), seed=3)
     assert len(ds) == 8
     x, y = ds[0]
-    assert x.dtype == torch.float32 and x.shape == (3, 64, 64) and y.dtype == torch.int64 and y.shape == (64, 64)
+    assert (
+        x.dtype == torch.float32 and x.shape == (3, 64, 64) and y.dtype == torch.int64 and y.shape == (64, 64)
+    )
     assert torch.equal(ds[0][0], x)  # same epoch → same sample
     ds.set_epoch(1)
     assert not torch.equal(ds[0][0], x)

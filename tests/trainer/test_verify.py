@@ -29,7 +29,10 @@ def test_sound_dataset_passes_and_prints_shares(prepared: Path, capsys: pytest.C
     assert report.problems == []
     assert report.frames == {"train": 8, "val": 4, "test": 4}
     layout = Layout(prepared)
-    expected = sum(np.bincount(load_mask(layout.mask(s)).ravel(), minlength=5) for s in layout.read_split("val"))
+    per_frame = [
+        np.bincount(load_mask(layout.mask(s)).ravel(), minlength=5) for s in layout.read_split("val")
+    ]
+    expected = np.sum(per_frame, axis=0)
     assert np.array_equal(report.class_pixels["val"], expected)
     assert _run(prepared) == 0
     out = capsys.readouterr().out
