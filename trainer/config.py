@@ -116,7 +116,8 @@ class TrainConfig:
             values = []
         if len(values) != NUM_CLASSES or any(v < 0 for v in values):
             raise ConfigError(
-                f"--class-weights: 'auto' or {NUM_CLASSES} comma-separated non-negative floats, got {self.class_weights!r}"
+                f"--class-weights: 'auto' or {NUM_CLASSES} comma-separated non-negative floats, "
+                f"got {self.class_weights!r}"
             )
         return values
 

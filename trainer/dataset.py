@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Sampler
 
 from pipeline.classes import NUM_CLASSES
 from pipeline.errors import DatasetError
@@ -18,7 +19,9 @@ class SegmentationDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
     """Frames of ``split`` as (image float32 (3, in_h, in_w), mask int64 (in_h, in_w)) tensor pairs.
 
     Randomness: item ``i`` in epoch ``e`` draws from ``np.random.default_rng([seed, e, i])``, so a run is
-    reproducible whatever the number of DataLoader workers. Call :meth:`set_epoch` before each epoch.
+    reproducible whatever the number of DataLoader workers. The index is either ``i`` (epoch from
+    :meth:`set_epoch`) or an ``(e, i)`` pair from :class:`EpochSampler`, which also reaches persistent
+    worker processes (they hold their own copy of the dataset, so ``set_epoch`` would not).
     """
 
     def __init__(self, data: Path, split: str, transform: PairTransform, seed: int = 0) -> None:
@@ -51,10 +54,34 @@ class SegmentationDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
             )
         return Sample(image, mask)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        rng = np.random.default_rng([self.seed, self.epoch, index])
+    def __getitem__(self, index: int | tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+        epoch, index = index if isinstance(index, tuple) else (self.epoch, index)
+        rng = np.random.default_rng([self.seed, epoch, index])
         x, y = self.transform(self.load(index), rng)
         return torch.from_numpy(x), torch.from_numpy(y)
+
+
+class EpochSampler(Sampler[tuple[int, int]]):
+    """Yields ``(epoch, index)`` for a permutation of ``range(size)`` fixed by (seed, epoch).
+
+    The order of an epoch therefore does not depend on what ran before it (a resumed run sees the same
+    order as an uninterrupted one). Call :meth:`set_epoch` before iterating.
+    """
+
+    def __init__(self, size: int, seed: int = 0) -> None:
+        self.size = size
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        order = np.random.default_rng([self.seed, self.epoch, 1]).permutation(self.size)
+        return iter([(self.epoch, int(i)) for i in order])
 
 
 def class_pixel_counts(data: Path, split: str) -> np.ndarray:

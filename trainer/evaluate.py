@@ -131,8 +131,13 @@ def main(args: argparse.Namespace) -> int:
     metrics = evaluate_split(predictor, args.data, args.split, args.batch_size)
     sys.stdout.write(f"{args.model} on {args.data} [{args.split}]\n{format_table(metrics)}\n")
     if args.json is not None:
-        doc = {"model": str(args.model), "data": str(args.data), "split": args.split, "eval_size": EVAL_SIZE}
-        doc["metrics"] = _json_safe(metrics)  # type: ignore[assignment]
+        doc = {
+            "model": str(args.model),
+            "data": str(args.data),
+            "split": args.split,
+            "eval_size": EVAL_SIZE,
+            "metrics": _json_safe(metrics),
+        }
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
         log.info("wrote %s", args.json)

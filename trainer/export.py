@@ -184,6 +184,7 @@ def main(args: argparse.Namespace) -> int:
     h, w = report.spec.input_hw
     sys.stdout.write(
         f"wrote {report.path} ({report.spec.architecture}, input {w}x{h}, opset {args.opset}); ORT vs torch: "
-        f"max |logit diff| {report.max_abs_diff:.2e}, arg-max agreement {100 * report.argmax_agreement:.3f} %\n"
+        f"max |logit diff| {report.max_abs_diff:.2e}, "
+        f"arg-max agreement {100 * report.argmax_agreement:.3f} %\n"
     )
     return 0

@@ -105,15 +105,15 @@ class SegmentationScores:
         return self._fg_sum / self._fg_count if self._fg_count else math.nan
 
     def summary(self) -> dict[str, float]:
-        """Flat metrics dict: ``frames``, ``fg_dice``, ``mean_part_dice``, ``dice_<part>``, ``iou_<class>``,
-        ``miou``, ``pixel_acc``. NaN marks an undefined value."""
+        """Flat metrics dict: ``frames``, ``fg_dice``, ``mean_part_dice`` (parts only), ``dice_<class>``,
+        ``iou_<class>``, ``miou``, ``pixel_acc``. NaN marks an undefined value."""
         dice, iou = self.dice, iou_from_confusion(self.confusion)
         names = (
             CLASS_NAMES if self.num_classes == NUM_CLASSES else tuple(str(i) for i in range(self.num_classes))
         )
         out: dict[str, float] = {"frames": float(self.frames), "fg_dice": self.foreground_dice}
         out["mean_part_dice"] = _nanmean(dice[1:])
-        out.update({f"dice_{n}": float(dice[i]) for i, n in enumerate(names) if i > 0})
+        out.update({f"dice_{n}": float(dice[i]) for i, n in enumerate(names)})
         out["miou"] = _nanmean(iou)
         out.update({f"iou_{n}": float(iou[i]) for i, n in enumerate(names)})
         total = int(self.confusion.sum())

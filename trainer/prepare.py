@@ -160,7 +160,7 @@ def prepare_dataset(
     }
     layout.info.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     for name in frame_count:
-        log.info("%-16s %6d frames from %3d videos", name, frame_count[name], video_count[name])
+        log.debug("%-16s %6d frames from %3d videos", name, frame_count[name], video_count[name])
     return PrepareSummary(frames=frame_count, videos=video_count)
 
 

@@ -4,9 +4,9 @@ Each epoch: one pass over the train split with paired augmentation (:mod:`traine
 validation on the val split with the evaluation protocol (:mod:`trainer.evaluate`). Writes into ``--out``:
 ``last.pt`` (every epoch), ``best.pt`` (best validation foreground Dice), ``metrics.csv`` and ``curves.png``.
 The learning rate follows a poly schedule ``lr · (1 - step / total_steps) ** 0.9``. ``--resume`` restores
-model, optimizer, scheduler, AMP scaler, epoch, step and best metric; the model-defining options (arch,
-input size, aux loss) come from the checkpoint. An epoch cut short by ``--max-steps`` is restarted from
-its beginning on resume (the step counter carries on).
+model, optimizer, scheduler (so also the learning rate), AMP scaler, epoch, step and best metric; arch,
+input size, aux loss and optimizer come from the checkpoint. An epoch cut short by ``--max-steps`` is
+restarted from its beginning on resume (the step counter carries on).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from pipeline.errors import ConfigError
 from pipeline.model_meta import ModelSpec
 from trainer.checkpoint import CHECKPOINT_FORMAT, load_checkpoint, save_checkpoint
 from trainer.config import TrainConfig, add_train_arguments
-from trainer.dataset import SegmentationDataset, balanced_class_weights, class_pixel_counts
+from trainer.dataset import EpochSampler, SegmentationDataset, balanced_class_weights, class_pixel_counts
 from trainer.evaluate import evaluate_split
 from trainer.history import append_row, plot_curves
 from trainer.layout import Layout
@@ -78,7 +78,7 @@ class TrainSummary:
 
 
 def model_spec(cfg: TrainConfig, training_data: str, metrics: dict[str, float] | None = None) -> ModelSpec:
-    """The ModelSpec a model trained with ``cfg`` is used with (input size, ImageNet mean/std, centred letterbox)."""
+    """The ModelSpec of a model trained with ``cfg``: its input size, ImageNet mean/std, centred letterbox."""
     return ModelSpec(
         input_hw=(cfg.input_size, cfg.input_size),
         architecture=ARCHITECTURES[cfg.arch],
@@ -192,19 +192,22 @@ def _apply_resume(cfg: TrainConfig) -> tuple[TrainConfig, dict[str, Any] | None]
         return cfg, None
     ckpt = load_checkpoint(cfg.resume)
     saved = ckpt.get("args", {})
-    fixed = {
-        "arch": ckpt["arch"],
-        "aux_loss": bool(ckpt.get("aux_loss", False)),
-        "input_size": int(saved.get("input_size", cfg.input_size)),
-    }
-    changed = {k: v for k, v in fixed.items() if getattr(cfg, k) != v}
+    fixed = replace(
+        cfg,
+        arch=str(ckpt["arch"]),
+        aux_loss=bool(ckpt.get("aux_loss", False)),
+        input_size=int(saved.get("input_size", cfg.input_size)),
+        optimizer=str(saved.get("optimizer", cfg.optimizer)),
+        weights_backbone="none",  # the checkpoint's weights replace any initialisation
+    )
+    changed = [
+        f"{k}={getattr(fixed, k)}"
+        for k in ("arch", "aux_loss", "input_size", "optimizer")
+        if getattr(cfg, k) != getattr(fixed, k)
+    ]
     if changed:
-        log.warning(
-            "resuming %s: using the checkpoint's %s",
-            cfg.resume,
-            ", ".join(f"{k}={v}" for k, v in changed.items()),
-        )
-    return replace(cfg, weights_backbone="none", **fixed), ckpt  # type: ignore[arg-type]
+        log.warning("resuming %s: using the checkpoint's %s", cfg.resume, ", ".join(changed))
+    return fixed, ckpt
 
 
 def run_training(cfg: TrainConfig, progress: bool = True) -> TrainSummary:
@@ -226,16 +229,19 @@ def run_training(cfg: TrainConfig, progress: bool = True) -> TrainSummary:
     has_val = bool(layout.read_split("val")) if layout.split_file("val").is_file() else False
     if not has_val:
         log.warning("no val split: best.pt will not be written")
-    generator = torch.Generator()
+    sampler = EpochSampler(len(train_set), cfg.seed)
+    # Workers are spawned (not forked: a fork after OpenCV/OpenMP threads ran can deadlock) and kept
+    # for the whole run; the epoch reaches them through the sampler's (epoch, index) pairs.
     loader = DataLoader(
         train_set,
         batch_size=cfg.batch_size,
-        shuffle=True,
+        sampler=sampler,
         drop_last=True,
         num_workers=cfg.workers,
         pin_memory=torch.cuda.is_available(),
-        worker_init_fn=_worker_init,
-        generator=generator,
+        worker_init_fn=_worker_init if cfg.workers else None,
+        multiprocessing_context="spawn" if cfg.workers else None,
+        persistent_workers=cfg.workers > 0,
     )
     total = (
         cfg.epochs * len(loader) if cfg.max_steps is None else min(cfg.epochs * len(loader), cfg.max_steps)
@@ -250,8 +256,7 @@ def run_training(cfg: TrainConfig, progress: bool = True) -> TrainSummary:
     loss_avg = math.nan
     while state.epoch < cfg.epochs and state.step < total:
         t0 = time.perf_counter()
-        train_set.set_epoch(state.epoch)
-        generator.manual_seed(cfg.seed * 100_003 + state.epoch)
+        sampler.set_epoch(state.epoch)
         losses: list[float] = []
         bar = tqdm(
             loader,
@@ -294,9 +299,11 @@ def run_training(cfg: TrainConfig, progress: bool = True) -> TrainSummary:
         )
         append_row(csv_path, row)
         plot_curves(csv_path, cfg.out / "curves.png")
+        miou = metrics.get("miou", math.nan)
+        best = " *best*" if improved else ""
         log.info(
             "epoch %d step %d: loss %.4f, val fg Dice %.4f, mIoU %.4f%s (%.1f s)",
-            epoch_index, state.step, loss_avg, fg, metrics.get("miou", math.nan), " *best*" if improved else "", seconds,
+            epoch_index, state.step, loss_avg, fg, miou, best, seconds,
         )  # fmt: skip
     return TrainSummary(
         epoch=state.epoch,

@@ -16,7 +16,7 @@ from yibp_data import class_map
 
 from pipeline.errors import ConfigError, ModelError
 from pipeline.geometry import compute_letterbox, letterbox_image
-from pipeline.model_meta import ModelSpec
+from pipeline.model_meta import LetterboxAlign, ModelSpec
 from trainer import evaluate, export
 from trainer.checkpoint import load_checkpoint
 from trainer.config import TrainConfig
@@ -148,10 +148,12 @@ def test_evaluate_checkpoint_and_onnx_agree(
 @pytest.mark.parametrize(
     ("in_hw", "align"), [((256, 256), "center"), ((64, 64), "center"), ((96, 128), "topleft")]
 )
-def test_prediction_reaches_the_256_canvas(h: int, w: int, in_hw: tuple[int, int], align: str) -> None:
-    """A perfect prediction on the model canvas lands on the truth's 256x256 canvas, whatever the input size."""
+def test_prediction_reaches_the_256_canvas(
+    h: int, w: int, in_hw: tuple[int, int], align: LetterboxAlign
+) -> None:
+    """A perfect prediction on the model canvas lands on the truth's 256x256 canvas at any input size."""
     truth = class_map(h, w, seed=5)
-    box = compute_letterbox((h, w), in_hw, align)  # type: ignore[arg-type]
+    box = compute_letterbox((h, w), in_hw, align)
     on_model = letterbox_image(truth, box, 0, interpolation=cv2.INTER_NEAREST)
     pred = prediction_on_canvas(on_model, box)
     ref = truth_on_canvas(truth)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -138,10 +140,10 @@ def _missing_image(root: Path) -> str:
     ],
 )
 def test_bad_entries_raise_one_line_naming_the_entry(
-    yibp_root: tuple[Path, dict[str, np.ndarray]], tmp_path: Path, damage: object, message: str
+    yibp_root: tuple[Path, dict[str, np.ndarray]], tmp_path: Path, damage: Callable[[Path], str], message: str
 ) -> None:
     root, _ = yibp_root
-    image = damage(root)  # type: ignore[operator]
+    image = damage(root)
     out = tmp_path / "out"
     with pytest.raises(DatasetError, match=message) as info:
         prepare_dataset(root, out, 0.2, 0)
@@ -194,3 +196,24 @@ def test_cli_register_and_main(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert len(layout.read_split("val")) == 1 and len(layout.read_split("train")) == 2
     assert layout.read_split("unlabelled") == []
     assert "prepared 4 labelled frames" in capsys.readouterr().out
+
+
+def test_console_command_reports_one_line_and_exit_5(
+    yibp_root: tuple[Path, dict[str, np.ndarray]], tmp_path: Path, infant_stream: list[str]
+) -> None:
+    root, _ = yibp_root
+    _unknown_colour(root)
+    proc = subprocess.run(
+        [*infant_stream, "prepare", "--root", str(root), "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert proc.returncode == 5, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if "error" in line]
+    assert (
+        len(lines) == 1
+        and "train_label.json: entry 1000002/1000002000004.jpg: unknown label colour" in lines[0]
+    )
+    assert "Traceback" not in proc.stderr

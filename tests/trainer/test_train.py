@@ -103,7 +103,7 @@ def test_run_writes_checkpoints_and_resume_restores_state(
 
     # Resuming continues counting from step 3; the model-defining options come from the checkpoint.
     resumed = run_training(
-        replace(cfg, resume=out / "last.pt", max_steps=5, arch="deeplabv3"), progress=False
+        replace(cfg, resume=out / "last.pt", max_steps=5, arch="deeplabv3", workers=0), progress=False
     )
     assert resumed.step == 5 and resumed.epoch == 2
     again = load_checkpoint(out / "last.pt")

@@ -13,7 +13,7 @@ from yibp_data import class_map, frame_image
 from pipeline.frames import Frame, FrameMeta
 from pipeline.model_meta import ModelSpec
 from pipeline.preprocess import Preprocessor
-from trainer.dataset import SegmentationDataset, balanced_class_weights, class_pixel_counts
+from trainer.dataset import EpochSampler, SegmentationDataset, balanced_class_weights, class_pixel_counts
 from trainer.transforms import (
     ColorJitter,
     GaussianBlur,
@@ -23,6 +23,7 @@ from trainer.transforms import (
     RandomScale,
     Sample,
     ToModelInput,
+    Transform,
     eval_transform,
     train_transform,
 )
@@ -77,10 +78,10 @@ def test_flip_keeps_class_ids_and_moves_together() -> None:
         RandomCrop(0.5, p=1.0),
     ],
 )
-def test_geometric_steps_keep_ids_and_pairing(step: object) -> None:
+def test_geometric_steps_keep_ids_and_pairing(step: Transform) -> None:
     s = _sample(60, 80, seed=2)
     for seed in range(5):
-        out = step(s, np.random.default_rng(seed))  # type: ignore[operator]
+        out = step(s, np.random.default_rng(seed))
         assert out.image.shape[:2] == out.mask.shape and out.image.dtype == np.uint8
         assert out.mask.dtype == np.uint8 and set(np.unique(out.mask)) <= set(range(5))
         # Pairing: the image still shows each class in its colour where the mask says so (NEAREST
@@ -132,6 +133,13 @@ def test_dataset_items_and_class_weights(prepared: Path) -> None:
     assert torch.equal(ds[0][0], x)  # same epoch → same sample
     ds.set_epoch(1)
     assert not torch.equal(ds[0][0], x)
+    assert torch.equal(ds[(1, 0)][0], ds[0][0]) and not torch.equal(ds[(0, 0)][0], ds[0][0])
+    sampler = EpochSampler(8, seed=3)
+    first = list(sampler)
+    assert sorted(i for _, i in first) == list(range(8)) and {e for e, _ in first} == {0}
+    assert list(sampler) == first
+    sampler.set_epoch(1)
+    assert [i for _, i in sampler] != [i for _, i in first]
     counts = class_pixel_counts(prepared, "train")
     assert counts.shape == (5,) and counts.sum() == sum(ds.load(i).mask.size for i in range(len(ds)))
     w = balanced_class_weights(counts)

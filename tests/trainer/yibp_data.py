@@ -77,7 +77,7 @@ def make_yibp(
     frames_per_video: int = 2,
     unlabelled: bool = True,
 ) -> dict[str, np.ndarray]:
-    """Write a YIBP root (JSON files + all_data/) and return stem → the true class ids of each labelled frame.
+    """Write a YIBP root (JSON files + all_data/); returns stem → true class ids of each labelled frame.
 
     Videos 1000001.. are train, 2000001.. test; frame sizes cycle through :data:`SIZES`.
     """
