@@ -16,6 +16,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
+from pipeline.frames import Result
 from pipeline.model_meta import ModelSpec
 
 RED, GREEN, BLUE, WHITE = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)
@@ -101,3 +102,34 @@ def write_h264(
         container.mux(packet)
     container.close()
     return path
+
+
+def truncated_h264(folder: Path, keep: float = 0.5, frames: int = 40) -> Path:
+    """An mp4 (moov first, so it still opens) of ``frames`` noisy frames cut after ``keep`` of its bytes."""
+    full = write_h264(
+        folder / "full.mp4",
+        frames=frames,
+        fps=10,
+        options={"movflags": "+faststart"},
+        draw=lambda i: np.random.default_rng(i).integers(0, 255, (96, 128, 3), dtype=np.uint8),
+    )
+    data = full.read_bytes()
+    cut = folder / "cut.mp4"
+    cut.write_bytes(data[: int(len(data) * keep)])
+    return cut
+
+
+class ListSink:
+    """A sink keeping every result in memory (lossless), for assertions."""
+
+    name, policy, capacity = "list", "lossless", 64
+
+    def __init__(self) -> None:
+        self.results: list[Result] = []
+        self.closed = False
+
+    def write(self, result: Result) -> None:
+        self.results.append(result)
+
+    def close(self) -> None:
+        self.closed = True

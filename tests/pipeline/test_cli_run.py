@@ -5,9 +5,8 @@ import signal
 import subprocess
 import time
 
-import numpy as np
 import pytest
-from media import colour_model, write_h264
+from media import colour_model, truncated_h264, write_h264
 
 TIMEOUT_S = 120
 
@@ -98,15 +97,7 @@ def test_debug_shows_traceback(infant_stream, tmp_path, colour_model_path):
 
 
 def test_truncated_file_writes_frames_then_reports(infant_stream, colour_model_path, tmp_path):
-    video = write_h264(
-        tmp_path / "v.mp4",
-        frames=40,
-        options={"movflags": "+faststart"},
-        draw=lambda i: np.random.default_rng(i).integers(0, 255, (96, 128, 3), dtype=np.uint8),
-    )
-    data = video.read_bytes()
-    cut = tmp_path / "cut.mp4"
-    cut.write_bytes(data[: len(data) // 2])
+    cut = truncated_h264(tmp_path)
     out = tmp_path / "r.jsonl"
     proc = run(
         infant_stream, "run", "--source", str(cut), "--model", str(colour_model_path), "--jsonl", str(out)

@@ -10,11 +10,11 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from media import GREEN, RED, scene, write_h264
+from media import GREEN, RED, ListSink, scene, truncated_h264, write_h264
 
 from pipeline.backends.onnxruntime import OrtBackend
 from pipeline.errors import SourceError, StageError
-from pipeline.frames import Frame, Inferred, Prepared, Result
+from pipeline.frames import Frame, Inferred, Prepared
 from pipeline.inference import InferenceStage
 from pipeline.pipeline import Pipeline
 from pipeline.postprocess import Postprocessor
@@ -24,20 +24,6 @@ from pipeline.sources.base import FrameStamper
 from pipeline.sources.file import FileSource
 
 DEADLINE_S = 60.0
-
-
-class ListSink:
-    name, policy, capacity = "list", "lossless", 64
-
-    def __init__(self) -> None:
-        self.results: list[Result] = []
-        self.closed = False
-
-    def write(self, result: Result) -> None:
-        self.results.append(result)
-
-    def close(self) -> None:
-        self.closed = True
 
 
 class FastSource:
@@ -162,16 +148,7 @@ def test_stage_error_stops_pipeline_and_join_raises(tmp_path, colour_model_path)
 
 
 def test_source_damage_drains_frames_then_raises(tmp_path, colour_model_path):
-    video = write_h264(
-        tmp_path / "v.mp4",
-        frames=40,
-        fps=10,
-        options={"movflags": "+faststart"},
-        draw=lambda i: np.random.default_rng(i).integers(0, 255, (96, 128, 3), dtype=np.uint8),
-    )
-    data = video.read_bytes()
-    cut = tmp_path / "cut.mp4"
-    cut.write_bytes(data[: len(data) // 2])
+    cut = truncated_h264(tmp_path)
     out = tmp_path / "r.jsonl"
     p = make(FileSource(cut, "v"), OrtBackend(colour_model_path), [JsonlSink(out)])
     p.start()

@@ -7,9 +7,9 @@ import threading
 import time
 
 import numpy as np
+from media import ListSink
 
 from pipeline.backends.onnxruntime import OrtBackend
-from pipeline.frames import Result
 from pipeline.inference import InferenceStage
 from pipeline.pipeline import Pipeline
 from pipeline.postprocess import Postprocessor
@@ -19,19 +19,6 @@ from pipeline.sources.stream import StreamOptions, StreamSource
 FAST = StreamOptions(
     open_timeout_s=3, read_timeout_s=2, stall_timeout_s=2, reconnect_initial_s=0.2, reconnect_max_s=1
 )
-
-
-class ListSink:
-    name, policy, capacity = "list", "lossless", 64
-
-    def __init__(self) -> None:
-        self.results: list[Result] = []
-
-    def write(self, result: Result) -> None:
-        self.results.append(result)
-
-    def close(self) -> None:
-        pass
 
 
 def wait_until(predicate, timeout: float) -> bool:

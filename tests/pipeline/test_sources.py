@@ -7,7 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from media import write_h264
+from media import truncated_h264, write_h264
 
 from pipeline.config import SourceConfig
 from pipeline.errors import SourceError
@@ -66,16 +66,7 @@ def test_vtest_avi_decodes_end_to_end(vtest_avi):
 
 
 def test_truncated_file_yields_frames_then_reports(tmp_path):
-    path = write_h264(
-        tmp_path / "v.mp4",
-        frames=40,
-        fps=10,
-        options={"movflags": "+faststart"},
-        draw=lambda i: np.random.default_rng(i).integers(0, 255, (96, 128, 3), dtype=np.uint8),
-    )
-    data = path.read_bytes()
-    cut = tmp_path / "cut.mp4"
-    cut.write_bytes(data[: len(data) * 6 // 10])
+    cut = truncated_h264(tmp_path, keep=0.6)
     got = []
     with pytest.raises(SourceError, match=r"cut\.mp4: file ends early: \d+ of 40 frames decoded"):
         for frame in FileSource(cut, "f").frames(threading.Event()):
