@@ -68,6 +68,10 @@ class StreamSource:
         self.description = mask_url(url)
         self.reconnects = 0
 
+    def _scrub(self, text: str) -> str:
+        """``text`` (an FFmpeg message) with the URL's credentials masked."""
+        return text.replace(self.url, self.description)
+
     def _av_options(self) -> dict[str, str]:
         opts: dict[str, str] = {}
         if self.url.lower().startswith(("rtsp://", "rtsps://")):
@@ -84,15 +88,16 @@ class StreamSource:
                     self.url, self._av_options(), timeout=(o.open_timeout_s, o.read_timeout_s)
                 )
             except (av.FFmpegError, ValueError, OSError) as exc:
+                why = self._scrub(str(exc))
                 failures += 1
                 self.state = "reconnecting"
                 if o.reconnect_attempts and failures >= o.reconnect_attempts:
                     self.state = "error"
                     raise SourceError(
-                        f"{self.description}: cannot open after {failures} attempts ({exc})"
+                        f"{self.description}: cannot open after {failures} attempts ({why})"
                     ) from None
                 delay = backoff_delay(failures - 1, o.reconnect_initial_s, o.reconnect_max_s)
-                log.warning("%s: cannot open (%s); retrying in %.1f s", self.description, exc, delay)
+                log.warning("%s: cannot open (%s); retrying in %.1f s", self.description, why, delay)
                 stop.wait(delay)
                 continue
             report = DecodeReport()
@@ -100,7 +105,7 @@ class StreamSource:
                 yield from self._read(container, report, stamper, stop)
                 failures = 0
                 self.state = "reconnecting"
-                why = report.error or "stream ended"
+                why = self._scrub(report.error or "stream ended")
             except _Stalled:
                 self.state = "stalled"
                 why = f"no frame for {o.stall_timeout_s:.1f} s"

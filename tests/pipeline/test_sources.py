@@ -162,7 +162,7 @@ def test_open_source_picks_kinds(tmp_path):
         open_source(SourceConfig(uri="gopher://x"))
 
 
-def test_unreachable_stream_retries_and_stops_fast():
+def test_unreachable_stream_retries_and_stops_fast(caplog):
     src = StreamSource(
         "rtsp://user:pw@127.0.0.1:9/none", "cam", StreamOptions(reconnect_initial_s=0.05, reconnect_max_s=0.2)
     )
@@ -177,3 +177,14 @@ def test_unreachable_stream_retries_and_stops_fast():
     assert not t.is_alive() and time.monotonic() - t0 < 2.0
     assert src.state == "stopped"
     assert "pw" not in src.description
+    warnings = [r.getMessage() for r in caplog.records if "cannot open" in r.getMessage()]
+    assert warnings and all("user:pw" not in w and "***" in w for w in warnings)
+
+
+def test_giving_up_names_masked_url():
+    opts = StreamOptions(reconnect_initial_s=0.01, reconnect_attempts=2)
+    with pytest.raises(
+        SourceError, match=r"rtsp://\*\*\*:\*\*\*@127.0.0.1:9/none: cannot open after 2 attempts"
+    ) as info:
+        collect(StreamSource("rtsp://user:pw@127.0.0.1:9/none", "cam", opts))
+    assert "pw" not in str(info.value)
