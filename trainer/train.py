@@ -31,6 +31,7 @@ from torch.utils.data import DataLoader
 from pipeline.classes import NUM_CLASSES
 from pipeline.errors import ConfigError
 from pipeline.model_meta import ModelSpec
+from trainer.batchnorm import recalibrate_batchnorm
 from trainer.checkpoint import CHECKPOINT_FORMAT, load_checkpoint, save_checkpoint
 from trainer.config import TrainConfig, add_train_arguments
 from trainer.dataset import EpochSampler, SegmentationDataset, balanced_class_weights, class_pixel_counts
@@ -46,6 +47,8 @@ log = logging.getLogger(__name__)
 
 AUX_WEIGHT = 0.5
 POLY_POWER = 0.9
+BN_RECALIBRATION_BATCHES = 16
+"""Training batches used to re-estimate BatchNorm statistics before each validation."""
 
 
 @dataclass
@@ -273,6 +276,7 @@ def run_training(cfg: TrainConfig, progress: bool = True) -> TrainSummary:
         completed = len(losses) == len(loader)
         loss_avg = float(np.mean(losses)) if losses else math.nan
         metrics: dict[str, float] = {}
+        recalibrate_batchnorm(state.model, loader, state.device, BN_RECALIBRATION_BATCHES)
         if has_val:
             predictor = TorchPredictor(state.model, spec, state.device)
             metrics = evaluate_split(predictor, cfg.data, "val", cfg.batch_size, progress)
