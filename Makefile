@@ -33,8 +33,8 @@ demo: venv
 	$(PY) -m tools.demo
 
 bench: venv
-	$(PY) -m tools.make_bench_model out/bench-model.onnx
-	$(VENV)/bin/infant-stream bench --source out/bench.mp4 --model out/bench-model.onnx
+	test -f out/bench.mp4 || $(VENV)/bin/infant-stream synth video --out out/bench.mp4 --frames 300 --width 1280 --height 720 --seed 7
+	$(VENV)/bin/infant-stream bench --source out/bench.mp4 --model models/infant-seg.onnx --frames 300
 
 clean:
 	rm -rf out .pytest_cache .mypy_cache .ruff_cache
