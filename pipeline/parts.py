@@ -68,26 +68,37 @@ def extract_parts(
     x_mid = grid.x_start + (xc - 1.0) / 2.0  # mean source x of each column's run
     y_mid = grid.y_start + (yc - 1.0) / 2.0
     weight = yc[:, None] * xc[None, :]
-    parts: list[PartInstance] = []
-    summaries: list[ClassSummary] = []
-    present = np.flatnonzero(np.bincount(classes.ravel(), minlength=len(names)))
-    for cls in (int(c) for c in present):
-        if cls == background or cls >= len(names):
-            continue
+    # One connected-components pass per class; labels are then numbered globally so that every
+    # statistic of every region is one bincount over the whole map.
+    present = [int(c) for c in np.flatnonzero(np.bincount(classes.ravel(), minlength=len(names)))]
+    present = [c for c in present if c != background and c < len(names)]
+    glabels = np.zeros(classes.shape, np.int32)
+    blocks: list[tuple[int, int, np.ndarray]] = []  # (class id, first global label, CC stats)
+    offset = 0
+    for cls in present:
         mask = classes == cls
         n, labels, stats, _ = cv2.connectedComponentsWithStats(
             mask.view(np.uint8), connectivity=8, ltype=cv2.CV_32S
         )
-        lab = labels[mask]
-        w = weight[mask]
-        rows, cols = np.nonzero(mask)
-        area = np.bincount(lab, weights=w, minlength=n)[1:]
-        sum_x = np.bincount(lab, weights=w * x_mid[cols], minlength=n)[1:]
-        sum_y = np.bincount(lab, weights=w * y_mid[rows], minlength=n)[1:]
-        sum_s = np.bincount(lab, weights=w * scores[mask], minlength=n)[1:]
-        left, top = stats[1:, cv2.CC_STAT_LEFT], stats[1:, cv2.CC_STAT_TOP]
-        right = left + stats[1:, cv2.CC_STAT_WIDTH] - 1
-        bottom = top + stats[1:, cv2.CC_STAT_HEIGHT] - 1
+        if offset:
+            labels += mask * np.int32(offset)
+        glabels += labels
+        blocks.append((cls, offset, stats[1:]))
+        offset += n - 1
+    flat = glabels.ravel()
+    count = offset + 1
+    area_all = np.bincount(flat, weights=weight.ravel(), minlength=count)
+    sx_all = np.bincount(flat, weights=(weight * x_mid[None, :]).ravel(), minlength=count)
+    sy_all = np.bincount(flat, weights=(weight * y_mid[:, None]).ravel(), minlength=count)
+    ss_all = np.bincount(flat, weights=(weight * scores).ravel(), minlength=count)
+    parts: list[PartInstance] = []
+    summaries: list[ClassSummary] = []
+    for cls, first, stats in blocks:
+        sel = slice(first + 1, first + 1 + len(stats))
+        area, sum_x, sum_y, sum_s = area_all[sel], sx_all[sel], sy_all[sel], ss_all[sel]
+        left, top = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
+        right = left + stats[:, cv2.CC_STAT_WIDTH] - 1
+        bottom = top + stats[:, cv2.CC_STAT_HEIGHT] - 1
         x0, x1 = grid.x_start[left], grid.x_start[right] + grid.x_count[right]
         y0, y1 = grid.y_start[top], grid.y_start[bottom] + grid.y_count[bottom]
         areas = np.rint(area).astype(np.int64)

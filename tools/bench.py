@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.backends import Backend
-from pipeline.build import load_backend
+from pipeline.build import limit_opencv_threads, load_backend
 from pipeline.config import Config, ModelConfig
 from pipeline.errors import ConfigError
 from pipeline.frames import Frame, Result
@@ -231,6 +231,7 @@ def main(args: argparse.Namespace) -> int:
         raise ConfigError("--live-speed and --live-seconds: must be > 0")
     source = Path(args.source)
     FileSource(source, "bench").check()
+    limit_opencv_threads()
     cfg = Config(model=ModelConfig(path=args.model, providers=args.providers, threads=args.threads))
     result = run_bench(source, load_backend(cfg), args.frames, args.live_seconds, args.live_speed)
     print(json.dumps(asdict(result)) if args.json else format_table(result))
