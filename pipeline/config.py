@@ -153,13 +153,17 @@ def from_mapping(cls: type[T], data: Any, where: str) -> T:
     return obj
 
 
+def _check(f: dataclasses.Field[Any], value: Any, where: str) -> None:
+    """Apply a field's ``check`` metadata (if any) to ``value``; errors name ``where``."""
+    check = f.metadata.get("check")
+    if check is not None and not check(value):
+        raise ConfigError(f"{where}: {f.metadata['rule']}, got {value!r}")
+
+
 def validate(obj: Any, where: str) -> None:
-    """Check every field's ``check`` metadata; raise ConfigError naming the first bad one."""
+    """Check every field of a config dataclass; raise ConfigError naming the first bad one."""
     for f in fields(obj):
-        value = getattr(obj, f.name)
-        check = f.metadata.get("check")
-        if check is not None and not check(value):
-            raise ConfigError(f"{where}.{f.name}: {f.metadata['rule']}, got {value!r}")
+        _check(f, getattr(obj, f.name), f"{where}.{f.name}")
 
 
 def load_config(path: str | Path | None) -> Config:
@@ -186,9 +190,7 @@ def override(cfg: Config, dotted: str, value: Any, flag: str) -> Config:
     sub = getattr(cfg, section)
     hint = typing.get_type_hints(type(sub))[name]
     coerced = _coerce(value, hint, flag)
-    meta = next(f.metadata for f in fields(sub) if f.name == name)
-    if "check" in meta and not meta["check"](coerced):
-        raise ConfigError(f"{flag}: {meta['rule']}, got {value!r}")
+    _check(next(f for f in fields(sub) if f.name == name), coerced, flag)
     return replace(cfg, **{section: replace(sub, **{name: coerced})})
 
 

@@ -9,6 +9,7 @@ inference see exactly the same pixels.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -124,6 +125,18 @@ class CellGrid:
     def covers_every_cell(self) -> bool:
         """True when no cell is skipped (the map is not finer than the frame)."""
         return bool(self.x_count.all() and self.y_count.all())
+
+    @cached_property
+    def weights(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per cell (h, w) float64: frame pixels covered, and their sums of x and of y.
+
+        Dividing the sums of a region by its pixel count gives its mean frame position.
+        """
+        yc, xc = self.y_count.astype(np.float64), self.x_count.astype(np.float64)
+        x_mid = self.x_start + (xc - 1.0) / 2.0  # mean frame x of each column's run
+        y_mid = self.y_start + (yc - 1.0) / 2.0
+        area = yc[:, None] * xc[None, :]
+        return area, area * x_mid[None, :], area * y_mid[:, None]
 
     def upsample(self, cells: np.ndarray) -> np.ndarray:
         """Blow a (h, w[, ...]) map up to (src_h, src_w[, ...]): nearest neighbour, exact."""

@@ -64,10 +64,7 @@ def extract_parts(
     elif not grid.covers_every_cell:  # map finer than the frame: blow up first, then count exactly
         classes, scores = grid.upsample(classes), grid.upsample(scores)
         grid = cell_grid(classes.shape[:2], classes.shape[:2])
-    yc, xc = grid.y_count.astype(np.float64), grid.x_count.astype(np.float64)
-    x_mid = grid.x_start + (xc - 1.0) / 2.0  # mean source x of each column's run
-    y_mid = grid.y_start + (yc - 1.0) / 2.0
-    weight = yc[:, None] * xc[None, :]
+    weight, weight_x, weight_y = grid.weights
     # One connected-components pass per class; labels are then numbered globally so that every
     # statistic of every region is one bincount over the whole map.
     present = [int(c) for c in np.flatnonzero(np.bincount(classes.ravel(), minlength=len(names)))]
@@ -88,8 +85,8 @@ def extract_parts(
     flat = glabels.ravel()
     count = offset + 1
     area_all = np.bincount(flat, weights=weight.ravel(), minlength=count)
-    sx_all = np.bincount(flat, weights=(weight * x_mid[None, :]).ravel(), minlength=count)
-    sy_all = np.bincount(flat, weights=(weight * y_mid[:, None]).ravel(), minlength=count)
+    sx_all = np.bincount(flat, weights=weight_x.ravel(), minlength=count)
+    sy_all = np.bincount(flat, weights=weight_y.ravel(), minlength=count)
     ss_all = np.bincount(flat, weights=(weight * scores).ravel(), minlength=count)
     parts: list[PartInstance] = []
     summaries: list[ClassSummary] = []

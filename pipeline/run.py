@@ -30,10 +30,11 @@ OVERRIDES: dict[str, tuple[str, dict[str, Any]]] = {
     "--duration": ("run.duration_s", {"type": float, "help": "stop after S seconds"}),
     "--min-area": ("postprocess.min_area_px", {"type": int, "help": "smallest part region in pixels"}),
 }
-FLAGS: dict[str, tuple[str, dict[str, Any]]] = {
-    "--realtime": ("source.realtime", {"help": "pace a file to its frame rate, like a camera"}),
-    "--loop": ("source.loop", {"help": "restart a file at its end"}),
-    "--no-progress": ("output.progress", {"help": "no health line on stderr"}),
+# switch → (config field, value it sets, help)
+FLAGS: dict[str, tuple[str, bool, str]] = {
+    "--realtime": ("source.realtime", True, "pace a file to its frame rate, like a camera"),
+    "--loop": ("source.loop", True, "restart a file at its end"),
+    "--no-progress": ("output.progress", False, "no health line on stderr"),
 }
 
 
@@ -42,8 +43,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--config", help="YAML config (see configs/); flags override it")
     for flag, (_, opts) in OVERRIDES.items():
         p.add_argument(flag, default=None, **opts)
-    for flag, (_, opts) in FLAGS.items():
-        p.add_argument(flag, action="store_true", default=None, **opts)
+    for flag, (_, _, text) in FLAGS.items():
+        p.add_argument(flag, action="store_true", help=text)
     p.set_defaults(func=main)
 
 
@@ -54,9 +55,9 @@ def config_from_args(args: argparse.Namespace) -> Config:
         value = getattr(args, flag[2:].replace("-", "_"))
         if value is not None:
             cfg = override(cfg, dotted, value, flag)
-    for flag, (dotted, _) in FLAGS.items():
+    for flag, (dotted, value, _) in FLAGS.items():
         if getattr(args, flag[2:].replace("-", "_")):
-            cfg = override(cfg, dotted, flag != "--no-progress", flag)
+            cfg = override(cfg, dotted, value, flag)
     return cfg
 
 

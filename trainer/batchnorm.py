@@ -28,12 +28,14 @@ def recalibrate_batchnorm(
     Returns:
         the number of batches used (0 = no BatchNorm layer or no batch: statistics unchanged).
     """
-    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    norms = [
+        m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats
+    ]
     if not norms:
         model.eval()
         return 0
     momenta = [m.momentum for m in norms]
-    saved = [(m.running_mean.clone(), m.running_var.clone()) for m in norms if m.running_mean is not None]
+    saved = [(m.running_mean.clone(), m.running_var.clone()) for m in norms]  # type: ignore[union-attr]
     for m in norms:
         m.reset_running_stats()
         m.momentum = None  # cumulative average over the batches below

@@ -150,3 +150,20 @@ def test_progress_line_once_a_second(infant_stream, colour_model_path, tmp_path)
     health = [line for line in proc.stderr.splitlines() if line.startswith("[cam0]")]
     assert 1 <= len(health) <= 4, proc.stderr
     assert "fps cap" in health[0] and "drops" in health[0] and "latency" in health[0]
+
+
+def test_no_progress_silences_health_line(infant_stream, colour_model_path, tmp_path):
+    video = write_h264(tmp_path / "v.mp4", frames=30, fps=20)
+    proc = run(
+        infant_stream,
+        "run",
+        "--source",
+        str(video),
+        "--realtime",
+        "--no-progress",
+        "--model",
+        str(colour_model_path),
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert not [line for line in proc.stderr.splitlines() if line.startswith("[cam0]")]
+    assert "30 frames" in proc.stderr

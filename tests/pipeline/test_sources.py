@@ -107,7 +107,10 @@ def test_webcam_interface_reads_through_opencv(tmp_path):
     assert mono == sorted(mono)
 
 
-@pytest.mark.skipif(not Path("/dev/video0").exists(), reason="no /dev/video0 on this machine")
+@pytest.mark.skipif(
+    not Path("/dev/video0").exists(),
+    reason="no webcam device: /dev/video0 is absent (as on CI and dev machines, design.md §5)",
+)
 def test_real_webcam_delivers_frames():
     frames = collect(WebcamSource(0, "cam"), limit=3)
     assert len(frames) == 3

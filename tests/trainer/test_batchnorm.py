@@ -27,3 +27,10 @@ def test_no_batches_leaves_statistics():
     model[0].running_mean.fill_(5.0)
     assert recalibrate_batchnorm(model, [], torch.device("cpu"), limit=3) == 0
     assert torch.all(model[0].running_mean == 5.0)
+
+
+def test_layers_without_running_stats_are_left_alone():
+    model = nn.Sequential(nn.Conv2d(3, 2, 1), nn.BatchNorm2d(2, track_running_stats=False), nn.BatchNorm2d(2))
+    used = recalibrate_batchnorm(model, [(torch.randn(4, 3, 3, 3), None)], torch.device("cpu"), limit=1)
+    assert used == 1 and model[1].running_mean is None
+    assert not torch.all(model[2].running_mean == 0)
