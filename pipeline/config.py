@@ -76,10 +76,108 @@ class QueueConfig:
 
 
 @dataclass(frozen=True)
+class TrackerConfig:
+    """Kalman tracking of part centroids (pipeline/tracking/), one track per part instance.
+
+    Attributes:
+        enabled: track parts (track ids, smoothed centroids, velocities) or publish raw regions only.
+        motion: ``constant_velocity`` or ``constant_acceleration`` state model.
+        process_noise: std of the unmodelled acceleration (px/s², constant velocity) or jerk
+            (px/s³, constant acceleration).
+        measurement_noise_px: centroid std (px) of a region of ``reference_area_px`` with score 1;
+            smaller or less confident regions get proportionally more.
+        reference_area_px: the region area at which ``measurement_noise_px`` applies.
+        gate_chi2: Mahalanobis gate (squared, 2 dof): 13.8 keeps 99.9 % of true matches.
+        max_coast_s: how long a track without a region is predicted before it ends.
+    """
+
+    enabled: bool = True
+    motion: Literal["constant_velocity", "constant_acceleration"] = "constant_velocity"
+    process_noise: float = field(default=2000.0, metadata=_gt(0))
+    measurement_noise_px: float = field(default=2.0, metadata=_gt(0))
+    reference_area_px: float = field(default=2000.0, metadata=_gt(0))
+    gate_chi2: float = field(default=13.8, metadata=_gt(0))
+    max_coast_s: float = field(default=1.0, metadata=_ge(0))
+
+
+@dataclass(frozen=True)
+class ZmqConfig:
+    """ZeroMQ PUB socket (design.md §3). ``endpoint`` empty = not publishing.
+
+    Attributes:
+        endpoint: e.g. ``tcp://127.0.0.1:5555`` (what ``--zmq`` without a value uses).
+        connect: connect to ``endpoint`` (a broker/XSUB) instead of binding it.
+        send_hwm: messages queued per subscriber before ZeroMQ drops for that subscriber.
+        frames: also publish ``frame.<source>`` JPEGs of the overlay (head-blurred by ``privacy``).
+        frame_fps: at most this many ``frame.*`` messages per second.
+        jpeg_quality: 1..100.
+        curve_secret_key: the publisher's CURVE secret key file (zmq.auth format); empty = no encryption.
+        curve_clients_dir: folder of allowed subscribers' public key files; empty = any client
+            that knows the server's public key.
+    """
+
+    endpoint: str = ""
+    connect: bool = False
+    send_hwm: int = field(default=1000, metadata=_ge(1))
+    frames: bool = False
+    frame_fps: float = field(default=5.0, metadata=_gt(0))
+    jpeg_quality: int = field(default=80, metadata={"check": lambda v: 1 <= v <= 100, "rule": "must be 1..100"})
+    curve_secret_key: str = ""
+    curve_clients_dir: str = ""
+
+
+@dataclass(frozen=True)
+class DisplayConfig:
+    """The monitor window. ``mode``: ``auto`` (on when a display exists), ``on`` or ``off``.
+
+    Attributes:
+        alpha: opacity of the coloured mask over the frame, 0..1.
+        trail_s: seconds of centroid history drawn as trails.
+        blur_head: start with the head pixelated in the window (key ``b`` toggles).
+    """
+
+    mode: Literal["auto", "on", "off"] = "auto"
+    alpha: float = field(default=0.45, metadata={"check": lambda v: 0 <= v <= 1, "rule": "must be 0..1"})
+    trail_s: float = field(default=3.0, metadata=_ge(0))
+    blur_head: bool = False
+
+
+@dataclass(frozen=True)
+class RecordConfig:
+    """H.264 recordings (PyAV). ``overlay``/``raw``: mp4 paths (empty = none).
+
+    Attributes:
+        overlay: the frames with the overlay drawn.
+        raw: the frames as captured (head still pixelated when ``privacy.blur_head``).
+        crf: x264 constant rate factor (0 lossless .. 51 worst; 23 default).
+    """
+
+    overlay: str = ""
+    raw: str = ""
+    crf: int = field(default=23, metadata={"check": lambda v: 0 <= v <= 51, "rule": "must be 0..51"})
+
+
+@dataclass(frozen=True)
+class PrivacyConfig:
+    """Head pixelation for every image that leaves the process (recordings, ``frame.*`` messages).
+
+    Attributes:
+        blur_head: pixelate the head class.
+        block_px: mosaic cell size in frame pixels.
+        margin_px: the head region is grown by this many pixels first.
+    """
+
+    blur_head: bool = True
+    block_px: int = field(default=16, metadata=_ge(2))
+    margin_px: int = field(default=8, metadata=_ge(0))
+
+
+@dataclass(frozen=True)
 class OutputConfig:
-    """Where results go. ``jsonl``: path of the JSON Lines file (empty = none)."""
+    """Where results go. ``jsonl``/``csv``: file paths (empty = none); ``progress``: stderr health line."""
 
     jsonl: str = ""
+    csv: str = ""
     progress: bool = True
 
 
@@ -98,8 +196,13 @@ class Config:
     source: SourceConfig = field(default_factory=SourceConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     postprocess: PostprocessConfig = field(default_factory=PostprocessConfig)
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
     queues: QueueConfig = field(default_factory=QueueConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    zmq: ZmqConfig = field(default_factory=ZmqConfig)
+    display: DisplayConfig = field(default_factory=DisplayConfig)
+    record: RecordConfig = field(default_factory=RecordConfig)
+    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     run: RunConfig = field(default_factory=RunConfig)
 
 

@@ -75,29 +75,37 @@ class Inferred:
 
 @dataclass(frozen=True)
 class PartInstance:
-    """One connected region of one class, in original-frame pixels.
+    """One connected region of one class, in original-frame pixels, or a track coasting without one.
 
     Attributes:
         class_id, name: the class (1..4 for parts).
-        instance: 0-based index among this class's regions in this frame, largest area first.
-        box: (x0, y0, x1, y1), x1/y1 exclusive.
-        centroid: (x, y) mean pixel position (pixel indices, as cv2.connectedComponentsWithStats).
-        area_px: pixel count.
-        score: mean softmax probability of ``class_id`` over the region, 0..1.
-        track_id, state, smoothed, velocity: filled by the tracker (None / ``observed`` without one).
+        instance: 0-based index among this class's regions in this frame, largest area first;
+            None for a ``predicted`` part (no region this frame).
+        box: (x0, y0, x1, y1), x1/y1 exclusive; for a ``predicted`` part, the last observed box
+            moved by the predicted displacement.
+        centroid: (x, y) measured mean pixel position (pixel indices, as
+            cv2.connectedComponentsWithStats); None for a ``predicted`` part.
+        area_px: pixel count (0 for a ``predicted`` part).
+        score: mean softmax probability of ``class_id`` over the region, 0..1 (0 when predicted).
+        track_id: stable id of the part's track (None without a tracker).
+        state: ``observed`` (a region this frame) or ``predicted`` (Kalman coasting, no region).
+        smoothed: (x, y) Kalman-filtered position, px.
+        velocity: (vx, vy) Kalman velocity, px/s (x right, y down).
+        uncertainty: (σx, σy) standard deviation of the smoothed position, px.
     """
 
     class_id: int
     name: str
-    instance: int
+    instance: int | None
     box: tuple[int, int, int, int]
-    centroid: tuple[float, float]
+    centroid: tuple[float, float] | None
     area_px: int
     score: float
     track_id: int | None = None
     state: str = "observed"
     smoothed: tuple[float, float] | None = None
     velocity: tuple[float, float] | None = None
+    uncertainty: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -121,6 +129,8 @@ class Result:
     """Everything the pipeline knows about one frame after postprocessing.
 
     Attributes:
+        image: (height, width, 3) uint8 RGB, the captured frame itself (shared, never written to);
+            for overlays and recordings. It never goes into a record.
         class_map: (h, w) uint8 class ids at the model's resolution, padding cropped;
             :meth:`full_class_map` blows it up to the frame (for overlays).
         grid: which frame pixels each cell of ``class_map`` covers.
@@ -133,6 +143,7 @@ class Result:
     classes: tuple[ClassSummary, ...]
     timings: Timings
     dropped_since_last: int
+    image: np.ndarray = field(repr=False)
     class_map: np.ndarray = field(repr=False)
     grid: CellGrid = field(repr=False)
     publish_mono: float = 0.0

@@ -53,6 +53,7 @@ class Postprocessor:
             classes=classes,
             timings=timings,
             dropped_since_last=self.dropped_before(meta.source_id, meta.seq),
+            image=item.frame.image,
             class_map=class_map,
             grid=grid,
             publish_mono=time.monotonic(),

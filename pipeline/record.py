@@ -10,6 +10,7 @@ import json
 from typing import Any, Final
 
 from pipeline.frames import ClassSummary, PartInstance, Result
+from pipeline.health import HealthStatus
 
 SCHEMA: Final = 1
 
@@ -34,6 +35,7 @@ def part_record(part: PartInstance) -> dict[str, Any]:
         "centroid": _pair(part.centroid),
         "smoothed": _pair(part.smoothed),
         "velocity": _pair(part.velocity),
+        "uncertainty": _pair(part.uncertainty),
         "area_px": part.area_px,
         "score": _r(part.score, 3),
     }
@@ -72,6 +74,27 @@ def to_record(result: Result, publish_mono: float) -> dict[str, Any]:
         },
         "parts": [part_record(p) for p in result.parts],
         "classes": [class_record(c) for c in result.classes],
+    }
+
+
+def status_record(status: HealthStatus, wall_ts: float, **extra: Any) -> dict[str, Any]:
+    """The heartbeat record of topic ``status.<source>`` (design.md §3), at Unix time ``wall_ts``.
+
+    ``fps``: items per second per stage over the last interval; ``dropped``: frames dropped
+    between stages since the start; ``extra``: more counters (e.g. the publisher's own drops).
+    """
+    lat = status.latency_p50_ms
+    return {
+        "schema": SCHEMA,
+        "type": "status",
+        "source": status.source_id,
+        "ts": round(wall_ts, 4),
+        "state": status.state,
+        "fps": {k: _r(v, 1) for k, v in status.fps.items()},
+        "dropped": status.dropped,
+        "frames_out": status.frames_out,
+        "latency_p50_ms": None if lat != lat else _r(lat),
+        **extra,
     }
 
 
