@@ -19,6 +19,9 @@ from pipeline.errors import InfantStreamError
 
 COMMANDS: Final[dict[str, tuple[str, str]]] = {
     "run": ("pipeline.run", "segment a video source and write/publish the parts"),
+    "subscribe": ("pipeline.subscribe", "receive published records over ZeroMQ: print or save them"),
+    "keys": ("pipeline.curve", "create CURVE key pairs for encrypted ZeroMQ publishing"),
+    "plot": ("tools.plot", "plot per-part centroid trajectories (raw vs smoothed) from a JSONL file"),
     "bench": ("tools.bench", "measure bare inference, naive loop and pipeline throughput/latency"),
     "synth": ("tools.synth.cli", "generate synthetic infant data (YIBP dataset or video)"),
     "prepare": ("trainer.prepare", "convert a Youtube-Infant-Body-Parsing dataset to images/masks/splits"),
