@@ -1,14 +1,18 @@
-"""The postprocess stage: logits → :class:`~pipeline.frames.Result` with parts and drop counts."""
+"""The postprocess stage: logits → :class:`~pipeline.frames.Result` with parts, tracks and drop counts."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from pipeline.frames import Inferred, Result
 from pipeline.geometry import CellGrid, Letterbox, cell_grid
 from pipeline.model_meta import ModelSpec
 from pipeline.parts import extract_parts, logits_to_maps
+
+if TYPE_CHECKING:  # scipy/filterpy are only imported by whoever builds a tracker
+    from pipeline.tracking import PartTracker
 
 
 class Postprocessor:
@@ -17,11 +21,14 @@ class Postprocessor:
     Args:
         spec: the model's classes.
         min_area_px: smallest region (original-frame pixels) reported as a part instance.
+        tracker: Kalman part tracker run on every frame's parts (track ids, smoothed centroids,
+            coasting parts); None = raw regions only. Its time counts in ``postprocess_ms``.
     """
 
-    def __init__(self, spec: ModelSpec, min_area_px: int = 100) -> None:
+    def __init__(self, spec: ModelSpec, min_area_px: int = 100, tracker: PartTracker | None = None) -> None:
         self.spec = spec
         self.min_area_px = min_area_px
+        self.tracker = tracker
         self._last_seq: dict[str, int] = {}
         self._grids: dict[tuple[int, int, int, int], CellGrid] = {}
 
@@ -45,6 +52,8 @@ class Postprocessor:
         grid = self.grid_for(class_map.shape, item.letterbox)
         parts, classes = extract_parts(class_map, score_map, self.spec.class_names, self.min_area_px, grid)
         meta = item.frame.meta
+        if self.tracker is not None:
+            parts = self.tracker.update(meta, parts)
         done = time.perf_counter()
         timings = replace(item.timings, postprocess_ms=(done - t0) * 1000.0)
         return Result(

@@ -14,6 +14,8 @@ from pipeline.config import Config, load_config, override
 from pipeline.health import HealthReporter, stderr_line
 from pipeline.pipeline import Pipeline
 
+DEFAULT_ZMQ = "tcp://127.0.0.1:5555"
+
 # flag → (config field, argparse options)
 OVERRIDES: dict[str, tuple[str, dict[str, Any]]] = {
     "--source": (
@@ -26,15 +28,37 @@ OVERRIDES: dict[str, tuple[str, dict[str, Any]]] = {
     "--threads": ("model.threads", {"type": int, "help": "inference threads (0 = all cores)"}),
     "--mode": ("source.mode", {"help": "queue policy: latest (live) or lossless (files); default by source"}),
     "--jsonl": ("output.jsonl", {"help": "write one JSON record per frame to this file"}),
+    "--csv": ("output.csv", {"help": "write one CSV row per part per frame to this file"}),
+    "--zmq": (
+        "zmq.endpoint",
+        {
+            "nargs": "?",
+            "const": DEFAULT_ZMQ,
+            "metavar": "ENDPOINT",
+            "help": f"publish records over ZeroMQ PUB (default endpoint {DEFAULT_ZMQ})",
+        },
+    ),
+    "--curve-key": (
+        "zmq.curve_secret_key",
+        {"help": "CURVE secret key file: encrypt ZeroMQ (infant-stream keys)"},
+    ),
+    "--record": ("record.overlay", {"help": "record the overlay video (H.264 mp4) to this file"}),
+    "--record-raw": ("record.raw", {"help": "record the frames as captured (head pixelated) to this file"}),
     "--max-frames": ("run.max_frames", {"type": int, "help": "stop after N frames"}),
     "--duration": ("run.duration_s", {"type": float, "help": "stop after S seconds"}),
     "--min-area": ("postprocess.min_area_px", {"type": int, "help": "smallest part region in pixels"}),
 }
 # switch → (config field, value it sets, help)
-FLAGS: dict[str, tuple[str, bool, str]] = {
+FLAGS: dict[str, tuple[str, Any, str]] = {
     "--realtime": ("source.realtime", True, "pace a file to its frame rate, like a camera"),
     "--loop": ("source.loop", True, "restart a file at its end"),
     "--no-progress": ("output.progress", False, "no health line on stderr"),
+    "--no-tracking": ("tracker.enabled", False, "publish raw regions only (no Kalman tracks)"),
+    "--zmq-connect": ("zmq.connect", True, "connect the PUB socket to the endpoint instead of binding"),
+    "--zmq-frames": ("zmq.frames", True, "also publish frame.<source> JPEG overlays (head pixelated)"),
+    "--display": ("display.mode", "on", "show the monitor window (default: when a display exists)"),
+    "--no-display": ("display.mode", "off", "no monitor window"),
+    "--no-blur": ("privacy.blur_head", False, "do not pixelate the head in recordings and frame messages"),
 }
 
 

@@ -1,0 +1,33 @@
+"""CSV sink: one row per part instance per frame (layout in :mod:`pipeline.table`), every record kept."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from pipeline.frames import Result
+from pipeline.queues import Policy
+from pipeline.record import to_record
+from pipeline.table import CsvWriter
+
+
+class CsvSink:
+    """Writes the rows of each result's schema-1 record to ``path`` (``--csv``); lossless.
+
+    The folder is created (or refused with a ConfigError naming ``flag_name``) at construction,
+    the file with the first record.
+    """
+
+    name = "csv"
+    policy: Policy = "lossless"
+    capacity = 256
+
+    def __init__(self, path: str | Path, flag_name: str = "--csv") -> None:
+        self.writer = CsvWriter(path, flag_name)
+        self.path = self.writer.path
+
+    def write(self, result: Result) -> None:
+        self.writer.write_record(to_record(result, time.monotonic()))
+
+    def close(self) -> None:
+        self.writer.close()

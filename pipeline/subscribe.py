@@ -1,0 +1,222 @@
+"""``infant-stream subscribe ENDPOINT``: receive published messages, print them, save the records.
+
+Every message is one line on stdout: ``<topic> <json>`` for ``parts.*``/``status.*``, and a short
+``frame.<source> seq N WxH jpeg K bytes`` for ``frame.*`` (the image itself is never printed).
+``--jsonl``/``--csv`` save the ``parts.*`` records (whole lines, flushed per record; CSV layout
+in :mod:`pipeline.table`). Malformed messages give a warning on stderr and are skipped.
+
+Ends after ``--count`` parts records (exit 0), on SIGINT/SIGTERM (exit 130/143, files complete),
+or with exit 1 when nothing arrives for ``--timeout`` seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+from typing import IO, Any, Final
+
+import zmq
+
+from pipeline.curve import load_public_key, load_secret_pair
+from pipeline.errors import ConfigError, InfantStreamError
+from pipeline.table import CsvWriter, record_rows
+from pipeline.zmq_publisher import zmq_reason
+
+POLL_MS: Final = 100
+"""How often the receive loop looks at signals and the timeout."""
+
+
+class _JsonlWriter:
+    """Records as JSON lines (compact, whole lines, flushed); the file is created with the first one."""
+
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"--jsonl {self.path}: cannot create folder ({exc.strerror})") from None
+        if self.path.is_dir():
+            raise ConfigError(f"--jsonl {self.path}: not a writable file path")
+        self._file: IO[str] | None = None
+
+    def write(self, record: dict[str, Any]) -> None:
+        if self._file is None:
+            try:
+                self._file = self.path.open("w", encoding="utf-8")
+            except OSError as exc:
+                raise ConfigError(f"--jsonl {self.path}: cannot write ({exc.strerror})") from None
+        self._file.write(json.dumps(record, separators=(",", ":")) + "\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+
+
+class _Signals:
+    """SIGINT/SIGTERM → ``received`` set; the loop ends at its next poll."""
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+
+    def __enter__(self) -> _Signals:
+        self._old = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for s, h in self._old.items():
+            signal.signal(s, h)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.received = signum
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "subscribe",
+        help="receive published records over ZeroMQ: print or save them",
+        description="Connect to a publisher (infant-stream run --zmq) and print each message as one line.",
+    )
+    p.add_argument("endpoint", help="publisher address, e.g. tcp://127.0.0.1:5555")
+    p.add_argument(
+        "--topic",
+        action="append",
+        default=None,
+        help="topic prefix to receive (repeatable; e.g. parts. status. frame.cam0); default all",
+    )
+    p.add_argument("--jsonl", help="append each parts record as one line to this file")
+    p.add_argument("--csv", help="write one row per part per record to this CSV file")
+    p.add_argument("--count", type=int, default=0, help="stop after N parts records (0 = never)")
+    p.add_argument("--timeout", type=float, default=0.0, help="fail if nothing arrives for S seconds")
+    p.add_argument("--quiet", action="store_true", help="do not print messages on stdout")
+    p.add_argument("--curve-server-key", help="the publisher's public key file (NAME.key)")
+    p.add_argument("--curve-client-key", help="this subscriber's secret key file (NAME.key_secret)")
+    p.set_defaults(func=main)
+
+
+def _warn(text: str) -> None:
+    print(f"infant-stream: warning: {text}", file=sys.stderr, flush=True)
+
+
+def _socket(ctx: zmq.Context[Any], args: argparse.Namespace) -> zmq.Socket[Any]:
+    """A SUB socket with CURVE (if asked), connected and subscribed."""
+    if args.count < 0:
+        raise ConfigError(f"--count: must be >= 0, got {args.count}")
+    if args.timeout < 0:
+        raise ConfigError(f"--timeout: must be >= 0, got {args.timeout}")
+    if bool(args.curve_server_key) != bool(args.curve_client_key):
+        raise ConfigError("--curve-server-key and --curve-client-key: give both or neither")
+    keys = None
+    if args.curve_server_key:
+        server = load_public_key(args.curve_server_key, "--curve-server-key")
+        keys = (server, *load_secret_pair(args.curve_client_key, "--curve-client-key"))
+    sock = ctx.socket(zmq.SUB)
+    sock.setsockopt(zmq.LINGER, 0)
+    if keys is not None:
+        sock.curve_serverkey, sock.curve_publickey, sock.curve_secretkey = keys
+    try:
+        sock.connect(args.endpoint)
+    except zmq.ZMQError as exc:
+        sock.close(0)
+        raise ConfigError(f"{args.endpoint}: cannot connect ({zmq_reason(exc)})") from None
+    for topic in args.topic or [""]:
+        sock.setsockopt(zmq.SUBSCRIBE, topic.encode("utf-8"))
+    return sock
+
+
+def describe(parts: list[bytes]) -> tuple[str, str, dict[str, Any] | None]:
+    """(topic, the line to print, the parts record or None) of one message.
+
+    Raises:
+        ValueError: the message is malformed (wrong number of parts, not UTF-8 JSON, not an object).
+    """
+    try:
+        topic = parts[0].decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError("topic is not UTF-8") from None
+    shown = topic or "(no topic)"
+    expected = 3 if topic.startswith("frame.") else 2
+    if len(parts) != expected:
+        raise ValueError(f"{shown}: {len(parts)} message parts, expected {expected}")
+    try:
+        obj = json.loads(parts[1].decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise ValueError(f"{shown}: payload is not UTF-8 JSON") from None
+    if not isinstance(obj, dict):
+        raise ValueError(f"{shown}: payload is not a JSON object")
+    if expected == 3:
+        w, h = obj.get("width"), obj.get("height")
+        enc = obj.get("encoding", "?")
+        return topic, f"{topic} seq {obj.get('seq')} {w}x{h} {enc} {len(parts[2])} bytes", None
+    line = f"{topic} {json.dumps(obj, separators=(',', ':'))}"
+    if topic.startswith("parts."):
+        try:
+            record_rows(obj)  # is it a schema-1 parts record?
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{shown}: not a schema-1 parts record ({type(exc).__name__}: {exc})") from None
+        return topic, line, obj
+    return topic, line, None
+
+
+def receive(args: argparse.Namespace, sock: zmq.Socket[Any], signals: _Signals) -> None:
+    """The receive loop; returns at ``--count`` or a signal, raises on ``--timeout``."""
+    jsonl = _JsonlWriter(args.jsonl) if args.jsonl else None
+    table = CsvWriter(args.csv, "--csv") if args.csv else None
+    poller = zmq.Poller()
+    poller.register(sock, zmq.POLLIN)
+    records = 0
+    last = time.monotonic()
+    try:
+        while signals.received is None:
+            if not poller.poll(POLL_MS):
+                if args.timeout and time.monotonic() - last > args.timeout:
+                    raise InfantStreamError(f"{args.endpoint}: nothing received for {args.timeout:g} s")
+                continue
+            parts = sock.recv_multipart(zmq.NOBLOCK)
+            last = time.monotonic()
+            try:
+                _, line, record = describe(parts)
+            except ValueError as exc:
+                _warn(f"malformed message skipped: {exc}")
+                continue
+            if not args.quiet:
+                print(line, flush=True)
+            if record is not None:
+                if jsonl is not None:
+                    jsonl.write(record)
+                if table is not None:
+                    table.write_record(record)
+                records += 1
+                if args.count and records >= args.count:
+                    return
+    finally:
+        if jsonl is not None:
+            jsonl.close()
+        if table is not None:
+            table.close()
+
+
+def main(args: argparse.Namespace) -> int:
+    ctx: zmq.Context[Any] = zmq.Context()
+    try:
+        sock = _socket(ctx, args)
+        try:
+            with _Signals() as signals:
+                try:
+                    receive(args, sock, signals)
+                except BrokenPipeError:  # stdout closed (e.g. | head): a normal end
+                    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                    return 0
+        finally:
+            sock.close(0)
+    finally:
+        ctx.term()
+    if signals.received is not None:
+        return 128 + signals.received
+    return 0

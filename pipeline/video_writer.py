@@ -1,0 +1,201 @@
+"""H.264 encoding of RGB frames with real (variable) timestamps, written so a crash leaves a playable file.
+
+Container: ``.mp4`` (also ``.m4v``/``.mov``) is written as *fragmented* MP4
+(``movflags=frag_keyframe+empty_moov+default_base_moof``) with ``flush_packets=1``: every keyframe
+starts a fragment (moof+mdat) that goes to disk whole, so a process killed even by SIGKILL leaves a
+file that plays up to the last complete fragment (at most ``keyframe_s`` + the encoder's lookahead
+lost). A graceful :meth:`H264Writer.close` flushes the encoder and writes the trailer. ``.mkv``
+(Matroska) is written progressively the same way.
+
+Encoder: libx264, yuv420p, ``preset`` (default ``veryfast``), ``crf``, no B-frames (``bf=0``): a
+fragmented MP4 cannot carry the edit list that hides B-frame reordering delay, so with B-frames
+every timestamp would come out shifted; without them decoded pts equal the written ones exactly,
+and the encoder holds fewer frames (lower latency, less lost on a crash). A keyframe is forced every
+``keyframe_s`` seconds of *timestamps* (not frame counts: the frame rate is variable).
+
+Timestamps: the stream time base is 1/90000 s (:data:`TICK_HZ`); a frame's pts is its time minus
+the first frame's time. :class:`Ticks` keeps them strictly increasing (see there).
+
+Colour: frames come in RGB (the pipeline's order); the RGB → yuv420p conversion (BT.601, limited
+range) happens inside PyAV/swscale at this boundary only.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Final
+
+import av
+import cv2
+import numpy as np
+
+TICK_HZ: Final = 90_000
+"""Stream time base: ticks per second (the MPEG 90 kHz clock)."""
+
+NOMINAL_FPS: Final = 30
+"""Declared stream rate when the real one is unknown (timestamps, not this, define playback)."""
+
+SMPTE170M: Final = 6
+"""AVCOL_SPC/PRI/TRC_SMPTE170M: BT.601 (525-line) matrix, primaries and transfer."""
+MPEG_RANGE: Final = 1
+"""AVCOL_RANGE_MPEG: limited (16..235) range."""
+
+MP4_SUFFIXES: Final = (".mp4", ".m4v", ".mov")
+MKV_SUFFIXES: Final = (".mkv",)
+SUFFIXES: Final = MP4_SUFFIXES + MKV_SUFFIXES
+
+MP4_OPTIONS: Final = {"movflags": "frag_keyframe+empty_moov+default_base_moof", "flush_packets": "1"}
+MKV_OPTIONS: Final = {"flush_packets": "1"}
+
+
+class Ticks:
+    """Frame times in seconds → strictly increasing integer pts in ticks of ``1 / tick_hz`` s.
+
+    pts = round((t − t_first) · tick_hz). Times that do not advance are repaired:
+
+    * a time *before or equal to* the previous one (a looping file restarting at 0, a stream that
+      reconnects with new timestamps, a duplicated pts) rebases the clock: that frame is placed one
+      typical frame interval (the last good interval, or 1/30 s at first) after the previous frame,
+      and later frames keep their spacing from there — the recording never runs backwards or
+      squeezes a whole loop into a few ticks;
+    * two times closer than one tick get the previous pts + 1 tick.
+
+    Forward jumps (dropped frames, a pause) are kept: they are real time.
+    """
+
+    def __init__(self, tick_hz: int = TICK_HZ, default_interval_s: float = 1.0 / NOMINAL_FPS) -> None:
+        self.tick_hz = tick_hz
+        self._interval_s = default_interval_s
+        self._t0: float | None = None
+        self._offset_s = 0.0
+        self._last_s: float | None = None
+        self._last_pts = -1
+        self.rebased = 0
+        """How many times the clock went back or stood still and was rebased."""
+
+    def __call__(self, t_s: float) -> int:
+        """The pts (ticks) of a frame at time ``t_s`` seconds."""
+        if self._t0 is None:
+            self._t0 = t_s
+        x = t_s + self._offset_s
+        if self._last_s is not None:
+            if x <= self._last_s:
+                self._offset_s += self._last_s + self._interval_s - x
+                x = self._last_s + self._interval_s
+                self.rebased += 1
+            else:
+                self._interval_s = min(max(x - self._last_s, 1e-3), 1.0)
+        self._last_s = x
+        pts = max(round((x - self._t0) * self.tick_hz), self._last_pts + 1)
+        self._last_pts = pts
+        return pts
+
+
+def even_size(width: int, height: int) -> tuple[int, int]:
+    """(width, height) rounded *up* to even numbers (yuv420p needs even sizes)."""
+    return width + (width & 1), height + (height & 1)
+
+
+def fit_frame(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``rgb`` (H, W, 3) uint8 made exactly ``size`` = (width, height), even.
+
+    A frame of the recording's source size with odd dims (``size`` is that size rounded up to even)
+    is padded by one replicated column/row on the right/bottom: no pixel is lost and coordinates are
+    unchanged. A frame of any other size (a stream that came back at another resolution) is resized
+    to ``size`` (aspect not preserved). Never writes into ``rgb``; may return it unchanged.
+    """
+    width, height = size
+    h, w = rgb.shape[:2]
+    if (w, h) == (width, height):
+        return rgb
+    if even_size(w, h) == (width, height):
+        return cv2.copyMakeBorder(rgb, 0, height - h, 0, width - w, cv2.BORDER_REPLICATE)
+    shrink = w * h > width * height
+    return cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+
+
+class H264Writer:
+    """One H.264 file being written; the file is created by the constructor.
+
+    Args:
+        path: ``.mp4``/``.m4v``/``.mov`` (fragmented MP4) or ``.mkv``.
+        width, height: frame size in pixels, both even.
+        crf: x264 constant rate factor, 0..51.
+        preset: x264 preset (``veryfast`` keeps up with 720p on one core, see tools/ docs).
+        threads: encoder threads (1 or 2: the pipeline's stages already use the cores).
+        keyframe_s: a keyframe (and an MP4 fragment) at least this often, seconds of timestamps.
+
+    Raises av.FFmpegError / OSError when the file or the encoder cannot be opened.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        width: int,
+        height: int,
+        crf: int = 23,
+        preset: str = "veryfast",
+        threads: int = 1,
+        keyframe_s: float = 2.0,
+    ) -> None:
+        if width % 2 or height % 2 or width < 2 or height < 2:
+            raise ValueError(f"frame size must be even and >= 2, got {width}x{height}")
+        self.path = Path(path)
+        self.width, self.height = width, height
+        self.frames = 0
+        self.ticks = Ticks()
+        self._key_every = round(keyframe_s * TICK_HZ)
+        self._last_key: int | None = None
+        suffix = self.path.suffix.lower()
+        options = MKV_OPTIONS if suffix in MKV_SUFFIXES else MP4_OPTIONS
+        fmt = "matroska" if suffix in MKV_SUFFIXES else "mp4"
+        self._container: Any = av.open(str(self.path), mode="w", format=fmt, options=dict(options))
+        try:
+            stream: Any = self._container.add_stream("libx264", rate=NOMINAL_FPS)
+            stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+            stream.time_base = Fraction(1, TICK_HZ)
+            stream.codec_context.time_base = Fraction(1, TICK_HZ)
+            stream.codec_context.thread_count = threads
+            # Tag what swscale's RGB → yuv420p conversion does (BT.601, limited range), so players do
+            # not guess BT.709 for HD sizes and shift the colours.
+            cc = stream.codec_context
+            cc.colorspace = cc.color_primaries = cc.color_trc = SMPTE170M
+            cc.color_range = MPEG_RANGE
+            # g: a backstop only; keyframes are forced by time in write().
+            stream.options = {"preset": preset, "crf": str(crf), "bf": "0", "g": str(20 * NOMINAL_FPS)}
+            stream.codec_context.open()
+        except BaseException:
+            self._container.close()
+            raise
+        self._stream = stream
+        self._closed = False
+
+    def write(self, rgb: np.ndarray, t_s: float) -> None:
+        """Encode ``rgb`` (height, width, 3) uint8 RGB captured at ``t_s`` seconds (any clock)."""
+        if rgb.shape != (self.height, self.width, 3) or rgb.dtype != np.uint8:
+            raise ValueError(
+                f"{self.path}: frame must be ({self.height}, {self.width}, 3) uint8, "
+                f"got {rgb.shape} {rgb.dtype}"
+            )
+        pts = self.ticks(t_s)
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        frame.pts = pts
+        frame.time_base = Fraction(1, TICK_HZ)
+        if self._last_key is None or pts - self._last_key >= self._key_every:
+            frame.pict_type = av.video.frame.PictureType.I
+            self._last_key = pts
+        for packet in self._stream.encode(frame):
+            self._container.mux(packet)
+        self.frames += 1
+
+    def close(self) -> None:
+        """Flush the encoder, write the trailer and close the file (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            for packet in self._stream.encode():
+                self._container.mux(packet)
+        finally:
+            self._container.close()
