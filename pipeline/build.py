@@ -1,24 +1,45 @@
 """From a :class:`~pipeline.config.Config` to a ready (not started) :class:`~pipeline.pipeline.Pipeline`.
 
-Order matters for clean failures: the source is checked first, then the model is loaded, and
-only then are output files created, so a bad input never leaves a half-written output behind.
+Order matters for clean failures: the source is checked first, then the model is loaded, then
+the ZeroMQ socket is bound, and only then are output files created (at their first record), so
+a bad input never leaves a half-written output behind.
+
+Every image that leaves the process (recordings, ``frame.*`` messages) goes through the head
+pixelation of ``privacy`` (:func:`image_renderers`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 from pipeline.backends import Backend, create_backend
 from pipeline.config import Config
+from pipeline.frames import Result
+from pipeline.health import HealthStatus
 from pipeline.inference import InferenceStage
+from pipeline.overlay import OverlayRenderer, OverlayStyle
 from pipeline.pipeline import Pipeline
 from pipeline.postprocess import Postprocessor
 from pipeline.preprocess import Preprocessor
+from pipeline.privacy import blur_head
+from pipeline.queues import Policy
 from pipeline.sinks.base import Sink
+from pipeline.sinks.csv import CsvSink
 from pipeline.sinks.jsonl import JsonlSink
+from pipeline.sinks.video import VideoSink
+from pipeline.sinks.window import WindowSink
+from pipeline.sinks.zmq import ZmqSink
 from pipeline.sources import Source, open_source
+from pipeline.sources.base import default_policy
+from pipeline.tracking import PartTracker
+from pipeline.zmq_publisher import ZmqPublisher
+
+Renderer = Callable[[Result], np.ndarray]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,28 +65,104 @@ def limit_opencv_threads() -> None:
     cv2.setNumThreads(1)
 
 
+@dataclass
+class LiveOutputs:
+    """What lives beside the pipeline's sinks and outlasts them: the ZeroMQ publisher (it sends the
+    final ``stopped`` status after the last record) and the monitor window (it shows health).
+
+    ``close`` order: pipeline joined → final status published → publisher closed.
+    """
+
+    publisher: ZmqPublisher | None = None
+    window: WindowSink | None = None
+    extra_listeners: list[Callable[[HealthStatus], None]] = field(default_factory=list)
+
+    def health_listeners(self) -> list[Callable[[HealthStatus], None]]:
+        """Callables for :class:`~pipeline.health.HealthReporter` (status topic, window HUD)."""
+        out = list(self.extra_listeners)
+        if self.publisher is not None:
+            out.append(self.publisher.status_listener())
+        if self.window is not None:
+            out.append(self.window.on_health)
+        return out
+
+    def close(self, final: HealthStatus | None) -> None:
+        """Publish ``final`` (the ``stopped``/``error`` status), then release the socket."""
+        if self.publisher is not None:
+            if final is not None:
+                self.publisher.publish_status(final)
+            self.publisher.close()
+
+
+def image_renderers(cfg: Config) -> tuple[Renderer, Renderer]:
+    """(overlay, raw) renderers for images that leave the process, head pixelated per ``privacy``.
+
+    Each call makes a new overlay renderer (it keeps trails): one per consuming thread.
+    Both return (height, width, 3) uint8 RGB arrays and never write into ``result.image``.
+    """
+    privacy = cfg.privacy if cfg.privacy.blur_head else None
+    overlay = OverlayRenderer(OverlayStyle(alpha=cfg.display.alpha), cfg.display.trail_s, privacy)
+
+    def raw(result: Result) -> np.ndarray:
+        return blur_head(result, cfg.privacy)
+
+    return overlay, raw
+
+
+def make_sinks(cfg: Config, policy: Policy, publisher: ZmqPublisher | None) -> list[Sink]:
+    """The sinks ``cfg`` asks for. Recordings follow the pipeline's ``policy``: every frame from
+    files, the newest (never holding up inference) from live sources."""
+    sinks: list[Sink] = []
+    if publisher is not None:
+        sinks.append(ZmqSink(publisher, cfg.zmq, render=image_renderers(cfg)[0]))
+    if cfg.output.jsonl:
+        sinks.append(JsonlSink(cfg.output.jsonl))
+    if cfg.output.csv:
+        sinks.append(CsvSink(cfg.output.csv))
+    rec = cfg.record
+    if rec.overlay:
+        sinks.append(VideoSink(rec.overlay, image_renderers(cfg)[0], rec.crf, "--record", policy))
+    if rec.raw:
+        sinks.append(VideoSink(rec.raw, image_renderers(cfg)[1], rec.crf, "--record-raw", policy))
+    return sinks
+
+
 def build_pipeline(
     cfg: Config,
     extra_sinks: list[Sink] | None = None,
     source: Source | None = None,
     backend: Backend | None = None,
+    live: LiveOutputs | None = None,
 ) -> Pipeline:
-    """Source, model, stages and sinks wired together as ``cfg`` says."""
+    """Source, model, tracker, stages and sinks wired together as ``cfg`` says.
+
+    With ``live`` given, a ZeroMQ publisher is created into it when ``cfg.zmq.endpoint`` is set
+    (the caller closes it: :meth:`LiveOutputs.close`), and its window (if any) becomes a sink.
+    """
     limit_opencv_threads()
     source = source or open_source(cfg.source)
     backend = backend or load_backend(cfg)
-    sinks: list[Sink] = []
-    if cfg.output.jsonl:
-        sinks.append(JsonlSink(cfg.output.jsonl))
-    sinks.extend(extra_sinks or [])
     mode = cfg.source.mode
+    policy: Policy = default_policy(source) if mode == "auto" else mode
+    if live is not None and cfg.zmq.endpoint:
+        live.publisher = ZmqPublisher(cfg.zmq)
+    try:
+        sinks = make_sinks(cfg, policy, live.publisher if live else None)
+    except BaseException:
+        if live is not None:
+            live.close(None)
+        raise
+    if live is not None and live.window is not None:
+        sinks.append(live.window)
+    sinks.extend(extra_sinks or [])
+    tracker = PartTracker(cfg.tracker) if cfg.tracker.enabled else None
     return Pipeline(
         source=source,
         preprocess=Preprocessor(backend.spec),
         infer=InferenceStage(backend),
-        postprocess=Postprocessor(backend.spec, cfg.postprocess.min_area_px),
+        postprocess=Postprocessor(backend.spec, cfg.postprocess.min_area_px, tracker),
         sinks=sinks,
-        policy=None if mode == "auto" else mode,
+        policy=policy,
         capacity=cfg.queues.capacity or None,
         max_frames=cfg.run.max_frames or None,
         drain_s=cfg.queues.drain_s,

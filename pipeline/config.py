@@ -28,6 +28,10 @@ def _ge(low: float) -> dict[str, Any]:
     return {"check": (lambda v: v >= low), "rule": f"must be >= {low}"}
 
 
+def _between(low: float, high: float) -> dict[str, Any]:
+    return {"check": (lambda v: low <= v <= high), "rule": f"must be {low}..{high}"}
+
+
 @dataclass(frozen=True)
 class SourceConfig:
     """Where frames come from. ``uri``: file, image or folder, URL, camera index or /dev/videoN."""
@@ -89,15 +93,18 @@ class TrackerConfig:
         reference_area_px: the region area at which ``measurement_noise_px`` applies.
         gate_chi2: Mahalanobis gate (squared, 2 dof): 13.8 keeps 99.9 % of true matches.
         max_coast_s: how long a track without a region is predicted before it ends.
+        min_hits_to_coast: frames a track must have been observed in before it may coast; younger
+            tracks (fragments, short false positives) end at their first miss.
     """
 
     enabled: bool = True
     motion: Literal["constant_velocity", "constant_acceleration"] = "constant_velocity"
-    process_noise: float = field(default=2000.0, metadata=_gt(0))
-    measurement_noise_px: float = field(default=2.0, metadata=_gt(0))
+    process_noise: float = field(default=1000.0, metadata=_gt(0))
+    measurement_noise_px: float = field(default=4.0, metadata=_gt(0))
     reference_area_px: float = field(default=2000.0, metadata=_gt(0))
     gate_chi2: float = field(default=13.8, metadata=_gt(0))
     max_coast_s: float = field(default=1.0, metadata=_ge(0))
+    min_hits_to_coast: int = field(default=3, metadata=_ge(1))
 
 
 @dataclass(frozen=True)
@@ -121,7 +128,7 @@ class ZmqConfig:
     send_hwm: int = field(default=1000, metadata=_ge(1))
     frames: bool = False
     frame_fps: float = field(default=5.0, metadata=_gt(0))
-    jpeg_quality: int = field(default=80, metadata={"check": lambda v: 1 <= v <= 100, "rule": "must be 1..100"})
+    jpeg_quality: int = field(default=80, metadata=_between(1, 100))
     curve_secret_key: str = ""
     curve_clients_dir: str = ""
 
@@ -137,7 +144,7 @@ class DisplayConfig:
     """
 
     mode: Literal["auto", "on", "off"] = "auto"
-    alpha: float = field(default=0.45, metadata={"check": lambda v: 0 <= v <= 1, "rule": "must be 0..1"})
+    alpha: float = field(default=0.45, metadata=_between(0, 1))
     trail_s: float = field(default=3.0, metadata=_ge(0))
     blur_head: bool = False
 
@@ -154,7 +161,7 @@ class RecordConfig:
 
     overlay: str = ""
     raw: str = ""
-    crf: int = field(default=23, metadata={"check": lambda v: 0 <= v <= 51, "rule": "must be 0..51"})
+    crf: int = field(default=23, metadata=_between(0, 51))
 
 
 @dataclass(frozen=True)

@@ -9,10 +9,11 @@ import time
 from types import FrameType
 from typing import Any
 
-from pipeline.build import build_pipeline
+from pipeline.build import LiveOutputs, build_pipeline
 from pipeline.config import Config, load_config, override
-from pipeline.health import HealthReporter, stderr_line
+from pipeline.health import HealthReporter, health_between, stderr_line
 from pipeline.pipeline import Pipeline
+from pipeline.sinks.window import WindowSink, display_available
 
 DEFAULT_ZMQ = "tcp://127.0.0.1:5555"
 
@@ -107,12 +108,19 @@ class _Signals:
         self.pipeline.stop()
 
 
-def run_pipeline(pipeline: Pipeline, cfg: Config) -> int:
-    """Start, wait for the end (source end, duration or signal), join; returns the exit code."""
+def run_pipeline(pipeline: Pipeline, cfg: Config, live: LiveOutputs | None = None) -> int:
+    """Start, wait for the end (source end, duration or signal), join; returns the exit code.
+
+    ``live``: the publisher (status once a second, a final ``stopped``/``error`` status, closed
+    last) and the window (its HUD gets the health) built with the pipeline.
+    """
+    live = live or LiveOutputs()
     reporter = HealthReporter(pipeline)
+    reporter.listeners.extend(live.health_listeners())
     if cfg.output.progress:
         reporter.listeners.append(stderr_line())
     t0 = time.monotonic()
+    first = pipeline.counters()
     with _Signals(pipeline) as signals:
         pipeline.start()
         reporter.start()
@@ -123,6 +131,7 @@ def run_pipeline(pipeline: Pipeline, cfg: Config) -> int:
             pipeline.join()
         finally:
             reporter.stop()
+            live.close(health_between(first, pipeline.counters()))
             _summary(pipeline, time.monotonic() - t0)
     if signals.received is not None:
         return 128 + signals.received
@@ -139,6 +148,29 @@ def _summary(pipeline: Pipeline, elapsed: float) -> None:
     )
 
 
+def open_window(cfg: Config) -> WindowSink | None:
+    """The monitor window if ``display.mode`` asks for one and a display exists.
+
+    ``on`` without a usable display prints one line and the run continues headless.
+    """
+    mode = cfg.display.mode
+    if mode == "off":
+        return None
+    if not display_available():
+        if mode == "on":
+            print(
+                "infant-stream: no display available (DISPLAY/WAYLAND_DISPLAY unset or no window can "
+                "be opened); running without the monitor window",
+                file=sys.stderr,
+            )
+        return None
+    return WindowSink(cfg.display, cfg.privacy, on_quit=lambda: None)
+
+
 def main(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
-    return run_pipeline(build_pipeline(cfg), cfg)
+    live = LiveOutputs(window=open_window(cfg))
+    pipeline = build_pipeline(cfg, live=live)
+    if live.window is not None:
+        live.window.on_quit = pipeline.stop
+    return run_pipeline(pipeline, cfg, live)

@@ -1,8 +1,11 @@
 """``make demo``: the main job on the bundled default model and a generated demo video.
 
 1. generates ``out/demo.mp4`` + ``out/demo.json`` (ground truth) with a fixed seed if absent;
-2. runs ``infant-stream run`` on it with ``models/infant-seg.onnx``, writing ``out/demo.jsonl``;
-3. prints frames, FPS, per-part detection rate and centroid error against the ground truth.
+2. runs ``infant-stream run`` on it with ``models/infant-seg.onnx``, writing ``out/demo.jsonl``,
+   ``out/demo.csv`` and the overlay video ``out/demo-overlay.mp4`` (the monitor window opens too
+   when a display exists);
+3. prints frames, FPS, per-part detection rate and centroid error against the ground truth,
+   raw vs Kalman-smoothed, and plots the trajectories to ``out/demo.png``.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ MODEL = REPO_ROOT / "models" / "infant-seg.onnx"
 OUT = REPO_ROOT / "out"
 VIDEO = OUT / "demo.mp4"
 RECORDS = OUT / "demo.jsonl"
+OVERLAY = OUT / "demo-overlay.mp4"
 SEED, FRAMES, FPS, WIDTH, HEIGHT = 2026, 250, 25, 640, 480
 
 
@@ -48,12 +52,15 @@ def main() -> int:
             return code
     t0 = time.monotonic()
     code = cli(
-        ["run", "--source", str(VIDEO), "--model", str(MODEL), "--jsonl", str(RECORDS), "--source-id", "demo"]
+        [
+            *("run", "--source", str(VIDEO), "--model", str(MODEL), "--source-id", "demo"),
+            *("--jsonl", str(RECORDS), "--csv", str(RECORDS.with_suffix(".csv")), "--record", str(OVERLAY)),
+        ]
     )
     elapsed = time.monotonic() - t0
     if code:
         return code
-    from tools.accuracy import compare, format_report, load_jsonl
+    from tools.accuracy import compare, compare_tracks, format_report, format_track_report, load_jsonl
 
     records = load_jsonl(RECORDS)
     truth = json.loads(VIDEO.with_suffix(".json").read_text())
@@ -61,8 +68,10 @@ def main() -> int:
         f"\ndemo: {len(records)} frames in {elapsed:.1f} s ({len(records) / elapsed:.1f} fps incl. model load)"
     )
     print(format_report(compare(records, truth)))
-    print(f"records: {RECORDS}")
-    return 0
+    print(format_track_report(compare_tracks(records, truth)))
+    code = cli(["plot", str(RECORDS), "--out", str(RECORDS.with_suffix(".png"))])
+    print(f"records: {RECORDS}, {RECORDS.with_suffix('.csv')}; overlay video: {OVERLAY}")
+    return code
 
 
 if __name__ == "__main__":

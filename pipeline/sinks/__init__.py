@@ -1,1 +1,1 @@
-"""Result sinks (JSON Lines now; ZeroMQ, window and video come with the live-outputs work)."""
+"""Result sinks: JSON Lines, CSV, ZeroMQ, H.264 recordings and the monitor window (one thread each)."""

@@ -17,7 +17,7 @@ For each frame of a source, at time ``t`` (``pts_s``, else ``capture_mono``; sec
 A track ends (before step 2) once ``t − last_observed_t > max_coast_s``: it coasts for at most
 ``max_coast_s`` and a region after a longer gap gets a new id; a forward time jump beyond
 ``max_coast_s`` therefore ends every track as well. A track observed in fewer than
-:data:`MIN_HITS_TO_COAST` frames does not coast at all: it ends at its first miss.
+``tracker.min_hits_to_coast`` frames does not coast at all: it ends at its first miss.
 
 Region instance indices are ordered by area each frame, so nothing here relies on them.
 """
@@ -37,11 +37,6 @@ from pipeline.tracking.track import Track
 
 FORBIDDEN: Final = 1e9
 COAST_SLACK_S: Final = 1e-6
-# A track must have been observed in this many frames before it may coast: a region seen once or
-# twice (a fragment of a part split by an occluding limb, a short false positive) ends as soon as it
-# is missed instead of leaving a "predicted" ghost for max_coast_s (measured on the synthetic clip:
-# predicted torso parts 103 → 25 over 250 frames).
-MIN_HITS_TO_COAST: Final = 3
 
 
 class _SourceTracks:
@@ -157,7 +152,9 @@ class PartTracker:
                     src.tracks.append(assigned[i])
 
         # Young tracks end at their first miss (no ghost of a one-frame fragment).
-        src.tracks = [tr for tr in src.tracks if tr.state == "observed" or tr.hits >= MIN_HITS_TO_COAST]
+        src.tracks = [
+            tr for tr in src.tracks if tr.state == "observed" or tr.hits >= self.cfg.min_hits_to_coast
+        ]
         out = [_observed(p, assigned[i]) if i in assigned else p for i, p in enumerate(parts)]
         coasting = sorted((tr for tr in src.tracks if tr.state == "predicted"), key=lambda tr: tr.track_id)
         out.extend(_predicted(tr) for tr in coasting)

@@ -1,10 +1,14 @@
 """``infant-stream run`` as a user runs it: a subprocess, real files, one-line errors, exit codes."""
 
+import csv
 import json
+import os
 import signal
+import socket
 import subprocess
 import time
 
+import av
 import pytest
 from media import colour_model, truncated_h264, write_h264
 
@@ -167,3 +171,57 @@ def test_no_progress_silences_health_line(infant_stream, colour_model_path, tmp_
     assert proc.returncode == 0, proc.stderr
     assert not [line for line in proc.stderr.splitlines() if line.startswith("[cam0]")]
     assert "30 frames" in proc.stderr
+
+
+def test_live_output_flags_are_wired(infant_stream, colour_model_path, tmp_path):
+    """--csv, --record, --record-raw, --no-tracking and --display (headless here) through the CLI."""
+    video = write_h264(tmp_path / "v.mp4", frames=12)
+    paths = {name: tmp_path / name for name in ("a.jsonl", "a.csv", "o.mp4", "r.mp4")}
+    proc = subprocess.run(
+        [
+            *infant_stream,
+            *("run", "--source", str(video), "--model", str(colour_model_path), "--no-progress"),
+            *("--jsonl", str(paths["a.jsonl"]), "--csv", str(paths["a.csv"])),
+            *("--record", str(paths["o.mp4"]), "--record-raw", str(paths["r.mp4"]), "--display"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+        env={k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "no display available" in proc.stderr and "running without the monitor window" in proc.stderr
+    records = [json.loads(line) for line in paths["a.jsonl"].read_text().splitlines()]
+    assert len(records) == 12
+    assert all(p["track_id"] is not None for r in records for p in r["parts"])
+    rows = list(csv.DictReader(paths["a.csv"].open(newline="")))
+    assert len(rows) == sum(len(r["parts"]) for r in records) > 0
+    for mp4 in (paths["o.mp4"], paths["r.mp4"]):
+        with av.open(str(mp4)) as c:
+            assert sum(1 for _ in c.decode(video=0)) == 12
+
+    untracked = tmp_path / "u.jsonl"
+    proc = run(
+        infant_stream,
+        *("run", "--source", str(video), "--model", str(colour_model_path)),
+        *("--jsonl", str(untracked), "--no-tracking", "--no-display"),
+    )
+    assert proc.returncode == 0, proc.stderr
+    parts = [p for line in untracked.read_text().splitlines() for p in json.loads(line)["parts"]]
+    assert parts and all(p["track_id"] is None and p["smoothed"] is None for p in parts)
+
+
+def test_zmq_bind_error_is_one_line_and_writes_nothing(infant_stream, colour_model_path, tmp_path):
+    video = write_h264(tmp_path / "v.mp4", frames=3)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        endpoint = f"tcp://127.0.0.1:{busy.getsockname()[1]}"
+        out = tmp_path / "out.jsonl"
+        proc = run(
+            infant_stream,
+            *("run", "--source", str(video), "--model", str(colour_model_path)),
+            *("--zmq", endpoint, "--jsonl", str(out), "--record", str(tmp_path / "o.mp4")),
+        )
+    assert_one_line_error(proc, 2, f"--zmq {endpoint}", "Address already in use")
+    assert not out.exists() and not (tmp_path / "o.mp4").exists()

@@ -11,8 +11,10 @@ from pipeline.model_meta import ModelSpec
 from pipeline.postprocess import Postprocessor
 from pipeline.tracking import PartTracker
 from pipeline.tracking.motion import measurement_std
-from pipeline.tracking.tracker import MIN_HITS_TO_COAST, assign
+from pipeline.tracking.tracker import assign
 from tools.accuracy import compare_tracks
+
+MIN_HITS_TO_COAST = TrackerConfig().min_hits_to_coast
 
 FPS = 30.0
 NAMES = {1: "head", 2: "arm", 3: "torso", 4: "leg"}
