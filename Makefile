@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test pytest lint format demo bench clean
+.PHONY: venv test pytest lint format demo bench bench-gpu clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ demo: venv
 bench: venv
 	test -f out/bench.mp4 || $(VENV)/bin/infant-stream synth video --out out/bench.mp4 --frames 300 --width 1280 --height 720 --seed 7
 	$(VENV)/bin/infant-stream bench --source out/bench.mp4 --model models/infant-seg.onnx --frames 300
+
+# GPU machines: every backend/precision/batch in one call, one table (see docs/gpu.md)
+bench-gpu: venv
+	$(PY) -m tools.gpu_bench
 
 clean:
 	rm -rf out .pytest_cache .mypy_cache .ruff_cache

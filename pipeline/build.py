@@ -1,7 +1,7 @@
 """From a :class:`~pipeline.config.Config` to a ready (not started) :class:`~pipeline.pipeline.Pipeline`.
 
-Order matters for clean failures: the source is checked first, then the model is loaded, then
-the ZeroMQ socket is bound, and only then are output files created (at their first record), so
+Order matters for clean failures: the source is checked first, then the ZeroMQ socket is bound
+(so a TensorRT engine build can be announced in status records), then the model is loaded, and only then are output files created (at their first record), so
 a bad input never leaves a half-written output behind.
 
 Every image that leaves the process (recordings, ``frame.*`` messages) goes through the head
@@ -10,18 +10,21 @@ pixelation of ``privacy`` (:func:`image_renderers`).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 
 from pipeline.backends import Backend, create_backend
 from pipeline.config import Config
+from pipeline.engine_status import EngineBuildStatus
 from pipeline.frames import Result
 from pipeline.health import HealthStatus
-from pipeline.inference import InferenceStage
+from pipeline.inference import BatchInferenceStage, InferenceStage
 from pipeline.overlay import OverlayRenderer, OverlayStyle
 from pipeline.pipeline import Pipeline
 from pipeline.postprocess import Postprocessor
@@ -40,6 +43,7 @@ from pipeline.tracking import PartTracker
 from pipeline.zmq_publisher import ZmqPublisher
 
 Renderer = Callable[[Result], np.ndarray]
+log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -53,10 +57,41 @@ def resolve_model_path(path: str) -> Path:
     return bundled if bundled.exists() else p
 
 
-def load_backend(cfg: Config) -> Backend:
-    """Load the configured model with the configured backend."""
+def load_backend(cfg: Config, publisher: ZmqPublisher | None = None) -> Backend:
+    """Load the configured model with the configured backend; an engine build (TensorRT) is
+    announced on stderr and, with ``publisher``, as ``building_engine`` status records."""
     m = cfg.model
-    return create_backend(m.backend, resolve_model_path(m.path), m.providers, m.threads, m.spin)
+    announce = EngineBuildStatus(cfg.source.id, publisher)
+    try:
+        return create_backend(m, resolve_model_path(m.path), on_build=announce)
+    finally:
+        announce.stop()
+
+
+def _uses_gpu(backend: Backend) -> bool:
+    return backend.name.startswith("tensorrt") or any(
+        ep in backend.name for ep in ("CUDAExecutionProvider", "TensorrtExecutionProvider")
+    )
+
+
+def _stages(cfg: Config, backend: Backend) -> tuple[Any, Any, Postprocessor]:
+    """(preprocess, infer, postprocess) callables for the backend: batched inference when
+    ``model.max_batch`` > 1, letterbox/arg-max on the GPU when ``model.gpu_preprocess`` and the
+    backend runs on one (ignored with a warning otherwise)."""
+    tracker = PartTracker(cfg.tracker) if cfg.tracker.enabled else None
+    infer = BatchInferenceStage(backend) if cfg.model.max_batch > 1 else InferenceStage(backend)
+    if cfg.model.gpu_preprocess and _uses_gpu(backend):
+        from pipeline.gpu_ops import DeviceMaps, GpuPreprocessor
+
+        post = Postprocessor(backend.spec, cfg.postprocess.min_area_px, tracker, maps=DeviceMaps("cuda"))
+        return GpuPreprocessor(backend.spec, "cuda"), infer, post
+    if cfg.model.gpu_preprocess:
+        log.warning("model.gpu_preprocess: ignored, %s runs on the CPU", backend.name)
+    return (
+        Preprocessor(backend.spec),
+        infer,
+        Postprocessor(backend.spec, cfg.postprocess.min_area_px, tracker),
+    )
 
 
 def limit_opencv_threads() -> None:
@@ -141,12 +176,12 @@ def build_pipeline(
     """
     limit_opencv_threads()
     source = source or open_source(cfg.source)
-    backend = backend or load_backend(cfg)
     mode = cfg.source.mode
     policy: Policy = default_policy(source) if mode == "auto" else mode
     if live is not None and cfg.zmq.endpoint:
         live.publisher = ZmqPublisher(cfg.zmq)
     try:
+        backend = backend or load_backend(cfg, live.publisher if live else None)
         sinks = make_sinks(cfg, policy, live.publisher if live else None)
     except BaseException:
         if live is not None:
@@ -155,15 +190,17 @@ def build_pipeline(
     if live is not None and live.window is not None:
         sinks.append(live.window)
     sinks.extend(extra_sinks or [])
-    tracker = PartTracker(cfg.tracker) if cfg.tracker.enabled else None
+    preprocess, infer, postprocess = _stages(cfg, backend)
     return Pipeline(
         source=source,
-        preprocess=Preprocessor(backend.spec),
-        infer=InferenceStage(backend),
-        postprocess=Postprocessor(backend.spec, cfg.postprocess.min_area_px, tracker),
+        preprocess=preprocess,
+        infer=infer,
+        postprocess=postprocess,
         sinks=sinks,
         policy=policy,
         capacity=cfg.queues.capacity or None,
         max_frames=cfg.run.max_frames or None,
         drain_s=cfg.queues.drain_s,
+        max_batch=cfg.model.max_batch,
+        batch_wait_s=cfg.model.batch_wait_ms / 1000.0,
     )

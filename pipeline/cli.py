@@ -22,6 +22,7 @@ COMMANDS: Final[dict[str, tuple[str, str]]] = {
     "subscribe": ("pipeline.subscribe", "receive published records over ZeroMQ: print or save them"),
     "keys": ("pipeline.curve", "create CURVE key pairs for encrypted ZeroMQ publishing"),
     "plot": ("tools.plot", "plot per-part centroid trajectories (raw vs smoothed) from a JSONL file"),
+    "build-engine": ("pipeline.build_engine", "build the TensorRT engine of a model ahead of time (GPU)"),
     "bench": ("tools.bench", "measure bare inference, naive loop and pipeline throughput/latency"),
     "synth": ("tools.synth.cli", "generate synthetic infant data (YIBP dataset or video)"),
     "prepare": ("trainer.prepare", "convert a Youtube-Infant-Body-Parsing dataset to images/masks/splits"),
@@ -33,7 +34,7 @@ COMMANDS: Final[dict[str, tuple[str, str]]] = {
 
 
 def _usage() -> str:
-    rows = "\n".join(f"  {name:<10} {text}" for name, (_, text) in COMMANDS.items())
+    rows = "\n".join(f"  {name:<12} {text}" for name, (_, text) in COMMANDS.items())
     return f"usage: infant-stream COMMAND [options]   (infant-stream COMMAND --help)\n\ncommands:\n{rows}\n"
 
 

@@ -55,13 +55,35 @@ class SourceConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """The segmentation model and how to run it."""
+    """The segmentation model and how to run it.
+
+    Attributes:
+        path: ONNX model file.
+        backend: ``onnxruntime`` (CPU, CUDA or TensorRT execution providers) or ``tensorrt``
+            (the TensorRT Python API with a cached engine; GPU only).
+        providers: ONNX Runtime providers, ``auto`` = TensorRT > CUDA > CPU.
+        threads: ONNX Runtime intra-op threads (0 = all cores).
+        spin: let idle ONNX Runtime threads spin.
+        precision: GPU engines: ``fp32``, ``fp16`` or ``int8`` (needs ``calibration``).
+        engine_cache: folder for TensorRT engines (ORT's TensorRT EP and the ``tensorrt`` backend);
+            "" = ``models/.engines`` beside the repository's models.
+        calibration: INT8 only: a folder of frames (images or a video) to calibrate from.
+        max_batch: frames inferred together (1 = no batching); batches form from what is queued.
+        batch_wait_ms: longest wait for a batch to fill once its first frame is there.
+        gpu_preprocess: letterbox/normalise and arg-max on the GPU (torch CUDA) when one is used.
+    """
 
     path: str = "models/infant-seg.onnx"
-    backend: Literal["onnxruntime"] = "onnxruntime"
+    backend: Literal["onnxruntime", "tensorrt"] = "onnxruntime"
     providers: str = "auto"
     threads: int = field(default=0, metadata=_ge(0))
     spin: bool = False
+    precision: Literal["fp32", "fp16", "int8"] = "fp16"
+    engine_cache: str = ""
+    calibration: str = ""
+    max_batch: int = field(default=1, metadata=_between(1, 256))
+    batch_wait_ms: float = field(default=2.0, metadata=_ge(0))
+    gpu_preprocess: bool = False
 
 
 @dataclass(frozen=True)

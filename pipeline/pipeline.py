@@ -15,7 +15,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import numpy as np
 
@@ -24,7 +24,7 @@ from pipeline.frames import Frame, Inferred, Prepared, Result
 from pipeline.queues import Policy, StageQueue
 from pipeline.sinks.base import Sink
 from pipeline.sources.base import Source, default_policy
-from pipeline.stage import RunContext, Stage, StageStats
+from pipeline.stage import BatchStage, RunContext, Stage, StageStats
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,14 @@ CAPACITY: Final[dict[Policy, int]] = {"latest": 1, "lossless": 4}
 """Default queue length between stages, per policy."""
 JOIN_GRACE_S: Final = 1.0
 """How long join() waits for a capture thread stuck in a network call after an abort."""
+
+
+class BatchInfer(Protocol):
+    """An inference function that also takes batches (e.g. :class:`pipeline.inference.BatchInferenceStage`)."""
+
+    def __call__(self, item: Prepared) -> Inferred: ...
+
+    def batch(self, items: Sequence[Prepared]) -> Sequence[Inferred]: ...
 
 
 @dataclass(frozen=True)
@@ -105,6 +113,16 @@ class Pipeline:
         capacity: queue length between stages; None = by policy.
         max_frames: stop capture after this many frames.
         drain_s: after ``stop()``, how long queued frames may take to finish before abort.
+        max_batch: frames inferred together; 1 = one at a time. Above 1, ``infer`` must have a
+            ``batch`` method (:class:`BatchInfer`) and the inference thread is a
+            :class:`~pipeline.stage.BatchStage` (still named ``inference``) that takes what is queued,
+            up to ``max_batch``, waiting at most ``batch_wait_s`` after the first frame. The inferred
+            queue is made at least ``max_batch`` long (a batch's results never drop each other) and,
+            in ``lossless`` mode, the prepared queue too (so batches can form). In ``latest`` mode the
+            prepared queue keeps its capacity (1 by default): a single live source rarely forms
+            batches (at most what arrives within ``batch_wait_s``), which keeps its latency bounded;
+            batching pays off with several sources or files.
+        batch_wait_s: longest wait, seconds, for a batch to fill once its first frame is there.
     """
 
     def __init__(
@@ -118,17 +136,30 @@ class Pipeline:
         capacity: int | None = None,
         max_frames: int | None = None,
         drain_s: float = 5.0,
+        max_batch: int = 1,
+        batch_wait_s: float = 0.002,
     ) -> None:
+        if max_batch < 1 or batch_wait_s < 0:
+            raise ValueError(
+                f"pipeline: need max_batch >= 1, batch_wait_s >= 0; got {max_batch}, {batch_wait_s}"
+            )
+        batch_fn = getattr(infer, "batch", None)
+        if max_batch > 1 and not callable(batch_fn):
+            raise TypeError(
+                f"pipeline: max_batch {max_batch} needs an infer with a batch() method (BatchInfer)"
+            )
         self.source = source
         self.policy: Policy = policy or default_policy(source)
         cap = capacity or CAPACITY[self.policy]
+        self.max_batch = max_batch
+        prepared_cap = max(cap, max_batch) if self.policy == "lossless" else cap
         self.ctx = RunContext()
         self.drain_s = drain_s
         self._stop_at: float | None = None
         self._latency: deque[float] = deque(maxlen=512)
         self.q_frames: StageQueue[Frame] = StageQueue("frames", cap, self.policy)
-        self.q_prepared: StageQueue[Prepared] = StageQueue("prepared", cap, self.policy)
-        self.q_inferred: StageQueue[Inferred] = StageQueue("inferred", cap, self.policy)
+        self.q_prepared: StageQueue[Prepared] = StageQueue("prepared", prepared_cap, self.policy)
+        self.q_inferred: StageQueue[Inferred] = StageQueue("inferred", max(cap, max_batch), self.policy)
         sink_queues: list[StageQueue[Result]] = [StageQueue(s.name, s.capacity, s.policy) for s in sinks]
 
         def post(item: Inferred) -> Result:
@@ -138,9 +169,20 @@ class Pipeline:
 
         c = self.ctx
         self.capture = _Capture(source, self.q_frames, c, max_frames)
+        inference: Stage[Prepared, Inferred]
+        if max_batch > 1:
+
+            def infer_batch(items: list[Prepared]) -> Sequence[Inferred]:
+                return batch_fn(items)  # type: ignore[misc]
+
+            inference = BatchStage(
+                "inference", infer_batch, self.q_prepared, [self.q_inferred], c, max_batch, batch_wait_s
+            )
+        else:
+            inference = Stage("inference", infer, self.q_prepared, [self.q_inferred], c)
         self.stages: list[Stage[Any, Any]] = [
             Stage("preprocess", preprocess, self.q_frames, [self.q_prepared], c),
-            Stage("inference", infer, self.q_prepared, [self.q_inferred], c),
+            inference,
             Stage("postprocess", post, self.q_inferred, sink_queues, c),
         ]
         for sink, q in zip(sinks, sink_queues, strict=True):

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from pipeline.frames import Inferred, Result
 from pipeline.geometry import CellGrid, Letterbox, cell_grid
@@ -23,10 +26,20 @@ class Postprocessor:
         min_area_px: smallest region (original-frame pixels) reported as a part instance.
         tracker: Kalman part tracker run on every frame's parts (track ids, smoothed centroids,
             coasting parts); None = raw regions only. Its time counts in ``postprocess_ms``.
+        maps: logits (C, out_h, out_w) + letterbox → (class map (h, w) uint8, score map (h, w) float32);
+            default :func:`pipeline.parts.logits_to_maps` (numpy), or
+            :class:`pipeline.gpu_ops.DeviceMaps` to reduce on the GPU.
     """
 
-    def __init__(self, spec: ModelSpec, min_area_px: int = 100, tracker: PartTracker | None = None) -> None:
+    def __init__(
+        self,
+        spec: ModelSpec,
+        min_area_px: int = 100,
+        tracker: PartTracker | None = None,
+        maps: Callable[[np.ndarray, Letterbox], tuple[np.ndarray, np.ndarray]] = logits_to_maps,
+    ) -> None:
         self.spec = spec
+        self.maps = maps
         self.min_area_px = min_area_px
         self.tracker = tracker
         self._last_seq: dict[str, int] = {}
@@ -48,7 +61,7 @@ class Postprocessor:
 
     def __call__(self, item: Inferred) -> Result:
         t0 = time.perf_counter()
-        class_map, score_map = logits_to_maps(item.logits, item.letterbox)
+        class_map, score_map = self.maps(item.logits, item.letterbox)
         grid = self.grid_for(class_map.shape, item.letterbox)
         parts, classes = extract_parts(class_map, score_map, self.spec.class_names, self.min_area_px, grid)
         meta = item.frame.meta

@@ -26,6 +26,11 @@ OVERRIDES: dict[str, tuple[str, dict[str, Any]]] = {
     "--source-id": ("source.id", {"help": "id of the source in records (default cam0)"}),
     "--model": ("model.path", {"help": "ONNX model (default models/infant-seg.onnx)"}),
     "--providers": ("model.providers", {"help": "auto, or ONNX Runtime providers, comma-separated"}),
+    "--backend": ("model.backend", {"help": "onnxruntime (default) or tensorrt (TensorRT API, GPU)"}),
+    "--precision": ("model.precision", {"help": "GPU engines: fp32, fp16 (default) or int8"}),
+    "--engine-cache": ("model.engine_cache", {"help": "TensorRT engine folder (default models/.engines)"}),
+    "--calibration": ("model.calibration", {"help": "int8: folder of frames or a video to calibrate from"}),
+    "--max-batch": ("model.max_batch", {"type": int, "help": "frames inferred together (default 1)"}),
     "--threads": ("model.threads", {"type": int, "help": "inference threads (0 = all cores)"}),
     "--mode": ("source.mode", {"help": "queue policy: latest (live) or lossless (files); default by source"}),
     "--jsonl": ("output.jsonl", {"help": "write one JSON record per frame to this file"}),
@@ -60,6 +65,7 @@ FLAGS: dict[str, tuple[str, Any, str]] = {
     "--display": ("display.mode", "on", "show the monitor window (default: when a display exists)"),
     "--no-display": ("display.mode", "off", "no monitor window"),
     "--no-blur": ("privacy.blur_head", False, "do not pixelate the head in recordings and frame messages"),
+    "--gpu-preprocess": ("model.gpu_preprocess", True, "letterbox/normalise/arg-max on the GPU (torch CUDA)"),
 }
 
 

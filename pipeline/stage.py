@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
+from pipeline.batching import collect_batch
 from pipeline.queues import END, StageQueue
 
 In = TypeVar("In")
@@ -60,18 +61,31 @@ class StageStats:
     Attributes:
         processed: items handled so far.
         busy_s: seconds spent in the stage function.
-        recent_ms: last durations in milliseconds (bounded).
+        recent_ms: last durations in milliseconds (bounded); per item (a batch's time / its size).
+        batches: calls of the stage function (= ``processed`` for a one-item stage).
+        recent_batch: sizes of the last batches (bounded; empty for a one-item stage).
     """
 
     def __init__(self) -> None:
         self.processed = 0
         self.busy_s = 0.0
         self.recent_ms: deque[float] = deque(maxlen=256)
+        self.batches = 0
+        self.recent_batch: deque[int] = deque(maxlen=256)
 
     def add(self, seconds: float) -> None:
         self.processed += 1
+        self.batches += 1
         self.busy_s += seconds
         self.recent_ms.append(seconds * 1000.0)
+
+    def add_batch(self, seconds: float, size: int) -> None:
+        """One call of a batch stage function on ``size`` >= 1 items taking ``seconds``."""
+        self.processed += size
+        self.batches += 1
+        self.busy_s += seconds
+        self.recent_ms.append(seconds * 1000.0 / size)
+        self.recent_batch.append(size)
 
 
 class Stage(threading.Thread, Generic[In, Out]):
@@ -100,18 +114,7 @@ class Stage(threading.Thread, Generic[In, Out]):
 
     def run(self) -> None:
         try:
-            while not self.ctx.abort.is_set():
-                item = self.inbox.get()
-                if item is None:
-                    continue
-                if item is END:
-                    break
-                t0 = time.perf_counter()
-                out = self.work(item)  # type: ignore[arg-type]
-                self.stats.add(time.perf_counter() - t0)
-                if out is not None:
-                    for box in self.outboxes:
-                        box.put(out, self.ctx.abort)
+            self.loop()
         except BaseException as exc:  # noqa: BLE001 - recorded and re-raised by Pipeline.join()
             self.ctx.fail(self.name, exc)
         finally:
@@ -122,3 +125,64 @@ class Stage(threading.Thread, Generic[In, Out]):
                     self.on_close()
                 except BaseException as exc:  # noqa: BLE001
                     self.ctx.fail(self.name, exc)
+
+    def loop(self) -> None:
+        """Handle items until the inbox ends or the pipeline aborts (errors propagate to :meth:`run`)."""
+        while not self.ctx.abort.is_set():
+            item = self.inbox.get()
+            if item is None:
+                continue
+            if item is END:
+                break
+            t0 = time.perf_counter()
+            out = self.work(item)  # type: ignore[arg-type]
+            self.stats.add(time.perf_counter() - t0)
+            if out is not None:
+                for box in self.outboxes:
+                    box.put(out, self.ctx.abort)
+
+
+def _unbatched(item: object) -> None:
+    raise TypeError("a BatchStage calls its batch function, never a one-item work function")
+
+
+class BatchStage(Stage[In, Out]):
+    """Like :class:`Stage`, but ``work`` takes a list of up to ``max_batch`` items (formed by
+    :func:`pipeline.batching.collect_batch`) and returns their results, which are sent to every
+    outbox one by one, in order. Counters count items; ``stats.recent_batch`` holds batch sizes.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        work: Callable[[list[In]], Sequence[Out]],
+        inbox: StageQueue[In],
+        outboxes: Sequence[StageQueue[Out]],
+        ctx: RunContext,
+        max_batch: int,
+        max_wait_s: float,
+        on_close: Callable[[], None] | None = None,
+    ) -> None:
+        super().__init__(name, _unbatched, inbox, outboxes, ctx, on_close)
+        if max_batch < 1 or max_wait_s < 0:
+            raise ValueError(
+                f"{name}: need max_batch >= 1 and max_wait_s >= 0, got {max_batch}, {max_wait_s}"
+            )
+        self.batch_work = work
+        self.max_batch = max_batch
+        self.max_wait_s = max_wait_s
+
+    def loop(self) -> None:
+        while not self.ctx.abort.is_set():
+            batch = collect_batch(self.inbox, self.max_batch, self.max_wait_s, self.ctx.abort)
+            if batch is None:
+                continue
+            if batch is END:
+                break
+            assert isinstance(batch, list)
+            t0 = time.perf_counter()
+            outs = self.batch_work(batch)
+            self.stats.add_batch(time.perf_counter() - t0, len(batch))
+            for out in outs:
+                for box in self.outboxes:
+                    box.put(out, self.ctx.abort)

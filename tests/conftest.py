@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import socket
@@ -20,6 +21,41 @@ from media import colour_model
 REPO = Path(__file__).resolve().parents[1]
 SHARED_MEDIA = REPO.parent / "shared" / "media"
 SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def nvidia_gpu_present() -> bool:
+    """An NVIDIA driver is loadable (libcuda) — the same test the ONNX Runtime backend uses."""
+    try:
+        ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        return False
+    return True
+
+
+_GPU_DESELECTED: list[str] = []
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``gpu`` tests run wherever an NVIDIA GPU is present. Without one they are deselected — loudly
+    (a line in the summary names how many and why) — unless asked for with ``-m gpu``, where they then
+    fail with a clear message instead of being skipped."""
+    if nvidia_gpu_present() or "gpu" in (config.getoption("-m") or ""):
+        return
+    keep = [item for item in items if item.get_closest_marker("gpu") is None]
+    gone = [item for item in items if item.get_closest_marker("gpu") is not None]
+    if gone:
+        _GPU_DESELECTED.extend(item.nodeid for item in gone)
+        config.hook.pytest_deselected(items=gone)
+        items[:] = keep
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _GPU_DESELECTED:
+        terminalreporter.write_line(
+            f"NOT RUN: {len(_GPU_DESELECTED)} gpu tests (no NVIDIA GPU on this machine; "
+            "they run wherever one is present, or force them with -m gpu)",
+            yellow=True,
+        )
 
 
 @pytest.fixture(scope="session")

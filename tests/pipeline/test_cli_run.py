@@ -225,3 +225,33 @@ def test_zmq_bind_error_is_one_line_and_writes_nothing(infant_stream, colour_mod
         )
     assert_one_line_error(proc, 2, f"--zmq {endpoint}", "Address already in use")
     assert not out.exists() and not (tmp_path / "o.mp4").exists()
+
+
+def test_batched_inference_gives_the_same_records(infant_stream, colour_model_path, tmp_path):
+    video = write_h264(tmp_path / "v.mp4", frames=20)
+    outs = []
+    for batch in ("1", "4"):
+        out = tmp_path / f"b{batch}.jsonl"
+        proc = run(
+            infant_stream,
+            *("run", "--source", str(video), "--model", str(colour_model_path), "--no-display"),
+            *("--jsonl", str(out), "--max-batch", batch, "--gpu-preprocess"),
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert "gpu_preprocess: ignored" in proc.stderr  # no GPU backend here: said, not silent
+        outs.append([json.loads(line) for line in out.read_text().splitlines()])
+    strip = [[(r["seq"], r["parts"]) for r in records] for records in outs]
+    assert len(strip[0]) == 20 and strip[0] == strip[1]
+
+
+def test_tensorrt_backend_without_tensorrt_is_one_line(infant_stream, colour_model_path, tmp_path):
+    """No TensorRT on CPU machines (CI): the GPU backend must say so in one line, not crash."""
+    video = write_h264(tmp_path / "v.mp4", frames=2)
+    out = tmp_path / "o.jsonl"
+    proc = run(
+        infant_stream,
+        *("run", "--source", str(video), "--model", str(colour_model_path), "--backend", "tensorrt"),
+        *("--jsonl", str(out)),
+    )
+    assert_one_line_error(proc, 4)
+    assert not out.exists()
