@@ -5,14 +5,15 @@ Order matters for clean failures: the source is checked first, then the ZeroMQ s
 a bad input never leaves a half-written output behind.
 
 Every image that leaves the process (recordings, ``frame.*`` messages) goes through the head
-pixelation of ``privacy`` (:func:`image_renderers`).
+pixelation of ``privacy`` (:func:`overlay_renderer`, :func:`raw_renderer`).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -110,11 +111,10 @@ class LiveOutputs:
 
     publisher: ZmqPublisher | None = None
     window: WindowSink | None = None
-    extra_listeners: list[Callable[[HealthStatus], None]] = field(default_factory=list)
 
     def health_listeners(self) -> list[Callable[[HealthStatus], None]]:
         """Callables for :class:`~pipeline.health.HealthReporter` (status topic, window HUD)."""
-        out = list(self.extra_listeners)
+        out: list[Callable[[HealthStatus], None]] = []
         if self.publisher is not None:
             out.append(self.publisher.status_listener())
         if self.window is not None:
@@ -129,19 +129,16 @@ class LiveOutputs:
             self.publisher.close()
 
 
-def image_renderers(cfg: Config) -> tuple[Renderer, Renderer]:
-    """(overlay, raw) renderers for images that leave the process, head pixelated per ``privacy``.
-
-    Each call makes a new overlay renderer (it keeps trails): one per consuming thread.
-    Both return (height, width, 3) uint8 RGB arrays and never write into ``result.image``.
-    """
+def overlay_renderer(cfg: Config) -> Renderer:
+    """A new overlay renderer (it keeps trails, so one per consuming thread), head pixelated per
+    ``privacy``. Returns (height, width, 3) uint8 RGB; never writes into ``result.image``."""
     privacy = cfg.privacy if cfg.privacy.blur_head else None
-    overlay = OverlayRenderer(OverlayStyle(alpha=cfg.display.alpha), cfg.display.trail_s, privacy)
+    return OverlayRenderer(OverlayStyle(alpha=cfg.display.alpha), cfg.display.trail_s, privacy)
 
-    def raw(result: Result) -> np.ndarray:
-        return blur_head(result, cfg.privacy)
 
-    return overlay, raw
+def raw_renderer(cfg: Config) -> Renderer:
+    """The frame as captured, head pixelated per ``privacy`` (a copy only when it pixelates)."""
+    return functools.partial(blur_head, cfg=cfg.privacy)
 
 
 def make_sinks(cfg: Config, policy: Policy, publisher: ZmqPublisher | None) -> list[Sink]:
@@ -149,16 +146,16 @@ def make_sinks(cfg: Config, policy: Policy, publisher: ZmqPublisher | None) -> l
     files, the newest (never holding up inference) from live sources."""
     sinks: list[Sink] = []
     if publisher is not None:
-        sinks.append(ZmqSink(publisher, cfg.zmq, render=image_renderers(cfg)[0]))
+        sinks.append(ZmqSink(publisher, cfg.zmq, render=overlay_renderer(cfg)))
     if cfg.output.jsonl:
         sinks.append(JsonlSink(cfg.output.jsonl))
     if cfg.output.csv:
         sinks.append(CsvSink(cfg.output.csv))
     rec = cfg.record
     if rec.overlay:
-        sinks.append(VideoSink(rec.overlay, image_renderers(cfg)[0], rec.crf, "--record", policy))
+        sinks.append(VideoSink(rec.overlay, overlay_renderer(cfg), rec.crf, "--record", policy))
     if rec.raw:
-        sinks.append(VideoSink(rec.raw, image_renderers(cfg)[1], rec.crf, "--record-raw", policy))
+        sinks.append(VideoSink(rec.raw, raw_renderer(cfg), rec.crf, "--record-raw", policy))
     return sinks
 
 

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 import time
-from types import FrameType
 from typing import Any
 
 from pipeline.build import LiveOutputs, build_pipeline
 from pipeline.config import Config, load_config, override
 from pipeline.health import HealthReporter, health_between, stderr_line
 from pipeline.pipeline import Pipeline
+from pipeline.signals import StopSignals
 from pipeline.sinks.window import WindowSink, display_available
 
 DEFAULT_ZMQ = "tcp://127.0.0.1:5555"
@@ -92,28 +91,6 @@ def config_from_args(args: argparse.Namespace) -> Config:
     return cfg
 
 
-class _Signals:
-    """SIGINT/SIGTERM → graceful stop; a second signal aborts."""
-
-    def __init__(self, pipeline: Pipeline) -> None:
-        self.pipeline = pipeline
-        self.received: int | None = None
-
-    def __enter__(self) -> _Signals:
-        self._old = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for s, h in self._old.items():
-            signal.signal(s, h)
-
-    def _handle(self, signum: int, frame: FrameType | None) -> None:
-        if self.received is not None:
-            self.pipeline.abort()
-        self.received = signum
-        self.pipeline.stop()
-
-
 def run_pipeline(pipeline: Pipeline, cfg: Config, live: LiveOutputs | None = None) -> int:
     """Start, wait for the end (source end, duration or signal), join; returns the exit code.
 
@@ -126,8 +103,16 @@ def run_pipeline(pipeline: Pipeline, cfg: Config, live: LiveOutputs | None = Non
     if cfg.output.progress:
         reporter.listeners.append(stderr_line())
     t0 = time.monotonic()
-    first = pipeline.counters()
-    with _Signals(pipeline) as signals:
+    start = pipeline.counters()
+
+    def on_signal(signum: int, first: bool) -> None:
+        """The first signal stops gracefully (queued frames are written); a second one aborts."""
+        if first:
+            pipeline.stop()
+        else:
+            pipeline.abort()
+
+    with StopSignals(on_signal) as signals:
         pipeline.start()
         reporter.start()
         try:
@@ -137,11 +122,9 @@ def run_pipeline(pipeline: Pipeline, cfg: Config, live: LiveOutputs | None = Non
             pipeline.join()
         finally:
             reporter.stop()
-            live.close(health_between(first, pipeline.counters()))
+            live.close(health_between(start, pipeline.counters()))
             _summary(pipeline, time.monotonic() - t0)
-    if signals.received is not None:
-        return 128 + signals.received
-    return 0
+    return signals.exit_code()
 
 
 def _summary(pipeline: Pipeline, elapsed: float) -> None:

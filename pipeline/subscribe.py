@@ -14,67 +14,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import sys
 import time
-from pathlib import Path
-from types import FrameType
-from typing import IO, Any, Final
+from typing import Any, Final
 
 import zmq
 
 from pipeline.curve import load_public_key, load_secret_pair
 from pipeline.errors import ConfigError, InfantStreamError
+from pipeline.outfile import LineFile
+from pipeline.signals import StopSignals
 from pipeline.table import CsvWriter, record_rows
 from pipeline.zmq_publisher import zmq_reason
 
 POLL_MS: Final = 100
 """How often the receive loop looks at signals and the timeout."""
-
-
-class _JsonlWriter:
-    """Records as JSON lines (compact, whole lines, flushed); the file is created with the first one."""
-
-    def __init__(self, path: str) -> None:
-        self.path = Path(path)
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ConfigError(f"--jsonl {self.path}: cannot create folder ({exc.strerror})") from None
-        if self.path.is_dir():
-            raise ConfigError(f"--jsonl {self.path}: not a writable file path")
-        self._file: IO[str] | None = None
-
-    def write(self, record: dict[str, Any]) -> None:
-        if self._file is None:
-            try:
-                self._file = self.path.open("w", encoding="utf-8")
-            except OSError as exc:
-                raise ConfigError(f"--jsonl {self.path}: cannot write ({exc.strerror})") from None
-        self._file.write(json.dumps(record, separators=(",", ":")) + "\n")
-        self._file.flush()
-
-    def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-
-
-class _Signals:
-    """SIGINT/SIGTERM → ``received`` set; the loop ends at its next poll."""
-
-    def __init__(self) -> None:
-        self.received: int | None = None
-
-    def __enter__(self) -> _Signals:
-        self._old = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for s, h in self._old.items():
-            signal.signal(s, h)
-
-    def _handle(self, signum: int, frame: FrameType | None) -> None:
-        self.received = signum
 
 
 def register(subparsers: Any) -> None:
@@ -164,9 +118,9 @@ def describe(parts: list[bytes]) -> tuple[str, str, dict[str, Any] | None]:
     return topic, line, None
 
 
-def receive(args: argparse.Namespace, sock: zmq.Socket[Any], signals: _Signals) -> None:
+def receive(args: argparse.Namespace, sock: zmq.Socket[Any], signals: StopSignals) -> None:
     """The receive loop; returns at ``--count`` or a signal, raises on ``--timeout``."""
-    jsonl = _JsonlWriter(args.jsonl) if args.jsonl else None
+    jsonl = LineFile(args.jsonl, "--jsonl") if args.jsonl else None
     table = CsvWriter(args.csv, "--csv") if args.csv else None
     poller = zmq.Poller()
     poller.register(sock, zmq.POLLIN)
@@ -189,7 +143,7 @@ def receive(args: argparse.Namespace, sock: zmq.Socket[Any], signals: _Signals) 
                 print(line, flush=True)
             if record is not None:
                 if jsonl is not None:
-                    jsonl.write(record)
+                    jsonl.write_line(json.dumps(record, separators=(",", ":")))
                 if table is not None:
                     table.write_record(record)
                 records += 1
@@ -207,7 +161,7 @@ def main(args: argparse.Namespace) -> int:
     try:
         sock = _socket(ctx, args)
         try:
-            with _Signals() as signals:
+            with StopSignals() as signals:
                 try:
                     receive(args, sock, signals)
                 except BrokenPipeError:  # stdout closed (e.g. | head): a normal end
@@ -217,6 +171,4 @@ def main(args: argparse.Namespace) -> int:
             sock.close(0)
     finally:
         ctx.term()
-    if signals.received is not None:
-        return 128 + signals.received
-    return 0
+    return signals.exit_code()

@@ -10,12 +10,11 @@ smoothed position or velocity) is an empty cell. A frame without parts has no ro
 from __future__ import annotations
 
 import csv
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, Final
 
-from pipeline.errors import ConfigError
+from pipeline.outfile import open_output, prepare_output
 
 COLUMNS: Final[tuple[str, ...]] = (
     "source",
@@ -88,14 +87,8 @@ class CsvWriter:
     """
 
     def __init__(self, path: str | Path, flag_name: str = "--csv") -> None:
-        self.path = Path(path)
+        self.path = prepare_output(path, flag_name)
         self.flag_name = flag_name
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ConfigError(f"{flag_name} {self.path}: cannot create folder ({exc.strerror})") from None
-        if self.path.is_dir() or not os.access(self.path.parent, os.W_OK):
-            raise ConfigError(f"{flag_name} {self.path}: not a writable file path")
         self._file: IO[str] | None = None
         self._writer: csv.DictWriter[str] | None = None
         self.records = 0
@@ -105,10 +98,7 @@ class CsvWriter:
         """Append the rows of one schema-1 record (header first if the file is new)."""
         rows = record_rows(record)
         if self._writer is None:
-            try:
-                self._file = self.path.open("w", encoding="utf-8", newline="")
-            except OSError as exc:
-                raise ConfigError(f"{self.flag_name} {self.path}: cannot write ({exc.strerror})") from None
+            self._file = open_output(self.path, self.flag_name, newline="")
             self._writer = csv.DictWriter(self._file, fieldnames=COLUMNS)  # RFC 4180: CRLF rows
             self._writer.writeheader()
         assert self._file is not None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import os
 import shutil
 import socket
@@ -13,23 +12,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import zmq
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 from media import colour_model
 
+from pipeline.backends.gpu_info import gpu_driver_present
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_MEDIA = REPO.parent / "shared" / "media"
 SYSTEM_PYTHON = "/usr/bin/python3"
-
-
-def nvidia_gpu_present() -> bool:
-    """An NVIDIA driver is loadable (libcuda) — the same test the ONNX Runtime backend uses."""
-    try:
-        ctypes.CDLL("libcuda.so.1")
-    except OSError:
-        return False
-    return True
 
 
 _GPU_DESELECTED: list[str] = []
@@ -39,7 +32,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """``gpu`` tests run wherever an NVIDIA GPU is present. Without one they are deselected — loudly
     (a line in the summary names how many and why) — unless asked for with ``-m gpu``, where they then
     fail with a clear message instead of being skipped."""
-    if nvidia_gpu_present() or "gpu" in (config.getoption("-m") or ""):
+    if gpu_driver_present() or "gpu" in (config.getoption("-m") or ""):
         return
     keep = [item for item in items if item.get_closest_marker("gpu") is None]
     gone = [item for item in items if item.get_closest_marker("gpu") is not None]
@@ -56,6 +49,14 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             "they run wherever one is present, or force them with -m gpu)",
             yellow=True,
         )
+
+
+@pytest.fixture
+def ctx() -> Iterator[zmq.Context]:
+    """A ZeroMQ context for the test's own sockets, destroyed without lingering."""
+    c = zmq.Context()
+    yield c
+    c.destroy(linger=0)
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,8 @@ letterbox padded with 0 (black → background).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import av
@@ -16,8 +17,9 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
-from pipeline.frames import Result
+from pipeline.frames import Frame, Result
 from pipeline.model_meta import ModelSpec
+from pipeline.sources.base import FrameStamper
 
 RED, GREEN, BLUE, WHITE = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)
 COLOUR_CLASS = {RED: 1, GREEN: 2, BLUE: 3, WHITE: 4}
@@ -133,3 +135,62 @@ class ListSink:
 
     def close(self) -> None:
         self.closed = True
+
+
+# Schema-1 part entries as subscribers and CSV exporters see them (an observed region, a coasting track).
+OBSERVED_PART = {
+    "class_id": 2,
+    "name": "arm",
+    "instance": 0,
+    "track_id": 7,
+    "state": "observed",
+    "box": [10, 20, 30, 40],
+    "centroid": [19.5, 29.5],
+    "smoothed": [19.4, 29.6],
+    "velocity": [1.5, -2.0],
+    "uncertainty": [0.8, 0.9],
+    "area_px": 400,
+    "score": 0.93,
+}
+PREDICTED_PART = {
+    "class_id": 1,
+    "name": "head",
+    "instance": None,
+    "track_id": 3,
+    "state": "predicted",
+    "box": [1, 2, 3, 4],
+    "centroid": None,
+    "smoothed": [2.0, 3.0],
+    "velocity": [0.0, 0.0],
+    "uncertainty": [4.0, 4.0],
+    "area_px": 0,
+    "score": 0.0,
+}
+
+
+class SyntheticCamera:
+    """A live source (``latest`` policy) without a device: ``image`` every ``interval_s`` seconds,
+    ``count`` times (None = until stopped). Frames are stamped like a real capture."""
+
+    live = True
+    description = "synthetic camera"
+
+    def __init__(
+        self,
+        count: int | None,
+        interval_s: float,
+        image: np.ndarray | None = None,
+        source_id: str = "live0",
+    ) -> None:
+        self.source_id, self.state = source_id, "starting"
+        self.count, self.interval_s = count, interval_s
+        self.image = np.zeros((32, 32, 3), np.uint8) if image is None else image
+
+    def frames(self, stop: threading.Event) -> Iterator[Frame]:
+        stamper = FrameStamper(self.source_id)
+        self.state = "running"
+        i = 0
+        while (self.count is None or i < self.count) and not stop.wait(self.interval_s):
+            yield stamper.stamp(self.image, i * self.interval_s)
+            i += 1
+        self.state = "stopped"

@@ -106,9 +106,9 @@ def clip(frames: int, width: int, height: int) -> Path:
 
 def gpu_state() -> tuple[bool, str]:
     """(usable CUDA GPU, reason if not): an NVIDIA driver for ORT, and torch's view of CUDA."""
-    from pipeline.backends.onnxruntime import _gpu_driver_present
+    from pipeline.backends.gpu_info import gpu_driver_present
 
-    if not _gpu_driver_present():
+    if not gpu_driver_present():
         return False, "no NVIDIA driver (libcuda.so.1)"
     return True, ""
 

@@ -8,6 +8,7 @@ the one-line :class:`~pipeline.errors.ModelError` the CLI prints (exit 4).
 
 from __future__ import annotations
 
+import ctypes
 import importlib
 import logging
 from dataclasses import dataclass
@@ -20,6 +21,16 @@ log = logging.getLogger(__name__)
 TRT_MISSING: Final = "TensorRT is not installed (pip install '.[tensorrt]')"
 NO_GPU: Final = "no NVIDIA GPU found"
 MIN_TRT_MAJOR: Final = 10
+
+
+def gpu_driver_present() -> bool:
+    """An NVIDIA driver is loadable (``libcuda.so.1``): the cheap test used before asking ONNX
+    Runtime for GPU providers, and by the test suite to decide whether ``gpu`` tests run."""
+    try:
+        ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)

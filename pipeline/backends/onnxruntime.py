@@ -9,13 +9,13 @@ Provider lists and options are built by the pure functions of :mod:`pipeline.bac
 
 from __future__ import annotations
 
-import ctypes
 import logging
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from pipeline.backends.gpu_info import gpu_driver_present
 from pipeline.backends.ort_providers import (
     GPU_PROVIDERS,
     PREFERENCE,
@@ -28,14 +28,6 @@ from pipeline.errors import ModelError
 from pipeline.model_meta import ModelSpec
 
 log = logging.getLogger(__name__)
-
-
-def _gpu_driver_present() -> bool:
-    try:
-        ctypes.CDLL("libcuda.so.1")
-    except OSError:
-        return False
-    return True
 
 
 def _static_dim(value: Any) -> int | None:
@@ -119,14 +111,12 @@ class OrtBackend:
         if not self.path.is_file():
             raise ModelError(f"{self.path}: model file not found")
         available = ort.get_available_providers()
-        names = choose_providers(o.providers, available, _gpu_driver_present())
+        names = choose_providers(o.providers, available, gpu_driver_present())
         input_name, input_hw = "input", (0, 0)
         if TRT_EP in names:  # its optimisation profile needs the input's name and size before the session
             spec, input_name, _ = read_model_io(self.path)
             input_hw = spec.input_hw
-        providers = build_providers(
-            o, available, _gpu_driver_present(), input_name, input_hw, ort.__version__
-        )
+        providers = build_providers(o, available, gpu_driver_present(), input_name, input_hw, ort.__version__)
         so = ort.SessionOptions()
         so.intra_op_num_threads = o.intra_op_threads
         so.inter_op_num_threads = o.inter_op_threads

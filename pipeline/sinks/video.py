@@ -7,7 +7,6 @@ head pixelated. Encoding details (fragmented MP4, crash safety, keyframes, times
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import numpy as np
 
 from pipeline.errors import ConfigError
 from pipeline.frames import FrameMeta, Result
+from pipeline.outfile import prepare_output
 from pipeline.queues import Policy
 from pipeline.video_writer import SUFFIXES, H264Writer, even_size, fit_frame
 
@@ -69,12 +69,7 @@ class VideoSink:
             raise ConfigError(f"{flag} {self.path}: crf must be 0..51, got {crf}")
         if self.path.suffix.lower() not in SUFFIXES:
             raise ConfigError(f"{flag} {self.path}: must end in {', '.join(SUFFIXES)}")
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ConfigError(f"{flag} {self.path}: cannot create folder ({exc.strerror})") from None
-        if self.path.is_dir() or not os.access(self.path.parent, os.W_OK):
-            raise ConfigError(f"{flag} {self.path}: not a writable file path")
+        prepare_output(self.path, flag)
         self._writer: H264Writer | None = None
         self._size: tuple[int, int] = (0, 0)
         self._use_pts = False

@@ -4,7 +4,6 @@ import json
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,13 +14,6 @@ from pipeline.config import ZmqConfig
 from pipeline.curve import check_clients_dir, create_keypair, load_public_key, load_secret_pair
 from pipeline.errors import ConfigError
 from pipeline.zmq_publisher import ZmqPublisher
-
-
-@pytest.fixture
-def ctx() -> Iterator[zmq.Context]:
-    c = zmq.Context()
-    yield c
-    c.destroy(linger=0)
 
 
 @pytest.fixture

@@ -4,46 +4,23 @@ Every test has a deadline: pytest-timeout (setup.cfg) plus explicit waits below.
 """
 
 import json
-import threading
 import time
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from media import GREEN, RED, ListSink, scene, truncated_h264, write_h264
+from media import GREEN, RED, ListSink, SyntheticCamera, scene, truncated_h264, write_h264
 
 from pipeline.backends.onnxruntime import OrtBackend
 from pipeline.errors import SourceError, StageError
-from pipeline.frames import Frame, Inferred, Prepared
+from pipeline.frames import Inferred, Prepared
 from pipeline.inference import InferenceStage
 from pipeline.pipeline import Pipeline
 from pipeline.postprocess import Postprocessor
 from pipeline.preprocess import Preprocessor
 from pipeline.sinks.jsonl import JsonlSink
-from pipeline.sources.base import FrameStamper
 from pipeline.sources.file import FileSource
 
 DEADLINE_S = 60.0
-
-
-class FastSource:
-    """A synthetic live camera: 32x32 frames as fast as ``interval_s`` allows."""
-
-    live = True
-    description = "fast"
-
-    def __init__(self, count: int, interval_s: float) -> None:
-        self.source_id, self.state = "fast", "starting"
-        self.count, self.interval_s = count, interval_s
-
-    def frames(self, stop: threading.Event) -> Iterator[Frame]:
-        stamper = FrameStamper(self.source_id)
-        self.state = "running"
-        for i in range(self.count):
-            if stop.wait(self.interval_s):
-                break
-            yield stamper.stamp(np.zeros((32, 32, 3), np.uint8), i * self.interval_s)
-        self.state = "stopped"
 
 
 def make(source, backend, sinks, **kw) -> Pipeline:
@@ -98,7 +75,7 @@ def test_latest_drops_and_bounds_latency_lossless_does_not(colour_model_path):
     for policy in ("latest", "lossless"):
         sink = ListSink()
         p = Pipeline(
-            FastSource(60, 0.005),
+            SyntheticCamera(60, 0.005, source_id="fast"),
             Preprocessor(backend.spec),
             slow_infer,
             Postprocessor(backend.spec, 1),
@@ -162,7 +139,7 @@ def test_source_damage_drains_frames_then_raises(tmp_path, colour_model_path):
 def test_stop_is_graceful_and_prompt(colour_model_path):
     backend = OrtBackend(colour_model_path)
     sink = ListSink()
-    p = make(FastSource(100_000, 0.01), backend, [sink])
+    p = make(SyntheticCamera(100_000, 0.01, source_id="fast"), backend, [sink])
     p.start()
     time.sleep(0.5)
     t0 = time.monotonic()

@@ -13,34 +13,13 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, free_port
+from media import OBSERVED_PART, PREDICTED_PART
 
 from pipeline.config import ZmqConfig
 from pipeline.curve import create_keypair
 from pipeline.zmq_publisher import ZmqPublisher
 
-ARM = {
-    "class_id": 2,
-    "name": "arm",
-    "instance": 0,
-    "track_id": 7,
-    "state": "observed",
-    "box": [10, 20, 30, 40],
-    "centroid": [19.5, 29.5],
-    "smoothed": [19.4, 29.6],
-    "velocity": [1.5, -2.0],
-    "uncertainty": [0.8, 0.9],
-    "area_px": 400,
-    "score": 0.93,
-}
-HEAD = {
-    **ARM,
-    "class_id": 1,
-    "name": "head",
-    "instance": None,
-    "track_id": 3,
-    "state": "predicted",
-    "centroid": None,
-}
+ARM, HEAD = OBSERVED_PART, PREDICTED_PART
 
 
 def record(source: str, seq: int) -> dict:
@@ -307,7 +286,7 @@ def test_docs_example_really_works(publisher):
     assert line_box, "the example printed nothing"
     source, seq, rest = line_box[0].rstrip("\n").split(" ", 2)
     assert source == "cam0" and int(seq) >= 0
-    assert rest == "arm#7 [19.4, 29.6], head#3 [19.4, 29.6]"
+    assert rest == "arm#7 [19.4, 29.6], head#3 [2.0, 3.0]"
 
 
 def test_help_lists_options(infant_stream):

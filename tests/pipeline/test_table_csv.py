@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from media import GREEN, RED, scene, write_h264
+from media import GREEN, OBSERVED_PART, PREDICTED_PART, RED, scene, write_h264
 
 from pipeline.backends.onnxruntime import OrtBackend
 from pipeline.errors import ConfigError
@@ -20,34 +20,7 @@ from pipeline.sinks.jsonl import JsonlSink
 from pipeline.sources.file import FileSource
 from pipeline.table import COLUMNS, CsvWriter, record_rows
 
-OBSERVED = {
-    "class_id": 2,
-    "name": "arm",
-    "instance": 0,
-    "track_id": 7,
-    "state": "observed",
-    "box": [10, 20, 30, 40],
-    "centroid": [19.5, 29.5],
-    "smoothed": [19.4, 29.6],
-    "velocity": [1.5, -2.0],
-    "uncertainty": [0.8, 0.9],
-    "area_px": 400,
-    "score": 0.93,
-}
-PREDICTED = {
-    "class_id": 1,
-    "name": "head",
-    "instance": None,
-    "track_id": 3,
-    "state": "predicted",
-    "box": [1, 2, 3, 4],
-    "centroid": None,
-    "smoothed": [2.0, 3.0],
-    "velocity": [0.0, 0.0],
-    "uncertainty": [4.0, 4.0],
-    "area_px": 0,
-    "score": 0.0,
-}
+OBSERVED, PREDICTED = OBSERVED_PART, PREDICTED_PART
 UNTRACKED = {**OBSERVED, "track_id": None, "smoothed": None, "velocity": None, "uncertainty": None}
 
 

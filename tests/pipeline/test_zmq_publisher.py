@@ -7,58 +7,23 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
 import zmq
 from conftest import free_port
+from media import SyntheticCamera
+from zmq_helpers import endpoint, handshake, sub_socket
 
 from pipeline.backends.onnxruntime import OrtBackend
 from pipeline.config import ZmqConfig
 from pipeline.errors import ConfigError
-from pipeline.frames import Frame
 from pipeline.health import HealthReporter, HealthStatus
 from pipeline.inference import InferenceStage
 from pipeline.pipeline import Pipeline
 from pipeline.postprocess import Postprocessor
 from pipeline.preprocess import Preprocessor
-from pipeline.sources.base import FrameStamper
 from pipeline.zmq_publisher import ZmqPublisher, is_loopback
-
-
-def endpoint() -> str:
-    return f"tcp://127.0.0.1:{free_port()}"
-
-
-@pytest.fixture
-def ctx() -> Iterator[zmq.Context]:
-    c = zmq.Context()
-    yield c
-    c.destroy(linger=0)
-
-
-def sub_socket(ctx: zmq.Context, ep: str, *topics: bytes, rcvhwm: int = 1000) -> zmq.Socket:
-    s = ctx.socket(zmq.SUB)
-    s.setsockopt(zmq.LINGER, 0)
-    s.setsockopt(zmq.RCVHWM, rcvhwm)
-    s.connect(ep)
-    for t in topics or (b"",):
-        s.setsockopt(zmq.SUBSCRIBE, t)
-    return s
-
-
-def handshake(pub: ZmqPublisher, sub: zmq.Socket, topic: str = "ping", deadline_s: float = 5.0) -> None:
-    """Publish pings on ``topic`` until the subscriber gets one (the slow-joiner problem), then drain."""
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        pub.publish(topic, b"{}")
-        if sub.poll(50):
-            break
-    else:
-        pytest.fail("subscriber never connected")
-    while sub.poll(100):
-        sub.recv_multipart()
 
 
 def test_round_trip_multipart_and_counters(ctx):
@@ -237,30 +202,10 @@ def test_status_record_carries_publisher_counters(ctx):
     assert abs(record["ts"] - time.time()) < 10
 
 
-class LiveSource:
-    """A synthetic live camera: 32x32 frames every ``interval_s`` until stopped."""
-
-    live = True
-    description = "live"
-
-    def __init__(self, interval_s: float) -> None:
-        self.source_id, self.state = "live0", "starting"
-        self.interval_s = interval_s
-
-    def frames(self, stop: threading.Event) -> Iterator[Frame]:
-        stamper = FrameStamper(self.source_id)
-        self.state = "running"
-        i = 0
-        while not stop.wait(self.interval_s):
-            yield stamper.stamp(np.zeros((32, 32, 3), np.uint8), i * self.interval_s)
-            i += 1
-        self.state = "stopped"
-
-
 def test_late_joiner_gets_next_status_within_interval(ctx, colour_model_path):
     backend = OrtBackend(colour_model_path)
     p = Pipeline(
-        LiveSource(0.02),
+        SyntheticCamera(None, 0.02),
         Preprocessor(backend.spec),
         InferenceStage(backend),
         Postprocessor(backend.spec, 1),

@@ -4,64 +4,27 @@ Every wait has an explicit deadline (plus pytest-timeout).
 """
 
 import json
-import threading
 import time
-from collections.abc import Iterator
 
 import cv2
 import numpy as np
 import pytest
 import zmq
-from conftest import free_port
-from media import GREEN, RED, scene, write_h264
+from media import GREEN, RED, SyntheticCamera, scene, write_h264
+from zmq_helpers import endpoint, handshake, sub_socket
 
 from pipeline.backends.onnxruntime import OrtBackend
 from pipeline.config import ZmqConfig
-from pipeline.frames import Frame, Result
+from pipeline.frames import Result
 from pipeline.inference import InferenceStage
 from pipeline.pipeline import Pipeline
 from pipeline.postprocess import Postprocessor
 from pipeline.preprocess import Preprocessor
 from pipeline.sinks.zmq import ZmqSink
-from pipeline.sources.base import FrameStamper
 from pipeline.sources.file import FileSource
 from pipeline.zmq_publisher import ZmqPublisher
 
 DEADLINE_S = 60.0
-
-
-@pytest.fixture
-def ctx() -> Iterator[zmq.Context]:
-    c = zmq.Context()
-    yield c
-    c.destroy(linger=0)
-
-
-def endpoint() -> str:
-    return f"tcp://127.0.0.1:{free_port()}"
-
-
-def sub_socket(ctx: zmq.Context, ep: str, *topics: bytes, rcvhwm: int = 1000) -> zmq.Socket:
-    s = ctx.socket(zmq.SUB)
-    s.setsockopt(zmq.LINGER, 0)
-    s.setsockopt(zmq.RCVHWM, rcvhwm)
-    s.connect(ep)
-    for t in topics:
-        s.setsockopt(zmq.SUBSCRIBE, t)
-    return s
-
-
-def handshake(pub: ZmqPublisher, sub: zmq.Socket) -> None:
-    """Publish status pings until the subscriber gets one (slow joiner), then drain them."""
-    end = time.monotonic() + 5
-    while time.monotonic() < end:
-        pub.publish("status.ping", b"{}")
-        if sub.poll(50):
-            break
-    else:
-        pytest.fail("subscriber never connected")
-    while sub.poll(100):
-        sub.recv_multipart()
 
 
 def make(source, backend, sinks, **kw) -> Pipeline:
@@ -157,27 +120,6 @@ def test_stalled_subscriber_does_not_slow_the_pipeline(tmp_path, ctx, colour_mod
     assert stalled <= 2.0 * baseline + 1.0, (stalled, baseline)
 
 
-class LiveSource:
-    """A synthetic live camera: red/green frames every ``interval_s`` for ``count`` frames."""
-
-    live = True
-    description = "live"
-
-    def __init__(self, count: int, interval_s: float) -> None:
-        self.source_id, self.state = "live0", "starting"
-        self.count, self.interval_s = count, interval_s
-
-    def frames(self, stop: threading.Event) -> Iterator[Frame]:
-        stamper = FrameStamper(self.source_id)
-        self.state = "running"
-        image = scene(72, 96, [(RED, (0, 0, 48, 72)), (GREEN, (48, 0, 96, 72))])
-        for i in range(self.count):
-            if stop.wait(self.interval_s):
-                break
-            yield stamper.stamp(image, i * self.interval_s)
-        self.state = "stopped"
-
-
 def test_frames_jpeg_and_rate_limit(ctx, colour_model_path):
     ep = endpoint()
     fps = 5.0
@@ -194,7 +136,11 @@ def test_frames_jpeg_and_rate_limit(ctx, colour_model_path):
         handshake(pub, sub)
         sink = ZmqSink(pub, ZmqConfig(endpoint=ep, frames=True, frame_fps=fps, jpeg_quality=90), render)
         backend = OrtBackend(colour_model_path)
-        p = make(LiveSource(1000, 0.01), backend, [sink])
+        p = make(
+            SyntheticCamera(1000, 0.01, scene(72, 96, [(RED, (0, 0, 48, 72)), (GREEN, (48, 0, 96, 72))])),
+            backend,
+            [sink],
+        )
         frames = []
         p.start()
         t0 = time.monotonic()
