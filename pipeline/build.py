@@ -69,19 +69,13 @@ def load_backend(cfg: Config, publisher: ZmqPublisher | None = None) -> Backend:
         announce.stop()
 
 
-def _uses_gpu(backend: Backend) -> bool:
-    return backend.name.startswith("tensorrt") or any(
-        ep in backend.name for ep in ("CUDAExecutionProvider", "TensorrtExecutionProvider")
-    )
-
-
 def _stages(cfg: Config, backend: Backend) -> tuple[Any, Any, Postprocessor]:
     """(preprocess, infer, postprocess) callables for the backend: batched inference when
     ``model.max_batch`` > 1, letterbox/arg-max on the GPU when ``model.gpu_preprocess`` and the
     backend runs on one (ignored with a warning otherwise)."""
     tracker = PartTracker(cfg.tracker) if cfg.tracker.enabled else None
     infer = BatchInferenceStage(backend) if cfg.model.max_batch > 1 else InferenceStage(backend)
-    if cfg.model.gpu_preprocess and _uses_gpu(backend):
+    if cfg.model.gpu_preprocess and backend.on_gpu:
         from pipeline.gpu_ops import DeviceMaps, GpuPreprocessor
 
         post = Postprocessor(backend.spec, cfg.postprocess.min_area_px, tracker, maps=DeviceMaps("cuda"))

@@ -9,6 +9,7 @@ from typing import Any
 
 from pipeline.build import LiveOutputs, build_pipeline
 from pipeline.config import Config, load_config, override
+from pipeline.errors import ConfigError
 from pipeline.health import HealthReporter, health_between, stderr_line
 from pipeline.pipeline import Pipeline
 from pipeline.signals import StopSignals
@@ -85,8 +86,12 @@ def config_from_args(args: argparse.Namespace) -> Config:
         value = getattr(args, flag[2:].replace("-", "_"))
         if value is not None:
             cfg = override(cfg, dotted, value, flag)
+    given: dict[str, str] = {}
     for flag, (dotted, value, _) in FLAGS.items():
         if getattr(args, flag[2:].replace("-", "_")):
+            if dotted in given:
+                raise ConfigError(f"{given[dotted]} and {flag}: give one or the other")
+            given[dotted] = flag
             cfg = override(cfg, dotted, value, flag)
     return cfg
 

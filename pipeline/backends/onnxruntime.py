@@ -130,7 +130,8 @@ class OrtBackend:
         self.spec, self.input_name, self.output_name = check_io(self.session, str(self.path))
         first = self.session.get_providers()[0]
         self.name = f"onnxruntime:{first}"
-        self.io_binding = o.io_binding and first in GPU_PROVIDERS
+        self.on_gpu = first in GPU_PROVIDERS
+        self.io_binding = o.io_binding and self.on_gpu
         self._ort = ort
         batch_dim = self.session.get_inputs()[0].shape[0]
         self.max_batch = _static_dim(batch_dim) or (o.max_batch if first == TRT_EP else 64)

@@ -255,3 +255,9 @@ def test_tensorrt_backend_without_tensorrt_is_one_line(infant_stream, colour_mod
     )
     assert_one_line_error(proc, 4)
     assert not out.exists()
+
+
+def test_contradicting_switches_are_refused(infant_stream, colour_model_path, tmp_path):
+    video = write_h264(tmp_path / "v.mp4", frames=2)
+    proc = run(infant_stream, "run", "--source", str(video), "--display", "--no-display")
+    assert_one_line_error(proc, 2, "--display and --no-display: give one or the other")
