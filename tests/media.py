@@ -9,6 +9,7 @@ letterbox padded with 0 (black → background).
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -17,8 +18,13 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
-from pipeline.frames import Frame, Result
+from pipeline.frames import Frame, FrameMeta, PartInstance, Result, Timings
+from pipeline.geometry import cell_grid
+from pipeline.inference import InferenceStage
 from pipeline.model_meta import ModelSpec
+from pipeline.pipeline import Pipeline
+from pipeline.postprocess import Postprocessor
+from pipeline.preprocess import Preprocessor
 from pipeline.sources.base import FrameStamper
 
 RED, GREEN, BLUE, WHITE = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)
@@ -194,3 +200,53 @@ class SyntheticCamera:
             yield stamper.stamp(self.image, i * self.interval_s)
             i += 1
         self.state = "stopped"
+
+
+DEADLINE_S = 60.0
+"""Longest a test pipeline may take to finish on its own."""
+
+
+def colour_pipeline(source, backend, sinks, infer=None, **kw) -> Pipeline:
+    """A pipeline over ``backend`` with the plain stages (regions of 1 px and up; ``infer``
+    replaces the inference stage), not started."""
+    return Pipeline(
+        source,
+        Preprocessor(backend.spec),
+        infer or InferenceStage(backend),
+        Postprocessor(backend.spec, 1),
+        sinks,
+        **kw,
+    )
+
+
+def run_to_end(p: Pipeline) -> float:
+    """Start ``p``, wait (with a deadline) for it to end by itself, join; the seconds it took."""
+    t0 = time.monotonic()
+    p.start()
+    assert p.wait(DEADLINE_S), "pipeline did not finish in time"
+    p.join()
+    return time.monotonic() - t0
+
+
+def make_result(
+    image: np.ndarray,
+    class_map: np.ndarray | None = None,
+    parts: tuple[PartInstance, ...] | list[PartInstance] = (),
+    seq: int = 0,
+    pts_s: float | None = 0.0,
+    mono: float = 0.0,
+    source_id: str = "t",
+) -> Result:
+    """A :class:`Result` for sink/overlay tests: ``image`` RGB, ``class_map`` over it (default 1x1 zeros)."""
+    h, w = image.shape[:2]
+    cm = np.zeros((1, 1), np.uint8) if class_map is None else class_map
+    return Result(
+        meta=FrameMeta(source_id, seq, mono, 1.7e9 + mono, pts_s, w, h),
+        parts=tuple(parts),
+        classes=(),
+        timings=Timings(),
+        dropped_since_last=0,
+        image=image,
+        class_map=cm,
+        grid=cell_grid(cm.shape, (h, w)),
+    )

@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 import pytest
-from media import GREEN, RED, ListSink, scene, write_h264
+from media import GREEN, RED, ListSink, colour_pipeline, scene, write_h264
 
 from pipeline.backends.onnxruntime import OrtBackend
 from pipeline.batching import collect_batch
@@ -175,14 +175,8 @@ def test_pipeline_max_batch_same_records(tmp_path, colour_model_path, wait_s):
     for max_batch in (1, 4):
         sink = ListSink()
         infer = BatchInferenceStage(backend)
-        p = Pipeline(
-            FileSource(video, "vid"),
-            Preprocessor(backend.spec),
-            infer,
-            Postprocessor(backend.spec, 1),
-            [sink],
-            max_batch=max_batch,
-            batch_wait_s=wait_s,
+        p = colour_pipeline(
+            FileSource(video, "vid"), backend, [sink], infer, max_batch=max_batch, batch_wait_s=wait_s
         )
         assert p.policy == "lossless" and p.q_prepared.capacity >= max_batch
         p.start()

@@ -4,9 +4,10 @@ import itertools
 
 import numpy as np
 import pytest
+from media import make_result
 
 from pipeline.config import PrivacyConfig
-from pipeline.frames import FrameMeta, PartInstance, Result, Timings
+from pipeline.frames import PartInstance, Result
 from pipeline.geometry import cell_grid
 from pipeline.hud import banner_for, draw_hud, hud_lines
 from pipeline.overlay import OverlayRenderer, OverlayStyle, blend_classes, foreground_box
@@ -17,27 +18,13 @@ GREY = (100, 100, 100)
 PLAIN = OverlayStyle(alpha=0.5, mask=True, boxes=False, centroids=False, trails=False)
 
 
-def result_of(image: np.ndarray, class_map: np.ndarray, parts=(), seq: int = 0, t: float = 0.0) -> Result:
-    h, w = image.shape[:2]
-    return Result(
-        meta=FrameMeta("t", seq, t, 0.0, t, w, h),
-        parts=tuple(parts),
-        classes=(),
-        timings=Timings(),
-        dropped_since_last=0,
-        image=image,
-        class_map=class_map,
-        grid=cell_grid(class_map.shape, (h, w)),
-    )
-
-
 def grey_scene() -> Result:
     """120x160 grey frame; 12x16 map: head cells rows 2-5 cols 3-6, torso rows 6-9 cols 8-13 (10 px cells)."""
     img = np.full((120, 160, 3), GREY, np.uint8)
     cm = np.zeros((12, 16), np.uint8)
     cm[2:6, 3:7] = 1
     cm[6:10, 8:14] = 3
-    return result_of(img, cm)
+    return make_result(img, cm)
 
 
 def test_palette_classes_are_distinct_strong_colours():
@@ -86,7 +73,7 @@ def test_box_drawn_at_the_part_box():
     arm = PartInstance(
         2, "arm", 0, (10, 30, 60, 90), (35.0, 60.0), 100, 0.9, track_id=4, smoothed=(35.0, 60.0)
     )
-    r = result_of(r.image, np.zeros((12, 16), np.uint8), [arm])
+    r = make_result(r.image, np.zeros((12, 16), np.uint8), [arm])
     style = OverlayStyle(alpha=0.5, mask=False, boxes=True, centroids=False, trails=False)
     out = OverlayRenderer(style, 1.0)(r)
     colour = class_colour(2)
@@ -102,7 +89,7 @@ def test_centroids_hollow_raw_filled_smoothed():
         4, "leg", 0, (0, 0, 100, 100), (30.0, 50.0), 100, 0.9, track_id=1, smoothed=(70.0, 50.0)
     )
     style = OverlayStyle(alpha=0.5, mask=False, boxes=False, centroids=True, trails=False)
-    out = OverlayRenderer(style, 1.0)(result_of(img, np.zeros((10, 10), np.uint8), [part]))
+    out = OverlayRenderer(style, 1.0)(make_result(img, np.zeros((10, 10), np.uint8), [part]))
     assert tuple(out[50, 30]) == GREY, "raw centroid circle should be hollow"
     assert tuple(out[50, 25]) != GREY
     assert tuple(out[50, 70]) == class_colour(4)
@@ -112,7 +99,9 @@ def test_predicted_part_is_dashed_and_dimmed_without_centroid():
     img = np.full((100, 100, 3), GREY, np.uint8)
     part = PartInstance(3, "torso", None, (10, 40, 90, 80), None, 0, 0.0, track_id=2, state="predicted",
                         smoothed=(50.0, 60.0))  # fmt: skip
-    out = OverlayRenderer(OverlayStyle(mask=False), 1.0)(result_of(img, np.zeros((10, 10), np.uint8), [part]))
+    out = OverlayRenderer(OverlayStyle(mask=False), 1.0)(
+        make_result(img, np.zeros((10, 10), np.uint8), [part])
+    )
     bottom = out[79, 10:90]
     on = (bottom == dimmed(class_colour(3))).all(axis=1)
     assert 0.3 < on.mean() < 0.8, "bottom edge should be dashed"
@@ -127,7 +116,7 @@ def test_trails_drawn_and_not_duplicated_by_rerendering():
     for i in range(5):
         p = PartInstance(1, "head", 0, (0, 0, 1, 1), (10.0 + 15 * i, 50.0), 1, 1.0, track_id=9,
                          smoothed=(10.0 + 15 * i, 50.0))  # fmt: skip
-        r = result_of(img, cm, [p], seq=i, t=i * 0.1)
+        r = make_result(img, cm, [p], seq=i, pts_s=i * 0.1, mono=i * 0.1)
         out = renderer(r)
         renderer(r)  # the same result again (a paused view after a toggle)
     assert renderer.trails.point_count() == 5
@@ -139,7 +128,7 @@ def test_trails_drawn_and_not_duplicated_by_rerendering():
 def test_privacy_comes_first():
     r = grey_scene()
     noisy = np.random.default_rng(0).integers(0, 256, r.image.shape, dtype=np.uint8)
-    r = result_of(noisy, r.class_map)
+    r = make_result(noisy, r.class_map)
     cfg = PrivacyConfig(blur_head=True, block_px=8, margin_px=2)
     out = OverlayRenderer(PLAIN, 1.0, cfg)(r)
     expected = blur_head(r, cfg)

@@ -8,36 +8,25 @@ import time
 
 import numpy as np
 import pytest
-from media import GREEN, RED, ListSink, SyntheticCamera, scene, truncated_h264, write_h264
+from media import (
+    DEADLINE_S,
+    GREEN,
+    RED,
+    ListSink,
+    SyntheticCamera,
+    colour_pipeline,
+    run_to_end,
+    scene,
+    truncated_h264,
+    write_h264,
+)
 
 from pipeline.backends.onnxruntime import OrtBackend
 from pipeline.errors import SourceError, StageError
 from pipeline.frames import Inferred, Prepared
 from pipeline.inference import InferenceStage
-from pipeline.pipeline import Pipeline
-from pipeline.postprocess import Postprocessor
-from pipeline.preprocess import Preprocessor
 from pipeline.sinks.jsonl import JsonlSink
 from pipeline.sources.file import FileSource
-
-DEADLINE_S = 60.0
-
-
-def make(source, backend, sinks, **kw) -> Pipeline:
-    return Pipeline(
-        source,
-        Preprocessor(backend.spec),
-        InferenceStage(backend),
-        Postprocessor(backend.spec, 1),
-        sinks,
-        **kw,
-    )
-
-
-def run_to_end(p: Pipeline) -> None:
-    p.start()
-    assert p.wait(DEADLINE_S), "pipeline did not finish in time"
-    p.join()
 
 
 def moving_squares(i: int) -> np.ndarray:
@@ -47,7 +36,7 @@ def moving_squares(i: int) -> np.ndarray:
 def test_file_lossless_every_frame_to_jsonl(tmp_path, colour_model_path):
     video = write_h264(tmp_path / "v.mp4", frames=30, fps=10, draw=moving_squares)
     out = tmp_path / "out" / "r.jsonl"
-    p = make(FileSource(video, "vid"), OrtBackend(colour_model_path), [JsonlSink(out)])
+    p = colour_pipeline(FileSource(video, "vid"), OrtBackend(colour_model_path), [JsonlSink(out)])
     assert p.policy == "lossless"
     run_to_end(p)
     records = [json.loads(line) for line in out.read_text().splitlines()]
@@ -74,13 +63,8 @@ def test_latest_drops_and_bounds_latency_lossless_does_not(colour_model_path):
     results = {}
     for policy in ("latest", "lossless"):
         sink = ListSink()
-        p = Pipeline(
-            SyntheticCamera(60, 0.005, source_id="fast"),
-            Preprocessor(backend.spec),
-            slow_infer,
-            Postprocessor(backend.spec, 1),
-            [sink],
-            policy=policy,
+        p = colour_pipeline(
+            SyntheticCamera(60, 0.005, source_id="fast"), backend, [sink], slow_infer, policy=policy
         )
         run_to_end(p)
         lat = [(r.publish_mono - r.meta.capture_mono) for r in sink.results]
@@ -108,13 +92,7 @@ def test_stage_error_stops_pipeline_and_join_raises(tmp_path, colour_model_path)
         return InferenceStage(backend)(item)
 
     sink = ListSink()
-    p = Pipeline(
-        FileSource(video, "v"),
-        Preprocessor(backend.spec),
-        failing_infer,
-        Postprocessor(backend.spec, 1),
-        [sink],
-    )
+    p = colour_pipeline(FileSource(video, "v"), backend, [sink], failing_infer)
     p.start()
     assert p.wait(DEADLINE_S)
     with pytest.raises(StageError, match=r"inference failed: RuntimeError: boom at 5"):
@@ -127,7 +105,7 @@ def test_stage_error_stops_pipeline_and_join_raises(tmp_path, colour_model_path)
 def test_source_damage_drains_frames_then_raises(tmp_path, colour_model_path):
     cut = truncated_h264(tmp_path)
     out = tmp_path / "r.jsonl"
-    p = make(FileSource(cut, "v"), OrtBackend(colour_model_path), [JsonlSink(out)])
+    p = colour_pipeline(FileSource(cut, "v"), OrtBackend(colour_model_path), [JsonlSink(out)])
     p.start()
     assert p.wait(DEADLINE_S)
     with pytest.raises(SourceError, match="file ends early"):
@@ -139,7 +117,7 @@ def test_source_damage_drains_frames_then_raises(tmp_path, colour_model_path):
 def test_stop_is_graceful_and_prompt(colour_model_path):
     backend = OrtBackend(colour_model_path)
     sink = ListSink()
-    p = make(SyntheticCamera(100_000, 0.01, source_id="fast"), backend, [sink])
+    p = colour_pipeline(SyntheticCamera(100_000, 0.01, source_id="fast"), backend, [sink])
     p.start()
     time.sleep(0.5)
     t0 = time.monotonic()
@@ -154,7 +132,7 @@ def test_stop_is_graceful_and_prompt(colour_model_path):
 def test_max_frames(tmp_path, colour_model_path):
     video = write_h264(tmp_path / "v.mp4", frames=30)
     sink = ListSink()
-    p = make(FileSource(video, "v"), OrtBackend(colour_model_path), [sink], max_frames=7)
+    p = colour_pipeline(FileSource(video, "v"), OrtBackend(colour_model_path), [sink], max_frames=7)
     run_to_end(p)
     assert [r.meta.seq for r in sink.results] == list(range(7))
 
@@ -162,6 +140,6 @@ def test_max_frames(tmp_path, colour_model_path):
 def test_result_timings_filled(tmp_path, colour_model_path):
     video = write_h264(tmp_path / "v.mp4", frames=3)
     sink = ListSink()
-    run_to_end(make(FileSource(video, "v"), OrtBackend(colour_model_path), [sink]))
+    run_to_end(colour_pipeline(FileSource(video, "v"), OrtBackend(colour_model_path), [sink]))
     t = sink.results[0].timings
     assert t.preprocess_ms > 0 and t.inference_ms > 0 and t.postprocess_ms > 0

@@ -3,29 +3,14 @@
 import cv2
 import numpy as np
 import pytest
+from media import make_result
 
 from pipeline.config import PrivacyConfig
-from pipeline.frames import FrameMeta, Result, Timings
-from pipeline.geometry import cell_grid
 from pipeline.privacy import blur_head, head_region, pixelate_mask
 
 
 def noisy(h: int, w: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
-
-
-def result_of(image: np.ndarray, class_map: np.ndarray) -> Result:
-    h, w = image.shape[:2]
-    return Result(
-        meta=FrameMeta("t", 0, 0.0, 0.0, None, w, h),
-        parts=(),
-        classes=(),
-        timings=Timings(),
-        dropped_since_last=0,
-        image=image,
-        class_map=class_map,
-        grid=cell_grid(class_map.shape, (h, w)),
-    )
 
 
 def grown(mask: np.ndarray, margin: int) -> np.ndarray:
@@ -90,7 +75,7 @@ def test_blur_head_from_coarse_map_matches_full_map():
     cm = np.zeros((12, 16), np.uint8)
     cm[2:6, 3:7] = 1  # head
     cm[7:10, 8:12] = 3  # torso stays sharp
-    r = result_of(img, cm)
+    r = make_result(img, cm)
     cfg = PrivacyConfig(blur_head=True, block_px=8, margin_px=4)
     out = blur_head(r, cfg)
     reference = pixelate_mask(img, r.full_class_map() == 1, 8, 4)
@@ -107,7 +92,7 @@ def test_head_region_equals_blown_up_map(cells, src):
     cm = np.zeros(cells, np.uint8)
     cm[2:5, 3:9] = 1
     cm[rng.random(cells) < 0.1] = 2
-    r = result_of(noisy(*src), cm)
+    r = make_result(noisy(*src), cm)
     box, mask = head_region(r)
     full = r.full_class_map() == 1
     ys, xs = np.nonzero(full)
@@ -119,12 +104,12 @@ def test_head_region_equals_blown_up_map(cells, src):
 def test_blur_off_returns_the_image_itself():
     img = noisy(16, 16)
     cm = np.ones((4, 4), np.uint8)
-    assert blur_head(result_of(img, cm), PrivacyConfig(blur_head=False)) is img
+    assert blur_head(make_result(img, cm), PrivacyConfig(blur_head=False)) is img
 
 
 def test_no_head_unchanged():
     img = noisy(16, 16)
     cm = np.full((4, 4), 3, np.uint8)
-    out = blur_head(result_of(img, cm), PrivacyConfig(blur_head=True))
+    out = blur_head(make_result(img, cm), PrivacyConfig(blur_head=True))
     assert np.array_equal(out, img) and not np.shares_memory(out, img)
-    assert head_region(result_of(img, cm)) is None
+    assert head_region(make_result(img, cm)) is None

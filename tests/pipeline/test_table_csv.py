@@ -7,14 +7,10 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from media import GREEN, OBSERVED_PART, PREDICTED_PART, RED, scene, write_h264
+from media import GREEN, OBSERVED_PART, PREDICTED_PART, RED, colour_pipeline, run_to_end, scene, write_h264
 
 from pipeline.backends.onnxruntime import OrtBackend
 from pipeline.errors import ConfigError
-from pipeline.inference import InferenceStage
-from pipeline.pipeline import Pipeline
-from pipeline.postprocess import Postprocessor
-from pipeline.preprocess import Preprocessor
 from pipeline.sinks.csv import CsvSink
 from pipeline.sinks.jsonl import JsonlSink
 from pipeline.sources.file import FileSource
@@ -171,16 +167,7 @@ def test_csv_sink_matches_jsonl_in_a_real_pipeline(tmp_path, colour_model_path):
     out_csv, out_jsonl = tmp_path / "o" / "r.csv", tmp_path / "o" / "r.jsonl"
     sink = CsvSink(out_csv)
     assert (sink.name, sink.policy) == ("csv", "lossless")
-    p = Pipeline(
-        FileSource(video, "vid"),
-        Preprocessor(backend.spec),
-        InferenceStage(backend),
-        Postprocessor(backend.spec, 1),
-        [sink, JsonlSink(out_jsonl)],
-    )
-    p.start()
-    assert p.wait(60)
-    p.join()
+    run_to_end(colour_pipeline(FileSource(video, "vid"), backend, [sink, JsonlSink(out_jsonl)]))
     recs = [json.loads(line) for line in out_jsonl.read_text().splitlines()]
     rows = list(csv.DictReader(out_csv.open(newline="")))
     assert len(rows) == sum(len(r["parts"]) for r in recs) >= 24

@@ -16,22 +16,26 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from media import GREEN, RED, ListSink, scene, write_h264
+from media import (
+    DEADLINE_S,
+    GREEN,
+    RED,
+    ListSink,
+    colour_pipeline,
+    make_result,
+    run_to_end,
+    scene,
+    write_h264,
+)
 
 from pipeline.backends.onnxruntime import OrtBackend
 from pipeline.errors import ConfigError
-from pipeline.frames import FrameMeta, Result, Timings
-from pipeline.geometry import cell_grid
-from pipeline.inference import InferenceStage
-from pipeline.pipeline import Pipeline
-from pipeline.postprocess import Postprocessor
-from pipeline.preprocess import Preprocessor
+from pipeline.frames import Result
 from pipeline.sinks.video import VideoSink
 from pipeline.sources.file import FileSource
 from pipeline.video_writer import TICK_HZ, Ticks, even_size, fit_frame
 
 REPO = Path(__file__).resolve().parents[2]
-DEADLINE_S = 60.0
 TICK = 1.0 / TICK_HZ
 
 
@@ -49,17 +53,8 @@ def picture(i: int, w: int = 128, h: int = 96) -> np.ndarray:
 
 
 def result(image: np.ndarray, seq: int, pts_s: float | None, mono: float | None = None) -> Result:
-    h, w = image.shape[:2]
-    meta = FrameMeta("cam0", seq, 1000.0 + seq if mono is None else mono, 1.7e9 + seq, pts_s, w, h)
-    return Result(
-        meta=meta,
-        parts=(),
-        classes=(),
-        timings=Timings(),
-        dropped_since_last=0,
-        image=image,
-        class_map=np.zeros((1, 1), np.uint8),
-        grid=cell_grid((1, 1), (h, w)),
+    return make_result(
+        image, seq=seq, pts_s=pts_s, mono=1000.0 + seq if mono is None else mono, source_id="cam0"
     )
 
 
@@ -209,16 +204,7 @@ def test_pipeline_records_every_frame_of_a_file(tmp_path: Path, colour_model_pat
     backend = OrtBackend(colour_model_path)
     listed = ListSink()
     sink = VideoSink(out, identity)
-    p = Pipeline(
-        FileSource(video, "vid"),
-        Preprocessor(backend.spec),
-        InferenceStage(backend),
-        Postprocessor(backend.spec, 1),
-        [sink, listed],
-    )
-    p.start()
-    assert p.wait(DEADLINE_S), "pipeline did not finish in time"
-    p.join()
+    run_to_end(colour_pipeline(FileSource(video, "vid"), backend, [sink, listed]))
     assert sink.closed and sink.frames == 30
     got_t, got, bad, _ = decode(out)
     assert bad == 0 and len(got) == 30

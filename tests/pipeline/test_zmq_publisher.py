@@ -12,17 +12,13 @@ import numpy as np
 import pytest
 import zmq
 from conftest import free_port
-from media import SyntheticCamera
+from media import SyntheticCamera, colour_pipeline
 from zmq_helpers import endpoint, handshake, sub_socket
 
 from pipeline.backends.onnxruntime import OrtBackend
 from pipeline.config import ZmqConfig
 from pipeline.errors import ConfigError
 from pipeline.health import HealthReporter, HealthStatus
-from pipeline.inference import InferenceStage
-from pipeline.pipeline import Pipeline
-from pipeline.postprocess import Postprocessor
-from pipeline.preprocess import Preprocessor
 from pipeline.zmq_publisher import ZmqPublisher, is_loopback
 
 
@@ -204,13 +200,7 @@ def test_status_record_carries_publisher_counters(ctx):
 
 def test_late_joiner_gets_next_status_within_interval(ctx, colour_model_path):
     backend = OrtBackend(colour_model_path)
-    p = Pipeline(
-        SyntheticCamera(None, 0.02),
-        Preprocessor(backend.spec),
-        InferenceStage(backend),
-        Postprocessor(backend.spec, 1),
-        [],
-    )
+    p = colour_pipeline(SyntheticCamera(None, 0.02), backend, [])
     ep = endpoint()
     with ZmqPublisher(ZmqConfig(endpoint=ep)) as pub:
         reporter = HealthReporter(p, interval_s=1.0)

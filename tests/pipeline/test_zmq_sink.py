@@ -10,40 +10,16 @@ import cv2
 import numpy as np
 import pytest
 import zmq
-from media import GREEN, RED, SyntheticCamera, scene, write_h264
+from media import GREEN, RED, SyntheticCamera, colour_pipeline, run_to_end, scene, write_h264
 from zmq_helpers import endpoint, handshake, sub_socket
 
 from pipeline.backends.onnxruntime import OrtBackend
 from pipeline.config import ZmqConfig
 from pipeline.frames import Result
-from pipeline.inference import InferenceStage
 from pipeline.pipeline import Pipeline
-from pipeline.postprocess import Postprocessor
-from pipeline.preprocess import Preprocessor
 from pipeline.sinks.zmq import ZmqSink
 from pipeline.sources.file import FileSource
 from pipeline.zmq_publisher import ZmqPublisher
-
-DEADLINE_S = 60.0
-
-
-def make(source, backend, sinks, **kw) -> Pipeline:
-    return Pipeline(
-        source,
-        Preprocessor(backend.spec),
-        InferenceStage(backend),
-        Postprocessor(backend.spec, 1),
-        sinks,
-        **kw,
-    )
-
-
-def run_to_end(p: Pipeline) -> float:
-    t0 = time.monotonic()
-    p.start()
-    assert p.wait(DEADLINE_S), "pipeline did not finish in time"
-    p.join()
-    return time.monotonic() - t0
 
 
 def moving_squares(i: int) -> np.ndarray:
@@ -59,7 +35,9 @@ def test_records_arrive_in_order_complete(tmp_path, ctx, colour_model_path):
         handshake(pub, sub)
         sink = ZmqSink(pub, ZmqConfig(endpoint=ep))
         sink.capacity = 64  # ≥ n: this test checks ordering/completeness, not the latest policy
-        p = make(FileSource(video, "vid"), OrtBackend(colour_model_path), [sink], policy="lossless")
+        p = colour_pipeline(
+            FileSource(video, "vid"), OrtBackend(colour_model_path), [sink], policy="lossless"
+        )
         run_to_end(p)
         records = []
         while len(records) < n and sub.poll(2000):
@@ -96,7 +74,7 @@ def test_stalled_subscriber_does_not_slow_the_pipeline(tmp_path, ctx, colour_mod
                 sub.setsockopt(zmq.RCVBUF, 16384)
                 handshake(pub, sub)
             sink = ZmqSink(pub, cfg)
-            p = make(FileSource(video, "noise"), backend, [sink], policy="lossless")
+            p = colour_pipeline(FileSource(video, "noise"), backend, [sink], policy="lossless")
             before = pub.sent + pub.dropped
             elapsed = run_to_end(p)
         handled = pub.sent + pub.dropped - before
@@ -136,7 +114,7 @@ def test_frames_jpeg_and_rate_limit(ctx, colour_model_path):
         handshake(pub, sub)
         sink = ZmqSink(pub, ZmqConfig(endpoint=ep, frames=True, frame_fps=fps, jpeg_quality=90), render)
         backend = OrtBackend(colour_model_path)
-        p = make(
+        p = colour_pipeline(
             SyntheticCamera(1000, 0.01, scene(72, 96, [(RED, (0, 0, 48, 72)), (GREEN, (48, 0, 96, 72))])),
             backend,
             [sink],
@@ -187,7 +165,7 @@ def test_frames_off_by_default_and_close_keeps_publisher(ctx, tmp_path, colour_m
         sub = sub_socket(ctx, ep, b"")
         handshake(pub, sub)
         sink = ZmqSink(pub, ZmqConfig(endpoint=ep))
-        run_to_end(make(FileSource(video, "v"), OrtBackend(colour_model_path), [sink]))
+        run_to_end(colour_pipeline(FileSource(video, "v"), OrtBackend(colour_model_path), [sink]))
         pub.publish("status.v", b'{"state":"stopped"}')  # still usable after the sink closed
         topics = []
         while sub.poll(1000):
