@@ -15,13 +15,13 @@ import threading
 import time
 from typing import TypeVar
 
-from pipeline.queues import END, POLL_S, StageQueue, _End
+from pipeline.queues import END, POLL_S, Inbox, _End
 
 T = TypeVar("T")
 
 
 def collect_batch(
-    inbox: StageQueue[T], max_batch: int, max_wait_s: float, abort: threading.Event
+    inbox: Inbox[T], max_batch: int, max_wait_s: float, abort: threading.Event
 ) -> list[T] | _End | None:
     """Up to ``max_batch`` items of ``inbox``, in queue order.
 

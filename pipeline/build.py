@@ -4,6 +4,10 @@ Order matters for clean failures: the source is checked first, then the ZeroMQ s
 (so a TensorRT engine build can be announced in status records), then the model is loaded, and only then are output files created (at their first record), so
 a bad input never leaves a half-written output behind.
 
+Several sources (``sources:`` or repeated ``--source``) share the model, the tracker thread and
+the JSONL/CSV/ZeroMQ outputs (records name their source); each source gets its own recordings
+(:func:`recording_path`) and its own status topic.
+
 Every image that leaves the process (recordings, ``frame.*`` messages) goes through the head
 pixelation of ``privacy`` (:func:`overlay_renderer`, :func:`raw_renderer`).
 """
@@ -12,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,7 +66,7 @@ def load_backend(cfg: Config, publisher: ZmqPublisher | None = None) -> Backend:
     """Load the configured model with the configured backend; an engine build (TensorRT) is
     announced on stderr and, with ``publisher``, as ``building_engine`` status records."""
     m = cfg.model
-    announce = EngineBuildStatus(cfg.source.id, publisher)
+    announce = EngineBuildStatus([s.id for s in cfg.source_list], publisher)
     try:
         return create_backend(m, resolve_model_path(m.path), on_build=announce)
     finally:
@@ -74,7 +78,8 @@ def _stages(cfg: Config, backend: Backend) -> tuple[Any, Any, Postprocessor]:
     ``model.max_batch`` > 1, letterbox/arg-max on the GPU when ``model.gpu_preprocess`` and the
     backend runs on one (ignored with a warning otherwise)."""
     tracker = PartTracker(cfg.tracker) if cfg.tracker.enabled else None
-    infer = BatchInferenceStage(backend) if cfg.model.max_batch > 1 else InferenceStage(backend)
+    batched = batch_size(cfg, backend) > 1
+    infer = BatchInferenceStage(backend) if batched else InferenceStage(backend)
     if cfg.model.gpu_preprocess and backend.on_gpu:
         from pipeline.gpu_ops import DeviceMaps, GpuPreprocessor
 
@@ -87,6 +92,25 @@ def _stages(cfg: Config, backend: Backend) -> tuple[Any, Any, Postprocessor]:
         infer,
         Postprocessor(backend.spec, cfg.postprocess.min_area_px, tracker),
     )
+
+
+def batch_size(cfg: Config, backend: Backend) -> int:
+    """Frames inferred together: ``model.max_batch``, or with 0 (auto) one per source when the
+    model takes batches (its batch dimension is dynamic or larger than 1), else 1."""
+    if cfg.model.max_batch:
+        return cfg.model.max_batch
+    return max(1, min(len(cfg.source_list), int(backend.max_batch)))
+
+
+def recording_path(path: str, source_id: str, several: bool) -> str:
+    """Where ``source_id``'s recording goes: ``{source}`` in ``path`` is replaced by the id; with
+    several sources and no ``{source}``, ``-<id>`` goes before the suffix (out.mp4 → out-cam1.mp4)."""
+    if "{source}" in path:
+        return path.replace("{source}", source_id)
+    if not several:
+        return path
+    p = Path(path)
+    return str(p.with_name(f"{p.stem}-{source_id}{p.suffix}"))
 
 
 def limit_opencv_threads() -> None:
@@ -115,11 +139,11 @@ class LiveOutputs:
             out.append(self.window.on_health)
         return out
 
-    def close(self, final: HealthStatus | None) -> None:
-        """Publish ``final`` (the ``stopped``/``error`` status), then release the socket."""
+    def close(self, final: Sequence[HealthStatus] = ()) -> None:
+        """Publish ``final`` (each source's ``stopped``/``error`` status), then release the socket."""
         if self.publisher is not None:
-            if final is not None:
-                self.publisher.publish_status(final)
+            for status in final:
+                self.publisher.publish_status(status)
             self.publisher.close()
 
 
@@ -135,9 +159,10 @@ def raw_renderer(cfg: Config) -> Renderer:
     return functools.partial(blur_head, cfg=cfg.privacy)
 
 
-def make_sinks(cfg: Config, policy: Policy, publisher: ZmqPublisher | None) -> list[Sink]:
-    """The sinks ``cfg`` asks for. Recordings follow the pipeline's ``policy``: every frame from
-    files, the newest (never holding up inference) from live sources."""
+def make_sinks(cfg: Config, policies: Mapping[str, Policy], publisher: ZmqPublisher | None) -> list[Sink]:
+    """The sinks ``cfg`` asks for (``policies``: source id → queue policy). Each source gets its own
+    recordings, following its policy: every frame from files, the newest (never holding up
+    inference) from live sources."""
     sinks: list[Sink] = []
     if publisher is not None:
         sinks.append(ZmqSink(publisher, cfg.zmq, render=overlay_renderer(cfg)))
@@ -146,52 +171,70 @@ def make_sinks(cfg: Config, policy: Policy, publisher: ZmqPublisher | None) -> l
     if cfg.output.csv:
         sinks.append(CsvSink(cfg.output.csv))
     rec = cfg.record
-    if rec.overlay:
-        sinks.append(VideoSink(rec.overlay, overlay_renderer(cfg), rec.crf, "--record", policy))
-    if rec.raw:
-        sinks.append(VideoSink(rec.raw, raw_renderer(cfg), rec.crf, "--record-raw", policy))
+    several = len(policies) > 1
+    for sid, policy in policies.items():
+        for path, render, flag in (
+            (rec.overlay, overlay_renderer, "--record"),
+            (rec.raw, raw_renderer, "--record-raw"),
+        ):
+            if path:
+                out = recording_path(path, sid, several)
+                sinks.append(VideoSink(out, render(cfg), rec.crf, flag, policy, source_id=sid))
     return sinks
+
+
+def open_sources(cfg: Config) -> list[Source]:
+    """Every configured source, checked (a missing file fails here, before the model loads)."""
+    return [open_source(s) for s in cfg.source_list]
 
 
 def build_pipeline(
     cfg: Config,
     extra_sinks: list[Sink] | None = None,
-    source: Source | None = None,
+    source: Source | Sequence[Source] | None = None,
     backend: Backend | None = None,
     live: LiveOutputs | None = None,
 ) -> Pipeline:
-    """Source, model, tracker, stages and sinks wired together as ``cfg`` says.
+    """Sources, model, tracker, stages and sinks wired together as ``cfg`` says.
 
-    With ``live`` given, a ZeroMQ publisher is created into it when ``cfg.zmq.endpoint`` is set
-    (the caller closes it: :meth:`LiveOutputs.close`), and its window (if any) becomes a sink.
+    ``source``: use these instead of opening ``cfg``'s (each matched to the ``cfg`` source entry
+    with its id, for the queue policy). With ``live`` given, a ZeroMQ publisher is created into it
+    when ``cfg.zmq.endpoint`` is set (the caller closes it: :meth:`LiveOutputs.close`), and its
+    window (if any) becomes a sink.
     """
     limit_opencv_threads()
-    source = source or open_source(cfg.source)
-    mode = cfg.source.mode
-    policy: Policy = default_policy(source) if mode == "auto" else mode
+    if source is None:
+        sources = open_sources(cfg)
+    else:
+        sources = list(source) if isinstance(source, Sequence) else [source]
+    modes = {s.id: s.mode for s in cfg.source_list}
+    policies: dict[str, Policy] = {}
+    for src in sources:
+        mode = modes.get(src.source_id, cfg.source.mode)
+        policies[src.source_id] = default_policy(src) if mode == "auto" else mode
     if live is not None and cfg.zmq.endpoint:
         live.publisher = ZmqPublisher(cfg.zmq)
     try:
         backend = backend or load_backend(cfg, live.publisher if live else None)
-        sinks = make_sinks(cfg, policy, live.publisher if live else None)
+        sinks = make_sinks(cfg, policies, live.publisher if live else None)
     except BaseException:
         if live is not None:
-            live.close(None)
+            live.close()
         raise
     if live is not None and live.window is not None:
         sinks.append(live.window)
     sinks.extend(extra_sinks or [])
     preprocess, infer, postprocess = _stages(cfg, backend)
     return Pipeline(
-        source=source,
+        sources=sources,
         preprocess=preprocess,
         infer=infer,
         postprocess=postprocess,
         sinks=sinks,
-        policy=policy,
+        policy=policies,
         capacity=cfg.queues.capacity or None,
         max_frames=cfg.run.max_frames or None,
         drain_s=cfg.queues.drain_s,
-        max_batch=cfg.model.max_batch,
+        max_batch=batch_size(cfg, backend),
         batch_wait_s=cfg.model.batch_wait_ms / 1000.0,
     )

@@ -7,6 +7,7 @@ two equal). Validation names the file, the dotted field and the bad value in one
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from dataclasses import dataclass, field, fields, is_dataclass, replace
@@ -32,12 +33,28 @@ def _between(low: float, high: float) -> dict[str, Any]:
     return {"check": (lambda v: low <= v <= high), "rule": f"must be {low}..{high}"}
 
 
+SOURCE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+"""What a source id may be: it becomes a ZeroMQ topic part, a metric label and a file-name part."""
+
+
 @dataclass(frozen=True)
 class SourceConfig:
-    """Where frames come from. ``uri``: file, image or folder, URL, camera index or /dev/videoN."""
+    """Where frames come from. ``uri``: file, image or folder, URL, camera index or /dev/videoN.
+
+    ``id``: names the source in records, topics (``parts.<id>``) and metric labels: letters,
+    digits, ``_`` and ``-``. Network streams retry forever by default (``reconnect_attempts`` 0)
+    with a backoff from ``reconnect_initial_s`` doubling up to ``reconnect_max_s``; the 2 s cap
+    keeps the time from a camera's return to the first frame under ~3 s.
+    """
 
     uri: str = ""
-    id: str = "cam0"
+    id: str = field(
+        default="cam0",
+        metadata={
+            "check": lambda v: SOURCE_ID.fullmatch(v) is not None,
+            "rule": "must be 1-64 letters, digits, _ or -",
+        },
+    )
     mode: Literal["auto", "latest", "lossless"] = "auto"
     realtime: bool = False
     loop: bool = False
@@ -46,7 +63,7 @@ class SourceConfig:
     read_timeout_s: float = field(default=5.0, metadata=_gt(0))
     stall_timeout_s: float = field(default=5.0, metadata=_gt(0))
     reconnect_initial_s: float = field(default=0.5, metadata=_gt(0))
-    reconnect_max_s: float = field(default=10.0, metadata=_gt(0))
+    reconnect_max_s: float = field(default=2.0, metadata=_gt(0))
     reconnect_attempts: int = field(default=0, metadata=_ge(0))
     width: int = field(default=0, metadata=_ge(0))
     height: int = field(default=0, metadata=_ge(0))
@@ -68,7 +85,9 @@ class ModelConfig:
         engine_cache: folder for TensorRT engines (ORT's TensorRT EP and the ``tensorrt`` backend);
             "" = ``models/.engines`` beside the repository's models.
         calibration: INT8 only: a folder of frames (images or a video) to calibrate from.
-        max_batch: frames inferred together (1 = no batching); batches form from what is queued.
+        max_batch: frames inferred together; batches form from what is queued, across sources.
+            0 = auto: one frame per source (1 with a single source) when the model takes batches;
+            1 = no batching.
         batch_wait_ms: longest wait for a batch to fill once its first frame is there.
         gpu_preprocess: letterbox/normalise and arg-max on the GPU (torch CUDA) when one is used.
     """
@@ -81,7 +100,7 @@ class ModelConfig:
     precision: Literal["fp32", "fp16", "int8"] = "fp16"
     engine_cache: str = ""
     calibration: str = ""
-    max_batch: int = field(default=1, metadata=_between(1, 256))
+    max_batch: int = field(default=0, metadata=_between(0, 256))
     batch_wait_ms: float = field(default=2.0, metadata=_ge(0))
     gpu_preprocess: bool = False
 
@@ -220,9 +239,14 @@ class RunConfig:
 
 @dataclass(frozen=True)
 class Config:
-    """The whole configuration of ``infant-stream run``."""
+    """The whole configuration of ``infant-stream run``.
+
+    ``source`` describes the one source, or with ``sources`` (a list) the defaults every entry of
+    ``sources`` starts from (each entry overrides what it names; ids must differ).
+    """
 
     source: SourceConfig = field(default_factory=SourceConfig)
+    sources: tuple[SourceConfig, ...] = field(default=(), metadata={"inherits": "source"})
     model: ModelConfig = field(default_factory=ModelConfig)
     postprocess: PostprocessConfig = field(default_factory=PostprocessConfig)
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
@@ -233,6 +257,19 @@ class Config:
     record: RecordConfig = field(default_factory=RecordConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
     run: RunConfig = field(default_factory=RunConfig)
+
+    @property
+    def source_list(self) -> tuple[SourceConfig, ...]:
+        """The sources to open: ``sources`` if given, else ``(source,)``."""
+        return self.sources or (self.source,)
+
+    def check(self, where: str) -> None:
+        """Rules across fields: distinct source ids."""
+        seen: set[str] = set()
+        for i, src in enumerate(self.sources):
+            if src.id in seen:
+                raise ConfigError(f"{where}.sources[{i}].id: {src.id!r} is used by another source")
+            seen.add(src.id)
 
 
 def _coerce(value: Any, hint: Any, where: str) -> Any:
@@ -262,6 +299,11 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
         if not isinstance(value, str | int) or isinstance(value, bool):
             raise ConfigError(f"{where}: must be a string, got {value!r}")
         return str(value)
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{where}: must be a list, got {type(value).__name__}")
+        item = typing.get_args(hint)[0]
+        return tuple(_coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value))
     if is_dataclass(hint):
         return from_mapping(hint, value, where)  # type: ignore[arg-type]
     raise ConfigError(f"{where}: unsupported type {hint}")
@@ -277,12 +319,21 @@ def from_mapping(cls: type[T], data: Any, where: str) -> T:
     known = {f.name: f for f in fields(cls)}  # type: ignore[arg-type]
     values: dict[str, Any] = {}
     for key, value in data.items():
-        if key not in known:
+        if not isinstance(key, str) or key not in known:
             raise ConfigError(f"{where}.{key}: unknown key (known: {', '.join(known)})")
+        base = known[key].metadata.get("inherits")
+        if base is not None and isinstance(value, list):
+            value = _inherit(data.get(base), value)
         values[key] = _coerce(value, hints[key], f"{where}.{key}")
     obj = cls(**values)
     validate(obj, where)
     return obj
+
+
+def _inherit(defaults: Any, entries: list[Any]) -> list[Any]:
+    """Each mapping of ``entries`` on top of the ``defaults`` mapping (non-mappings left as they are)."""
+    base = defaults if isinstance(defaults, dict) else {}
+    return [{**base, **e} if isinstance(e, dict) else e for e in entries]
 
 
 def _check(f: dataclasses.Field[Any], value: Any, where: str) -> None:
@@ -296,6 +347,9 @@ def validate(obj: Any, where: str) -> None:
     """Check every field of a config dataclass; raise ConfigError naming the first bad one."""
     for f in fields(obj):
         _check(f, getattr(obj, f.name), f"{where}.{f.name}")
+    whole = getattr(obj, "check", None)
+    if callable(whole):
+        whole(where)
 
 
 def load_config(path: str | Path | None) -> Config:
@@ -317,15 +371,29 @@ def load_config(path: str | Path | None) -> Config:
 
 
 def override(cfg: Config, dotted: str, value: Any, flag: str) -> Config:
-    """``cfg`` with field ``section.name`` set to ``value``, checked like YAML; errors name ``flag``."""
+    """``cfg`` with field ``section.name`` set to ``value``, checked like YAML; errors name ``flag``.
+
+    A ``source.*`` field is set in every entry of ``sources`` too (a flag applies to all sources).
+    """
     section, name = dotted.split(".")
     sub = getattr(cfg, section)
     hint = typing.get_type_hints(type(sub))[name]
     coerced = _coerce(value, hint, flag)
     _check(next(f for f in fields(sub) if f.name == name), coerced, flag)
-    return replace(cfg, **{section: replace(sub, **{name: coerced})})
+    cfg = replace(cfg, **{section: replace(sub, **{name: coerced})})
+    if section == "source" and cfg.sources:
+        cfg = replace(cfg, sources=tuple(replace(s, **{name: coerced}) for s in cfg.sources))
+    return cfg
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
 
 
 def as_dict(cfg: Config) -> dict[str, Any]:
-    """Plain nested dict of a config (what ``configs/default.yaml`` spells out)."""
-    return dataclasses.asdict(cfg)
+    """Plain nested dict (lists for tuples) of a config: what ``configs/default.yaml`` spells out."""
+    return _plain(dataclasses.asdict(cfg))  # type: ignore[no-any-return]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Sequence
 from typing import TextIO
 
 from pipeline.health import HealthStatus
@@ -21,19 +22,19 @@ class EngineBuildStatus:
     """``on_build`` callback for the backend factory; :meth:`stop` once the backend is loaded.
 
     Args:
-        source_id: the source whose status topic carries the state.
+        source_ids: the source(s) whose status topics carry the state.
         publisher: where the heartbeat goes (None = stderr line only).
         interval_s: heartbeat period.
     """
 
     def __init__(
         self,
-        source_id: str,
+        source_ids: str | Sequence[str],
         publisher: ZmqPublisher | None,
         interval_s: float = 1.0,
         stream: TextIO | None = None,
     ) -> None:
-        self.source_id = source_id
+        self.source_ids = [source_ids] if isinstance(source_ids, str) else list(source_ids)
         self.publisher = publisher
         self.interval_s = interval_s
         self.stream = stream or sys.stderr
@@ -41,9 +42,9 @@ class EngineBuildStatus:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def status(self) -> HealthStatus:
-        """The heartbeat published while building (no stage has run yet)."""
-        return HealthStatus(self.source_id, STATE, {}, 0, 0, float("nan"))
+    def status(self) -> list[HealthStatus]:
+        """The heartbeats published while building (no stage has run yet), one per source."""
+        return [HealthStatus(sid, STATE, {}, 0, 0, float("nan")) for sid in self.source_ids]
 
     def __call__(self, reason: str) -> None:
         """Called by the backend when it starts building (``reason``: why the cache did not serve)."""
@@ -56,7 +57,8 @@ class EngineBuildStatus:
     def _beat(self) -> None:
         assert self.publisher is not None
         while True:
-            self.publisher.publish_status(self.status())
+            for status in self.status():
+                self.publisher.publish_status(status)
             if self._stop.wait(self.interval_s):
                 return
 

@@ -1,8 +1,8 @@
-"""Once-a-second health: per-stage FPS, drops, latency and state, as a status snapshot.
+"""Once-a-second health per source: per-stage FPS, drops, reconnects, latency and state.
 
-The :class:`HealthReporter` thread turns :class:`~pipeline.pipeline.PipelineCounters` into a
-:class:`HealthStatus` every interval and hands it to listeners (the stderr progress line here;
-the ZeroMQ ``status.<source>`` topic later).
+The :class:`HealthReporter` thread turns :class:`~pipeline.counters.PipelineCounters` into one
+:class:`HealthStatus` per source every interval and hands each to the listeners (the stderr
+progress line, the ZeroMQ ``status.<source>`` topic, the window HUD).
 """
 
 from __future__ import annotations
@@ -13,18 +13,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TextIO
 
-from pipeline.pipeline import Pipeline, PipelineCounters, percentile
+from pipeline.counters import PipelineCounters, percentile
+from pipeline.pipeline import Pipeline
 
 
 @dataclass(frozen=True)
 class HealthStatus:
-    """Pipeline health over the last interval.
+    """One source's health over the last interval.
 
     Attributes:
-        fps: stage name → items per second over the interval.
-        dropped: frames dropped between stages since the start.
-        frames_out: results produced since the start.
+        state: the source's state (``starting``, ``running``, ``reconnecting``, ``stalled``,
+            ``stopped``, ``error``; ``building_engine`` before the model is ready).
+        fps: stage name → this source's items per second over the interval.
+        dropped: this source's frames dropped between stages since the start.
+        frames_out: this source's results produced since the start.
         latency_p50_ms: median capture → postprocess latency of recent frames (NaN if none).
+        reconnects: times the source was reopened since the start.
     """
 
     source_id: str
@@ -33,22 +37,28 @@ class HealthStatus:
     dropped: int
     frames_out: int
     latency_p50_ms: float
+    reconnects: int = 0
 
 
-def health_between(prev: PipelineCounters, cur: PipelineCounters) -> HealthStatus:
-    """Rates between two snapshots of the same pipeline."""
+def health_between(prev: PipelineCounters, cur: PipelineCounters) -> list[HealthStatus]:
+    """Each source's rates between two snapshots of the same pipeline, in source order."""
     dt = max(cur.at - prev.at, 1e-6)
-    before = {s.name: s.processed for s in prev.stages}
-    fps = {s.name: (s.processed - before.get(s.name, 0)) / dt for s in cur.stages}
-    out = next((s.processed for s in cur.stages if s.name == "postprocess"), 0)
-    return HealthStatus(
-        source_id=cur.source_id,
-        state=cur.state,
-        fps=fps,
-        dropped=cur.dropped,
-        frames_out=out,
-        latency_p50_ms=percentile(cur.latency_ms[-64:], 50),
-    )
+    out = []
+    for src in cur.sources:
+        old = next((s for s in prev.sources if s.source_id == src.source_id), None)
+        before = {s.name: s.processed for s in old.stages} if old else {}
+        out.append(
+            HealthStatus(
+                source_id=src.source_id,
+                state=src.state,
+                fps={s.name: (s.processed - before.get(s.name, 0)) / dt for s in src.stages},
+                dropped=src.dropped,
+                frames_out=src.processed("postprocess"),
+                latency_p50_ms=percentile(src.latency_ms[-64:], 50),
+                reconnects=src.reconnects,
+            )
+        )
+    return out
 
 
 def format_health(h: HealthStatus) -> str:
@@ -56,13 +66,18 @@ def format_health(h: HealthStatus) -> str:
     short = {"capture": "cap", "preprocess": "pre", "inference": "inf", "postprocess": "post"}
     rates = " ".join(f"{short[k]} {v:.1f}" for k, v in h.fps.items() if k in short)
     lat = "-" if h.latency_p50_ms != h.latency_p50_ms else f"{h.latency_p50_ms:.0f} ms"
+    again = f" | reconnects {h.reconnects}" if h.reconnects else ""
     return (
-        f"[{h.source_id}] {h.state} | fps {rates} | frames {h.frames_out} | drops {h.dropped} | latency {lat}"
+        f"[{h.source_id}] {h.state} | fps {rates} | frames {h.frames_out} | drops {h.dropped} | "
+        f"latency {lat}{again}"
     )
 
 
 class HealthReporter(threading.Thread):
-    """Calls every listener with a :class:`HealthStatus` each ``interval_s`` until stopped."""
+    """Calls every listener with each source's :class:`HealthStatus` every ``interval_s`` until stopped.
+
+    ``last``: the latest statuses, in source order (empty before the first interval).
+    """
 
     def __init__(self, pipeline: Pipeline, interval_s: float = 1.0) -> None:
         super().__init__(name="health", daemon=True)
@@ -70,7 +85,7 @@ class HealthReporter(threading.Thread):
         self.interval_s = interval_s
         self.listeners: list[Callable[[HealthStatus], None]] = []
         self._stop = threading.Event()
-        self.last: HealthStatus | None = None
+        self.last: list[HealthStatus] = []
 
     def run(self) -> None:
         prev = self.pipeline.counters()
@@ -78,8 +93,9 @@ class HealthReporter(threading.Thread):
             cur = self.pipeline.counters()
             self.last = health_between(prev, cur)
             prev = cur
-            for listener in self.listeners:
-                listener(self.last)
+            for status in self.last:
+                for listener in self.listeners:
+                    listener(status)
 
     def stop(self) -> None:
         self._stop.set()

@@ -1,4 +1,4 @@
-"""Assembles source → preprocess → inference → postprocess → sinks as threads (design.md §3).
+"""Assembles sources → preprocess → inference → postprocess → sinks as threads (design.md §3).
 
 Lifecycle: ``start()``; then either the source ends (files) or ``stop()`` is called (signals,
 ``--duration``); ``join()`` waits for every thread and re-raises the first error.
@@ -13,14 +13,14 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
-import numpy as np
-
+from pipeline.counters import PipelineCounters, SourceCounters, StageCount, percentile
 from pipeline.errors import InfantStreamError, SourceError, StageError
 from pipeline.frames import Frame, Inferred, Prepared, Result
+from pipeline.lanes import LaneQueue, Router
 from pipeline.queues import Policy, StageQueue
 from pipeline.sinks.base import Sink
 from pipeline.sources.base import Source, default_policy
@@ -42,47 +42,20 @@ class BatchInfer(Protocol):
     def batch(self, items: Sequence[Prepared]) -> Sequence[Inferred]: ...
 
 
-@dataclass(frozen=True)
-class StageCount:
-    """A stage's counters at one instant (see :class:`pipeline.stage.StageStats`)."""
-
-    name: str
-    processed: int
-    busy_s: float
-    queue_len: int
-    dropped: int
-
-
-@dataclass(frozen=True)
-class PipelineCounters:
-    """A snapshot of the whole pipeline, taken by :meth:`Pipeline.counters`.
-
-    Attributes:
-        at: ``time.monotonic()`` of the snapshot.
-        state: the source's state, or ``stopped`` / ``error`` once the pipeline has ended.
-        stages: capture, preprocess, inference, postprocess, then one per sink.
-        dropped: frames dropped between stages (not counting sink queues).
-        latency_ms: recent capture → postprocess-done latencies.
-    """
-
-    source_id: str
-    at: float
-    state: str
-    stages: tuple[StageCount, ...]
-    dropped: int
-    latency_ms: tuple[float, ...]
-
-
 class _Capture(threading.Thread):
-    """Reads the source into the first queue; a source error ends capture but lets frames drain."""
+    """Reads one source into its first queue; a source error ends this source only (its frames
+    already captured still drain; other sources carry on)."""
 
-    def __init__(self, source: Source, outbox: StageQueue[Frame], ctx: RunContext, max_frames: int | None):
-        super().__init__(name="capture", daemon=True)
+    def __init__(
+        self, name: str, source: Source, outbox: StageQueue[Frame], ctx: RunContext, max_frames: int | None
+    ):
+        super().__init__(name=name, daemon=True)
         self.source = source
         self.outbox = outbox
         self.ctx = ctx
         self.max_frames = max_frames
         self.stats = StageStats()
+        self.error: BaseException | None = None
 
     def run(self) -> None:
         try:
@@ -95,44 +68,73 @@ class _Capture(threading.Thread):
                     break
                 t0 = time.perf_counter()
         except SourceError as exc:
+            self.error = exc
             self.ctx.source_failed(self.name, exc)
         except BaseException as exc:  # noqa: BLE001 - recorded and re-raised by Pipeline.join()
+            self.error = exc
             self.ctx.fail(self.name, exc)
         finally:
             self.outbox.close()
 
 
+@dataclass
+class _Chain:
+    """One source's own part of the pipeline: capture thread, frame queue, preprocess thread."""
+
+    source: Source
+    policy: Policy
+    frames: StageQueue[Frame]
+    capture: _Capture
+    preprocess: Stage[Frame, Prepared]
+
+
+def _policies(sources: Sequence[Source], policy: Policy | Mapping[str, Policy] | None) -> list[Policy]:
+    if policy is None:
+        return [default_policy(s) for s in sources]
+    if isinstance(policy, str):
+        return [policy for _ in sources]
+    return [policy.get(s.source_id) or default_policy(s) for s in sources]
+
+
 class Pipeline:
-    """One source, one model, any number of sinks.
+    """One or more sources, one model, any number of sinks.
+
+    Each source has its own capture and preprocess threads and its own queues (with its own
+    policy); inference and postprocess are shared and take the sources' frames in turn from
+    per-source lanes (:class:`~pipeline.lanes.LaneQueue`), so batches form across sources and a
+    source that stalls, fails or never connects neither stops nor slows the others. Results of
+    every source go to every sink (records carry their ``source``).
 
     Args:
-        source: where frames come from.
-        preprocess, infer, postprocess: the stage functions.
+        sources: where frames come from (one source, or several with distinct ``source_id``).
+        preprocess, infer, postprocess: the stage functions (``preprocess`` is called from each
+            source's thread, so it must not keep state; ``postprocess`` runs on one thread).
         sinks: result consumers, each on its own thread and queue.
-        policy: queue policy between stages; None = by source kind (latest for live, lossless for files).
+        policy: queue policy between stages, for every source or per source id; None = by source
+            kind (latest for live, lossless for files).
         capacity: queue length between stages; None = by policy.
-        max_frames: stop capture after this many frames.
+        max_frames: stop each source's capture after this many frames.
         drain_s: after ``stop()``, how long queued frames may take to finish before abort.
         max_batch: frames inferred together; 1 = one at a time. Above 1, ``infer`` must have a
             ``batch`` method (:class:`BatchInfer`) and the inference thread is a
-            :class:`~pipeline.stage.BatchStage` (still named ``inference``) that takes what is queued,
-            up to ``max_batch``, waiting at most ``batch_wait_s`` after the first frame. The inferred
-            queue is made at least ``max_batch`` long (a batch's results never drop each other) and,
-            in ``lossless`` mode, the prepared queue too (so batches can form). In ``latest`` mode the
-            prepared queue keeps its capacity (1 by default): a single live source rarely forms
-            batches (at most what arrives within ``batch_wait_s``), which keeps its latency bounded;
-            batching pays off with several sources or files.
+            :class:`~pipeline.stage.BatchStage` (still named ``inference``) that takes what is queued
+            across the sources, up to ``max_batch``, waiting at most ``batch_wait_s`` after the
+            first frame. The inferred lanes are made at least ``max_batch`` long (a batch's results
+            never drop each other) and, for ``lossless`` sources, the prepared lanes too (so batches
+            can form from one file). A ``latest`` lane keeps its capacity (1 by default): a single
+            live source rarely forms batches, which keeps its latency bounded; with several live
+            sources a batch holds up to one frame of each.
         batch_wait_s: longest wait, seconds, for a batch to fill once its first frame is there.
     """
 
     def __init__(
         self,
-        source: Source,
+        sources: Source | Sequence[Source],
         preprocess: Callable[[Frame], Prepared],
         infer: Callable[[Prepared], Inferred],
         postprocess: Callable[[Inferred], Result],
         sinks: Sequence[Sink] = (),
-        policy: Policy | None = None,
+        policy: Policy | Mapping[str, Policy] | None = None,
         capacity: int | None = None,
         max_frames: int | None = None,
         drain_s: float = 5.0,
@@ -148,27 +150,51 @@ class Pipeline:
             raise TypeError(
                 f"pipeline: max_batch {max_batch} needs an infer with a batch() method (BatchInfer)"
             )
-        self.source = source
-        self.policy: Policy = policy or default_policy(source)
-        cap = capacity or CAPACITY[self.policy]
+        srcs: list[Source] = list(sources) if isinstance(sources, Sequence) else [sources]
+        ids = [s.source_id for s in srcs]
+        if not srcs or len(set(ids)) != len(ids):
+            raise ValueError(f"pipeline: need one or more sources with distinct ids, got {ids}")
+        policies = _policies(srcs, policy)
+        self.policy: Policy = policies[0]
         self.max_batch = max_batch
-        prepared_cap = max(cap, max_batch) if self.policy == "lossless" else cap
         self.ctx = RunContext()
         self.drain_s = drain_s
         self._stop_at: float | None = None
-        self._latency: deque[float] = deque(maxlen=512)
-        self.q_frames: StageQueue[Frame] = StageQueue("frames", cap, self.policy)
-        self.q_prepared: StageQueue[Prepared] = StageQueue("prepared", prepared_cap, self.policy)
-        self.q_inferred: StageQueue[Inferred] = StageQueue("inferred", max(cap, max_batch), self.policy)
+        self._latency: dict[str, deque[float]] = {i: deque(maxlen=512) for i in ids}
+        self._done: dict[str, int] = dict.fromkeys(ids, 0)
+
+        def cap(p: Policy) -> int:
+            return capacity or CAPACITY[p]
+
+        self.q_prepared: LaneQueue[Prepared] = LaneQueue(
+            "prepared",
+            {
+                i: (max(cap(p), max_batch) if p == "lossless" else cap(p), p)
+                for i, p in zip(ids, policies, strict=True)
+            },
+        )
+        self.q_inferred: LaneQueue[Inferred] = LaneQueue(
+            "inferred", {i: (max(cap(p), max_batch), p) for i, p in zip(ids, policies, strict=True)}
+        )
         sink_queues: list[StageQueue[Result]] = [StageQueue(s.name, s.capacity, s.policy) for s in sinks]
 
         def post(item: Inferred) -> Result:
             result = postprocess(item)
-            self._latency.append((result.publish_mono - result.meta.capture_mono) * 1000.0)
+            sid = result.meta.source_id
+            self._latency[sid].append((result.publish_mono - result.meta.capture_mono) * 1000.0)
+            self._done[sid] += 1
             return result
 
         c = self.ctx
-        self.capture = _Capture(source, self.q_frames, c, max_frames)
+        one = len(srcs) == 1
+        self.chains: list[_Chain] = []
+        for src, p in zip(srcs, policies, strict=True):
+            suffix = "" if one else f":{src.source_id}"
+            frames: StageQueue[Frame] = StageQueue(f"frames{suffix}", cap(p), p)
+            capture = _Capture(f"capture{suffix}", src, frames, c, max_frames)
+            pre = Stage(f"preprocess{suffix}", preprocess, frames, [self.q_prepared.lane(src.source_id)], c)
+            self.chains.append(_Chain(src, p, frames, capture, pre))
+        route: Router[Inferred] = Router(self.q_inferred, lambda item: item.frame.meta.source_id)
         inference: Stage[Prepared, Inferred]
         if max_batch > 1:
 
@@ -176,12 +202,12 @@ class Pipeline:
                 return batch_fn(items)  # type: ignore[misc]
 
             inference = BatchStage(
-                "inference", infer_batch, self.q_prepared, [self.q_inferred], c, max_batch, batch_wait_s
+                "inference", infer_batch, self.q_prepared, [route], c, max_batch, batch_wait_s
             )
         else:
-            inference = Stage("inference", infer, self.q_prepared, [self.q_inferred], c)
+            inference = Stage("inference", infer, self.q_prepared, [route], c)
         self.stages: list[Stage[Any, Any]] = [
-            Stage("preprocess", preprocess, self.q_frames, [self.q_prepared], c),
+            *(ch.preprocess for ch in self.chains),
             inference,
             Stage("postprocess", post, self.q_inferred, sink_queues, c),
         ]
@@ -190,11 +216,15 @@ class Pipeline:
         self._started = False
 
     @property
+    def sources(self) -> list[Source]:
+        return [ch.source for ch in self.chains]
+
+    @property
     def threads(self) -> list[threading.Thread]:
-        return [self.capture, *self.stages]
+        return [*(ch.capture for ch in self.chains), *self.stages]
 
     def start(self) -> Pipeline:
-        """Start every thread (sinks first, source last)."""
+        """Start every thread (sinks first, sources last)."""
         for t in reversed(self.threads):
             t.start()
         self._started = True
@@ -238,7 +268,8 @@ class Pipeline:
                     self.ctx.abort.set()
                     aborted_at = now
         self.ctx.capture_stop.set()
-        self.capture.join(JOIN_GRACE_S if self.ctx.abort.is_set() else None)
+        for ch in self.chains:
+            ch.capture.join(JOIN_GRACE_S if self.ctx.abort.is_set() else None)
         errors = self.ctx.errors
         if errors:
             where, exc = errors[0]
@@ -246,29 +277,53 @@ class Pipeline:
                 raise exc
             raise StageError(f"{where} failed: {type(exc).__name__}: {exc}") from exc
 
+    def _source_state(self, ch: _Chain, failed: bool) -> str:
+        if ch.capture.error is not None or failed:
+            return "error"
+        if self._started and not ch.capture.is_alive():
+            return "stopped"
+        return ch.source.state
+
     def counters(self) -> PipelineCounters:
-        """A consistent-enough snapshot of every counter (for status lines and benchmarks)."""
-        queues: list[StageQueue[Any]] = [self.q_frames, self.q_prepared, self.q_inferred]
-        rows = [StageCount("capture", self.capture.stats.processed, self.capture.stats.busy_s, 0, 0)]
-        for st in self.stages:
-            q = st.inbox
-            rows.append(StageCount(st.name, st.stats.processed, st.stats.busy_s, len(q), q.dropped))
-        if self.ctx.errors:
+        """A consistent-enough snapshot of every counter (for status lines, metrics, benchmarks)."""
+        errors = self.ctx.errors
+        stage_failed = any(not where.startswith("capture") for where, _ in errors)
+        per_source = []
+        for ch in self.chains:
+            sid = ch.source.source_id
+            prepared, inferred = self.q_prepared.lane(sid), self.q_inferred.lane(sid)
+            cap, pre = ch.capture.stats, ch.preprocess.stats
+            stages = (
+                StageCount("capture", cap.processed, cap.busy_s, 0, 0),
+                StageCount("preprocess", pre.processed, pre.busy_s, len(ch.frames), ch.frames.dropped),
+                StageCount("inference", inferred.accepted, 0.0, len(prepared), prepared.dropped),
+                StageCount("postprocess", self._done[sid], 0.0, len(inferred), inferred.dropped),
+            )
+            per_source.append(
+                SourceCounters(
+                    source_id=sid,
+                    description=ch.source.description,
+                    state=self._source_state(ch, stage_failed),
+                    reconnects=int(getattr(ch.source, "reconnects", 0)),
+                    stages=stages,
+                    dropped=ch.frames.dropped + prepared.dropped + inferred.dropped,
+                    latency_ms=tuple(self._latency[sid]),
+                )
+            )
+        shared = [
+            StageCount(st.name, st.stats.processed, st.stats.busy_s, len(st.inbox), st.inbox.dropped)
+            for st in self.stages
+            if not st.name.startswith("preprocess")
+        ]
+        if errors:
             state = "error"
         elif self._started and not self.running:
             state = "stopped"
         else:
-            state = self.source.state
+            state = "running"
         return PipelineCounters(
-            source_id=self.source.source_id,
-            at=time.monotonic(),
-            state=state,
-            stages=tuple(rows),
-            dropped=sum(q.dropped for q in queues),
-            latency_ms=tuple(self._latency),
+            at=time.monotonic(), state=state, sources=tuple(per_source), shared=tuple(shared)
         )
 
 
-def percentile(values: Sequence[float], q: float) -> float:
-    """The ``q``-th percentile (0..100) of ``values``; NaN when empty."""
-    return float(np.percentile(np.asarray(values, dtype=np.float64), q)) if len(values) else float("nan")
+__all__ = ["Pipeline", "PipelineCounters", "SourceCounters", "StageCount", "percentile"]

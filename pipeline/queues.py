@@ -5,17 +5,20 @@
 ``lossless`` when full, the producer waits (in short slices, watching the abort event); every
              item is delivered, for files.
 
-A queue is closed by its producer with :meth:`StageQueue.close`; the consumer then gets
-:data:`END` after the last item. ``END`` is never dropped.
+A queue is closed by its producer(s) with :meth:`StageQueue.close`; the consumer then gets
+:data:`END` after the last item. ``END`` is never dropped. A queue fed by several producer
+threads (a sink's queue with several sources) ends when every producer has closed it.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import deque
-from typing import Final, Generic, Literal, TypeVar
+from typing import Final, Generic, Literal, Protocol, TypeVar
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+T_contra = TypeVar("T_contra", contravariant=True)
 Policy = Literal["latest", "lossless"]
 
 POLL_S: Final = 0.05
@@ -32,18 +35,43 @@ END: Final = _End()
 
 
 class StageQueue(Generic[T]):
-    """A bounded FIFO between two threads. Thread-safe; one producer, one consumer."""
+    """A bounded FIFO between threads. Thread-safe; ``producers`` producers, one consumer.
 
-    def __init__(self, name: str, capacity: int, policy: Policy) -> None:
-        if capacity < 1:
-            raise ValueError(f"queue {name}: capacity must be >= 1, got {capacity}")
+    Args:
+        cond: a condition shared with other queues (the lanes of a
+            :class:`~pipeline.lanes.LaneQueue`, so one consumer can wait on all of them).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        capacity: int,
+        policy: Policy,
+        producers: int = 1,
+        cond: threading.Condition | None = None,
+    ) -> None:
+        if capacity < 1 or producers < 1:
+            raise ValueError(
+                f"queue {name}: capacity and producers must be >= 1, got {capacity}, {producers}"
+            )
         self.name = name
         self.capacity = capacity
         self.policy: Policy = policy
         self._items: deque[T] = deque()
-        self._closed = False
+        self._open_producers = producers
         self._dropped = 0
-        self._cond = threading.Condition()
+        self.accepted = 0
+        """Items put so far (dropped ones included)."""
+        self._cond = cond or threading.Condition()
+
+    @property
+    def _closed(self) -> bool:
+        return self._open_producers <= 0
+
+    @property
+    def closed(self) -> bool:
+        """Every producer has closed the queue (items may still be queued)."""
+        return self._closed
 
     @property
     def dropped(self) -> int:
@@ -66,6 +94,7 @@ class StageQueue(Generic[T]):
                         return False
                     self._cond.wait(POLL_S)
             self._items.append(item)
+            self.accepted += 1
             self._cond.notify_all()
             return True
 
@@ -80,8 +109,40 @@ class StageQueue(Generic[T]):
                 return item
             return END if self._closed else None
 
-    def close(self) -> None:
-        """No more items will come; the consumer gets :data:`END` after the last one."""
+    def pop_nowait(self) -> T | None:
+        """The next item or None when empty, without waiting (caller holds the shared condition)."""
         with self._cond:
-            self._closed = True
+            if not self._items:
+                return None
+            item = self._items.popleft()
             self._cond.notify_all()
+            return item
+
+    def close(self) -> None:
+        """One producer is done; once all are, the consumer gets :data:`END` after the last item."""
+        with self._cond:
+            self._open_producers -= 1
+            self._cond.notify_all()
+
+
+class Inbox(Protocol[T_co]):
+    """What a stage reads: a :class:`StageQueue` or a :class:`~pipeline.lanes.LaneQueue`."""
+
+    name: str
+
+    def get(self, timeout: float = POLL_S) -> T_co | _End | None: ...
+
+    def __len__(self) -> int: ...
+
+    @property
+    def dropped(self) -> int: ...
+
+
+class Outbox(Protocol[T_contra]):
+    """What a stage writes: a :class:`StageQueue` or a :class:`~pipeline.lanes.Router`."""
+
+    name: str
+
+    def put(self, item: T_contra, abort: threading.Event) -> bool: ...
+
+    def close(self) -> None: ...

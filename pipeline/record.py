@@ -81,7 +81,7 @@ def status_record(status: HealthStatus, wall_ts: float, **extra: Any) -> dict[st
     """The heartbeat record of topic ``status.<source>`` (design.md §3), at Unix time ``wall_ts``.
 
     ``fps``: items per second per stage over the last interval; ``dropped``: frames dropped
-    between stages since the start; ``extra``: more counters (e.g. the publisher's own drops).
+    between stages since the start; ``reconnects``: times the source was reopened; ``extra``: more counters (e.g. the publisher's own drops).
     """
     lat = status.latency_p50_ms
     return {
@@ -94,6 +94,7 @@ def status_record(status: HealthStatus, wall_ts: float, **extra: Any) -> dict[st
         "dropped": status.dropped,
         "frames_out": status.frames_out,
         "latency_p50_ms": None if lat != lat else _r(lat),
+        "reconnects": status.reconnects,
         **extra,
     }
 

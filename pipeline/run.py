@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import replace
 from typing import Any
 
 from pipeline.build import LiveOutputs, build_pipeline
@@ -19,11 +20,6 @@ DEFAULT_ZMQ = "tcp://127.0.0.1:5555"
 
 # flag → (config field, argparse options)
 OVERRIDES: dict[str, tuple[str, dict[str, Any]]] = {
-    "--source": (
-        "source.uri",
-        {"help": "video file, image/folder, rtsp/http URL, camera index or /dev/videoN"},
-    ),
-    "--source-id": ("source.id", {"help": "id of the source in records (default cam0)"}),
     "--model": ("model.path", {"help": "ONNX model (default models/infant-seg.onnx)"}),
     "--providers": ("model.providers", {"help": "auto, or ONNX Runtime providers, comma-separated"}),
     "--backend": ("model.backend", {"help": "onnxruntime (default) or tensorrt (TensorRT API, GPU)"}),
@@ -72,6 +68,18 @@ FLAGS: dict[str, tuple[str, Any, str]] = {
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("run", help="segment a video source and write/publish the parts")
     p.add_argument("--config", help="YAML config (see configs/); flags override it")
+    p.add_argument(
+        "--source",
+        action="append",
+        help="video file, image/folder, rtsp/http URL, camera index or /dev/videoN; repeat for "
+        "several sources in one process (replaces the config's sources)",
+    )
+    p.add_argument(
+        "--source-id",
+        action="append",
+        help="id of the source in records and topics (default cam0; cam0, cam1, ... for several); "
+        "repeat once per --source",
+    )
     for flag, (_, opts) in OVERRIDES.items():
         p.add_argument(flag, default=None, **opts)
     for flag, (_, _, text) in FLAGS.items():
@@ -93,6 +101,38 @@ def config_from_args(args: argparse.Namespace) -> Config:
                 raise ConfigError(f"{given[dotted]} and {flag}: give one or the other")
             given[dotted] = flag
             cfg = override(cfg, dotted, value, flag)
+    return with_sources(cfg, args.source, args.source_id)
+
+
+def with_sources(cfg: Config, uris: list[str] | None, ids: list[str] | None) -> Config:
+    """``cfg`` with the ``--source``/``--source-id`` lists applied.
+
+    One ``--source`` sets ``source.uri`` (and drops a config's ``sources`` list); several make
+    ``sources`` from ``source`` (ids from ``--source-id``, else cam0, cam1, ...). ``--source-id``
+    alone renames the config's source(s), one id per source.
+    """
+    if uris:
+        if ids and len(ids) != len(uris):
+            raise ConfigError(f"--source-id: {len(ids)} ids given for {len(uris)} --source values")
+        if len(uris) == 1:
+            cfg = replace(override(cfg, "source.uri", uris[0], "--source"), sources=())
+            return override(cfg, "source.id", ids[0], "--source-id") if ids else cfg
+        names = ids or [f"cam{i}" for i in range(len(uris))]
+        for name in names:
+            override(cfg, "source.id", name, "--source-id")  # checks the id
+        entries = tuple(replace(cfg.source, uri=u, id=n) for u, n in zip(uris, names, strict=True))
+        cfg = replace(cfg, sources=entries)
+        cfg.check("--source-id")
+        return cfg
+    if ids:
+        if len(ids) != len(cfg.source_list):
+            raise ConfigError(f"--source-id: {len(ids)} ids given for {len(cfg.source_list)} sources")
+        if not cfg.sources:
+            return override(cfg, "source.id", ids[0], "--source-id")
+        for name in ids:
+            override(cfg, "source.id", name, "--source-id")
+        cfg = replace(cfg, sources=tuple(replace(s, id=n) for s, n in zip(cfg.sources, ids, strict=True)))
+        cfg.check("--source-id")
     return cfg
 
 
@@ -133,13 +173,16 @@ def run_pipeline(pipeline: Pipeline, cfg: Config, live: LiveOutputs | None = Non
 
 
 def _summary(pipeline: Pipeline, elapsed: float) -> None:
-    c = pipeline.counters()
-    out = next(s.processed for s in c.stages if s.name == "postprocess")
-    print(
-        f"infant-stream: {c.source_id}: {out} frames in {elapsed:.1f} s ({out / max(elapsed, 1e-9):.1f} fps), "
-        f"{c.dropped} dropped",
-        file=sys.stderr,
-    )
+    """One line per source: frames, fps, drops (and reconnects and final state when notable)."""
+    for src in pipeline.counters().sources:
+        out = src.processed("postprocess")
+        extra = f", {src.reconnects} reconnects" if src.reconnects else ""
+        extra += ", failed" if src.state == "error" else ""
+        print(
+            f"infant-stream: {src.source_id}: {out} frames in {elapsed:.1f} s "
+            f"({out / max(elapsed, 1e-9):.1f} fps), {src.dropped} dropped{extra}",
+            file=sys.stderr,
+        )
 
 
 def open_window(cfg: Config) -> WindowSink | None:
@@ -158,7 +201,8 @@ def open_window(cfg: Config) -> WindowSink | None:
                 file=sys.stderr,
             )
         return None
-    return WindowSink(cfg.display, cfg.privacy, on_quit=lambda: None)
+    ids = [s.id for s in cfg.source_list]
+    return WindowSink(cfg.display, cfg.privacy, on_quit=lambda: None, source_ids=ids if len(ids) > 1 else ())
 
 
 def main(args: argparse.Namespace) -> int:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
 from pipeline.batching import collect_batch
-from pipeline.queues import END, StageQueue
+from pipeline.queues import END, Inbox, Outbox
 
 In = TypeVar("In")
 Out = TypeVar("Out")
@@ -43,10 +43,10 @@ class RunContext:
         self.abort.set()
 
     def source_failed(self, where: str, exc: BaseException) -> None:
-        """The source failed: record the error, stop capture, let queued frames drain."""
+        """A source failed: record the error; its frames already captured drain, and the other
+        sources carry on (the pipeline ends when every source has ended)."""
         with self._lock:
             self._errors.append((where, exc))
-        self.capture_stop.set()
 
     @property
     def errors(self) -> list[tuple[str, BaseException]]:
@@ -99,8 +99,8 @@ class Stage(threading.Thread, Generic[In, Out]):
         self,
         name: str,
         work: Callable[[In], Out | None],
-        inbox: StageQueue[In],
-        outboxes: Sequence[StageQueue[Out]],
+        inbox: Inbox[In],
+        outboxes: Sequence[Outbox[Out]],
         ctx: RunContext,
         on_close: Callable[[], None] | None = None,
     ) -> None:
@@ -156,8 +156,8 @@ class BatchStage(Stage[In, Out]):
         self,
         name: str,
         work: Callable[[list[In]], Sequence[Out]],
-        inbox: StageQueue[In],
-        outboxes: Sequence[StageQueue[Out]],
+        inbox: Inbox[In],
+        outboxes: Sequence[Outbox[Out]],
         ctx: RunContext,
         max_batch: int,
         max_wait_s: float,

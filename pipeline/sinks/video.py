@@ -57,8 +57,10 @@ class VideoSink:
         preset: str = "veryfast",
         threads: int = 1,
         keyframe_s: float = 2.0,
+        source_id: str | None = None,
     ) -> None:
         self.path = Path(path)
+        self.source_id = source_id
         self.name = f"video:{self.path.name}"
         self.policy: Policy = policy
         self.capacity = capacity
@@ -98,7 +100,10 @@ class VideoSink:
             raise ConfigError(f"{self.flag} {self.path}: cannot start the recording ({exc})") from None
 
     def write(self, result: Result) -> None:
-        """Render, fit to the recording's size and encode one result."""
+        """Render, fit to the recording's size and encode one result (of ``source_id`` if set;
+        other sources' results are ignored)."""
+        if self.source_id is not None and result.meta.source_id != self.source_id:
+            return
         rgb = self.render(result)
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
             raise ValueError(f"{self.name}: render must return (H, W, 3) uint8, got {rgb.shape} {rgb.dtype}")

@@ -27,7 +27,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Final
 
@@ -60,6 +60,7 @@ KEY_ACTIONS: Final[dict[int, str]] = {
     ord("m"): "mask",
     ord("b"): "blur",
     ord("t"): "trails",
+    ord("n"): "next",
 }
 """``cv2.waitKey`` code → action."""
 _PROBE: Final = (
@@ -73,7 +74,8 @@ _PROBE: Final = (
 
 
 def key_action(code: int) -> str | None:
-    """The action of a ``cv2.waitKey`` code (-1 = no key): quit, pause, mask, blur, trails or None."""
+    """The action of a ``cv2.waitKey`` code (-1 = no key): quit, pause, mask, blur, trails, next
+    (show the next source) or None."""
     return None if code < 0 else KEY_ACTIONS.get(code & 0xFF)
 
 
@@ -164,8 +166,12 @@ class WindowSink:
         on_quit: Callable[[], None],
         title: str = "infant-stream",
         max_hz: float = MAX_HZ,
+        source_ids: Sequence[str] = (),
     ) -> None:
         self.title = title
+        self.source_ids = tuple(source_ids)
+        self.selected: str | None = self.source_ids[0] if self.source_ids else None
+        """With several sources, the one shown (key ``n`` moves on); None = whatever comes."""
         self.on_quit = on_quit
         self.period_s = 1.0 / max_hz
         self.renderer = OverlayRenderer(
@@ -191,12 +197,16 @@ class WindowSink:
         """Keep ``result`` as the one to show next (O(1); the render loop picks it up)."""
         if self.error is not None:
             raise RuntimeError(f"window render loop failed: {self.error!r}") from self.error
+        if self.selected is not None and result.meta.source_id != self.selected:
+            return
         self._latest = result  # one reference swap: atomic under the GIL
         if not self._started:
             self.start()
 
     def on_health(self, status: HealthStatus) -> None:
         """HealthReporter listener: the HUD shows ``status`` (and its banner) from the next refresh."""
+        if self.selected is not None and status.source_id != self.selected:
+            return
         self._health = status
         if not self._started:
             self.start()
@@ -240,6 +250,10 @@ class WindowSink:
             self.renderer.style = replace(style, trails=not style.trails)
         elif action == "blur" and privacy is not None:
             self.renderer.privacy = replace(privacy, blur_head=not privacy.blur_head)
+        elif action == "next" and len(self.source_ids) > 1 and self.selected is not None:
+            i = self.source_ids.index(self.selected)
+            self.selected = self.source_ids[(i + 1) % len(self.source_ids)]
+            self._health = None
         if action is not None:
             self._dirty = True
         return action

@@ -5,6 +5,7 @@ Shared by the file and the network-stream sources.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Final
@@ -23,6 +24,8 @@ class DecodeReport:
     Attributes:
         frames: frames decoded.
         bad_packets: packets the decoder rejected (damaged data).
+        concealed_frames: frames decoded from damaged data (the decoder flagged them corrupt and
+            patched the missing parts by error concealment); they are still yielded.
         error: the demuxer/decoder error that ended the pass early, if any.
         declared_frames: frame count the container header declares (0 = unknown).
         declared_duration_s: duration the container header declares (None = unknown).
@@ -31,6 +34,7 @@ class DecodeReport:
 
     frames: int = 0
     bad_packets: int = 0
+    concealed_frames: int = 0
     error: str | None = None
     declared_frames: int = 0
     declared_duration_s: float | None = None
@@ -41,8 +45,13 @@ class DecodeReport:
         """One line describing damage or truncation, or None when the pass looks complete."""
         if self.error is not None:
             return f"read error after {self.frames} frames: {self.error}"
+        found = []
         if self.bad_packets:
-            return f"{self.bad_packets} damaged packets skipped ({self.frames} frames decoded)"
+            found.append(f"{self.bad_packets} damaged packets skipped")
+        if self.concealed_frames:
+            found.append(f"{self.concealed_frames} damaged frames concealed")
+        if found:
+            return f"{', '.join(found)} ({self.frames} frames decoded)"
         if self.declared_frames and self.frames < self.declared_frames:
             return f"file ends early: {self.frames} of {self.declared_frames} frames decoded (truncated?)"
         if self.declared_duration_s and self.last_pts_s is not None and self.fps:
@@ -71,13 +80,18 @@ def _guess_pts(report: DecodeReport) -> float | None:
     return report.last_pts_s + 1.0 / report.fps if report.fps else None
 
 
-def decode_rgb(container: Any, report: DecodeReport) -> Iterator[tuple[np.ndarray, float | None]]:
+def decode_rgb(
+    container: Any, report: DecodeReport, frame_timeout_s: float | None = None
+) -> Iterator[tuple[np.ndarray, float | None]]:
     """Yield (image (H, W, 3) uint8 RGB, pts seconds or None) for every decodable frame.
 
     A frame without a timestamp gets one frame interval after the previous one.
 
-    Damaged packets are skipped and counted in ``report``; a demuxer error ends the pass and is
+    Damaged packets are skipped and counted in ``report``, as are frames the decoder flags corrupt
+    (yielded: error concealment patched them, as live streams need); a demuxer error ends the pass and is
     recorded in ``report.error`` (never raised), so the caller decides how to report it.
+    ``frame_timeout_s`` (live streams): packets that keep coming without a decodable frame for this
+    long end the pass too (``report.error`` says so), as a silent stream's timed-out read does.
     """
     stream = container.streams.video[0]
     stream.thread_type = "AUTO"
@@ -87,6 +101,7 @@ def decode_rgb(container: Any, report: DecodeReport) -> Iterator[tuple[np.ndarra
     rate = stream.average_rate or stream.guessed_rate
     report.fps = float(rate) if rate else None
     bad_in_row = 0
+    last_frame = time.monotonic()
     packets = container.demux(stream)
     while True:
         try:
@@ -95,6 +110,9 @@ def decode_rgb(container: Any, report: DecodeReport) -> Iterator[tuple[np.ndarra
             return
         except (av.FFmpegError, OSError) as exc:
             report.error = str(exc)
+            return
+        if frame_timeout_s is not None and time.monotonic() - last_frame >= frame_timeout_s:
+            report.error = f"no frame decoded for {frame_timeout_s:g} s"
             return
         try:
             decoded = packet.decode()
@@ -109,5 +127,7 @@ def decode_rgb(container: Any, report: DecodeReport) -> Iterator[tuple[np.ndarra
         for frame in decoded:
             pts = float(frame.time) if frame.time is not None else _guess_pts(report)
             report.frames += 1
+            report.concealed_frames += bool(frame.is_corrupt)
             report.last_pts_s = pts
             yield frame.to_ndarray(format="rgb24"), pts
+            last_frame = time.monotonic()  # the time the caller held the frame does not count

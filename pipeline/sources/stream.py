@@ -1,7 +1,16 @@
 """Network streams (RTSP/RTSPS, HTTP(S)/HLS, RTMP, SRT) via PyAV, reconnecting forever by default.
 
-State machine: starting → running → (stalled | reconnecting) → running … → stopped.
-A lost or stalled stream is reopened after a capped exponential backoff
+State machine::
+
+    starting ──open──▶ running ──no frame for stall_timeout_s──▶ stalled ──reopen──▶ running
+                          │                                         │ (open fails)
+                          └──stream ends / read error──▶ reconnecting ◀┘──reopen──▶ running
+    any state ──stop──▶ stopped        (reconnect_attempts failed opens in a row) ──▶ error
+
+``stalled`` shows as soon as no frame has arrived for ``stall_timeout_s`` (while the read is still
+blocked: the connection is up but nothing comes); a network read blocks at most
+``min(read_timeout_s, stall_timeout_s)``, so a stalled stream is abandoned and reopened right after.
+A lost stream is reopened at once, then after a capped exponential backoff per failed open
 (``initial * 2**attempt``, at most ``maximum`` seconds). Every log line masks credentials.
 """
 
@@ -20,6 +29,10 @@ from pipeline.frames import Frame
 from pipeline.sources.av_decode import DecodeReport, decode_rgb, open_video
 from pipeline.sources.base import FrameStamper, SourceState
 from pipeline.sources.urls import mask_url
+
+PROBE_US = 500_000
+"""FFmpeg's stream analysis on open, µs. Its default (5 s at most, ~2 s on RTSP) delays every
+(re)connect; the stream description (SDP) already names the codec, 0.5 s of packets does the rest."""
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +64,6 @@ def backoff_delay(attempt: int, initial: float, maximum: float) -> float:
     return float(min(maximum, initial * (2.0 ** min(attempt, 30))))
 
 
-class _Stalled(Exception):
-    pass
-
-
 class StreamSource:
     """Frames from a network URL, reopened after every failure until stopped."""
 
@@ -64,16 +73,31 @@ class StreamSource:
         self.url = url
         self.source_id = source_id
         self.options = options or StreamOptions()
-        self.state: SourceState = "starting"
+        self._state: SourceState = "starting"
+        self._last_frame = time.monotonic()  # when the last frame (or the open) happened
         self.description = mask_url(url)
         self.reconnects = 0
+
+    @property
+    def state(self) -> SourceState:
+        """The state now: ``running`` turns ``stalled`` once no frame came for ``stall_timeout_s``."""
+        if self._state == "running" and self._silent_s() >= self.options.stall_timeout_s:
+            return "stalled"
+        return self._state
+
+    @state.setter
+    def state(self, value: SourceState) -> None:
+        self._state = value
+
+    def _silent_s(self) -> float:
+        return time.monotonic() - self._last_frame
 
     def _scrub(self, text: str) -> str:
         """``text`` (an FFmpeg message) with the URL's credentials masked."""
         return text.replace(self.url, self.description)
 
     def _av_options(self) -> dict[str, str]:
-        opts: dict[str, str] = {}
+        opts = {"analyzeduration": str(PROBE_US)}
         if self.url.lower().startswith(("rtsp://", "rtsps://")):
             opts["rtsp_transport"] = self.options.transport
         return opts
@@ -82,17 +106,16 @@ class StreamSource:
         stamper = FrameStamper(self.source_id)
         failures = 0
         o = self.options
+        read_timeout = min(o.read_timeout_s, o.stall_timeout_s)
         while not stop.is_set():
             try:
-                container = open_video(
-                    self.url, self._av_options(), timeout=(o.open_timeout_s, o.read_timeout_s)
-                )
+                container = open_video(self.url, self._av_options(), timeout=(o.open_timeout_s, read_timeout))
             except (av.FFmpegError, ValueError, OSError) as exc:
                 why = self._scrub(str(exc))
                 failures += 1
-                self.state = "reconnecting"
+                self._state = "reconnecting"
                 if o.reconnect_attempts and failures >= o.reconnect_attempts:
-                    self.state = "error"
+                    self._state = "error"
                     raise SourceError(
                         f"{self.description}: cannot open after {failures} attempts ({why})"
                     ) from None
@@ -100,38 +123,34 @@ class StreamSource:
                 log.warning("%s: cannot open (%s); retrying in %.1f s", self.description, why, delay)
                 stop.wait(delay)
                 continue
+            failures = 0
+            self._last_frame = time.monotonic()
             report = DecodeReport()
             try:
                 yield from self._read(container, report, stamper, stop)
-                failures = 0
-                self.state = "reconnecting"
-                why = self._scrub(report.error or "stream ended")
-            except _Stalled:
-                self.state = "stalled"
-                why = f"no frame for {o.stall_timeout_s:.1f} s"
             finally:
                 container.close()
             if stop.is_set():
                 break
+            if self._silent_s() >= o.stall_timeout_s:
+                self._state = "stalled"
+                why = f"no frame for {o.stall_timeout_s:.1f} s"
+            else:
+                self._state = "reconnecting"
+                why = self._scrub(report.error or "stream ended")
             self.reconnects += 1
             log.warning("%s: %s; reconnecting", self.description, why)
-            stop.wait(backoff_delay(failures, o.reconnect_initial_s, o.reconnect_max_s) if failures else 0.0)
-        self.state = "stopped"
+        self._state = "stopped"
 
     def _read(
         self, container: object, report: DecodeReport, stamper: FrameStamper, stop: threading.Event
     ) -> Iterator[Frame]:
-        last = time.monotonic()
-        for image, pts in decode_rgb(container, report):
+        for image, pts in decode_rgb(container, report, frame_timeout_s=self.options.stall_timeout_s):
             if stop.is_set():
                 return
-            now = time.monotonic()
-            if now - last > self.options.stall_timeout_s:
-                raise _Stalled
-            last = now
-            if self.state != "running":
+            self._last_frame = time.monotonic()
+            if self._state != "running":
                 log.info("%s: receiving frames", self.description)
-            self.state = "running"
+            self._state = "running"
             yield stamper.stamp(image, pts)
-        if not stop.is_set() and time.monotonic() - last > self.options.stall_timeout_s:
-            raise _Stalled
+            self._last_frame = time.monotonic()  # a consumer that held the frame is not a stall
