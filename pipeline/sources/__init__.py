@@ -10,7 +10,7 @@ from pipeline.sources.base import Source
 from pipeline.sources.file import FileSource
 from pipeline.sources.images import ImageSource
 from pipeline.sources.stream import StreamOptions, StreamSource
-from pipeline.sources.urls import IMAGE_EXTENSIONS, is_stream_url, is_webcam
+from pipeline.sources.urls import IMAGE_EXTENSIONS, is_stream_url, is_webcam, mask_url
 from pipeline.sources.webcam import WebcamOptions, WebcamSource
 
 
@@ -37,7 +37,7 @@ def open_source(cfg: SourceConfig) -> Source:
         )
         return StreamSource(uri, cfg.id, stream_opts)
     if "://" in uri:
-        raise SourceError(f"{uri}: unsupported URL scheme")
+        raise SourceError(f"{mask_url(uri)}: unsupported URL scheme")
     path = Path(uri)
     if path.is_dir() or path.suffix.lower() in IMAGE_EXTENSIONS:
         images = ImageSource(path, cfg.id)

@@ -11,6 +11,7 @@ SourceKind = Literal["webcam", "stream", "images", "image", "file"]
 STREAM_SCHEMES: Final = ("rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "srt", "udp", "tcp")
 IMAGE_EXTENSIONS: Final = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 _WEBCAM = re.compile(r"^(\d+|/dev/video\d+)$")
+_USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
 
 
 def mask_url(url: str) -> str:
@@ -21,13 +22,13 @@ def mask_url(url: str) -> str:
     """
     try:
         parts = urlsplit(url)
-    except ValueError:
-        return url
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
+        if parts.username is None and parts.password is None:
+            return url
+        host = parts.hostname or ""
+        if parts.port is not None:
+            host = f"{host}:{parts.port}"
+    except ValueError:  # malformed (e.g. a non-numeric port): mask whatever precedes the last @
+        return _USERINFO.sub(r"\1***@", url)
     creds = "***:***" if parts.password is not None else "***"
     return urlunsplit((parts.scheme, f"{creds}@{host}", parts.path, parts.query, parts.fragment))
 

@@ -130,6 +130,9 @@ def test_missing_webcam_gives_up_with_message():
         ("rtsp://admin@cam.local/live?x=1", "rtsp://***@cam.local/live?x=1"),
         ("rtsp://cam.local/live", "rtsp://cam.local/live"),
         ("/path/to/file.mp4", "/path/to/file.mp4"),
+        ("rtsp://admin:secret@cam:notaport/live", "rtsp://***@cam:notaport/live"),  # malformed port
+        ("rtsp://admin:p@ss@cam/live", "rtsp://***:***@cam/live"),  # an @ in the password
+        ("rtsp://cam/live?next=a@b", "rtsp://cam/live?next=a@b"),
     ],
 )
 def test_mask_url(url, masked):
