@@ -24,6 +24,10 @@ COMMANDS: Final[dict[str, tuple[str, str]]] = {
     "plot": ("tools.plot", "plot per-part centroid trajectories (raw vs smoothed) from a JSONL file"),
     "build-engine": ("pipeline.build_engine", "build the TensorRT engine of a model ahead of time (GPU)"),
     "bench": ("tools.bench", "measure bare inference, naive loop and pipeline throughput/latency"),
+    "bench-sources": (
+        "tools.multi_bench",
+        "measure several sources in one pipeline (files and live cameras)",
+    ),
     "synth": ("tools.synth.cli", "generate synthetic infant data (YIBP dataset or video)"),
     "prepare": ("trainer.prepare", "convert a Youtube-Infant-Body-Parsing dataset to images/masks/splits"),
     "verify": ("trainer.verify", "check a prepared dataset"),

@@ -59,7 +59,7 @@ class BenchResult:
     live_drop_rate: float
 
 
-class _Collect:
+class Collect:
     """A sink keeping capture→postprocess latencies (ms) and counting results."""
 
     name, capacity = "bench", 1024
@@ -75,14 +75,14 @@ class _Collect:
         pass
 
 
-class _PacedFrames:
+class PacedFrames:
     """A live camera made of decoded frames replayed at ``fps`` (capture time = release time)."""
 
     live = True
     description = "paced frames"
 
-    def __init__(self, images: list[np.ndarray], fps: float, count: int) -> None:
-        self.source_id, self.state = "live", "starting"
+    def __init__(self, images: list[np.ndarray], fps: float, count: int, source_id: str = "live") -> None:
+        self.source_id, self.state = source_id, "starting"
         self.images, self.fps, self.count = images, fps, count
 
     def frames(self, stop: threading.Event) -> Iterator[Frame]:
@@ -97,7 +97,7 @@ class _PacedFrames:
         self.state = "stopped"
 
 
-def _decode(source: Path, frames: int) -> list[np.ndarray]:
+def decode_frames(source: Path, frames: int) -> list[np.ndarray]:
     stop = threading.Event()
     images = []
     for frame in FileSource(source, "bench").frames(stop):
@@ -109,7 +109,7 @@ def _decode(source: Path, frames: int) -> list[np.ndarray]:
     return images
 
 
-def _pipeline(source: Any, backend: Backend, sink: _Collect, policy: Policy, max_frames: int | None) -> float:
+def _pipeline(source: Any, backend: Backend, sink: Collect, policy: Policy, max_frames: int | None) -> float:
     """Seconds the pipeline takes from start to the last result."""
     p = Pipeline(
         source,
@@ -131,7 +131,7 @@ def run_bench(
     source: Path, backend: Backend, frames: int, live_seconds: float, live_speed: float
 ) -> BenchResult:
     """Run the four measurements on the first ``frames`` frames of ``source``."""
-    images = _decode(source, frames)
+    images = decode_frames(source, frames)
     n = len(images)
     pre, infer = Preprocessor(backend.spec), InferenceStage(backend)
     post = Postprocessor(backend.spec, 100)
@@ -151,14 +151,14 @@ def run_bench(
             stop.set()
     naive_s = time.perf_counter() - t0
 
-    sink = _Collect()
+    sink = Collect()
     pipe_s = _pipeline(FileSource(source, "pipeline"), backend, sink, "lossless", n)
 
     bare_fps = n / bare_s
     live_fps = live_speed * bare_fps
     live_count = max(20, int(live_fps * live_seconds))
-    live_sink = _Collect()
-    _pipeline(_PacedFrames(images, live_fps, live_count), backend, live_sink, "latest", None)
+    live_sink = Collect()
+    _pipeline(PacedFrames(images, live_fps, live_count), backend, live_sink, "latest", None)
     lat = live_sink.latency_ms
     half = len(lat) // 2
     h, w = images[0].shape[:2]

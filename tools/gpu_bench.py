@@ -40,7 +40,7 @@ from pipeline.preprocess import Preprocessor
 from pipeline.sources.base import FrameStamper, Source, SourceState
 from pipeline.sources.file import FileSource
 from tools import gpu_bench_setup as setup
-from tools.bench import _Collect, _decode
+from tools.bench import Collect, decode_frames
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,7 @@ def e2e_fps(
 
         pre = GpuPreprocessor(backend.spec, "cuda")
         post = Postprocessor(backend.spec, 100, maps=DeviceMaps("cuda"))
-    infer, sink = BatchInferenceStage(backend), _Collect()
+    infer, sink = BatchInferenceStage(backend), Collect()
     source: Source = FileSource(video, "bench") if video else _MemorySource(images, frames)
     p = Pipeline(source, pre, infer, post, [sink], policy="lossless", max_frames=frames, max_batch=batch)
     t0 = time.perf_counter()
@@ -234,7 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     width, height = (int(v) for v in args.clip.lower().split("x"))
     clip_frames = max(args.agree_frames, min(args.frames, 256))
     video = setup.clip(clip_frames, width, height)
-    images = _decode(video, clip_frames)
+    images = decode_frames(video, clip_frames)
     rows: list[Row] = []
     for size in args.sizes:
         path: Path = args.model256 if size == 256 else (args.model512 or setup.model_512())
