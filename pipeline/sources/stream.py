@@ -2,16 +2,16 @@
 
 State machine::
 
-    starting ──open──▶ running ──no frame for stall_timeout_s──▶ stalled ──reopen──▶ running
-                          │                                         │ (open fails)
-                          └──stream ends / read error──▶ reconnecting ◀┘──reopen──▶ running
-    any state ──stop──▶ stopped        (reconnect_attempts failed opens in a row) ──▶ error
+    starting ─first frame─▶ running ─no frame for stall_timeout_s─▶ stalled ─reopened, frames─▶ running
+       │                       └─stream ended / read error─▶ reconnecting ◀─open fails─┘
+       └─open fails─▶ reconnecting ─reopened, frames─▶ running
+    stop (any state) ─▶ stopped;   reconnect_attempts failed opens in a row ─▶ error
 
 ``stalled`` shows as soon as no frame has arrived for ``stall_timeout_s`` (while the read is still
 blocked: the connection is up but nothing comes); a network read blocks at most
 ``min(read_timeout_s, stall_timeout_s)``, so a stalled stream is abandoned and reopened right after.
 A lost stream is reopened at once, then after a capped exponential backoff per failed open
-(``initial * 2**attempt``, at most ``maximum`` seconds). Every log line masks credentials.
+(``reconnect_initial_s * 2**attempt``, at most ``reconnect_max_s``). Every log line masks credentials.
 """
 
 from __future__ import annotations

@@ -75,7 +75,7 @@ def test_a_failing_source_ends_alone(tmp_path, colour_model_path):
     )
     p.start()
     assert p.wait(DEADLINE_S)
-    with pytest.raises(SourceError, match="cut.mp4"):
+    with pytest.raises(SourceError, match=r"cut\.mp4"):
         p.join()
     seqs = by_source(sink.results)
     assert seqs["good"] == list(range(30)), "the healthy source lost frames"
@@ -159,7 +159,7 @@ def test_repeated_source_flags():
     assert [s.id for s in renamed.source_list] == ["x", "y"]
     with pytest.raises(ConfigError, match="--source-id: 1 ids given for 2 --source values"):
         with_sources(Config(), ["a.mp4", "b.mp4"], ["x"])
-    with pytest.raises(ConfigError, match="--source-id.*used by another source"):
+    with pytest.raises(ConfigError, match=r"--source-id.*used by another source"):
         with_sources(Config(), ["a.mp4", "b.mp4"], ["x", "x"])
     with pytest.raises(ConfigError, match="--source-id: must be 1-64"):
         with_sources(Config(), ["a.mp4", "b.mp4"], ["x", "no/slash"])

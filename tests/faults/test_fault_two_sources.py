@@ -1,0 +1,85 @@
+"""Two cameras in one process, one of them killed: the other's frame rate must not fall by more
+than 10 % (real GStreamer RTSP servers, ``infant-stream run`` with two ``--source``, records read
+over a real SUB socket). The dead camera's status says ``reconnecting`` while the live one's says
+``running``: per-source state in status records.
+"""
+
+import os
+import time
+
+import pytest
+from conftest import RtspServer, free_port, rtsp_server_available
+from fault_live import Subscriber, kill_quietly, signal_and_wait, start_run, wait_for
+from zmq_helpers import endpoint
+
+WINDOW_S = 5.0
+"""Frames of the surviving camera are counted over this long, before and after the kill."""
+
+
+def rate(sub: Subscriber, source: str, t0: float, t1: float) -> float:
+    """Records per second of ``source`` that arrived in [t0, t1)."""
+    n = sum(1 for m in sub.parts(since=t0) if m.at < t1 and m.record["source"] == source)
+    return n / (t1 - t0)
+
+
+@pytest.fixture
+def two_cameras():
+    if not rtsp_server_available():
+        if os.environ.get("CI") == "true":
+            pytest.fail("GStreamer RTSP server not installed (.ci/run installs it)")
+        pytest.skip("GStreamer RTSP server not installed (apt: gir1.2-gst-rtsp-server-1.0 python3-gi)")
+    servers = [RtspServer(free_port()), RtspServer(free_port(), "--pattern", "smpte")]
+    try:
+        for s in servers:
+            s.start()
+        yield servers
+    finally:
+        for s in servers:
+            s.stop()
+
+
+def test_one_camera_killed_the_other_keeps_its_rate(
+    two_cameras, infant_stream, colour_model_path, ctx, tmp_path
+):
+    keep, lose = two_cameras
+    ep = endpoint()
+    sub = Subscriber(ctx, ep)
+    sub.start()
+    proc = start_run(
+        infant_stream,
+        *("--source", keep.url, "--source", lose.url, "--source-id", "keep", "--source-id", "lose"),
+        *("--model", str(colour_model_path), "--zmq", ep, "--no-display"),
+        stderr_path=tmp_path / "stderr.txt",
+    )
+    try:
+        for sid in ("keep", "lose"):
+            wait_for(lambda: any(m.record["source"] == sid for m in sub.parts()), 30, f"records of {sid}")  # noqa: B023
+        time.sleep(1.0)  # both streams settled
+        t0 = time.monotonic()
+        time.sleep(WINDOW_S)
+        t_kill = time.monotonic()
+        before = rate(sub, "keep", t0, t_kill)
+        lose.kill()
+        wait_for(
+            lambda: (
+                {"reconnecting", "stalled"} & {m.record["state"] for m in sub.snapshot("status.lose", t_kill)}
+            ),
+            10,
+            "a reconnecting status of the killed camera",
+        )
+        t1 = time.monotonic()
+        time.sleep(WINDOW_S)
+        after = rate(sub, "keep", t1, time.monotonic())
+        keep_states = {m.record["state"] for m in sub.snapshot("status.keep", t_kill)}
+        lose_after = [m for m in sub.parts(since=t1 + 0.5) if m.record["source"] == "lose"]
+        code, _ = signal_and_wait(proc)
+    finally:
+        kill_quietly(proc)
+        sub.close()
+    stderr = (tmp_path / "stderr.txt").read_text()
+    print(f"surviving camera: {before:.2f} fps before, {after:.2f} fps after the other was killed")
+    assert before > 5.0, f"the surviving camera ran at {before:.1f} fps before the kill\n{stderr}"
+    assert after >= 0.9 * before, f"fps fell from {before:.2f} to {after:.2f}\n{stderr}"
+    assert keep_states == {"running"}, keep_states
+    assert not lose_after, "records of the killed camera kept coming"
+    assert code in (0, 130), stderr
