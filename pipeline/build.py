@@ -1,7 +1,8 @@
 """From a :class:`~pipeline.config.Config` to a ready (not started) :class:`~pipeline.pipeline.Pipeline`.
 
-Order matters for clean failures: the source is checked first, then the ZeroMQ socket is bound
-(so a TensorRT engine build can be announced in status records), then the model is loaded, and only then are output files created (at their first record), so
+Order matters for clean failures: the source is checked first, then the ZeroMQ socket and the
+metrics port are bound (so a TensorRT engine build can be announced in status records, and a
+taken port fails fast), then the model is loaded, and only then are output files created (at their first record), so
 a bad input never leaves a half-written output behind.
 
 Several sources (``sources:`` or repeated ``--source``) share the model, the tracker thread and
@@ -19,7 +20,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -46,6 +47,9 @@ from pipeline.sources import Source, open_source
 from pipeline.sources.base import default_policy
 from pipeline.tracking import PartTracker
 from pipeline.zmq_publisher import ZmqPublisher
+
+if TYPE_CHECKING:
+    from pipeline.metrics_server import MetricsServer
 
 Renderer = Callable[[Result], np.ndarray]
 log = logging.getLogger(__name__)
@@ -122,13 +126,15 @@ def limit_opencv_threads() -> None:
 @dataclass
 class LiveOutputs:
     """What lives beside the pipeline's sinks and outlasts them: the ZeroMQ publisher (it sends the
-    final ``stopped`` status after the last record) and the monitor window (it shows health).
+    final ``stopped`` status after the last record), the monitor window (it shows health) and the
+    metrics endpoint (``--metrics-port``; it answers until the very end).
 
-    ``close`` order: pipeline joined → final status published → publisher closed.
+    ``close`` order: pipeline joined → final status published → publisher closed → metrics closed.
     """
 
     publisher: ZmqPublisher | None = None
     window: WindowSink | None = None
+    metrics: MetricsServer | None = None
 
     def health_listeners(self) -> list[Callable[[HealthStatus], None]]:
         """Callables for :class:`~pipeline.health.HealthReporter` (status topic, window HUD)."""
@@ -137,6 +143,8 @@ class LiveOutputs:
             out.append(self.publisher.status_listener())
         if self.window is not None:
             out.append(self.window.on_health)
+        if self.metrics is not None:
+            out.append(self.metrics.on_health)
         return out
 
     def close(self, final: Sequence[HealthStatus] = ()) -> None:
@@ -145,6 +153,8 @@ class LiveOutputs:
             for status in final:
                 self.publisher.publish_status(status)
             self.publisher.close()
+        if self.metrics is not None:
+            self.metrics.close()
 
 
 def overlay_renderer(cfg: Config) -> Renderer:
@@ -199,8 +209,9 @@ def build_pipeline(
 
     ``source``: use these instead of opening ``cfg``'s (each matched to the ``cfg`` source entry
     with its id, for the queue policy). With ``live`` given, a ZeroMQ publisher is created into it
-    when ``cfg.zmq.endpoint`` is set (the caller closes it: :meth:`LiveOutputs.close`), and its
-    window (if any) becomes a sink.
+    when ``cfg.zmq.endpoint`` is set (the caller closes it: :meth:`LiveOutputs.close`), a metrics
+    server when ``cfg.metrics.port`` is set (bound before the model loads; its latency sink joins
+    the sinks and the pipeline is attached to it), and its window (if any) becomes a sink.
     """
     limit_opencv_threads()
     if source is None:
@@ -215,6 +226,10 @@ def build_pipeline(
     if live is not None and cfg.zmq.endpoint:
         live.publisher = ZmqPublisher(cfg.zmq)
     try:
+        if live is not None and live.metrics is None and cfg.metrics.port:
+            from pipeline.metrics_server import MetricsServer
+
+            live.metrics = MetricsServer(cfg.metrics)
         backend = backend or load_backend(cfg, live.publisher if live else None)
         sinks = make_sinks(cfg, policies, live.publisher if live else None)
     except BaseException:
@@ -223,9 +238,11 @@ def build_pipeline(
         raise
     if live is not None and live.window is not None:
         sinks.append(live.window)
+    if live is not None and live.metrics is not None:
+        sinks.append(live.metrics.sink())
     sinks.extend(extra_sinks or [])
     preprocess, infer, postprocess = _stages(cfg, backend)
-    return Pipeline(
+    pipeline = Pipeline(
         sources=sources,
         preprocess=preprocess,
         infer=infer,
@@ -238,3 +255,6 @@ def build_pipeline(
         max_batch=batch_size(cfg, backend),
         batch_wait_s=cfg.model.batch_wait_ms / 1000.0,
     )
+    if live is not None and live.metrics is not None:
+        live.metrics.attach(pipeline.counters)
+    return pipeline

@@ -175,6 +175,25 @@ class ZmqConfig:
 
 
 @dataclass(frozen=True)
+class MetricsConfig:
+    """The optional HTTP endpoint with Prometheus ``/metrics`` and ``/healthz`` (no authentication).
+
+    Attributes:
+        port: TCP port to serve on; 0 = no endpoint.
+        host: address to bind; 127.0.0.1 (loopback) by default, 0.0.0.0 = every interface (warns).
+    """
+
+    port: int = field(default=0, metadata=_between(0, 65535))
+    host: str = field(
+        default="127.0.0.1",
+        metadata={
+            "check": lambda v: bool(v.strip()),
+            "rule": "must not be empty (0.0.0.0 = every interface)",
+        },
+    )
+
+
+@dataclass(frozen=True)
 class DisplayConfig:
     """The monitor window. ``mode``: ``auto`` (on when a display exists), ``on`` or ``off``.
 
@@ -253,6 +272,7 @@ class Config:
     queues: QueueConfig = field(default_factory=QueueConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     zmq: ZmqConfig = field(default_factory=ZmqConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
     display: DisplayConfig = field(default_factory=DisplayConfig)
     record: RecordConfig = field(default_factory=RecordConfig)
     privacy: PrivacyConfig = field(default_factory=PrivacyConfig)

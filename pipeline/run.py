@@ -44,6 +44,14 @@ OVERRIDES: dict[str, tuple[str, dict[str, Any]]] = {
         "zmq.curve_secret_key",
         {"help": "CURVE secret key file: encrypt ZeroMQ (infant-stream keys)"},
     ),
+    "--metrics-port": (
+        "metrics.port",
+        {"type": int, "metavar": "N", "help": "serve Prometheus /metrics and /healthz on this HTTP port"},
+    ),
+    "--metrics-host": (
+        "metrics.host",
+        {"metavar": "HOST", "help": "address for --metrics-port (default 127.0.0.1; 0.0.0.0 warns)"},
+    ),
     "--record": ("record.overlay", {"help": "record the overlay video (H.264 mp4) to this file"}),
     "--record-raw": ("record.raw", {"help": "record the frames as captured (head pixelated) to this file"}),
     "--max-frames": ("run.max_frames", {"type": int, "help": "stop after N frames"}),
@@ -140,7 +148,8 @@ def run_pipeline(pipeline: Pipeline, cfg: Config, live: LiveOutputs | None = Non
     """Start, wait for the end (source end, duration or signal), join; returns the exit code.
 
     ``live``: the publisher (status once a second, a final ``stopped``/``error`` status, closed
-    last) and the window (its HUD gets the health) built with the pipeline.
+    last), the window (its HUD gets the health) and the metrics endpoint (its ``fps`` gauges get the
+    health; closed after the publisher) built with the pipeline.
     """
     live = live or LiveOutputs()
     reporter = HealthReporter(pipeline)
