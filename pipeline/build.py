@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -70,6 +70,8 @@ def load_backend(cfg: Config, publisher: ZmqPublisher | None = None) -> Backend:
     """Load the configured model with the configured backend; an engine build (TensorRT) is
     announced on stderr and, with ``publisher``, as ``building_engine`` status records."""
     m = cfg.model
+    if not m.max_batch:  # auto: GPU engines get a batch profile of one frame per source
+        m = replace(m, max_batch=len(cfg.source_list))
     announce = EngineBuildStatus([s.id for s in cfg.source_list], publisher)
     try:
         return create_backend(m, resolve_model_path(m.path), on_build=announce)

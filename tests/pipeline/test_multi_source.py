@@ -200,3 +200,28 @@ def test_cli_two_sources_one_jsonl_two_recordings(infant_stream, colour_model_pa
         with av.open(str(out / f"rec-{sid}.mp4")) as c:
             assert sum(1 for _ in c.decode(video=0)) == n
     assert "left: 15 frames" in proc.stderr and "right: 10 frames" in proc.stderr
+
+
+def test_auto_batch_is_one_frame_per_source(colour_model_path):
+    from dataclasses import replace
+
+    from pipeline.build import batch_size, load_backend
+
+    cfg = with_sources(
+        replace(Config(), model=replace(Config().model, path=str(colour_model_path))), ["a", "b", "c"], None
+    )
+    assert cfg.model.max_batch == 0
+    backend = load_backend(cfg)
+    assert batch_size(cfg, backend) == 3
+    assert batch_size(replace(cfg, model=replace(cfg.model, max_batch=1)), backend) == 1
+    assert batch_size(Config(), backend) == 1  # one source: no batching
+
+
+def test_auto_batch_sizes_gpu_engine_profiles_by_source_count(monkeypatch):
+    import pipeline.build as build
+
+    seen = []
+    monkeypatch.setattr(build, "create_backend", lambda m, path, on_build=None: seen.append(m.max_batch))
+    build.load_backend(with_sources(Config(), ["a", "b"], None))
+    build.load_backend(Config())
+    assert seen == [2, 1]  # never a 1..0 TensorRT profile
