@@ -56,6 +56,8 @@ class _Capture(threading.Thread):
         self.max_frames = max_frames
         self.stats = StageStats()
         self.error: BaseException | None = None
+        self.others_go_on = False
+        """Several sources: a failure is logged when it happens (it is raised at the end)."""
 
     def run(self) -> None:
         try:
@@ -70,6 +72,8 @@ class _Capture(threading.Thread):
         except SourceError as exc:
             self.error = exc
             self.ctx.source_failed(self.name, exc)
+            if self.others_go_on:
+                log.warning("%s: %s; the other sources go on", self.source.source_id, exc)
         except BaseException as exc:  # noqa: BLE001 - recorded and re-raised by Pipeline.join()
             self.error = exc
             self.ctx.fail(self.name, exc)
@@ -192,6 +196,7 @@ class Pipeline:
             suffix = "" if one else f":{src.source_id}"
             frames: StageQueue[Frame] = StageQueue(f"frames{suffix}", cap(p), p)
             capture = _Capture(f"capture{suffix}", src, frames, c, max_frames)
+            capture.others_go_on = not one
             pre = Stage(f"preprocess{suffix}", preprocess, frames, [self.q_prepared.lane(src.source_id)], c)
             self.chains.append(_Chain(src, p, frames, capture, pre))
         route: Router[Inferred] = Router(self.q_inferred, lambda item: item.frame.meta.source_id)

@@ -88,8 +88,11 @@ def describe(parts: list[bytes]) -> tuple[str, str, dict[str, Any] | None]:
     """(topic, the line to print, the parts record or None) of one message.
 
     Raises:
-        ValueError: the message is malformed (wrong number of parts, not UTF-8 JSON, not an object).
+        ValueError: the message is malformed (no or wrong number of parts, not UTF-8 JSON, nested
+            too deeply, not an object, a ``parts.*`` payload not a schema-1 record).
     """
+    if not parts:
+        raise ValueError("empty message (no parts)")
     try:
         topic = parts[0].decode("utf-8")
     except UnicodeDecodeError:
@@ -100,15 +103,20 @@ def describe(parts: list[bytes]) -> tuple[str, str, dict[str, Any] | None]:
         raise ValueError(f"{shown}: {len(parts)} message parts, expected {expected}")
     try:
         obj = json.loads(parts[1].decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError):  # also ints past str()'s digit limit
         raise ValueError(f"{shown}: payload is not UTF-8 JSON") from None
+    except RecursionError:
+        raise ValueError(f"{shown}: payload nested too deeply") from None
     if not isinstance(obj, dict):
         raise ValueError(f"{shown}: payload is not a JSON object")
     if expected == 3:
         w, h = obj.get("width"), obj.get("height")
         enc = obj.get("encoding", "?")
         return topic, f"{topic} seq {obj.get('seq')} {w}x{h} {enc} {len(parts[2])} bytes", None
-    line = f"{topic} {json.dumps(obj, separators=(',', ':'))}"
+    try:
+        line = f"{topic} {json.dumps(obj, separators=(',', ':'))}"
+    except RecursionError:  # decoded just below the limit, re-encoding goes over it
+        raise ValueError(f"{shown}: payload nested too deeply") from None
     if topic.startswith("parts."):
         try:
             record_rows(obj)  # is it a schema-1 parts record?

@@ -56,6 +56,8 @@ _PAIRS: Final = (
 def _spread(names: Sequence[str], value: Sequence[Any] | None) -> dict[str, Any]:
     if value is None:
         return dict.fromkeys(names)
+    if not isinstance(value, list | tuple):
+        raise TypeError(f"expected a list of numbers for {'/'.join(names)}, got {type(value).__name__}")
     if len(value) != len(names):
         raise ValueError(f"expected {len(names)} numbers for {'/'.join(names)}, got {len(value)}")
     return dict(zip(names, value, strict=True))
@@ -68,8 +70,13 @@ def record_rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:
         KeyError, TypeError, ValueError: the record is not a schema-1 parts record.
     """
     frame = {k: record[k] for k in ("source", "seq", "pts_s", "capture_ts")}
+    parts = record["parts"]
+    if not isinstance(parts, list | tuple):
+        raise TypeError(f"parts: expected a list, got {type(parts).__name__}")
     rows = []
-    for part in record["parts"]:
+    for part in parts:
+        if not isinstance(part, Mapping):
+            raise TypeError(f"parts: expected objects, got {type(part).__name__}")
         row = {**frame, **{k: part.get(k) for k in ("class_id", "name", "instance", "track_id", "state")}}
         for names, key in _PAIRS:
             row.update(_spread(names, part.get(key)))

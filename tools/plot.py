@@ -103,7 +103,7 @@ def read_records(path: Path) -> list[dict[str, Any]]:
             continue
         try:
             record = json.loads(line)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # not JSON, an int past str()'s digit limit, too deep
             if number == len(lines):  # no newline after it: cut off mid-write
                 log.warning("%s:%d: ignoring a partial last line (run killed while writing?)", path, number)
                 continue

@@ -66,7 +66,7 @@ def test_batches_form_across_sources(tmp_path, colour_model_path):
     assert infer.batch_size > 1.5, f"batches did not form across sources ({infer.batch_size:.2f})"
 
 
-def test_a_failing_source_ends_alone(tmp_path, colour_model_path):
+def test_a_failing_source_ends_alone(tmp_path, colour_model_path, caplog):
     good = write_h264(tmp_path / "good.mp4", frames=30)
     bad = truncated_h264(tmp_path)
     sink = ListSink()
@@ -82,6 +82,8 @@ def test_a_failing_source_ends_alone(tmp_path, colour_model_path):
     assert 0 < len(seqs["bad"]) < 40 and seqs["bad"] == list(range(len(seqs["bad"])))
     states = {s.source_id: s.state for s in p.counters().sources}
     assert states == {"bad": "error", "good": "stopped"}
+    said = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any(m.startswith("bad: ") and "the other sources go on" in m for m in said), said
 
 
 def test_a_live_source_keeps_its_rate_beside_a_source_that_never_delivers(colour_model_path):
