@@ -13,9 +13,9 @@ import logging
 import sys
 import traceback
 from collections.abc import Sequence
-from typing import Final
+from typing import Final, NoReturn
 
-from pipeline.errors import InfantStreamError
+from pipeline.errors import ConfigError, InfantStreamError
 
 COMMANDS: Final[dict[str, tuple[str, str]]] = {
     "run": ("pipeline.run", "segment a video source and write/publish the parts"),
@@ -42,6 +42,14 @@ def _usage() -> str:
     return f"usage: infant-stream COMMAND [options]   (infant-stream COMMAND --help)\n\ncommands:\n{rows}\n"
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: a bad flag or value is a :class:`ConfigError` (exit 2)
+    naming the command, like every other bad input."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ConfigError(f"{self.prog}: {message} (--help lists the options)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args_in = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args_in
@@ -59,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         module = importlib.import_module(COMMANDS[name][0])
-        parser = argparse.ArgumentParser(prog="infant-stream")
+        parser = _Parser(prog="infant-stream")
         parser.add_argument("--debug", action="store_true", help="show tracebacks")
         module.register(parser.add_subparsers(dest="command", required=True))
         args = parser.parse_args(args_in)

@@ -7,7 +7,9 @@ two equal). Validation names the file, the dotted field and the bad value in one
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
+import reprlib
 import types
 import typing
 from dataclasses import dataclass, field, fields, is_dataclass, replace
@@ -292,32 +294,60 @@ class Config:
             seen.add(src.id)
 
 
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxstring, _SHORT.maxother, _SHORT.maxlist, _SHORT.maxdict = 2, 60, 60, 4, 4
+
+
+def _show(value: Any) -> str:
+    """A short one-line repr of a config value for error messages (never raises)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
+        return f"<an integer of {value.bit_length()} bits>"
+    try:
+        text = _SHORT.repr(value)
+    except (ValueError, RecursionError):
+        text = f"<{type(value).__name__}>"
+    return text.replace("\n", "\\n").replace("\r", "\\r")
+
+
+def key_label(key: Any) -> str:
+    """A config key as it appears in messages: plain when printable text, else its short repr."""
+    return key if isinstance(key, str) and key.isprintable() else _show(key)
+
+
 def _coerce(value: Any, hint: Any, where: str) -> Any:
     """Check ``value`` against a type hint (bool, int, float, str, Literal, nested dataclass)."""
     origin = typing.get_origin(hint)
     if origin is Literal:
         allowed = typing.get_args(hint)
         if value not in allowed:
-            raise ConfigError(f"{where}: must be one of {', '.join(map(str, allowed))}, got {value!r}")
+            raise ConfigError(f"{where}: must be one of {', '.join(map(str, allowed))}, got {_show(value)}")
         return value
     if origin in (types.UnionType, typing.Union):
         args = [a for a in typing.get_args(hint) if a is not type(None)]
         return None if value is None else _coerce(value, args[0], where)
     if hint is bool:
         if not isinstance(value, bool):
-            raise ConfigError(f"{where}: must be true or false, got {value!r}")
+            raise ConfigError(f"{where}: must be true or false, got {_show(value)}")
         return value
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where}: must be an integer, got {value!r}")
+            raise ConfigError(f"{where}: must be an integer, got {_show(value)}")
         return value
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{where}: must be a number, got {value!r}")
-        return float(value)
+            raise ConfigError(f"{where}: must be a number, got {_show(value)}")
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        if not math.isfinite(number):
+            raise ConfigError(f"{where}: must be a finite number, got {_show(value)}")
+        return number
     if hint is str:
         if not isinstance(value, str | int) or isinstance(value, bool):
-            raise ConfigError(f"{where}: must be a string, got {value!r}")
+            raise ConfigError(f"{where}: must be a string, got {_show(value)}")
+        if isinstance(value, int) and value.bit_length() > 200:
+            raise ConfigError(f"{where}: must be a string, got {_show(value)}")
         return str(value)
     if origin is tuple:
         if not isinstance(value, list | tuple):
@@ -340,7 +370,7 @@ def from_mapping(cls: type[T], data: Any, where: str) -> T:
     values: dict[str, Any] = {}
     for key, value in data.items():
         if not isinstance(key, str) or key not in known:
-            raise ConfigError(f"{where}.{key}: unknown key (known: {', '.join(known)})")
+            raise ConfigError(f"{where}.{key_label(key)}: unknown key (known: {', '.join(known)})")
         base = known[key].metadata.get("inherits")
         if base is not None and isinstance(value, list):
             value = _inherit(data.get(base), value)
@@ -353,14 +383,14 @@ def from_mapping(cls: type[T], data: Any, where: str) -> T:
 def _inherit(defaults: Any, entries: list[Any]) -> list[Any]:
     """Each mapping of ``entries`` on top of the ``defaults`` mapping (non-mappings left as they are)."""
     base = defaults if isinstance(defaults, dict) else {}
-    return [{**base, **e} if isinstance(e, dict) else e for e in entries]
+    return [{**base, **(e or {})} if isinstance(e, dict) or e is None else e for e in entries]
 
 
 def _check(f: dataclasses.Field[Any], value: Any, where: str) -> None:
     """Apply a field's ``check`` metadata (if any) to ``value``; errors name ``where``."""
     check = f.metadata.get("check")
     if check is not None and not check(value):
-        raise ConfigError(f"{where}: {f.metadata['rule']}, got {value!r}")
+        raise ConfigError(f"{where}: {f.metadata['rule']}, got {_show(value)}")
 
 
 def validate(obj: Any, where: str) -> None:
@@ -387,6 +417,10 @@ def load_config(path: str | Path | None) -> Config:
         mark = getattr(exc, "problem_mark", None)
         at = f" line {mark.line + 1}" if mark is not None else ""
         raise ConfigError(f"{p}:{at} not valid YAML") from None
+    except (ValueError, RecursionError) as exc:  # e.g. a 5000-digit number, nesting too deep
+        raise ConfigError(
+            f"{p}: cannot read config ({type(exc).__name__}: value too large or too deep)"
+        ) from None
     return from_mapping(Config, data, str(p))
 
 

@@ -40,9 +40,15 @@ OVERRIDES: dict[str, tuple[str, dict[str, Any]]] = {
             "help": f"publish records over ZeroMQ PUB (default endpoint {DEFAULT_ZMQ})",
         },
     ),
-    "--curve-key": (
+    "--zmq-curve-key": (
         "zmq.curve_secret_key",
         {"help": "CURVE secret key file: encrypt ZeroMQ (infant-stream keys)"},
+    ),
+    "--zmq-curve-clients": (
+        "zmq.curve_clients_dir",
+        {
+            "help": "folder of allowed subscribers' CURVE public keys (default: any client with the server key)"
+        },
     ),
     "--metrics-port": (
         "metrics.port",

@@ -122,6 +122,11 @@ def _pair(value: Any) -> tuple[float, float]:
     return np.nan, np.nan
 
 
+def _ids(sources: list[str]) -> str:
+    """Source ids for a one-line message (an id with control characters shown escaped)."""
+    return ", ".join(s if s.isprintable() else repr(s) for s in sources)
+
+
 def _track_label(part: dict[str, Any]) -> str:
     if part.get("track_id") is not None:
         return f"track {part['track_id']}"
@@ -149,28 +154,37 @@ def extract_series(
     sources = sorted({str(r.get("source")) for r in data})
     if source is None:
         if len(sources) > 1:
-            raise ConfigError(f"--source: {path} has several sources ({', '.join(sources)}); pick one")
+            raise ConfigError(f"--source: {path} has several sources ({_ids(sources)}); pick one")
         source = sources[0]
     data = [r for r in data if str(r.get("source")) == source]
     if not data:
-        raise DatasetError(f"{path}: no records of source {source!r} (sources: {', '.join(sources)})")
-    if all(isinstance(r.get("pts_s"), int | float) for r in data):
-        time_axis, times = "pts_s", [float(r["pts_s"]) for r in data]
-    else:
-        time_axis = "capture_ts"
-        t0 = float(data[0].get("capture_ts", 0.0))
-        times = [float(r.get("capture_ts", np.nan)) - t0 for r in data]
+        raise DatasetError(f"{path}: no records of source {source!r} (sources: {_ids(sources)})")
+    try:
+        if all(isinstance(r.get("pts_s"), int | float) for r in data):
+            time_axis, times = "pts_s", [float(r["pts_s"]) for r in data]
+        else:
+            time_axis = "capture_ts"
+            t0 = float(data[0].get("capture_ts", 0.0))
+            times = [float(r.get("capture_ts", np.nan)) - t0 for r in data]
+    except (TypeError, ValueError, OverflowError):
+        raise DatasetError(f"{path}: a record of source {source!r} has a time that is not a number") from None
 
     rows: dict[str, dict[str, list[tuple[float, float, float, float, float, bool]]]] = {p: {} for p in parts}
-    for t, r in zip(times, data, strict=True):
-        for part in r["parts"]:
-            name = part.get("name")
-            if name not in rows:
-                continue
-            predicted = part.get("state") == "predicted" or part.get("centroid") is None
-            raw = _pair(None if predicted else part.get("centroid"))
-            sm = _pair(part.get("smoothed"))
-            rows[name].setdefault(_track_label(part), []).append((t, *raw, *sm, predicted))
+    for i, (t, r) in enumerate(zip(times, data, strict=True)):
+        try:
+            for part in r["parts"]:
+                name = part.get("name")
+                if not isinstance(name, str) or name not in rows:
+                    continue
+                predicted = part.get("state") == "predicted" or part.get("centroid") is None
+                raw = _pair(None if predicted else part.get("centroid"))
+                sm = _pair(part.get("smoothed"))
+                rows[name].setdefault(_track_label(part), []).append((t, *raw, *sm, predicted))
+        except (AttributeError, TypeError, ValueError, OverflowError) as exc:  # not a schema-1 part
+            raise DatasetError(
+                f"{path}: record {i + 1} of source {source!r} (seq {r.get('seq')!r}): malformed part "
+                f"({type(exc).__name__}: {exc})"
+            ) from None
 
     series: dict[str, dict[str, TrackSeries]] = {}
     for name, tracks in rows.items():

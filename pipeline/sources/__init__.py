@@ -10,7 +10,7 @@ from pipeline.sources.base import Source
 from pipeline.sources.file import FileSource
 from pipeline.sources.images import ImageSource
 from pipeline.sources.stream import StreamOptions, StreamSource
-from pipeline.sources.urls import IMAGE_EXTENSIONS, is_stream_url, is_webcam, mask_url
+from pipeline.sources.urls import IMAGE_EXTENSIONS, is_stream_url, is_webcam, mask_url, url_problem
 from pipeline.sources.webcam import WebcamOptions, WebcamSource
 
 
@@ -26,6 +26,9 @@ def open_source(cfg: SourceConfig) -> Source:
         opts = WebcamOptions(width=cfg.width, height=cfg.height, fps=cfg.fps)
         return WebcamSource(device, cfg.id, opts)
     if is_stream_url(uri):
+        problem = url_problem(uri)
+        if problem is not None:
+            raise SourceError(f"{mask_url(uri)}: {problem}")
         stream_opts = StreamOptions(
             transport=cfg.transport,
             open_timeout_s=cfg.open_timeout_s,

@@ -11,6 +11,8 @@ SourceKind = Literal["webcam", "stream", "images", "image", "file"]
 STREAM_SCHEMES: Final = ("rtsp", "rtsps", "rtmp", "rtmps", "http", "https", "srt", "udp", "tcp")
 IMAGE_EXTENSIONS: Final = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 _WEBCAM = re.compile(r"^(\d+|/dev/video\d+)$")
+_NEEDS_HOST: Final = ("rtsp", "rtsps", "rtmp", "rtmps", "http", "https")
+"""Schemes that always name a server (udp/srt/tcp may listen: ``udp://@:1234``)."""
 _USERINFO = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/?#]*@")
 
 
@@ -37,6 +39,20 @@ def is_stream_url(text: str) -> bool:
     """True for network URLs (rtsp, rtsps, http(s) incl. HLS, rtmp, srt, udp, tcp)."""
     scheme = text.split("://", 1)[0].lower() if "://" in text else ""
     return scheme in STREAM_SCHEMES
+
+
+def url_problem(url: str) -> str | None:
+    """Why a stream URL cannot be right (no host, a non-numeric port, unbalanced brackets), or None."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        return f"malformed URL ({exc})"
+    if not parts.hostname and parts.scheme.lower() in _NEEDS_HOST:
+        return "malformed URL (no host)"
+    if port == 0:
+        return "malformed URL (port 0)"
+    return None
 
 
 def is_webcam(text: str) -> bool:

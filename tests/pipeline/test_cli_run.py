@@ -1,4 +1,7 @@
-"""``infant-stream run`` as a user runs it: a subprocess, real files, one-line errors, exit codes."""
+"""``infant-stream run`` as a user runs it: a subprocess, real files, one-line errors, exit codes.
+
+Invalid configs, flags, URLs, files and models (one-line errors, nothing written): the table in
+tests/faults/test_fault_invalid_input.py."""
 
 import csv
 import json
@@ -7,7 +10,7 @@ import socket
 import subprocess
 
 import av
-from media import colour_model, truncated_h264, write_h264
+from media import truncated_h264, write_h264
 
 TIMEOUT_S = 120
 
@@ -43,58 +46,6 @@ def test_vtest_avi_one_record_per_frame(infant_stream, vtest_avi, colour_model_p
     assert [r["seq"] for r in records] == list(range(795))
     assert {(r["width"], r["height"]) for r in records} == {(768, 576)}
     assert "795 frames" in proc.stderr
-
-
-def test_bad_inputs_give_one_line_errors(infant_stream, colour_model_path, tmp_path):
-    video = write_h264(tmp_path / "v.mp4", frames=3)
-    text = tmp_path / "notes.mp4"
-    text.write_text("not a video")
-    wrong = colour_model(tmp_path / "wrong.onnx", channels=1)
-    bad_cfg = tmp_path / "bad.yaml"
-    bad_cfg.write_text("source:\n  stall_timeout_s: -2\n")
-    model = str(colour_model_path)
-    out = tmp_path / "never.jsonl"
-    cases = [
-        (["--source", str(tmp_path / "missing.mp4"), "--model", model], 3, ["missing.mp4", "no such file"]),
-        (
-            ["--source", str(text), "--model", model, "--jsonl", str(out)],
-            3,
-            ["notes.mp4", "not a readable video"],
-        ),
-        (
-            ["--source", str(video), "--model", str(tmp_path / "nope.onnx")],
-            4,
-            ["nope.onnx", "model file not found"],
-        ),
-        (
-            ["--source", str(video), "--model", str(wrong), "--jsonl", str(out)],
-            4,
-            ["wrong.onnx", "(N, 3, H, W)"],
-        ),
-        (
-            ["--source", str(video), "--model", model, "--config", str(bad_cfg)],
-            2,
-            ["source.stall_timeout_s", "-2"],
-        ),
-        (["--source", str(video), "--model", model, "--max-frames", "-1"], 2, ["--max-frames", "-1"]),
-        (["--source", str(video), "--model", model, "--mode", "fastest"], 2, ["--mode", "fastest"]),
-    ]
-    for args, code, needles in cases:
-        assert_one_line_error(run(infant_stream, "run", *args), code, *needles)
-    assert not out.exists(), "a failed start must not leave an output file"
-
-
-def test_debug_shows_traceback(infant_stream, tmp_path, colour_model_path):
-    proc = run(
-        infant_stream,
-        "run",
-        "--debug",
-        "--source",
-        str(tmp_path / "x.mp4"),
-        "--model",
-        str(colour_model_path),
-    )
-    assert proc.returncode == 3 and "Traceback" in proc.stderr
 
 
 def test_truncated_file_writes_frames_then_reports(infant_stream, colour_model_path, tmp_path):
@@ -217,9 +168,3 @@ def test_tensorrt_backend_without_tensorrt_is_one_line(infant_stream, colour_mod
     )
     assert_one_line_error(proc, 4)
     assert not out.exists()
-
-
-def test_contradicting_switches_are_refused(infant_stream, colour_model_path, tmp_path):
-    video = write_h264(tmp_path / "v.mp4", frames=2)
-    proc = run(infant_stream, "run", "--source", str(video), "--display", "--no-display")
-    assert_one_line_error(proc, 2, "--display and --no-display: give one or the other")

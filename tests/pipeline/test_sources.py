@@ -13,7 +13,7 @@ from pipeline.config import SourceConfig
 from pipeline.errors import SourceError
 from pipeline.sources import FileSource, ImageSource, StreamSource, WebcamSource, open_source
 from pipeline.sources.stream import StreamOptions, backoff_delay
-from pipeline.sources.urls import is_stream_url, is_webcam, mask_url
+from pipeline.sources.urls import is_stream_url, is_webcam, mask_url, url_problem
 
 
 def collect(source, limit: int = 10_000, deadline_s: float = 30.0):
@@ -194,3 +194,27 @@ def test_giving_up_names_masked_url():
     ) as info:
         collect(StreamSource("rtsp://user:pw@127.0.0.1:9/none", "cam", opts))
     assert "pw" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("rtsp://admin:pw@/stream1", "no host"),
+        ("rtsp://cam:port/stream1", "Port could not be cast"),
+        ("rtsp://[::1/stream1", "Invalid IPv6 URL"),
+        ("http://:80/x", "no host"),
+        ("rtsp://cam:0/x", "port 0"),
+        ("rtsp://admin:pw@cam.local:554/live", None),
+        ("udp://@:1234", None),  # FFmpeg's listen form
+        ("srt://:9000?mode=listener", None),
+    ],
+)
+def test_url_problem(url, problem):
+    found = url_problem(url)
+    assert (found is None) if problem is None else (problem in found)
+
+
+def test_malformed_stream_url_is_refused_with_the_password_masked():
+    with pytest.raises(SourceError) as err:
+        open_source(SourceConfig(uri="rtsp://admin:s3cret@cam:notaport/live"))
+    assert "malformed URL" in str(err.value) and "s3cret" not in str(err.value)
