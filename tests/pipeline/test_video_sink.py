@@ -253,4 +253,3 @@ def test_sigkill_leaves_a_playable_file(tmp_path: Path) -> None:
     # lost: at most one keyframe interval (0.5 s = 15 frames) + x264 lookahead (veryfast: 10) + slack
     assert written - 30 <= len(got) <= written
     assert times == sorted(times) and len(set(times)) == len(times)
-
