@@ -15,12 +15,14 @@ pixelation of ``privacy`` (:func:`overlay_renderer`, :func:`raw_renderer`).
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import logging
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import cv2
 import numpy as np
@@ -117,6 +119,29 @@ def recording_path(path: str, source_id: str, several: bool) -> str:
         return path
     p = Path(path)
     return str(p.with_name(f"{p.stem}-{source_id}{p.suffix}"))
+
+
+M_ARENA_MAX: Final = -8
+"""glibc ``mallopt`` parameter: the most malloc arenas (per-thread memory pools) the process may use."""
+MALLOC_ARENAS: Final = 2
+
+
+def limit_malloc_arenas() -> bool:
+    """Cap glibc's malloc arenas at :data:`MALLOC_ARENAS` (Linux/glibc only; True if applied).
+
+    With one arena per busy thread (up to 8 × cores), freed frame buffers stay spread over many
+    pools: measured with ``tools/soak.py``, RSS climbed ~30 MiB over the first 3 minutes of a run
+    (Python's own heap flat at ~62 MiB per tracemalloc) and a 2-minute soak showed +3.8 to +5.1 %
+    growth. With 2 arenas: growth −0.3 to +1.9 %, RSS ~30 MiB lower, child CPU unchanged.
+    Must run before the stage threads start; ``MALLOC_ARENA_MAX`` in the environment does the same.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return bool(libc.mallopt(M_ARENA_MAX, MALLOC_ARENAS))
+    except (OSError, AttributeError):  # not glibc (e.g. musl): nothing to cap
+        return False
 
 
 def limit_opencv_threads() -> None:
@@ -216,6 +241,7 @@ def build_pipeline(
     the sinks and the pipeline is attached to it), and its window (if any) becomes a sink.
     """
     limit_opencv_threads()
+    limit_malloc_arenas()
     if source is None:
         sources = open_sources(cfg)
     else:

@@ -227,3 +227,13 @@ def test_auto_batch_sizes_gpu_engine_profiles_by_source_count(monkeypatch):
     build.load_backend(with_sources(Config(), ["a", "b"], None))
     build.load_backend(Config())
     assert seen == [2, 1]  # never a 1..0 TensorRT profile
+
+
+def test_malloc_arenas_are_capped_on_linux_glibc():
+    import platform
+    import sys
+
+    from pipeline.build import limit_malloc_arenas
+
+    glibc = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
+    assert limit_malloc_arenas() is glibc
