@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test pytest lint format demo bench bench-gpu clean
+.PHONY: venv test pytest lint format demo bench bench-sources soak bench-gpu clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,15 @@ demo: venv
 bench: venv
 	test -f out/bench.mp4 || $(VENV)/bin/infant-stream synth video --out out/bench.mp4 --frames 300 --width 1280 --height 720 --seed 7
 	$(VENV)/bin/infant-stream bench --source out/bench.mp4 --model models/infant-seg.onnx --frames 300
+
+# several sources in one pipeline: files (batch 1 vs across sources) and live cameras, one with a dead camera
+bench-sources: venv
+	test -f out/sources.mp4 || $(VENV)/bin/infant-stream synth video --out out/sources.mp4 --frames 200 --width 640 --height 480 --seed 7
+	$(VENV)/bin/infant-stream bench-sources --source out/sources.mp4 --model models/infant-seg.onnx --frames 100 --counts 2,4
+
+# 30 minutes of the real CLI with every sink: RSS growth and p99 latency creep (docs/benchmarks.md)
+soak: venv
+	$(PY) -m tools.soak --duration 1800 --check
 
 # GPU machines: every backend/precision/batch in one call, one table (see docs/gpu.md)
 bench-gpu: venv
