@@ -72,8 +72,7 @@ def load_backend(cfg: Config, publisher: ZmqPublisher | None = None) -> Backend:
     """Load the configured model with the configured backend; an engine build (TensorRT) is
     announced on stderr and, with ``publisher``, as ``building_engine`` status records."""
     m = cfg.model
-    if not m.max_batch:  # auto: GPU engines get a batch profile of one frame per source
-        m = replace(m, max_batch=len(cfg.source_list))
+    m = replace(m, max_batch=wanted_batch(cfg))  # GPU engines: a batch profile 1..this
     announce = EngineBuildStatus([s.id for s in cfg.source_list], publisher)
     try:
         return create_backend(m, resolve_model_path(m.path), on_build=announce)
@@ -81,13 +80,12 @@ def load_backend(cfg: Config, publisher: ZmqPublisher | None = None) -> Backend:
         announce.stop()
 
 
-def _stages(cfg: Config, backend: Backend) -> tuple[Any, Any, Postprocessor]:
+def _stages(cfg: Config, backend: Backend, max_batch: int) -> tuple[Any, Any, Postprocessor]:
     """(preprocess, infer, postprocess) callables for the backend: batched inference when
-    ``model.max_batch`` > 1, letterbox/arg-max on the GPU when ``model.gpu_preprocess`` and the
+    ``max_batch`` > 1, letterbox/arg-max on the GPU when ``model.gpu_preprocess`` and the
     backend runs on one (ignored with a warning otherwise)."""
     tracker = PartTracker(cfg.tracker) if cfg.tracker.enabled else None
-    batched = batch_size(cfg, backend) > 1
-    infer = BatchInferenceStage(backend) if batched else InferenceStage(backend)
+    infer = BatchInferenceStage(backend) if max_batch > 1 else InferenceStage(backend)
     if cfg.model.gpu_preprocess and backend.on_gpu:
         from pipeline.gpu_ops import DeviceMaps, GpuPreprocessor
 
@@ -102,12 +100,17 @@ def _stages(cfg: Config, backend: Backend) -> tuple[Any, Any, Postprocessor]:
     )
 
 
+def wanted_batch(cfg: Config) -> int:
+    """``model.max_batch``, or with 0 (auto) one frame per source."""
+    return cfg.model.max_batch or len(cfg.source_list)
+
+
 def batch_size(cfg: Config, backend: Backend) -> int:
-    """Frames inferred together: ``model.max_batch``, or with 0 (auto) one per source when the
-    model takes batches (its batch dimension is dynamic or larger than 1), else 1."""
+    """Frames inferred together: :func:`wanted_batch`; in auto mode no more than the model takes
+    (its batch dimension may be fixed at 1)."""
     if cfg.model.max_batch:
         return cfg.model.max_batch
-    return max(1, min(len(cfg.source_list), int(backend.max_batch)))
+    return max(1, min(wanted_batch(cfg), int(backend.max_batch)))
 
 
 def recording_path(path: str, source_id: str, several: bool) -> str:
@@ -269,7 +272,8 @@ def build_pipeline(
     if live is not None and live.metrics is not None:
         sinks.append(live.metrics.sink())
     sinks.extend(extra_sinks or [])
-    preprocess, infer, postprocess = _stages(cfg, backend)
+    max_batch = batch_size(cfg, backend)
+    preprocess, infer, postprocess = _stages(cfg, backend, max_batch)
     pipeline = Pipeline(
         sources=sources,
         preprocess=preprocess,
@@ -280,7 +284,7 @@ def build_pipeline(
         capacity=cfg.queues.capacity or None,
         max_frames=cfg.run.max_frames or None,
         drain_s=cfg.queues.drain_s,
-        max_batch=batch_size(cfg, backend),
+        max_batch=max_batch,
         batch_wait_s=cfg.model.batch_wait_ms / 1000.0,
     )
     if live is not None and live.metrics is not None:

@@ -79,11 +79,6 @@ class PipelineCounters:
     shared: tuple[StageCount, ...]
 
     @property
-    def source_id(self) -> str:
-        """The source's id (ids joined by ``+`` with several sources)."""
-        return "+".join(s.source_id for s in self.sources)
-
-    @property
     def stages(self) -> tuple[StageCount, ...]:
         """Per-stage totals over every source (capture … postprocess), then the sinks."""
         rows = []
@@ -106,11 +101,6 @@ class PipelineCounters:
     def dropped(self) -> int:
         """Frames dropped between stages, all sources."""
         return sum(s.dropped for s in self.sources)
-
-    @property
-    def latency_ms(self) -> tuple[float, ...]:
-        """Recent capture → postprocess latencies, all sources."""
-        return tuple(v for s in self.sources for v in s.latency_ms)
 
 
 def percentile(values: Sequence[float], q: float) -> float:

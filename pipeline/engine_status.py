@@ -29,12 +29,12 @@ class EngineBuildStatus:
 
     def __init__(
         self,
-        source_ids: str | Sequence[str],
+        source_ids: Sequence[str],
         publisher: ZmqPublisher | None,
         interval_s: float = 1.0,
         stream: TextIO | None = None,
     ) -> None:
-        self.source_ids = [source_ids] if isinstance(source_ids, str) else list(source_ids)
+        self.source_ids = list(source_ids)
         self.publisher = publisher
         self.interval_s = interval_s
         self.stream = stream or sys.stderr

@@ -27,6 +27,7 @@ sink (``latest`` policy, so it can never hold up the pipeline; what it drops is 
 from __future__ import annotations
 
 import threading
+import typing
 from collections.abc import Callable, Iterator
 from typing import Any, Final
 
@@ -39,10 +40,11 @@ from pipeline.counters import PipelineCounters
 from pipeline.frames import Result
 from pipeline.health import HealthStatus
 from pipeline.queues import Policy
+from pipeline.sources.base import SourceState
 from pipeline.sources.urls import mask_url
 
 PREFIX: Final = "infant_stream_"
-STATES: Final = ("starting", "running", "reconnecting", "stalled", "stopped", "error")
+STATES: Final = typing.get_args(SourceState)
 """Source states, each a ``source_state`` sample (1 for the current one)."""
 LATENCY_STAGES: Final = ("preprocess", "inference", "postprocess", "capture_to_publish")
 BUCKETS_S: Final = (0.001, 0.002, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.0)

@@ -21,7 +21,6 @@ address logs a warning. Request lines are never logged.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import socket
@@ -35,6 +34,7 @@ from prometheus_client.exposition import choose_encoder
 from pipeline.config import MetricsConfig
 from pipeline.errors import ConfigError
 from pipeline.health import HealthStatus
+from pipeline.loopback import is_loopback_host
 from pipeline.metrics import CountersFn, MetricsSink, PipelineCollector, health_verdict, make_registry
 
 log = logging.getLogger(__name__)
@@ -45,14 +45,9 @@ REQUEST_TIMEOUT_S: Final = 5.0
 CLOSE_TIMEOUT_S: Final = 5.0
 
 
-def is_loopback_host(host: str) -> bool:
-    """True when ``host`` cannot be reached from another machine (``localhost``, 127.x, ::1)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False  # 0.0.0.0 / :: (every interface) or a host name: assume reachable
+def host_port(host: str, port: int) -> str:
+    """``host:port``, an IPv6 host in brackets."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 class _Server(ThreadingHTTPServer):
@@ -122,16 +117,16 @@ class MetricsServer:
         self.cfg = cfg
         self.collector = PipelineCollector()
         self.registry, self.histogram = make_registry(self.collector)
-        address = f"[{cfg.host}]:{cfg.port}" if ":" in cfg.host else f"{cfg.host}:{cfg.port}"
         cls = _Server6 if ":" in cfg.host else _Server
         try:
             self._httpd = cls((cfg.host, cfg.port), _Handler)
         except OSError as exc:  # in use, no such address or host name, permission
             reason = exc.strerror or str(exc)
-            raise ConfigError(f"{PORT_FLAG} {cfg.port}: cannot bind {address} ({reason})") from None
+            where = host_port(cfg.host, cfg.port)
+            raise ConfigError(f"{PORT_FLAG} {cfg.port}: cannot bind {where} ({reason})") from None
         self._httpd.owner = self
         self.port = int(self._httpd.server_address[1])
-        self.address = f"[{cfg.host}]:{self.port}" if ":" in cfg.host else f"{cfg.host}:{self.port}"
+        self.address = host_port(cfg.host, self.port)
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.2}, name="metrics-http", daemon=True
         )

@@ -47,17 +47,24 @@ class _Capture(threading.Thread):
     already captured still drain; other sources carry on)."""
 
     def __init__(
-        self, name: str, source: Source, outbox: StageQueue[Frame], ctx: RunContext, max_frames: int | None
+        self,
+        name: str,
+        source: Source,
+        outbox: StageQueue[Frame],
+        ctx: RunContext,
+        max_frames: int | None,
+        others_go_on: bool = False,
     ):
+        """``others_go_on``: several sources, so a failure is logged when it happens (it is
+        raised by ``Pipeline.join()`` at the end either way)."""
         super().__init__(name=name, daemon=True)
         self.source = source
         self.outbox = outbox
         self.ctx = ctx
         self.max_frames = max_frames
+        self.others_go_on = others_go_on
         self.stats = StageStats()
         self.error: BaseException | None = None
-        self.others_go_on = False
-        """Several sources: a failure is logged when it happens (it is raised at the end)."""
 
     def run(self) -> None:
         try:
@@ -86,7 +93,6 @@ class _Chain:
     """One source's own part of the pipeline: capture thread, frame queue, preprocess thread."""
 
     source: Source
-    policy: Policy
     frames: StageQueue[Frame]
     capture: _Capture
     preprocess: Stage[Frame, Prepared]
@@ -195,10 +201,9 @@ class Pipeline:
         for src, p in zip(srcs, policies, strict=True):
             suffix = "" if one else f":{src.source_id}"
             frames: StageQueue[Frame] = StageQueue(f"frames{suffix}", cap(p), p)
-            capture = _Capture(f"capture{suffix}", src, frames, c, max_frames)
-            capture.others_go_on = not one
+            capture = _Capture(f"capture{suffix}", src, frames, c, max_frames, others_go_on=not one)
             pre = Stage(f"preprocess{suffix}", preprocess, frames, [self.q_prepared.lane(src.source_id)], c)
-            self.chains.append(_Chain(src, p, frames, capture, pre))
+            self.chains.append(_Chain(src, frames, capture, pre))
         route: Router[Inferred] = Router(self.q_inferred, lambda item: item.frame.meta.source_id)
         inference: Stage[Prepared, Inferred]
         if max_batch > 1:
@@ -309,7 +314,7 @@ class Pipeline:
                     source_id=sid,
                     description=ch.source.description,
                     state=self._source_state(ch, stage_failed),
-                    reconnects=int(getattr(ch.source, "reconnects", 0)),
+                    reconnects=ch.source.reconnects,
                     stages=stages,
                     dropped=ch.frames.dropped + prepared.dropped + inferred.dropped,
                     latency_ms=tuple(self._latency[sid]),

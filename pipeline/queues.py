@@ -5,9 +5,8 @@
 ``lossless`` when full, the producer waits (in short slices, watching the abort event); every
              item is delivered, for files.
 
-A queue is closed by its producer(s) with :meth:`StageQueue.close`; the consumer then gets
-:data:`END` after the last item. ``END`` is never dropped. A queue fed by several producer
-threads (a sink's queue with several sources) ends when every producer has closed it.
+A queue is closed by its producer with :meth:`StageQueue.close`; the consumer then gets
+:data:`END` after the last item. ``END`` is never dropped.
 """
 
 from __future__ import annotations
@@ -35,7 +34,7 @@ END: Final = _End()
 
 
 class StageQueue(Generic[T]):
-    """A bounded FIFO between threads. Thread-safe; ``producers`` producers, one consumer.
+    """A bounded FIFO between two threads. Thread-safe; one producer, one consumer.
 
     Args:
         cond: a condition shared with other queues (the lanes of a
@@ -47,30 +46,23 @@ class StageQueue(Generic[T]):
         name: str,
         capacity: int,
         policy: Policy,
-        producers: int = 1,
         cond: threading.Condition | None = None,
     ) -> None:
-        if capacity < 1 or producers < 1:
-            raise ValueError(
-                f"queue {name}: capacity and producers must be >= 1, got {capacity}, {producers}"
-            )
+        if capacity < 1:
+            raise ValueError(f"queue {name}: capacity must be >= 1, got {capacity}")
         self.name = name
         self.capacity = capacity
         self.policy: Policy = policy
         self._items: deque[T] = deque()
-        self._open_producers = producers
+        self._closed = False
         self._dropped = 0
         self.accepted = 0
         """Items put so far (dropped ones included)."""
         self._cond = cond or threading.Condition()
 
     @property
-    def _closed(self) -> bool:
-        return self._open_producers <= 0
-
-    @property
     def closed(self) -> bool:
-        """Every producer has closed the queue (items may still be queued)."""
+        """The producer has closed the queue (items may still be queued)."""
         return self._closed
 
     @property
@@ -119,9 +111,9 @@ class StageQueue(Generic[T]):
             return item
 
     def close(self) -> None:
-        """One producer is done; once all are, the consumer gets :data:`END` after the last item."""
+        """No more items will come; the consumer gets :data:`END` after the last one."""
         with self._cond:
-            self._open_producers -= 1
+            self._closed = True
             self._cond.notify_all()
 
 

@@ -125,28 +125,22 @@ def with_sources(cfg: Config, uris: list[str] | None, ids: list[str] | None) -> 
     ``sources`` from ``source`` (ids from ``--source-id``, else cam0, cam1, ...). ``--source-id``
     alone renames the config's source(s), one id per source.
     """
-    if uris:
-        if ids and len(ids) != len(uris):
-            raise ConfigError(f"--source-id: {len(ids)} ids given for {len(uris)} --source values")
-        if len(uris) == 1:
-            cfg = replace(override(cfg, "source.uri", uris[0], "--source"), sources=())
-            return override(cfg, "source.id", ids[0], "--source-id") if ids else cfg
-        names = ids or [f"cam{i}" for i in range(len(uris))]
-        for name in names:
-            override(cfg, "source.id", name, "--source-id")  # checks the id
-        entries = tuple(replace(cfg.source, uri=u, id=n) for u, n in zip(uris, names, strict=True))
-        cfg = replace(cfg, sources=entries)
-        cfg.check("--source-id")
+    if not uris and not ids:
         return cfg
+    entries = [replace(cfg.source, uri=u) for u in uris] if uris else list(cfg.source_list)
     if ids:
-        if len(ids) != len(cfg.source_list):
-            raise ConfigError(f"--source-id: {len(ids)} ids given for {len(cfg.source_list)} sources")
-        if not cfg.sources:
-            return override(cfg, "source.id", ids[0], "--source-id")
+        if len(ids) != len(entries):
+            what = "--source values" if uris else "sources"
+            raise ConfigError(f"--source-id: {len(ids)} ids given for {len(entries)} {what}")
         for name in ids:
-            override(cfg, "source.id", name, "--source-id")
-        cfg = replace(cfg, sources=tuple(replace(s, id=n) for s, n in zip(cfg.sources, ids, strict=True)))
-        cfg.check("--source-id")
+            override(cfg, "source.id", name, "--source-id")  # checks the id like any other value
+        entries = [replace(e, id=n) for e, n in zip(entries, ids, strict=True)]
+    elif len(entries) > 1:
+        entries = [replace(e, id=f"cam{i}") for i, e in enumerate(entries)]
+    if len(entries) == 1:
+        return replace(cfg, source=entries[0], sources=())
+    cfg = replace(cfg, sources=tuple(entries))
+    cfg.check("--source-id")
     return cfg
 
 

@@ -20,7 +20,6 @@ Where messages can be lost (all counted except the last):
 from __future__ import annotations
 
 import collections
-import ipaddress
 import logging
 import threading
 import time
@@ -33,6 +32,7 @@ from pipeline.config import ZmqConfig
 from pipeline.curve import check_clients_dir, load_secret_pair
 from pipeline.errors import ConfigError
 from pipeline.health import HealthStatus
+from pipeline.loopback import is_loopback_host
 from pipeline.record import encode, status_record
 
 log = logging.getLogger(__name__)
@@ -65,13 +65,7 @@ def is_loopback(endpoint: str) -> bool:
         return True
     if transport != "tcp":
         return False
-    host = rest.rsplit(":", 1)[0].split(";")[-1].strip("[]")
-    if host in ("localhost", "lo"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False  # *, an interface name or a host name: assume reachable
+    return is_loopback_host(rest.rsplit(":", 1)[0].split(";")[-1])
 
 
 class ZmqPublisher:

@@ -179,6 +179,7 @@ class SyntheticCamera:
     ``count`` times (None = until stopped). Frames are stamped like a real capture."""
 
     live = True
+    reconnects = 0
     description = "synthetic camera"
 
     def __init__(
@@ -204,6 +205,19 @@ class SyntheticCamera:
 
 DEADLINE_S = 60.0
 """Longest a test pipeline may take to finish on its own."""
+
+
+def wait_for(
+    predicate: Callable[[], object], timeout: float = DEADLINE_S, what: str = "", step: float = 0.02
+) -> float:
+    """Poll ``predicate`` until it holds; the monotonic time it first held. Fails after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        now = time.monotonic()
+        if predicate():
+            return now
+        assert now < deadline, f"timed out after {timeout} s waiting for {what or 'the condition'}"
+        time.sleep(step)
 
 
 def colour_pipeline(source, backend, sinks, infer=None, **kw) -> Pipeline:

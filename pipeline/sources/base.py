@@ -23,12 +23,14 @@ class Source(Protocol):
         live: True for cameras and streams (default queue policy ``latest``), False for files.
         state: what the source is doing now (for status lines and records).
         description: what to call the source in messages (credentials masked).
+        reconnects: times the source was reopened after a loss or stall (0 for files).
     """
 
     source_id: str
     live: bool
     state: SourceState
     description: str
+    reconnects: int
 
     def frames(self, stop: threading.Event) -> Iterator[Frame]:
         """Yield frames until the end of the stream or until ``stop`` is set.

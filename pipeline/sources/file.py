@@ -28,6 +28,7 @@ class FileSource:
     """
 
     live = False
+    reconnects = 0
 
     def __init__(
         self, path: str | Path, source_id: str = "file0", realtime: bool = False, loop: bool = False

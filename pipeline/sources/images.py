@@ -18,6 +18,7 @@ class ImageSource:
     """Frames read from image files; pts is None (stills have no stream time)."""
 
     live = False
+    reconnects = 0
 
     def __init__(self, path: str | Path, source_id: str = "images0"):
         self.path = Path(path)

@@ -44,6 +44,7 @@ class WebcamSource:
         self.options = options or WebcamOptions()
         self.state: SourceState = "starting"
         self.description = f"camera {device}"
+        self.reconnects = 0
 
     def _open(self) -> cv2.VideoCapture:
         cap = cv2.VideoCapture(self.device)
@@ -94,6 +95,7 @@ class WebcamSource:
                 self.state = "error"
                 raise SourceError(f"{self.description}: camera stopped delivering frames")
             self.state = "reconnecting"
+            self.reconnects += 1
             log.warning("%s: no frame; reopening", self.description)
             stop.wait(backoff_delay(failures - 1, 0.5, 5.0))
         self.state = "stopped"

@@ -27,7 +27,7 @@ def test_build_is_announced_on_stderr_and_in_status_records():
             sub.connect(ep)
             time.sleep(0.3)  # slow joiner: the heartbeat repeats anyway, this just saves a beat
             err = io.StringIO()
-            status = EngineBuildStatus("cam7", pub, interval_s=0.2, stream=err)
+            status = EngineBuildStatus(["cam7"], pub, interval_s=0.2, stream=err)
             status("missing")
             deadline = time.monotonic() + 5.0
             got = []
@@ -50,7 +50,7 @@ def test_build_is_announced_on_stderr_and_in_status_records():
 
 def test_without_publisher_only_a_line():
     err = io.StringIO()
-    status = EngineBuildStatus("cam0", None, stream=err)
+    status = EngineBuildStatus(["cam0"], None, stream=err)
     status("built for another trt version ('10.3.0', now '10.4.0')")
     status.stop()
     assert err.getvalue().count("\n") == 1 and "another trt version" in err.getvalue()

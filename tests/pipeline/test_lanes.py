@@ -90,20 +90,9 @@ def test_router_puts_by_key_and_closes_every_lane():
         r.put(("zzz", 0), NEVER)
 
 
-def test_a_queue_with_several_producers_ends_when_all_closed():
-    q: StageQueue[int] = StageQueue("sink", 4, "lossless", producers=2)
-    q.put(1, NEVER)
-    q.close()
-    assert q.get(0.0) == 1 and q.get(0.01) is None and not q.closed
-    q.close()
-    assert q.closed and q.get(0.0) is END and q.accepted == 1
-
-
-@pytest.mark.parametrize("bad", [{"capacity": 0}, {"producers": 0}])
-def test_queue_arguments_are_checked(bad):
-    args = {"capacity": 1, "producers": 1} | bad
+def test_queue_capacity_is_checked():
     with pytest.raises(ValueError):
-        StageQueue("q", args["capacity"], "latest", producers=args["producers"])
+        StageQueue("q", 0, "latest")
 
 
 def test_lane_queue_needs_a_lane():
