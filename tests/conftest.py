@@ -175,13 +175,18 @@ class RtspServer:
         self.proc = None
 
 
-@pytest.fixture
-def rtsp_server() -> Iterator[RtspServer]:
-    """A running RTSP test camera. In CI (CI=true) a missing server is a failure, not a skip."""
+def require_rtsp_server() -> None:
+    """Skip when the GStreamer RTSP server is not installed; in CI (CI=true) that is a failure."""
     if not rtsp_server_available():
         if os.environ.get("CI") == "true":
             pytest.fail("GStreamer RTSP server not installed (.ci/run installs it)")
         pytest.skip("GStreamer RTSP server not installed (apt: gir1.2-gst-rtsp-server-1.0 python3-gi)")
+
+
+@pytest.fixture
+def rtsp_server() -> Iterator[RtspServer]:
+    """A running RTSP test camera. In CI (CI=true) a missing server is a failure, not a skip."""
+    require_rtsp_server()
     server = RtspServer(free_port())
     server.start()
     yield server

@@ -60,16 +60,19 @@ class BenchResult:
 
 
 class Collect:
-    """A sink keeping capture→postprocess latencies (ms) and counting results."""
+    """A sink keeping capture→postprocess latencies (ms), in arrival order and per source."""
 
     name, capacity = "bench", 1024
     policy: Policy = "lossless"
 
     def __init__(self) -> None:
         self.latency_ms: list[float] = []
+        self.by_source: dict[str, list[float]] = {}
 
     def write(self, result: Result) -> None:
-        self.latency_ms.append((result.publish_mono - result.meta.capture_mono) * 1000.0)
+        ms = (result.publish_mono - result.meta.capture_mono) * 1000.0
+        self.latency_ms.append(ms)
+        self.by_source.setdefault(result.meta.source_id, []).append(ms)
 
     def close(self) -> None:
         pass
@@ -79,6 +82,7 @@ class PacedFrames:
     """A live camera made of decoded frames replayed at ``fps`` (capture time = release time)."""
 
     live = True
+    reconnects = 0
     description = "paced frames"
 
     def __init__(self, images: list[np.ndarray], fps: float, count: int, source_id: str = "live") -> None:

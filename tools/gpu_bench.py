@@ -69,6 +69,7 @@ class _MemorySource:
     """A file-like (lossless) source replaying decoded frames ``count`` times over."""
 
     live = False
+    reconnects = 0
     description = "memory"
 
     def __init__(self, images: list[np.ndarray], count: int) -> None:

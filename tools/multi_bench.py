@@ -26,7 +26,7 @@ from pipeline.backends import Backend
 from pipeline.build import limit_opencv_threads, load_backend
 from pipeline.config import Config, ModelConfig
 from pipeline.errors import ConfigError
-from pipeline.frames import Frame, Result
+from pipeline.frames import Frame
 from pipeline.inference import BatchInferenceStage
 from pipeline.pipeline import Pipeline, percentile
 from pipeline.postprocess import Postprocessor
@@ -34,7 +34,7 @@ from pipeline.preprocess import Preprocessor
 from pipeline.queues import Policy
 from pipeline.sources.base import Source
 from pipeline.sources.file import FileSource
-from tools.bench import PacedFrames, decode_frames
+from tools.bench import Collect, PacedFrames, decode_frames
 
 
 @dataclass(frozen=True)
@@ -51,27 +51,11 @@ class Row:
     drop_rate: float
 
 
-class _PerSource:
-    """A sink counting results and keeping latencies per source."""
-
-    name, capacity = "bench-sources", 4096
-    policy: Policy = "lossless"
-
-    def __init__(self) -> None:
-        self.latency_ms: dict[str, list[float]] = {}
-
-    def write(self, result: Result) -> None:
-        lat = (result.publish_mono - result.meta.capture_mono) * 1000.0
-        self.latency_ms.setdefault(result.meta.source_id, []).append(lat)
-
-    def close(self) -> None:
-        pass
-
-
 class _Dead:
     """A camera that never connects: state ``reconnecting``, no frame until stopped."""
 
     live = True
+    reconnects = 0
     description = "unreachable camera"
 
     def __init__(self, source_id: str) -> None:
@@ -82,8 +66,10 @@ class _Dead:
         return iter(())
 
 
-def _run(sources: list[Source], backend: Backend, batch: int, policy: Policy) -> tuple[_PerSource, float]:
-    sink = _PerSource()
+def _run(
+    sources: list[Source], backend: Backend, batch: int, policy: Policy, max_frames: int | None = None
+) -> tuple[Collect, float]:
+    sink = Collect()
     p = Pipeline(
         sources,
         Preprocessor(backend.spec),
@@ -92,6 +78,7 @@ def _run(sources: list[Source], backend: Backend, batch: int, policy: Policy) ->
         [sink],
         policy=policy,
         max_batch=batch,
+        max_frames=max_frames,
     )
     t0 = time.perf_counter()
     p.start()
@@ -112,10 +99,10 @@ def _run(sources: list[Source], backend: Backend, batch: int, policy: Policy) ->
 
 def measure_files(source: Path, backend: Backend, n: int, batch: int, frames: int) -> Row:
     """``n`` copies of ``frames`` frames of ``source``, lossless."""
-    files: list[Source] = [_Limited(FileSource(source, f"f{i}"), frames) for i in range(n)]
-    sink, seconds = _run(files, backend, batch, "lossless")
-    counts = [len(sink.latency_ms.get(f"f{i}", [])) for i in range(n)]
-    lat = [v for vs in sink.latency_ms.values() for v in vs]
+    files: list[Source] = [FileSource(source, f"f{i}") for i in range(n)]
+    sink, seconds = _run(files, backend, batch, "lossless", max_frames=frames)
+    counts = [len(sink.by_source.get(f"f{i}", [])) for i in range(n)]
+    lat = sink.latency_ms
     return Row("files", n, 0, batch, sum(counts) / seconds, min(counts) / seconds, percentile(lat, 99), 0.0)
 
 
@@ -127,8 +114,8 @@ def measure_live(
     cams: list[Source] = [PacedFrames(images, fps, count, f"c{i}") for i in range(n)]
     cams += [_Dead(f"dead{i}") for i in range(dead)]
     sink, _ = _run(cams, backend, max(1, n + dead), "latest")
-    counts = [len(sink.latency_ms.get(f"c{i}", [])) for i in range(n)]
-    lat = [v for i in range(n) for v in sink.latency_ms.get(f"c{i}", [])]
+    counts = [len(sink.by_source.get(f"c{i}", [])) for i in range(n)]
+    lat = sink.latency_ms  # the dead cameras have none
     return Row(
         "live",
         n,
@@ -139,23 +126,6 @@ def measure_live(
         percentile(lat, 99),
         1.0 - sum(counts) / (n * count),
     )
-
-
-class _Limited:
-    """The first ``limit`` frames of a source."""
-
-    def __init__(self, source: FileSource, limit: int) -> None:
-        self.inner, self.limit = source, limit
-        self.source_id, self.live, self.description = source.source_id, source.live, source.description
-        self.state = "starting"
-
-    def frames(self, stop: threading.Event) -> Iterator[Frame]:
-        self.state = "running"
-        for i, frame in enumerate(self.inner.frames(stop)):
-            if i >= self.limit:
-                break
-            yield frame
-        self.state = "stopped"
 
 
 def format_table(rows: list[Row], live_fps: float) -> str:

@@ -3,18 +3,19 @@ socket reading its ZeroMQ records on a background thread (arrival times kept).""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import zmq
-from zmq_helpers import sub_socket
+from zmq_helpers import endpoint, sub_socket
 
 PROCESS_DEADLINE_S = 15.0
 """Longest a signalled ``infant-stream run`` may take to exit in these tests."""
@@ -72,17 +73,6 @@ class Subscriber(threading.Thread):
         return [m.record["state"] for m in self.snapshot("status.", since)]
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float, what: str = "", step: float = 0.02) -> float:
-    """Poll ``predicate`` until it holds; the monotonic time it first held. Fails after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        now = time.monotonic()
-        if predicate():
-            return now
-        assert now < deadline, f"timed out after {timeout} s waiting for {what}"
-        time.sleep(step)
-
-
 def start_run(cmd: list[str], *args: str, stderr_path: Path) -> subprocess.Popen[bytes]:
     """``infant-stream run ARGS`` in the background, stderr to ``stderr_path`` (read it after)."""
     with stderr_path.open("wb") as err:
@@ -109,6 +99,24 @@ def kill_quietly(proc: subprocess.Popen[Any]) -> None:
     if proc.poll() is None:
         proc.kill()
         proc.wait(5)
+
+
+@contextlib.contextmanager
+def published_run(
+    ctx: zmq.Context, cmd: list[str], *args: str, stderr_path: Path
+) -> Iterator[tuple[Subscriber, subprocess.Popen[bytes]]]:
+    """A SUB socket on a fresh endpoint, then ``infant-stream run ARGS --zmq ENDPOINT --no-display``
+    publishing to it; on leaving, the child is SIGKILLed if it still runs and the socket closed
+    (what it received stays readable)."""
+    ep = endpoint()
+    sub = Subscriber(ctx, ep)
+    sub.start()
+    proc = start_run(cmd, *args, "--zmq", ep, "--no-display", stderr_path=stderr_path)
+    try:
+        yield sub, proc
+    finally:
+        kill_quietly(proc)
+        sub.close()
 
 
 def jsonl_records(path: Path) -> list[dict[str, Any]]:

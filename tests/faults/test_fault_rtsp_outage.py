@@ -10,13 +10,11 @@ from conftest import RtspServer
 from fault_live import (
     Subscriber,
     jsonl_records,
-    kill_quietly,
+    published_run,
     signal_and_wait,
-    start_run,
     transitions,
-    wait_for,
 )
-from zmq_helpers import endpoint
+from media import wait_for
 
 OUTAGES = 3
 DOWN_S = 2.5
@@ -52,23 +50,16 @@ def outage(i: int, server: RtspServer, sub: Subscriber) -> tuple[float, list[str
 def test_server_killed_and_restarted_three_times_records_resume_within_3s(
     rtsp_server, infant_stream, colour_model_path, ctx, tmp_path
 ):
-    ep = endpoint()
-    sub = Subscriber(ctx, ep)
-    sub.start()
     out = tmp_path / "out.jsonl"
-    proc = start_run(
+    with published_run(
+        ctx,
         infant_stream,
-        *("--source", rtsp_server.url, "--model", str(colour_model_path), "--zmq", ep),
-        *("--no-display", "--jsonl", str(out)),
+        *("--source", rtsp_server.url, "--model", str(colour_model_path), "--jsonl", str(out)),
         stderr_path=tmp_path / "stderr.txt",
-    )
-    try:
+    ) as (sub, proc):
         wait_for(lambda: len(sub.parts()) >= 10, 30, "the first records")
         resumes, outage_states = zip(*(outage(i, rtsp_server, sub) for i in range(OUTAGES)), strict=True)
         code, _ = signal_and_wait(proc)
-    finally:
-        kill_quietly(proc)
-        sub.close()
     stderr = (tmp_path / "stderr.txt").read_text()
     assert code in (0, 130), stderr
     assert "Traceback" not in stderr

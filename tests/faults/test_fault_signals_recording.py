@@ -14,8 +14,8 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from fault_live import jsonl_records, kill_quietly, signal_and_wait, start_run, wait_for
-from media import GREEN, RED, scene, write_h264
+from fault_live import jsonl_records, kill_quietly, signal_and_wait, start_run
+from media import GREEN, RED, scene, wait_for, write_h264
 
 from pipeline.video_writer import TICK_HZ
 

@@ -5,8 +5,8 @@ deliver records again once the camera sends frames again (SIGUSR2)."""
 
 import time
 
-from fault_live import Subscriber, kill_quietly, signal_and_wait, start_run, transitions, wait_for
-from zmq_helpers import endpoint
+from fault_live import published_run, signal_and_wait, transitions
+from media import wait_for
 
 from pipeline.config import SourceConfig
 
@@ -18,16 +18,10 @@ STALL_FOR_S = STALL_S + 2.5
 def test_stalled_stream_is_reported_stalled_then_resumes(
     rtsp_server, infant_stream, colour_model_path, ctx, tmp_path
 ):
-    ep = endpoint()
-    sub = Subscriber(ctx, ep)
-    sub.start()
     err = tmp_path / "stderr.txt"
-    proc = start_run(
-        infant_stream,
-        *("--source", rtsp_server.url, "--model", str(colour_model_path), "--zmq", ep, "--no-display"),
-        stderr_path=err,
-    )
-    try:
+    with published_run(
+        ctx, infant_stream, "--source", rtsp_server.url, "--model", str(colour_model_path), stderr_path=err
+    ) as (sub, proc):
         wait_for(lambda: len(sub.parts()) >= 10 and sub.states()[-1:] == ["running"], 30, "running")
         rtsp_server.stall()
         t_stall = time.monotonic()
@@ -42,9 +36,6 @@ def test_stalled_stream_is_reported_stalled_then_resumes(
         wait_for(lambda: "running" in sub.states(since=t_back), 5, "a running status after the stall")
         states = transitions(["running", *sub.states(since=t_stall)])
         code, _ = signal_and_wait(proc)
-    finally:
-        kill_quietly(proc)
-        sub.close()
     stderr = err.read_text()
     assert code in (0, 130), stderr
     assert not quiet, f"{len(quiet)} records arrived while the server sent nothing"

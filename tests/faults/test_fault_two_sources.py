@@ -4,13 +4,12 @@ over a real SUB socket). The dead camera's status says ``reconnecting`` while th
 ``running``: per-source state in status records.
 """
 
-import os
 import time
 
 import pytest
-from conftest import RtspServer, free_port, rtsp_server_available
-from fault_live import Subscriber, kill_quietly, signal_and_wait, start_run, wait_for
-from zmq_helpers import endpoint
+from conftest import RtspServer, free_port, require_rtsp_server
+from fault_live import Subscriber, published_run, signal_and_wait
+from media import wait_for
 
 WINDOW_S = 5.0
 """Frames of the surviving camera are counted over this long, before and after the kill."""
@@ -24,10 +23,7 @@ def rate(sub: Subscriber, source: str, t0: float, t1: float) -> float:
 
 @pytest.fixture
 def two_cameras():
-    if not rtsp_server_available():
-        if os.environ.get("CI") == "true":
-            pytest.fail("GStreamer RTSP server not installed (.ci/run installs it)")
-        pytest.skip("GStreamer RTSP server not installed (apt: gir1.2-gst-rtsp-server-1.0 python3-gi)")
+    require_rtsp_server()
     servers = [RtspServer(free_port()), RtspServer(free_port(), "--pattern", "smpte")]
     try:
         for s in servers:
@@ -42,16 +38,13 @@ def test_one_camera_killed_the_other_keeps_its_rate(
     two_cameras, infant_stream, colour_model_path, ctx, tmp_path
 ):
     keep, lose = two_cameras
-    ep = endpoint()
-    sub = Subscriber(ctx, ep)
-    sub.start()
-    proc = start_run(
+    with published_run(
+        ctx,
         infant_stream,
         *("--source", keep.url, "--source", lose.url, "--source-id", "keep", "--source-id", "lose"),
-        *("--model", str(colour_model_path), "--zmq", ep, "--no-display"),
+        *("--model", str(colour_model_path)),
         stderr_path=tmp_path / "stderr.txt",
-    )
-    try:
+    ) as (sub, proc):
         for sid in ("keep", "lose"):
             wait_for(lambda: any(m.record["source"] == sid for m in sub.parts()), 30, f"records of {sid}")  # noqa: B023
         time.sleep(1.0)  # both streams settled
@@ -73,9 +66,6 @@ def test_one_camera_killed_the_other_keeps_its_rate(
         keep_states = {m.record["state"] for m in sub.snapshot("status.keep", t_kill)}
         lose_after = [m for m in sub.parts(since=t1 + 0.5) if m.record["source"] == "lose"]
         code, _ = signal_and_wait(proc)
-    finally:
-        kill_quietly(proc)
-        sub.close()
     stderr = (tmp_path / "stderr.txt").read_text()
     print(f"surviving camera: {before:.2f} fps before, {after:.2f} fps after the other was killed")
     assert before > 5.0, f"the surviving camera ran at {before:.1f} fps before the kill\n{stderr}"

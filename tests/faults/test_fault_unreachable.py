@@ -5,8 +5,8 @@ the password, and a SIGINT ends it within 2 s (measured from the signal to the e
 import re
 
 from conftest import free_port
-from fault_live import Subscriber, kill_quietly, signal_and_wait, start_run, wait_for
-from zmq_helpers import endpoint
+from fault_live import published_run, signal_and_wait
+from media import wait_for
 
 RETRY = re.compile(r"cannot open \(.*\); retrying in ([0-9.]+) s")
 STOP_S = 2.0
@@ -17,24 +17,15 @@ def test_unreachable_source_retries_with_backoff_and_sigint_ends_it_within_2s(
     infant_stream, colour_model_path, ctx, tmp_path
 ):
     url = f"rtsp://admin:s3cret@127.0.0.1:{free_port()}/cam"  # closed port: connection refused
-    ep = endpoint()
-    sub = Subscriber(ctx, ep)
-    sub.start()
     err = tmp_path / "stderr.txt"
-    proc = start_run(
-        infant_stream,
-        *("--source", url, "--model", str(colour_model_path), "--zmq", ep, "--no-display"),
-        stderr_path=err,
-    )
-    try:
+    with published_run(
+        ctx, infant_stream, "--source", url, "--model", str(colour_model_path), stderr_path=err
+    ) as (sub, proc):
         # default backoff 0.5, 1, 2 s…: the 4th attempt comes ~3.5 s after the first
         wait_for(lambda: len(RETRY.findall(err.read_text())) >= 4, 20, "four retry lines", step=0.1)
         wait_for(lambda: len(sub.states()) >= 2, 10, "status records")
         assert proc.poll() is None, "the process gave up on an unreachable camera"
         code, seconds = signal_and_wait(proc)
-    finally:
-        kill_quietly(proc)
-        sub.close()
     stderr = err.read_text()
     assert code in (0, 130), stderr
     assert seconds <= STOP_S, f"SIGINT to exit took {seconds:.2f} s"

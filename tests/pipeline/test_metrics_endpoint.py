@@ -9,16 +9,15 @@ import json
 import logging
 import socket
 import subprocess
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pytest
 from conftest import free_port
-from media import DEADLINE_S, RED, colour_pipeline, run_to_end, scene, write_h264
+from media import DEADLINE_S, RED, colour_pipeline, run_to_end, scene, wait_for, write_h264
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as openmetrics_families
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -73,13 +72,6 @@ def healthz(base: str) -> tuple[int, dict[str, Any]]:
     code, body, ctype = get(base + "/healthz")
     assert ctype == "application/json"
     return code, json.loads(body)
-
-
-def wait_for(check: Callable[[], bool], what: str, timeout: float = DEADLINE_S) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 @pytest.fixture
@@ -216,13 +208,16 @@ def test_live_pipeline_metrics_and_health(server, tmp_path, colour_model_path):
     p.start()
     reporter.start()
     try:
-        wait_for(lambda: healthz(server.url)[0] == 200, "healthz 200")
+        wait_for(lambda: healthz(server.url)[0] == 200, what="healthz 200")
         assert healthz(server.url)[1] == {"status": "ok", "sources": {"cam0": "running"}}
         fps = {"source": "cam0", "stage": "postprocess"}
-        wait_for(lambda: current(server.url, "infant_stream_fps", **fps) > 0, "fps from the health listener")
+        wait_for(
+            lambda: current(server.url, "infant_stream_fps", **fps) > 0, what="fps from the health listener"
+        )
         first = current(server.url, "infant_stream_frames_total", **fps)
         wait_for(
-            lambda: current(server.url, "infant_stream_frames_total", **fps) > first, "frames_total rising"
+            lambda: current(server.url, "infant_stream_frames_total", **fps) > first,
+            what="frames_total rising",
         )
         now, _ = scrape(server.url)
         for stage in ("capture", "preprocess", "inference", "postprocess"):
@@ -298,7 +293,8 @@ def test_credentials_never_reach_metrics(server, tmp_path, colour_model_path):
     p.start()
     try:
         wait_for(
-            lambda: healthz(server.url)[1]["sources"] == {"cam0": "running", "cam1": "reconnecting"}, "states"
+            lambda: healthz(server.url)[1]["sources"] == {"cam0": "running", "cam1": "reconnecting"},
+            what="states",
         )
         code, body = healthz(server.url)
         assert (code, body["status"]) == (503, "degraded")
@@ -381,11 +377,13 @@ def test_cli_serves_metrics_while_running(infant_stream, tmp_path, colour_model_
             except OSError:
                 return False  # not listening yet
 
-        wait_for(up, "healthz 200 from the CLI")
+        wait_for(up, what="healthz 200 from the CLI")
         key = {"source": "cam0", "stage": "inference"}
         first = current(base, "infant_stream_frames_total", **key)
-        wait_for(lambda: current(base, "infant_stream_fps", **key) > 0, "fps after a health interval")
-        wait_for(lambda: current(base, "infant_stream_frames_total", **key) > first, "frames_total rising")
+        wait_for(lambda: current(base, "infant_stream_fps", **key) > 0, what="fps after a health interval")
+        wait_for(
+            lambda: current(base, "infant_stream_frames_total", **key) > first, what="frames_total rising"
+        )
         later, _ = scrape(base)
         assert (
             value(

@@ -7,7 +7,7 @@ import threading
 import time
 
 import numpy as np
-from media import ListSink
+from media import ListSink, wait_for
 
 from pipeline.backends.onnxruntime import OrtBackend
 from pipeline.inference import InferenceStage
@@ -19,15 +19,6 @@ from pipeline.sources.stream import StreamOptions, StreamSource
 FAST = StreamOptions(
     open_timeout_s=3, read_timeout_s=2, stall_timeout_s=2, reconnect_initial_s=0.2, reconnect_max_s=1
 )
-
-
-def wait_until(predicate, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_frames_flow(rtsp_server):
@@ -56,13 +47,13 @@ def test_server_restart_mid_run_frames_flow_again(rtsp_server, colour_model_path
     )
     p.start()
     try:
-        assert wait_until(lambda: len(sink.results) >= 10, 20), "no frames before the outage"
+        wait_for(lambda: len(sink.results) >= 10, 20, "frames before the outage")
         rtsp_server.stop()
-        assert wait_until(lambda: src.state in ("reconnecting", "stalled"), 10), src.state
+        wait_for(lambda: src.state in ("reconnecting", "stalled"), 10, "a reconnecting/stalled state")
         before = len(sink.results)
         time.sleep(1.0)
         rtsp_server.start()
-        assert wait_until(lambda: len(sink.results) >= before + 10, 20), "frames did not resume"
+        wait_for(lambda: len(sink.results) >= before + 10, 20, "frames after the restart")
         assert src.state == "running" and src.reconnects >= 1
     finally:
         p.stop()

@@ -7,13 +7,12 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from conftest import REPO, free_port
-from media import OBSERVED_PART, PREDICTED_PART
+from media import OBSERVED_PART, PREDICTED_PART, wait_for
 
 from pipeline.config import ZmqConfig
 from pipeline.curve import create_keypair
@@ -94,14 +93,6 @@ def finish(proc: subprocess.Popen, timeout: float = 30) -> tuple[int, str, str]:
     return proc.returncode, out, err
 
 
-def wait_for(cond: Callable[[], bool], timeout: float = 20) -> None:
-    end = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > end:
-            pytest.fail("condition not met in time")
-        time.sleep(0.02)
-
-
 def test_count_writes_jsonl_and_csv(tmp_path, publisher, infant_stream):
     jsonl, table = tmp_path / "out" / "r.jsonl", tmp_path / "out" / "r.csv"
     proc = subscribe(
@@ -142,7 +133,7 @@ def test_signal_ends_cleanly_with_complete_lines(tmp_path, publisher, infant_str
     jsonl, table = tmp_path / "r.jsonl", tmp_path / "r.csv"
     proc = subscribe(infant_stream, publisher.endpoint, "--jsonl", str(jsonl), "--csv", str(table), "--quiet")
     with Feeder(publisher, interval_s=0.002):
-        wait_for(lambda: jsonl.exists() and jsonl.read_text().count("\n") >= 20)
+        wait_for(lambda: jsonl.exists() and jsonl.read_text().count("\n") >= 20, 20, "20 lines")
         proc.send_signal(sig)
         rc, out, err = finish(proc, 10)
     assert rc == code, err
