@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -22,6 +21,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from media import colour_model
 
 from pipeline.backends.gpu_info import gpu_driver_present
+from tools.soak import cli_command
+from tools.zmq_bench import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_MEDIA = REPO.parent / "shared" / "media"
@@ -73,12 +74,6 @@ def vtest_avi() -> Path:
     if not path.exists():
         pytest.fail(f"{path} is missing: tests need ../shared/media beside the repo")
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def rtsp_server_available() -> bool:
@@ -196,5 +191,4 @@ def rtsp_server() -> Iterator[RtspServer]:
 @pytest.fixture
 def infant_stream() -> list[str]:
     """The console command, run as a subprocess of this venv's python."""
-    exe = shutil.which("infant-stream", path=str(Path(sys.executable).parent))
-    return [exe] if exe else [sys.executable, "-m", "pipeline.cli"]
+    return cli_command()

@@ -34,7 +34,6 @@ import contextlib
 import math
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -47,6 +46,7 @@ from typing import Any, Final
 from tools.soak_probe import LoadProbe, Record, RecordReader
 from tools.soak_report import CLEAN_EXIT, Run, Sample, draw, format_table, summarize, write_json
 from tools.soak_stats import default_warmup, per_second
+from tools.zmq_bench import free_port
 
 DEFAULT_DURATION_S: Final = 1800.0
 DEFAULT_OUT: Final = Path("out/soak")
@@ -61,12 +61,6 @@ STOP_TIMEOUT_S: Final = 45.0
 """Longest wait for the child to exit after SIGINT (queued frames drain, recordings are finished)."""
 BACKSTOP_S: Final = 120.0
 """The child's own ``--duration`` exceeds the soak by this much, so it ends even if the soak is killed."""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def cli_command() -> list[str]:

@@ -29,6 +29,8 @@ from typing import Final
 
 import numpy as np
 
+from pipeline.counters import percentile
+
 WINDOW_FRACTION: Final = 0.10
 """The first and last windows are this share of the measured run."""
 WARMUP_MAX_S: Final = 10.0
@@ -80,12 +82,12 @@ def select(t: Values, values: Values, window: tuple[float, float], last: bool) -
 
 def median(values: np.ndarray) -> float:
     """Median; NaN when empty."""
-    return float(np.median(values)) if len(values) else math.nan
+    return percentile(values, 50)
 
 
 def p99(values: np.ndarray) -> float:
     """99th percentile (linear interpolation); NaN when empty."""
-    return float(np.percentile(values, 99)) if len(values) else math.nan
+    return percentile(values, 99)
 
 
 def growth(first: float, last: float) -> float:
