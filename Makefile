@@ -34,12 +34,12 @@ demo: venv
 
 bench: venv
 	test -f out/bench.mp4 || $(VENV)/bin/infant-stream synth video --out out/bench.mp4 --frames 300 --width 1280 --height 720 --seed 7
-	$(VENV)/bin/infant-stream bench --source out/bench.mp4 --model models/infant-seg.onnx --frames 300
+	$(PY) -m tools.bench --source out/bench.mp4 --model models/infant-seg.onnx --frames 300
 
 # several sources in one pipeline: files (batch 1 vs across sources) and live cameras, one with a dead camera
 bench-sources: venv
 	test -f out/sources.mp4 || $(VENV)/bin/infant-stream synth video --out out/sources.mp4 --frames 200 --width 640 --height 480 --seed 7
-	$(VENV)/bin/infant-stream bench-sources --source out/sources.mp4 --model models/infant-seg.onnx --frames 100 --counts 2,4
+	$(PY) -m tools.multi_bench --source out/sources.mp4 --model models/infant-seg.onnx --frames 100 --counts 2,4
 
 # 30 minutes of the real CLI with every sink: RSS growth and p99 latency creep (docs/benchmarks.md)
 soak: venv

@@ -124,7 +124,7 @@ class QueueConfig:
 
 @dataclass(frozen=True)
 class TrackerConfig:
-    """Kalman tracking of part centroids (pipeline/tracking/), one track per part instance.
+    """Kalman tracking of part centroids (pipeline/postprocess/tracking/), one track per part instance.
 
     Attributes:
         enabled: track parts (track ids, smoothed centroids, velocities) or publish raw regions only.

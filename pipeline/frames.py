@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pipeline.geometry import CellGrid, Letterbox
+from pipeline.contract.geometry import CellGrid, Letterbox
 
 
 @dataclass(frozen=True)

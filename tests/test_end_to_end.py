@@ -7,7 +7,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from tools.accuracy import compare, load_jsonl
+from trainer.accuracy import compare, load_jsonl
 
 MODEL = Path(__file__).resolve().parents[1] / "models" / "infant-seg.onnx"
 

@@ -10,7 +10,8 @@ import subprocess
 from pathlib import Path
 
 import av
-from conftest import free_port
+
+from tests.helpers.procs import free_port
 
 MODEL = Path(__file__).resolve().parents[1] / "models" / "infant-seg.onnx"
 

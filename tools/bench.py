@@ -1,4 +1,4 @@
-"""``infant-stream bench``: is the threaded pipeline worth its threads? Measured in one run.
+"""``python -m tools.bench``: is the threaded pipeline worth its threads? Measured in one run.
 
 1. bare     ONNX Runtime alone on frames preprocessed beforehand (the ceiling);
 2. naive    one thread: decode → preprocess → infer → postprocess per frame (the seed app's loop);
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -23,16 +24,16 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.backends import Backend
-from pipeline.build import limit_opencv_threads, load_backend
 from pipeline.config import Config, ModelConfig
 from pipeline.errors import ConfigError
 from pipeline.frames import Frame, Result
-from pipeline.inference import InferenceStage
-from pipeline.pipeline import Pipeline, percentile
-from pipeline.postprocess import Postprocessor
-from pipeline.preprocess import Preprocessor
-from pipeline.queues import Policy
+from pipeline.infer.backends import Backend
+from pipeline.infer.inference import InferenceStage
+from pipeline.infer.preprocess import Preprocessor
+from pipeline.postprocess.stage import Postprocessor
+from pipeline.runtime.pipeline import Pipeline, percentile
+from pipeline.runtime.queues import Policy
+from pipeline.session.build import limit_opencv_threads, load_backend
 from pipeline.sources.base import FrameStamper
 from pipeline.sources.file import FileSource
 
@@ -240,3 +241,14 @@ def main(args: argparse.Namespace) -> int:
     result = run_bench(source, load_backend(cfg), args.frames, args.live_seconds, args.live_speed)
     print(json.dumps(asdict(result)) if args.json else format_table(result))
     return 0
+
+
+if __name__ == "__main__":
+    from pipeline.cli.main import main as cli
+
+    sys.exit(
+        cli(
+            ["bench", *sys.argv[1:]],
+            {"bench": ("tools.bench", "measure bare inference, naive loop and pipeline throughput/latency")},
+        )
+    )

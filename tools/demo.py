@@ -14,8 +14,8 @@ import json
 import sys
 import time
 
-from pipeline.build import REPO_ROOT
-from pipeline.cli import main as cli
+from pipeline import REPO_ROOT
+from pipeline.cli.main import main as cli
 
 MODEL = REPO_ROOT / "models" / "infant-seg.onnx"
 OUT = REPO_ROOT / "out"
@@ -60,7 +60,7 @@ def main() -> int:
     elapsed = time.monotonic() - t0
     if code:
         return code
-    from tools.accuracy import compare, compare_tracks, format_report, format_track_report, load_jsonl
+    from trainer.accuracy import compare, compare_tracks, format_report, format_track_report, load_jsonl
 
     records = load_jsonl(RECORDS)
     truth = json.loads(VIDEO.with_suffix(".json").read_text())

@@ -7,7 +7,7 @@ the TensorRT API backend), precision (fp32/fp16) and batch size:
 - bare   ``backend.infer`` on random (batch, 3, H, W) float32 host arrays after warm-up (frames/s);
 - e2e    the threaded pipeline, lossless, ``max_batch`` = batch, on a synthetic infant clip decoded once
          into memory (``--decode`` reads the file in the pipeline instead); GPU kinds use
-         :mod:`pipeline.gpu_ops` for letterbox/normalise and arg-max when torch sees CUDA;
+         :mod:`pipeline.infer.gpu_ops` for letterbox/normalise and arg-max when torch sees CUDA;
 - ratio  e2e / bare (target >= 0.9);
 - agree  per-frame arg-max agreement of the class maps with ONNX Runtime CPU fp32 on the same frames
          (min and mean; target min >= 99.5 %), preprocessing as in the e2e run.
@@ -29,14 +29,14 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.backends import Backend
-from pipeline.build import limit_opencv_threads
 from pipeline.frames import Frame, Prepared
-from pipeline.inference import BatchInferenceStage
-from pipeline.parts import logits_to_maps
-from pipeline.pipeline import Pipeline
-from pipeline.postprocess import Postprocessor
-from pipeline.preprocess import Preprocessor
+from pipeline.infer.backends import Backend
+from pipeline.infer.inference import BatchInferenceStage
+from pipeline.infer.preprocess import Preprocessor
+from pipeline.postprocess.parts import logits_to_maps
+from pipeline.postprocess.stage import Postprocessor
+from pipeline.runtime.pipeline import Pipeline
+from pipeline.session.build import limit_opencv_threads
 from pipeline.sources.base import FrameStamper, Source, SourceState
 from pipeline.sources.file import FileSource
 from tools import gpu_bench_setup as setup
@@ -106,7 +106,7 @@ def e2e_fps(
     pre: Callable[[Frame], Prepared] = Preprocessor(backend.spec)
     post = Postprocessor(backend.spec, 100)
     if gpu:
-        from pipeline.gpu_ops import DeviceMaps, GpuPreprocessor
+        from pipeline.infer.gpu_ops import DeviceMaps, GpuPreprocessor
 
         pre = GpuPreprocessor(backend.spec, "cuda")
         post = Postprocessor(backend.spec, 100, maps=DeviceMaps("cuda"))
@@ -126,7 +126,7 @@ def class_maps(backend: Backend, images: Sequence[np.ndarray], batch: int, gpu: 
     stamper = FrameStamper("agree")
     pre: Callable[[Frame], Prepared] = Preprocessor(backend.spec)
     if gpu:
-        from pipeline.gpu_ops import GpuPreprocessor
+        from pipeline.infer.gpu_ops import GpuPreprocessor
 
         pre = GpuPreprocessor(backend.spec, "cuda")
     prepared = [pre(stamper.stamp(im, None)) for im in images]

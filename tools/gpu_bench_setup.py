@@ -1,7 +1,7 @@
 """What ``tools/gpu_bench.py`` needs before it measures: models, a clip, and backends by kind.
 
 Every loader returns either a backend or a one-line reason why that row is "n/a" on this machine; a
-backend that is being written elsewhere (``pipeline.backends.tensorrt``) is imported defensively.
+backend that is being written elsewhere (``pipeline.infer.backends.tensorrt``) is imported defensively.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from pipeline.backends import Backend
 from pipeline.config import ModelConfig
+from pipeline.infer.backends import Backend
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def build_512(out: Path) -> Path:
     import onnx
     import torch
 
-    from pipeline.model_meta import ModelSpec
+    from pipeline.contract.model_meta import ModelSpec
     from trainer.export import INPUT_NAME, OUTPUT_NAME
     from trainer.models import LogitsOnly, build_model
 
@@ -94,7 +94,7 @@ def build_512(out: Path) -> Path:
 
 def clip(frames: int, width: int, height: int) -> Path:
     """A cached synthetic infant H.264 clip (``infant-stream synth video``'s writer), seed 0, 25 fps."""
-    from tools.synth.video import write_video
+    from trainer.synth.video import write_video
 
     path = CACHE / f"clip-{width}x{height}-{frames}.mp4"
     if not path.is_file():
@@ -106,7 +106,7 @@ def clip(frames: int, width: int, height: int) -> Path:
 
 def gpu_state() -> tuple[bool, str]:
     """(usable CUDA GPU, reason if not): an NVIDIA driver for ORT, and torch's view of CUDA."""
-    from pipeline.backends.gpu_info import gpu_driver_present
+    from pipeline.infer.backends.gpu_info import gpu_driver_present
 
     if not gpu_driver_present():
         return False, "no NVIDIA driver (libcuda.so.1)"
@@ -123,8 +123,8 @@ def torch_cuda() -> bool:
 
 
 def _create(cfg: ModelConfig, path: Path) -> Backend:
-    """``pipeline.backends.create_backend`` in either its (ModelConfig, path) or (name, path, ...) form."""
-    from pipeline.backends import create_backend
+    """``pipeline.infer.backends.create_backend`` in either its (ModelConfig, path) or (name, path, ...) form."""
+    from pipeline.infer.backends import create_backend
 
     factory: Any = create_backend
     first = next(iter(inspect.signature(factory).parameters))
@@ -144,8 +144,8 @@ def load(kind: str, precision: str, path: Path, max_batch: int) -> Loaded:
         if not ok:
             return Loaded(None, why)
     if kind == "trt":
-        if importlib.util.find_spec("pipeline.backends.tensorrt") is None:
-            return Loaded(None, "pipeline.backends.tensorrt not present")
+        if importlib.util.find_spec("pipeline.infer.backends.tensorrt") is None:
+            return Loaded(None, "pipeline.infer.backends.tensorrt not present")
         if importlib.util.find_spec("tensorrt") is None:
             return Loaded(None, "tensorrt Python package not installed")
         cfg = ModelConfig(path=str(path), backend="tensorrt", precision=precision, max_batch=max_batch)  # type: ignore[arg-type]

@@ -1,4 +1,4 @@
-"""``infant-stream bench-sources``: what do several sources in one process cost? Measured in one run.
+"""``python -m tools.multi_bench``: what do several sources in one process cost? Measured in one run.
 
 1. files    N copies of a clip through one pipeline (lossless, as fast as possible), inference
             one frame at a time and batched across the sources (``max_batch`` = N): total and
@@ -13,6 +13,7 @@ Prints one table; ratios are to the one-source rows measured in the same run.
 from __future__ import annotations
 
 import argparse
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -22,16 +23,16 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.backends import Backend
-from pipeline.build import limit_opencv_threads, load_backend
 from pipeline.config import Config, ModelConfig
 from pipeline.errors import ConfigError
 from pipeline.frames import Frame
-from pipeline.inference import BatchInferenceStage
-from pipeline.pipeline import Pipeline, percentile
-from pipeline.postprocess import Postprocessor
-from pipeline.preprocess import Preprocessor
-from pipeline.queues import Policy
+from pipeline.infer.backends import Backend
+from pipeline.infer.inference import BatchInferenceStage
+from pipeline.infer.preprocess import Preprocessor
+from pipeline.postprocess.stage import Postprocessor
+from pipeline.runtime.pipeline import Pipeline, percentile
+from pipeline.runtime.queues import Policy
+from pipeline.session.build import limit_opencv_threads, load_backend
 from pipeline.sources.base import Source
 from pipeline.sources.file import FileSource
 from tools.bench import Collect, PacedFrames, decode_frames
@@ -189,3 +190,19 @@ def main(args: argparse.Namespace) -> int:
     print(f"model {args.model} ({backend.name}, input {backend.spec.input_hw}), source {source.name}")
     print(format_table(rows, args.live_fps))
     return 0
+
+
+if __name__ == "__main__":
+    from pipeline.cli.main import main as cli
+
+    sys.exit(
+        cli(
+            ["bench-sources", *sys.argv[1:]],
+            {
+                "bench-sources": (
+                    "tools.multi_bench",
+                    "measure several sources in one pipeline (files and live cameras)",
+                )
+            },
+        )
+    )

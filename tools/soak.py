@@ -14,7 +14,7 @@ child process. Each second the soak samples:
 - the load: the child's CPU and run-queue wait, other processes' CPU, the machine's CPU pressure
   (:mod:`tools.soak_probe`), so that a latency creep can be told from a busy neighbour.
 
-Without ``--source`` a synthetic infant clip (tools/synth, 640×480, 25 fps, 10 s, seed 2026) is
+Without ``--source`` a synthetic infant clip (trainer/synth, 640×480, 25 fps, 10 s, seed 2026) is
 generated into the out folder once and reused. ``--duration`` is the *measured* time; before it come
 the model load (until the first record arrives) and a warm-up (default min(10 s, 10 % of the
 duration)), neither of which counts. Windows, growth and ratios: :mod:`tools.soak_stats`.
@@ -52,7 +52,7 @@ DEFAULT_DURATION_S: Final = 1800.0
 DEFAULT_OUT: Final = Path("out/soak")
 SOURCE_ID: Final = "soak"
 CLIP: Final = {"frames": 250, "fps": 25.0, "width": 640, "height": 480, "seed": 2026}
-"""The default source: tools/synth clip written as DIR/clip.mp4 (+ clip.json) when absent."""
+"""The default source: trainer/synth clip written as DIR/clip.mp4 (+ clip.json) when absent."""
 EXTRA_CHILD_ARGS: Final[tuple[str, ...]] = ()
 """More ``infant-stream run`` flags for every soak; ``--extra=ARG`` adds more per invocation."""
 STARTUP_TIMEOUT_S: Final = 120.0
@@ -64,16 +64,16 @@ BACKSTOP_S: Final = 120.0
 
 
 def cli_command() -> list[str]:
-    """The ``infant-stream`` console script of this interpreter's environment (else ``-m pipeline.cli``)."""
+    """The ``infant-stream`` console script of this interpreter's environment (else ``-m pipeline.cli.main``)."""
     exe = shutil.which("infant-stream", path=str(Path(sys.executable).parent))
-    return [exe] if exe else [sys.executable, "-m", "pipeline.cli"]
+    return [exe] if exe else [sys.executable, "-m", "pipeline.cli.main"]
 
 
 def default_clip(out: Path) -> Path:
     """The synthetic infant clip in ``out`` (generated once with the project's own generator)."""
     path = out / "clip.mp4"
     if not path.exists() or not path.with_suffix(".json").exists():
-        from tools.synth.video import write_video
+        from trainer.synth.video import write_video
 
         print(f"soak: generating {path} ({CLIP})", flush=True)
         write_video(path, **CLIP)  # type: ignore[arg-type]

@@ -29,7 +29,7 @@ from typing import Final
 
 import numpy as np
 
-from pipeline.counters import percentile
+from pipeline.runtime.counters import percentile
 
 WINDOW_FRACTION: Final = 0.10
 """The first and last windows are this share of the measured run."""

@@ -3,12 +3,12 @@
 ``python -m tools.zmq_bench [--model M] [--frames N] [--size WxH] [--frames-jpeg]``
 
 1. pipeline runs (lossless, a synthetic H.264 clip, the shipped model by default), publishing every
-   record through :class:`~pipeline.sinks.zmq.ZmqSink`:
+   record through :class:`~pipeline.publish.zmq_sink.ZmqSink`:
    - ``none``        no subscriber (the baseline);
    - ``stalled``     one subscriber that connects and never reads (default HWMs);
    - ``killed``      one subscriber process that reads, then is SIGKILLed mid-run;
    each with pipeline fps, the publisher's sent/dropped counters and the ratio to the baseline;
-2. raw publisher throughput: ~1 KB records through :class:`~pipeline.zmq_publisher.ZmqPublisher`
+2. raw publisher throughput: ~1 KB records through :class:`~pipeline.publish.zmq_publisher.ZmqPublisher`
    with a stalled subscriber (messages/s the socket thread sends, and what ``publish()`` costs).
 
 Not a CI test: numbers depend on the machine. Prints a table (or JSON with ``--json``).
@@ -31,16 +31,16 @@ from typing import Any
 
 import zmq
 
-from pipeline.backends import Backend
-from pipeline.build import limit_opencv_threads, load_backend
 from pipeline.config import Config, ModelConfig, ZmqConfig
-from pipeline.inference import InferenceStage
-from pipeline.pipeline import Pipeline
-from pipeline.postprocess import Postprocessor
-from pipeline.preprocess import Preprocessor
-from pipeline.sinks.zmq import ZmqSink
+from pipeline.infer.backends import Backend
+from pipeline.infer.inference import InferenceStage
+from pipeline.infer.preprocess import Preprocessor
+from pipeline.postprocess.stage import Postprocessor
+from pipeline.publish.zmq_publisher import ZmqPublisher
+from pipeline.publish.zmq_sink import ZmqSink
+from pipeline.runtime.pipeline import Pipeline
+from pipeline.session.build import limit_opencv_threads, load_backend
 from pipeline.sources.file import FileSource
-from pipeline.zmq_publisher import ZmqPublisher
 
 READER = """
 import sys, zmq
@@ -74,8 +74,8 @@ def free_port() -> int:
 
 
 def make_clip(folder: Path, frames: int, width: int, height: int) -> Path:
-    """A synthetic infant clip (tools/synth) of ``frames`` frames."""
-    from tools.synth.video import write_video
+    """A synthetic infant clip (trainer/synth) of ``frames`` frames."""
+    from trainer.synth.video import write_video
 
     path = folder / "clip.mp4"
     write_video(path, frames=frames, fps=25, width=width, height=height, seed=3)

@@ -22,8 +22,8 @@ from typing import Any, Final
 import torch
 from torch import nn
 
+from pipeline.contract.model_meta import ModelSpec
 from pipeline.errors import ModelError
-from pipeline.model_meta import ModelSpec
 from trainer.models import build_model
 
 CHECKPOINT_FORMAT: Final = 1

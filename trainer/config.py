@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Final
 
-from pipeline.classes import NUM_CLASSES
+from pipeline.contract.classes import NUM_CLASSES
 from pipeline.errors import ConfigError
 from trainer.models import ARCHITECTURES, BACKBONE_WEIGHTS
 

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from pipeline.classes import NUM_CLASSES
+from pipeline.contract.classes import NUM_CLASSES
 from pipeline.errors import DatasetError
 from trainer.layout import Layout, load_mask, load_rgb
 from trainer.transforms import PairTransform, Sample

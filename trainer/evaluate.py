@@ -23,9 +23,9 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from pipeline.contract.geometry import Letterbox, compute_letterbox, letterbox_image, unletterbox_map
 from pipeline.errors import ConfigError
-from pipeline.geometry import Letterbox, compute_letterbox, letterbox_image, unletterbox_map
-from pipeline.preprocess import normalize
+from pipeline.infer.preprocess import normalize
 from trainer.layout import Layout, load_mask, load_rgb
 from trainer.logs import show_info_logs
 from trainer.metrics import SegmentationScores, format_table

@@ -2,7 +2,7 @@
 
 The graph takes ``input`` (N, 3, H, W) float32 — normalised RGB, letterboxed as the metadata says — with a
 dynamic batch axis N, and returns ``out`` = logits (N, NUM_CLASSES, H, W) at input resolution (the auxiliary
-head, if any, is dropped). ``metadata_props`` carry :meth:`pipeline.model_meta.ModelSpec.to_props`:
+head, if any, is dropped). ``metadata_props`` carry :meth:`pipeline.contract.model_meta.ModelSpec.to_props`:
 classes, colours, input size, mean/std, letterbox, architecture, training data and the checkpoint's
 validation metrics. After writing, the file is checked with ``onnx.checker`` and run in ONNX Runtime (CPU)
 against torch on a few inputs: the max absolute logit difference and the arg-max agreement are reported,
@@ -22,8 +22,8 @@ from typing import Final
 import numpy as np
 import torch
 
+from pipeline.contract.model_meta import ModelSpec
 from pipeline.errors import ConfigError, ModelError
-from pipeline.model_meta import ModelSpec
 from trainer.checkpoint import (
     load_checkpoint,
     model_from_checkpoint,

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pipeline.classes import CLASS_NAMES, NUM_CLASSES
+from pipeline.contract.classes import CLASS_NAMES, NUM_CLASSES
 
 
 def confusion_matrix(pred: np.ndarray, truth: np.ndarray, num_classes: int = NUM_CLASSES) -> np.ndarray:

@@ -15,7 +15,7 @@ from urllib.error import URLError
 import torch
 from torch import nn
 
-from pipeline.classes import NUM_CLASSES
+from pipeline.contract.classes import NUM_CLASSES
 from pipeline.errors import ConfigError, ModelError
 
 ARCHITECTURES: Final[dict[str, str]] = {

@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from pipeline.contract.model_meta import ModelSpec
 from pipeline.errors import ModelError
-from pipeline.model_meta import ModelSpec
 from trainer.checkpoint import load_checkpoint, model_from_checkpoint, spec_from_checkpoint
 from trainer.models import resolve_device
 

@@ -28,9 +28,9 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from pipeline.classes import NUM_CLASSES
+from pipeline.contract.classes import NUM_CLASSES
+from pipeline.contract.model_meta import ModelSpec
 from pipeline.errors import ConfigError
-from pipeline.model_meta import ModelSpec
 from trainer.batchnorm import recalibrate_batchnorm
 from trainer.checkpoint import CHECKPOINT_FORMAT, load_checkpoint, save_checkpoint
 from trainer.config import TrainConfig, add_train_arguments

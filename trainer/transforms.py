@@ -20,9 +20,9 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from pipeline.geometry import compute_letterbox, letterbox_image
-from pipeline.model_meta import ModelSpec
-from pipeline.preprocess import normalize
+from pipeline.contract.geometry import compute_letterbox, letterbox_image
+from pipeline.contract.model_meta import ModelSpec
+from pipeline.infer.preprocess import normalize
 
 
 @dataclass(frozen=True)
@@ -181,7 +181,7 @@ class GaussianBlur:
 
 @dataclass(frozen=True)
 class ToModelInput:
-    """Letterbox into ``spec.input_hw`` and normalise, exactly as :class:`pipeline.preprocess.Preprocessor`.
+    """Letterbox into ``spec.input_hw`` and normalise, exactly as :class:`pipeline.infer.preprocess.Preprocessor`.
 
     Returns (image float32 (3, in_h, in_w), mask int64 (in_h, in_w)); padding is background (0) in the mask.
     """

@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from pipeline.classes import CLASS_NAMES, NUM_CLASSES
+from pipeline.contract.classes import CLASS_NAMES, NUM_CLASSES
 from pipeline.errors import DatasetError
 from trainer.layout import SPLITS, UNLABELLED, Layout, load_mask, video_of
 from trainer.logs import show_info_logs

@@ -3,7 +3,7 @@
 Each ``*_label.json`` / ``*_unlabel.json`` is a dict keyed by a 7-digit video id; each value is a list of
 ``{"image": "<video7><frame6>.jpg", "label": "<base64 PNG>"}`` (unlabelled entries have no ``label``).
 Images live in ``all_data/``. A label PNG is a palette image: it is decoded to RGB and mapped to class
-ids by EXACT colour (:data:`pipeline.classes.CLASS_COLORS_RGB`); palette indices are never trusted.
+ids by EXACT colour (:data:`pipeline.contract.classes.CLASS_COLORS_RGB`); palette indices are never trusted.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from pipeline.classes import CLASS_COLORS_RGB
+from pipeline.contract.classes import CLASS_COLORS_RGB
 from pipeline.errors import DatasetError
 
 IMAGE_DIR = "all_data"

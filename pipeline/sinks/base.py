@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from pipeline.frames import Result
-from pipeline.queues import Policy
+from pipeline.runtime.queues import Policy
 
 
 class Sink(Protocol):

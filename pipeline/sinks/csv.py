@@ -1,4 +1,4 @@
-"""CSV sink: one row per part instance per frame (layout in :mod:`pipeline.table`), every record kept."""
+"""CSV sink: one row per part instance per frame (layout in :mod:`pipeline.sinks.table`), every record kept."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import time
 from pathlib import Path
 
 from pipeline.frames import Result
-from pipeline.queues import Policy
-from pipeline.record import to_record
-from pipeline.table import CsvWriter
+from pipeline.publish.record import to_record
+from pipeline.runtime.queues import Policy
+from pipeline.sinks.table import CsvWriter
 
 
 class CsvSink:

@@ -6,9 +6,9 @@ import time
 from pathlib import Path
 
 from pipeline.frames import Result
-from pipeline.outfile import LineFile
-from pipeline.queues import Policy
-from pipeline.record import encode, to_record
+from pipeline.publish.record import encode, to_record
+from pipeline.runtime.queues import Policy
+from pipeline.sinks.outfile import LineFile
 
 
 class JsonlSink:

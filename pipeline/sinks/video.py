@@ -2,7 +2,7 @@
 
 Which image is recorded is the caller's choice (``render``): the overlay, or the raw frame with the
 head pixelated. Encoding details (fragmented MP4, crash safety, keyframes, timestamps) live in
-:mod:`pipeline.video_writer`.
+:mod:`pipeline.sinks.video_writer`.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import numpy as np
 
 from pipeline.errors import ConfigError
 from pipeline.frames import FrameMeta, Result
-from pipeline.outfile import prepare_output
-from pipeline.queues import Policy
-from pipeline.video_writer import SUFFIXES, H264Writer, even_size, fit_frame
+from pipeline.runtime.queues import Policy
+from pipeline.sinks.outfile import prepare_output
+from pipeline.sinks.video_writer import SUFFIXES, H264Writer, even_size, fit_frame
 
 Render = Callable[[Result], np.ndarray]
 """Result → the RGB image to record, (H, W, 3) uint8 (must not write into ``result.image``)."""
@@ -34,7 +34,7 @@ class VideoSink:
     Timestamps: a frame's time is ``meta.pts_s`` (the stream's clock) when the first frame has
     one, else ``meta.capture_mono``; a later frame lacking ``pts_s`` is placed after the previous
     one by the capture-clock interval. Non-increasing times are repaired by
-    :class:`pipeline.video_writer.Ticks`.
+    :class:`pipeline.sinks.video_writer.Ticks`.
 
     Policy: ``lossless`` (every result recorded; the pipeline waits for the encoder) for file
     sources, ``latest`` for live sources (the encoder can never hold up inference; when it falls

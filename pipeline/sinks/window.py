@@ -36,10 +36,10 @@ import numpy as np
 
 from pipeline.config import DisplayConfig, PrivacyConfig
 from pipeline.frames import Result
-from pipeline.health import HealthStatus
-from pipeline.hud import banner_for, draw_hud, hud_lines
-from pipeline.overlay import OverlayRenderer, OverlayStyle
-from pipeline.queues import Policy
+from pipeline.observe.health import HealthStatus
+from pipeline.render.hud import banner_for, draw_hud, hud_lines
+from pipeline.render.overlay import OverlayRenderer, OverlayStyle
+from pipeline.runtime.queues import Policy
 
 log = logging.getLogger(__name__)
 

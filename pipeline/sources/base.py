@@ -10,7 +10,7 @@ from typing import Literal, Protocol
 import numpy as np
 
 from pipeline.frames import Frame, FrameMeta
-from pipeline.queues import Policy
+from pipeline.runtime.queues import Policy
 
 SourceState = Literal["starting", "running", "reconnecting", "stalled", "stopped", "error"]
 

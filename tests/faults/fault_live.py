@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import zmq
-from zmq_helpers import endpoint, sub_socket
+
+from tests.helpers.zmq_helpers import endpoint, sub_socket
 
 PROCESS_DEADLINE_S = 15.0
 """Longest a signalled ``infant-stream run`` may take to exit in these tests."""

@@ -15,8 +15,9 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from fault_live import jsonl_records
-from media import write_h264
+
+from tests.faults.fault_live import jsonl_records
+from tests.helpers.media import write_h264
 
 FRAMES, FPS, DAMAGED = 40, 10, 20
 """Test clip: 40 frames at 10 fps; the corrupted cases damage frame 20 (a keyframe: GOP = fps)."""

@@ -28,14 +28,14 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from pipeline.classes import CLASS_NAMES
+from pipeline.cli.plot import extract_series, read_records
+from pipeline.cli.run import FLAGS, OVERRIDES, config_from_args
+from pipeline.cli.run import register as register_run
+from pipeline.cli.subscribe import describe
 from pipeline.config import Config, from_mapping, key_label, load_config, override
+from pipeline.contract.classes import CLASS_NAMES
 from pipeline.errors import ConfigError, InfantStreamError
-from pipeline.run import FLAGS, OVERRIDES, config_from_args
-from pipeline.run import register as register_run
-from pipeline.subscribe import describe
-from pipeline.table import COLUMNS, record_rows
-from tools.plot import extract_series, read_records
+from pipeline.sinks.table import COLUMNS, record_rows
 
 FUZZ = settings(
     max_examples=100,

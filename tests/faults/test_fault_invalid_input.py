@@ -18,10 +18,10 @@ from pathlib import Path
 
 import onnx
 import pytest
-from media import COLOUR_SPEC, colour_model, write_h264
 from onnx import TensorProto, helper
 
-from pipeline.run import OVERRIDES, register
+from pipeline.cli.run import OVERRIDES, register
+from tests.helpers.media import COLOUR_SPEC, colour_model, write_h264
 
 DEADLINE_S = 15.0
 """A refused start takes ~1-2 s; a run still going after this hangs instead of failing."""

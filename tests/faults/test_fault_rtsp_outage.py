@@ -6,15 +6,15 @@ records flow again within 3 s of the camera listening again.
 
 import time
 
-from conftest import RtspServer
-from fault_live import (
+from tests.faults.fault_live import (
     Subscriber,
     jsonl_records,
     published_run,
     signal_and_wait,
     transitions,
 )
-from media import wait_for
+from tests.helpers.media import wait_for
+from tests.helpers.rtsp import RtspServer
 
 OUTAGES = 3
 DOWN_S = 2.5

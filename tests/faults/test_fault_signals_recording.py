@@ -3,8 +3,8 @@ with ``--record out.mp4 --jsonl out.jsonl``, the signal sent mid-run. A clean st
 the JSONL ends on a whole line (seqs 0..n-1, the frames up to the signal), and the mp4 decodes with
 PyAV, holding exactly those n frames at their real timestamps.
 
-(Moved here from tests/pipeline/test_cli_run.py, which checked the JSONL after either signal, and
-tests/pipeline/test_video_sink.py, which checked the recording after SIGINT through run_pipeline.)
+(Moved here from tests/pipeline/cli/test_cli_run.py, which checked the JSONL after either signal, and
+tests/pipeline/sinks/test_video_sink.py, which checked the recording after SIGINT through run_pipeline.)
 """
 
 import itertools
@@ -14,10 +14,10 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from fault_live import jsonl_records, kill_quietly, signal_and_wait, start_run
-from media import GREEN, RED, scene, wait_for, write_h264
 
-from pipeline.video_writer import TICK_HZ
+from pipeline.sinks.video_writer import TICK_HZ
+from tests.faults.fault_live import jsonl_records, kill_quietly, signal_and_wait, start_run
+from tests.helpers.media import GREEN, RED, scene, wait_for, write_h264
 
 FRAMES, FPS = 80, 20
 """The clip lasts 4 s; the signal comes after at least SIGNAL_AFTER records (~1.5 s in)."""

@@ -5,10 +5,9 @@ deliver records again once the camera sends frames again (SIGUSR2)."""
 
 import time
 
-from fault_live import published_run, signal_and_wait, transitions
-from media import wait_for
-
 from pipeline.config import SourceConfig
+from tests.faults.fault_live import published_run, signal_and_wait, transitions
+from tests.helpers.media import wait_for
 
 STALL_S = SourceConfig().stall_timeout_s
 STALL_FOR_S = STALL_S + 2.5

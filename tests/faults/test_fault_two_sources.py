@@ -7,9 +7,11 @@ over a real SUB socket). The dead camera's status says ``reconnecting`` while th
 import time
 
 import pytest
-from conftest import RtspServer, free_port, require_rtsp_server
-from fault_live import Subscriber, published_run, signal_and_wait
-from media import wait_for
+
+from tests.faults.fault_live import Subscriber, published_run, signal_and_wait
+from tests.helpers.media import wait_for
+from tests.helpers.procs import free_port
+from tests.helpers.rtsp import RtspServer, require_rtsp_server
 
 WINDOW_S = 5.0
 """Frames of the surviving camera are counted over this long, before and after the kill."""

@@ -4,9 +4,9 @@ the password, and a SIGINT ends it within 2 s (measured from the signal to the e
 
 import re
 
-from conftest import free_port
-from fault_live import published_run, signal_and_wait
-from media import wait_for
+from tests.faults.fault_live import published_run, signal_and_wait
+from tests.helpers.media import wait_for
+from tests.helpers.procs import free_port
 
 RETRY = re.compile(r"cannot open \(.*\); retrying in ([0-9.]+) s")
 STOP_S = 2.0

@@ -1,10 +1,12 @@
-"""``infant-stream bench --json`` on a small file with the colour model: keys, counts, sane values."""
+"""``python -m tools.bench --json`` on a small file with the colour model: keys, counts, sane values."""
 
 import json
 import subprocess
+import sys
 
 import pytest
-from media import write_h264
+
+from tests.helpers.media import write_h264
 
 KEYS = {
     "bare_fps",
@@ -17,12 +19,13 @@ KEYS = {
 }
 
 
-def test_bench_json(infant_stream, colour_model_path, tmp_path):
+def test_bench_json(colour_model_path, tmp_path):
     video = write_h264(tmp_path / "v.mp4", frames=40, fps=25)
     proc = subprocess.run(
         [
-            *infant_stream,
-            "bench",
+            sys.executable,
+            "-m",
+            "tools.bench",
             "--source",
             str(video),
             "--model",
@@ -48,9 +51,9 @@ def test_bench_json(infant_stream, colour_model_path, tmp_path):
     assert result["live_source_fps"] == pytest.approx(1.5 * result["bare_fps"])
 
 
-def test_bench_table_and_bad_args(infant_stream, colour_model_path, tmp_path):
+def test_bench_table_and_bad_args(colour_model_path, tmp_path):
     video = write_h264(tmp_path / "v.mp4", frames=20, fps=25)
-    base = [*infant_stream, "bench", "--source", str(video), "--model", str(colour_model_path)]
+    base = [sys.executable, "-m", "tools.bench", "--source", str(video), "--model", str(colour_model_path)]
     proc = subprocess.run(
         [*base, "--frames", "10", "--live-seconds", "1"], capture_output=True, text=True, timeout=120
     )

@@ -1,15 +1,16 @@
-"""``infant-stream bench-sources`` on a tiny real clip and the colour model: every row measured."""
+"""``python -m tools.multi_bench`` on a tiny real clip and the colour model: every row measured."""
 
 import subprocess
+import sys
 
-from media import write_h264
+from tests.helpers.media import write_h264
 
 
-def test_bench_sources_prints_every_row(infant_stream, colour_model_path, tmp_path):
+def test_bench_sources_prints_every_row(colour_model_path, tmp_path):
     clip = write_h264(tmp_path / "clip.mp4", frames=12)
     proc = subprocess.run(
         [
-            *infant_stream, "bench-sources", "--source", str(clip), "--model", str(colour_model_path),
+            sys.executable, "-m", "tools.multi_bench", "--source", str(clip), "--model", str(colour_model_path),
             "--frames", "12", "--counts", "2", "--live-fps", "20", "--live-seconds", "1",
         ],
         capture_output=True, text=True, timeout=120,
@@ -32,10 +33,10 @@ def test_bench_sources_prints_every_row(infant_stream, colour_model_path, tmp_pa
     assert float(rows[0][6]) == 1.0  # the baseline row
 
 
-def test_bench_sources_rejects_bad_counts(infant_stream, colour_model_path, tmp_path):
+def test_bench_sources_rejects_bad_counts(colour_model_path, tmp_path):
     clip = write_h264(tmp_path / "clip.mp4", frames=3)
     proc = subprocess.run(
-        [*infant_stream, "bench-sources", "--source", str(clip), "--model", str(colour_model_path), "--counts", "a"],
+        [sys.executable, "-m", "tools.multi_bench", "--source", str(clip), "--model", str(colour_model_path), "--counts", "a"],
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert proc.returncode != 0 and "--counts" in proc.stderr and "Traceback" not in proc.stderr

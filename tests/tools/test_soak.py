@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import psutil
 import pytest
-from media import write_h264
 from PIL import Image
 
+from tests.helpers.media import write_h264
 from tools.soak import child_args
 from tools.soak_report import CLEAN_EXIT, DPI, FIG_SIZE_IN
 from tools.soak_stats import (

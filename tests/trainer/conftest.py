@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from yibp_data import make_yibp
 
+from tests.trainer.yibp_data import make_yibp
 from trainer.prepare import prepare_dataset
 
 

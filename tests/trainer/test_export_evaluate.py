@@ -12,11 +12,11 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
-from yibp_data import class_map
 
+from pipeline.contract.geometry import compute_letterbox, letterbox_image
+from pipeline.contract.model_meta import LetterboxAlign, ModelSpec
 from pipeline.errors import ConfigError, ModelError
-from pipeline.geometry import compute_letterbox, letterbox_image
-from pipeline.model_meta import LetterboxAlign, ModelSpec
+from tests.trainer.yibp_data import class_map
 from trainer import evaluate, export
 from trainer.checkpoint import load_checkpoint
 from trainer.config import TrainConfig

@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from yibp_data import b64, class_map, edit_entry, make_yibp, palette_png, rgb_png
 
 from pipeline.errors import ConfigError, DatasetError
+from tests.trainer.yibp_data import b64, class_map, edit_entry, make_yibp, palette_png, rgb_png
 from trainer import prepare
 from trainer.layout import Layout, load_mask, video_of
 from trainer.prepare import prepare_dataset, split_videos

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 import torch
 
+from pipeline.contract.model_meta import ModelSpec
 from pipeline.errors import ConfigError, ModelError
-from pipeline.model_meta import ModelSpec
 from trainer import train
 from trainer.checkpoint import load_checkpoint, model_from_checkpoint, spec_from_checkpoint
 from trainer.config import TrainConfig

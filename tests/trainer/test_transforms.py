@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from yibp_data import class_map, frame_image
 
+from pipeline.contract.model_meta import ModelSpec
 from pipeline.frames import Frame, FrameMeta
-from pipeline.model_meta import ModelSpec
-from pipeline.preprocess import Preprocessor
+from pipeline.infer.preprocess import Preprocessor
+from tests.trainer.yibp_data import class_map, frame_image
 from trainer.dataset import EpochSampler, SegmentationDataset, balanced_class_weights, class_pixel_counts
 from trainer.transforms import (
     ColorJitter,

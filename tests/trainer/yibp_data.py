@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from pipeline.classes import CLASS_COLORS_RGB
+from pipeline.contract.classes import CLASS_COLORS_RGB
 
 PALETTE_ORDER = (3, 0, 4, 1, 2)
 """Palette index p holds the colour of class PALETTE_ORDER[p] (background is index 1, not 0)."""

@@ -1,0 +1,223 @@
+"""``infant-stream run``: process one source until it ends, the duration passes or a signal comes."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import replace
+from typing import Any
+
+from pipeline.config import Config, load_config, override
+from pipeline.errors import ConfigError
+from pipeline.observe.health import HealthReporter, health_between, stderr_line
+from pipeline.runtime.pipeline import Pipeline
+from pipeline.runtime.signals import StopSignals
+from pipeline.session.build import LiveOutputs, build_pipeline
+from pipeline.sinks.window import WindowSink, display_available
+
+DEFAULT_ZMQ = "tcp://127.0.0.1:5555"
+
+# flag → (config field, argparse options)
+OVERRIDES: dict[str, tuple[str, dict[str, Any]]] = {
+    "--model": ("model.path", {"help": "ONNX model (default models/infant-seg.onnx)"}),
+    "--providers": ("model.providers", {"help": "auto, or ONNX Runtime providers, comma-separated"}),
+    "--backend": ("model.backend", {"help": "onnxruntime (default) or tensorrt (TensorRT API, GPU)"}),
+    "--precision": ("model.precision", {"help": "GPU engines: fp32, fp16 (default) or int8"}),
+    "--engine-cache": ("model.engine_cache", {"help": "TensorRT engine folder (default models/.engines)"}),
+    "--calibration": ("model.calibration", {"help": "int8: folder of frames or a video to calibrate from"}),
+    "--max-batch": ("model.max_batch", {"type": int, "help": "frames inferred together (default 1)"}),
+    "--threads": ("model.threads", {"type": int, "help": "inference threads (0 = all cores)"}),
+    "--mode": ("source.mode", {"help": "queue policy: latest (live) or lossless (files); default by source"}),
+    "--jsonl": ("output.jsonl", {"help": "write one JSON record per frame to this file"}),
+    "--csv": ("output.csv", {"help": "write one CSV row per part per frame to this file"}),
+    "--zmq": (
+        "zmq.endpoint",
+        {
+            "nargs": "?",
+            "const": DEFAULT_ZMQ,
+            "metavar": "ENDPOINT",
+            "help": f"publish records over ZeroMQ PUB (default endpoint {DEFAULT_ZMQ})",
+        },
+    ),
+    "--zmq-curve-key": (
+        "zmq.curve_secret_key",
+        {"help": "CURVE secret key file: encrypt ZeroMQ (infant-stream keys)"},
+    ),
+    "--zmq-curve-clients": (
+        "zmq.curve_clients_dir",
+        {
+            "help": "folder of allowed subscribers' CURVE public keys (default: any client with the server key)"
+        },
+    ),
+    "--metrics-port": (
+        "metrics.port",
+        {"type": int, "metavar": "N", "help": "serve Prometheus /metrics and /healthz on this HTTP port"},
+    ),
+    "--metrics-host": (
+        "metrics.host",
+        {"metavar": "HOST", "help": "address for --metrics-port (default 127.0.0.1; 0.0.0.0 warns)"},
+    ),
+    "--record": ("record.overlay", {"help": "record the overlay video (H.264 mp4) to this file"}),
+    "--record-raw": ("record.raw", {"help": "record the frames as captured (head pixelated) to this file"}),
+    "--max-frames": ("run.max_frames", {"type": int, "help": "stop after N frames"}),
+    "--duration": ("run.duration_s", {"type": float, "help": "stop after S seconds"}),
+    "--min-area": ("postprocess.min_area_px", {"type": int, "help": "smallest part region in pixels"}),
+}
+# switch → (config field, value it sets, help)
+FLAGS: dict[str, tuple[str, Any, str]] = {
+    "--realtime": ("source.realtime", True, "pace a file to its frame rate, like a camera"),
+    "--loop": ("source.loop", True, "restart a file at its end"),
+    "--no-progress": ("output.progress", False, "no health line on stderr"),
+    "--no-tracking": ("tracker.enabled", False, "publish raw regions only (no Kalman tracks)"),
+    "--zmq-connect": ("zmq.connect", True, "connect the PUB socket to the endpoint instead of binding"),
+    "--zmq-frames": ("zmq.frames", True, "also publish frame.<source> JPEG overlays (head pixelated)"),
+    "--display": ("display.mode", "on", "show the monitor window (default: when a display exists)"),
+    "--no-display": ("display.mode", "off", "no monitor window"),
+    "--no-blur": ("privacy.blur_head", False, "do not pixelate the head in recordings and frame messages"),
+    "--gpu-preprocess": ("model.gpu_preprocess", True, "letterbox/normalise/arg-max on the GPU (torch CUDA)"),
+}
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("run", help="segment a video source and write/publish the parts")
+    p.add_argument("--config", help="YAML config (see configs/); flags override it")
+    p.add_argument(
+        "--source",
+        action="append",
+        help="video file, image/folder, rtsp/http URL, camera index or /dev/videoN; repeat for "
+        "several sources in one process (replaces the config's sources)",
+    )
+    p.add_argument(
+        "--source-id",
+        action="append",
+        help="id of the source in records and topics (default cam0; cam0, cam1, ... for several); "
+        "repeat once per --source",
+    )
+    for flag, (_, opts) in OVERRIDES.items():
+        p.add_argument(flag, default=None, **opts)
+    for flag, (_, _, text) in FLAGS.items():
+        p.add_argument(flag, action="store_true", help=text)
+    p.set_defaults(func=main)
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    """The YAML config (or defaults) with every given flag applied on top."""
+    cfg = load_config(args.config)
+    for flag, (dotted, _) in OVERRIDES.items():
+        value = getattr(args, flag[2:].replace("-", "_"))
+        if value is not None:
+            cfg = override(cfg, dotted, value, flag)
+    given: dict[str, str] = {}
+    for flag, (dotted, value, _) in FLAGS.items():
+        if getattr(args, flag[2:].replace("-", "_")):
+            if dotted in given:
+                raise ConfigError(f"{given[dotted]} and {flag}: give one or the other")
+            given[dotted] = flag
+            cfg = override(cfg, dotted, value, flag)
+    return with_sources(cfg, args.source, args.source_id)
+
+
+def with_sources(cfg: Config, uris: list[str] | None, ids: list[str] | None) -> Config:
+    """``cfg`` with the ``--source``/``--source-id`` lists applied.
+
+    One ``--source`` sets ``source.uri`` (and drops a config's ``sources`` list); several make
+    ``sources`` from ``source`` (ids from ``--source-id``, else cam0, cam1, ...). ``--source-id``
+    alone renames the config's source(s), one id per source.
+    """
+    if not uris and not ids:
+        return cfg
+    entries = [replace(cfg.source, uri=u) for u in uris] if uris else list(cfg.source_list)
+    if ids:
+        if len(ids) != len(entries):
+            what = "--source values" if uris else "sources"
+            raise ConfigError(f"--source-id: {len(ids)} ids given for {len(entries)} {what}")
+        for name in ids:
+            override(cfg, "source.id", name, "--source-id")  # checks the id like any other value
+        entries = [replace(e, id=n) for e, n in zip(entries, ids, strict=True)]
+    elif len(entries) > 1:
+        entries = [replace(e, id=f"cam{i}") for i, e in enumerate(entries)]
+    if len(entries) == 1:
+        return replace(cfg, source=entries[0], sources=())
+    cfg = replace(cfg, sources=tuple(entries))
+    cfg.check("--source-id")
+    return cfg
+
+
+def run_pipeline(pipeline: Pipeline, cfg: Config, live: LiveOutputs | None = None) -> int:
+    """Start, wait for the end (source end, duration or signal), join; returns the exit code.
+
+    ``live``: the publisher (status once a second, a final ``stopped``/``error`` status, closed
+    last), the window (its HUD gets the health) and the metrics endpoint (its ``fps`` gauges get the
+    health; closed after the publisher) built with the pipeline.
+    """
+    live = live or LiveOutputs()
+    reporter = HealthReporter(pipeline)
+    reporter.listeners.extend(live.health_listeners())
+    if cfg.output.progress:
+        reporter.listeners.append(stderr_line())
+    t0 = time.monotonic()
+    start = pipeline.counters()
+
+    def on_signal(signum: int, first: bool) -> None:
+        """The first signal stops gracefully (queued frames are written); a second one aborts."""
+        if first:
+            pipeline.stop()
+        else:
+            pipeline.abort()
+
+    with StopSignals(on_signal) as signals:
+        pipeline.start()
+        reporter.start()
+        try:
+            while not pipeline.wait(0.2):
+                if cfg.run.duration_s and time.monotonic() - t0 >= cfg.run.duration_s:
+                    pipeline.stop()
+            pipeline.join()
+        finally:
+            reporter.stop()
+            live.close(health_between(start, pipeline.counters()))
+            _summary(pipeline, time.monotonic() - t0)
+    return signals.exit_code()
+
+
+def _summary(pipeline: Pipeline, elapsed: float) -> None:
+    """One line per source: frames, fps, drops (and reconnects and final state when notable)."""
+    for src in pipeline.counters().sources:
+        out = src.processed("postprocess")
+        extra = f", {src.reconnects} reconnects" if src.reconnects else ""
+        extra += ", failed" if src.state == "error" else ""
+        print(
+            f"infant-stream: {src.source_id}: {out} frames in {elapsed:.1f} s "
+            f"({out / max(elapsed, 1e-9):.1f} fps), {src.dropped} dropped{extra}",
+            file=sys.stderr,
+        )
+
+
+def open_window(cfg: Config) -> WindowSink | None:
+    """The monitor window if ``display.mode`` asks for one and a display exists.
+
+    ``on`` without a usable display prints one line and the run continues headless.
+    """
+    mode = cfg.display.mode
+    if mode == "off":
+        return None
+    if not display_available():
+        if mode == "on":
+            print(
+                "infant-stream: no display available (DISPLAY/WAYLAND_DISPLAY unset or no window can "
+                "be opened); running without the monitor window",
+                file=sys.stderr,
+            )
+        return None
+    ids = [s.id for s in cfg.source_list]
+    return WindowSink(cfg.display, cfg.privacy, on_quit=lambda: None, source_ids=ids if len(ids) > 1 else ())
+
+
+def main(args: argparse.Namespace) -> int:
+    cfg = config_from_args(args)
+    live = LiveOutputs(window=open_window(cfg))
+    pipeline = build_pipeline(cfg, live=live)
+    if live.window is not None:
+        live.window.on_quit = pipeline.stop
+    return run_pipeline(pipeline, cfg, live)

@@ -1,0 +1,29 @@
+"""The inference backend interface: a batch of model inputs in, a batch of logits out."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+
+from pipeline.contract.model_meta import ModelSpec
+
+
+class Backend(Protocol):
+    """A loaded segmentation model.
+
+    Attributes:
+        spec: what the model expects (input size, normalisation, classes).
+        name: backend name and device, for status lines (e.g. ``onnxruntime:CPUExecutionProvider``).
+        max_batch: largest batch ``infer`` accepts.
+        on_gpu: inference runs on an NVIDIA GPU (GPU pre/post-processing can be used with it).
+    """
+
+    spec: ModelSpec
+    name: str
+    max_batch: int
+    on_gpu: bool
+
+    def infer(self, batch: np.ndarray) -> np.ndarray:
+        """(N, 3, in_h, in_w) float32 → logits (N, num_classes, out_h, out_w) float32."""
+        ...

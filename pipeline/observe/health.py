@@ -1,0 +1,110 @@
+"""Once-a-second health per source: per-stage FPS, drops, reconnects, latency and state.
+
+The :class:`HealthReporter` thread turns :class:`~pipeline.runtime.counters.PipelineCounters` into one
+:class:`HealthStatus` per source every interval and hands each to the listeners (the stderr
+progress line, the ZeroMQ ``status.<source>`` topic, the window HUD).
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TextIO
+
+from pipeline.runtime.counters import PipelineCounters, percentile
+from pipeline.runtime.pipeline import Pipeline
+
+
+@dataclass(frozen=True)
+class HealthStatus:
+    """One source's health over the last interval.
+
+    Attributes:
+        state: the source's state (``starting``, ``running``, ``reconnecting``, ``stalled``,
+            ``stopped``, ``error``; ``building_engine`` before the model is ready).
+        fps: stage name → this source's items per second over the interval.
+        dropped: this source's frames dropped between stages since the start.
+        frames_out: this source's results produced since the start.
+        latency_p50_ms: median capture → postprocess latency of recent frames (NaN if none).
+        reconnects: times the source was reopened since the start.
+    """
+
+    source_id: str
+    state: str
+    fps: dict[str, float]
+    dropped: int
+    frames_out: int
+    latency_p50_ms: float
+    reconnects: int = 0
+
+
+def health_between(prev: PipelineCounters, cur: PipelineCounters) -> list[HealthStatus]:
+    """Each source's rates between two snapshots of the same pipeline, in source order."""
+    dt = max(cur.at - prev.at, 1e-6)
+    out = []
+    for src in cur.sources:
+        old = next((s for s in prev.sources if s.source_id == src.source_id), None)
+        before = {s.name: s.processed for s in old.stages} if old else {}
+        out.append(
+            HealthStatus(
+                source_id=src.source_id,
+                state=src.state,
+                fps={s.name: (s.processed - before.get(s.name, 0)) / dt for s in src.stages},
+                dropped=src.dropped,
+                frames_out=src.processed("postprocess"),
+                latency_p50_ms=percentile(src.latency_ms[-64:], 50),
+                reconnects=src.reconnects,
+            )
+        )
+    return out
+
+
+def format_health(h: HealthStatus) -> str:
+    """The one-line progress/health text printed on stderr."""
+    short = {"capture": "cap", "preprocess": "pre", "inference": "inf", "postprocess": "post"}
+    rates = " ".join(f"{short[k]} {v:.1f}" for k, v in h.fps.items() if k in short)
+    lat = "-" if h.latency_p50_ms != h.latency_p50_ms else f"{h.latency_p50_ms:.0f} ms"
+    again = f" | reconnects {h.reconnects}" if h.reconnects else ""
+    return (
+        f"[{h.source_id}] {h.state} | fps {rates} | frames {h.frames_out} | drops {h.dropped} | "
+        f"latency {lat}{again}"
+    )
+
+
+class HealthReporter(threading.Thread):
+    """Calls every listener with each source's :class:`HealthStatus` every ``interval_s`` until stopped.
+
+    ``last``: the latest statuses, in source order (empty before the first interval).
+    """
+
+    def __init__(self, pipeline: Pipeline, interval_s: float = 1.0) -> None:
+        super().__init__(name="health", daemon=True)
+        self.pipeline = pipeline
+        self.interval_s = interval_s
+        self.listeners: list[Callable[[HealthStatus], None]] = []
+        self._stop = threading.Event()
+        self.last: list[HealthStatus] = []
+
+    def run(self) -> None:
+        prev = self.pipeline.counters()
+        while not self._stop.wait(self.interval_s):
+            cur = self.pipeline.counters()
+            self.last = health_between(prev, cur)
+            prev = cur
+            for status in self.last:
+                for listener in self.listeners:
+                    listener(status)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def stderr_line(stream: TextIO = sys.stderr) -> Callable[[HealthStatus], None]:
+    """A listener printing :func:`format_health` to ``stream``."""
+
+    def emit(h: HealthStatus) -> None:
+        print(format_health(h), file=stream, flush=True)
+
+    return emit

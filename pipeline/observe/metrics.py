@@ -1,0 +1,209 @@
+"""Prometheus metrics of a running pipeline: what is scraped, and the health verdict of ``/healthz``.
+
+The HTTP side lives in :mod:`pipeline.observe.metrics_server`. Everything here writes into a *private*
+:class:`~prometheus_client.CollectorRegistry` (never the global one), so two servers or a test
+and a server never share samples.
+
+Metric families (prefix ``infant_stream_``; ``source`` is the source id, ``stage`` one of
+capture, preprocess, inference, postprocess):
+
+- ``frames_total{source,stage}`` (counter): this source's frames the stage has handled;
+- ``dropped_frames_total{source}`` (counter): frames dropped between stages (``latest`` policy);
+- ``reconnects_total{source}`` (counter): times the source was reopened;
+- ``source_state{source,state}`` (gauge): 1 for the current state, 0 for the other five;
+- ``source_info{source,uri}`` (gauge, 1): the source's description, credentials masked;
+- ``fps{source,stage}`` (gauge): items per second over the last health interval;
+- ``sink_dropped_total{sink}`` (counter): results a sink's queue dropped;
+- ``stage_latency_seconds{source,stage}`` (histogram): per result, stage preprocess, inference,
+  postprocess or capture_to_publish;
+- ``build_info{version}`` (gauge, 1): there from the start, beside the process metrics.
+
+Counters, states and fps are read from :meth:`Pipeline.counters` at scrape time by
+:class:`PipelineCollector`; the latency histograms are fed by :class:`MetricsSink`, an ordinary
+sink (``latest`` policy, so it can never hold up the pipeline; what it drops is counted in
+``sink_dropped_total{sink="metrics"}``).
+"""
+
+from __future__ import annotations
+
+import threading
+import typing
+from collections.abc import Callable, Iterator
+from typing import Any, Final
+
+from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from pipeline import __version__
+from pipeline.frames import Result
+from pipeline.observe.health import HealthStatus
+from pipeline.runtime.counters import PipelineCounters
+from pipeline.runtime.queues import Policy
+from pipeline.sources.base import SourceState
+from pipeline.sources.urls import mask_url
+
+PREFIX: Final = "infant_stream_"
+STATES: Final = typing.get_args(SourceState)
+"""Source states, each a ``source_state`` sample (1 for the current one)."""
+LATENCY_STAGES: Final = ("preprocess", "inference", "postprocess", "capture_to_publish")
+BUCKETS_S: Final = (0.001, 0.002, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.0)
+"""Latency histogram bounds, seconds: 1 ms (a preprocess step) to 2 s (a stuck stage); +Inf added."""
+SINK_CAPACITY: Final = 256
+"""Queue length of :class:`MetricsSink` (it only updates counters, so it keeps up easily)."""
+
+CountersFn = Callable[[], PipelineCounters]
+
+
+def health_verdict(counters: PipelineCounters | None) -> tuple[int, dict[str, Any]]:
+    """``(HTTP status, JSON body)`` of ``/healthz``.
+
+    Body: ``{"status": "ok"|"degraded"|"starting"|"stopped", "sources": {id: state}}``.
+
+    - ``ok`` (200): every source is ``running`` and no stage failed.
+    - ``starting`` (503): no pipeline attached yet (the model is loading), or every source is
+      ``starting``/``running`` with at least one still starting.
+    - ``stopped`` (503): the pipeline has ended, or every source has ended (``stopped``/``error``).
+    - ``degraded`` (503): anything else while it runs: a source reconnecting, stalled, ended or
+      failed while others go on, or a failed stage.
+
+    Only ``ok`` is 200, so a plain HTTP probe (load balancer, Kubernetes, ``curl -f``) treats a
+    camera that is reconnecting or a finished run as unhealthy; the body says which.
+    """
+    if counters is None:
+        return 503, {"status": "starting", "sources": {}}
+    states = {s.source_id: s.state for s in counters.sources}
+    values = set(states.values())
+    if counters.state == "stopped" or values <= {"stopped", "error"}:
+        status = "stopped"
+    elif counters.state == "running" and values == {"running"}:
+        status = "ok"
+    elif counters.state == "running" and values <= {"starting", "running"}:
+        status = "starting"
+    else:
+        status = "degraded"
+    return (200 if status == "ok" else 503), {"status": status, "sources": states}
+
+
+class PipelineCollector(Collector):
+    """Turns :meth:`Pipeline.counters` into metric families at each scrape (values are current).
+
+    Before :meth:`attach` it yields nothing. ``fps`` comes from the latest
+    :class:`~pipeline.observe.health.HealthStatus` of each source (:meth:`on_health`, a
+    :class:`~pipeline.observe.health.HealthReporter` listener); a source that has ended reports 0.
+    """
+
+    def __init__(self) -> None:
+        self._counters: CountersFn | None = None
+        self._fps: dict[str, dict[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def attach(self, counters: CountersFn) -> None:
+        self._counters = counters
+
+    def snapshot(self) -> PipelineCounters | None:
+        """The attached pipeline's counters now (None before :meth:`attach`)."""
+        fn = self._counters
+        return fn() if fn is not None else None
+
+    def on_health(self, status: HealthStatus) -> None:
+        with self._lock:
+            self._fps[status.source_id] = dict(status.fps)
+
+    def collect(self) -> Iterator[Metric]:
+        counters = self.snapshot()
+        if counters is None:
+            return
+        frames = CounterMetricFamily(
+            PREFIX + "frames", "Frames of a source handled by a stage.", labels=["source", "stage"]
+        )
+        dropped = CounterMetricFamily(
+            PREFIX + "dropped_frames", "Frames of a source dropped between stages.", labels=["source"]
+        )
+        reconnects = CounterMetricFamily(
+            PREFIX + "reconnects", "Times a source was reopened after a loss or stall.", labels=["source"]
+        )
+        state = GaugeMetricFamily(
+            PREFIX + "source_state", "1 for the source's current state.", labels=["source", "state"]
+        )
+        info = GaugeMetricFamily(
+            PREFIX + "source_info", "The source's URI or path (credentials masked).", labels=["source", "uri"]
+        )
+        fps = GaugeMetricFamily(
+            PREFIX + "fps", "Items per second over the last health interval.", labels=["source", "stage"]
+        )
+        with self._lock:
+            rates = {sid: dict(v) for sid, v in self._fps.items()}
+        for src in counters.sources:
+            sid = src.source_id
+            ended = src.state in ("stopped", "error")
+            for st in src.stages:
+                frames.add_metric([sid, st.name], st.processed)
+                if sid in rates:
+                    fps.add_metric([sid, st.name], 0.0 if ended else rates[sid].get(st.name, 0.0))
+            dropped.add_metric([sid], src.dropped)
+            reconnects.add_metric([sid], src.reconnects)
+            for name in STATES:
+                state.add_metric([sid, name], 1.0 if src.state == name else 0.0)
+            info.add_metric([sid, mask_url(src.description)], 1.0)
+        sinks = CounterMetricFamily(
+            PREFIX + "sink_dropped", "Results dropped by a sink's queue.", labels=["sink"]
+        )
+        for st in counters.shared:
+            if st.name.startswith("sink:"):
+                sinks.add_metric([st.name.removeprefix("sink:")], st.dropped)
+        yield from (frames, dropped, reconnects, state, info, fps, sinks)
+
+
+class MetricsSink:
+    """Feeds the latency histograms from every result (Sink protocol: ``metrics``, ``latest``).
+
+    Per result: ``timings`` of preprocess, inference and postprocess, and
+    ``publish_mono - capture_mono`` as ``capture_to_publish`` (capture → postprocess done, the
+    moment the result is handed to the sinks).
+    """
+
+    name = "metrics"
+    policy: Policy = "latest"
+    capacity = SINK_CAPACITY
+
+    def __init__(self, histogram: Histogram) -> None:
+        self.histogram = histogram
+        self._children: dict[str, tuple[Any, ...]] = {}
+
+    def write(self, result: Result) -> None:
+        sid = result.meta.source_id
+        children = self._children.get(sid)
+        if children is None:
+            children = tuple(self.histogram.labels(sid, stage) for stage in LATENCY_STAGES)
+            self._children[sid] = children
+        t = result.timings
+        pre, inf, post, total = children
+        pre.observe(t.preprocess_ms / 1000.0)
+        inf.observe(t.inference_ms / 1000.0)
+        post.observe(t.postprocess_ms / 1000.0)
+        total.observe(max(0.0, result.publish_mono - result.meta.capture_mono))
+
+    def close(self) -> None:
+        """Nothing to flush (the histograms outlive the pipeline, in the server's registry)."""
+
+
+def make_registry(collector: PipelineCollector) -> tuple[CollectorRegistry, Histogram]:
+    """A private registry with the process and platform metrics, ``build_info``, ``collector``
+    and the latency histogram (returned, for :class:`MetricsSink`)."""
+    from prometheus_client import Gauge, PlatformCollector, ProcessCollector
+
+    registry = CollectorRegistry()
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    build = Gauge(PREFIX + "build_info", "infant-stream version (value 1).", ["version"], registry=registry)
+    build.labels(__version__).set(1)
+    registry.register(collector)
+    histogram = Histogram(
+        PREFIX + "stage_latency_seconds",
+        "Per-frame time in a stage, or from capture to publish (capture_to_publish).",
+        ["source", "stage"],
+        buckets=BUCKETS_S,
+        registry=registry,
+    )
+    return registry, histogram

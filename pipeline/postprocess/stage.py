@@ -1,0 +1,82 @@
+"""The postprocess stage: logits → :class:`~pipeline.frames.Result` with parts, tracks and drop counts."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from pipeline.contract.geometry import CellGrid, Letterbox, cell_grid
+from pipeline.contract.model_meta import ModelSpec
+from pipeline.frames import Inferred, Result
+from pipeline.postprocess.parts import extract_parts, logits_to_maps
+
+if TYPE_CHECKING:  # scipy/filterpy are only imported by whoever builds a tracker
+    from pipeline.postprocess.tracking import PartTracker
+
+
+class Postprocessor:
+    """Turns each model output into a result. Runs on one thread, in frame order.
+
+    Args:
+        spec: the model's classes.
+        min_area_px: smallest region (original-frame pixels) reported as a part instance.
+        tracker: Kalman part tracker run on every frame's parts (track ids, smoothed centroids,
+            coasting parts); None = raw regions only. Its time counts in ``postprocess_ms``.
+        maps: logits (C, out_h, out_w) + letterbox → (class map (h, w) uint8, score map (h, w) float32);
+            default :func:`pipeline.parts.logits_to_maps` (numpy), or
+            :class:`pipeline.infer.gpu_ops.DeviceMaps` to reduce on the GPU.
+    """
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        min_area_px: int = 100,
+        tracker: PartTracker | None = None,
+        maps: Callable[[np.ndarray, Letterbox], tuple[np.ndarray, np.ndarray]] = logits_to_maps,
+    ) -> None:
+        self.spec = spec
+        self.maps = maps
+        self.min_area_px = min_area_px
+        self.tracker = tracker
+        self._last_seq: dict[str, int] = {}
+        self._grids: dict[tuple[int, int, int, int], CellGrid] = {}
+
+    def grid_for(self, map_hw: tuple[int, ...], box: Letterbox) -> CellGrid:
+        """The (cached) cell grid of a class map over its frame."""
+        key = (map_hw[0], map_hw[1], box.src_h, box.src_w)
+        grid = self._grids.get(key)
+        if grid is None:
+            grid = self._grids[key] = cell_grid((map_hw[0], map_hw[1]), (box.src_h, box.src_w))
+        return grid
+
+    def dropped_before(self, source_id: str, seq: int) -> int:
+        """Frames of ``source_id`` missing between the previous result and ``seq``."""
+        last = self._last_seq.get(source_id, -1)
+        self._last_seq[source_id] = seq
+        return max(0, seq - last - 1)
+
+    def __call__(self, item: Inferred) -> Result:
+        t0 = time.perf_counter()
+        class_map, score_map = self.maps(item.logits, item.letterbox)
+        grid = self.grid_for(class_map.shape, item.letterbox)
+        parts, classes = extract_parts(class_map, score_map, self.spec.class_names, self.min_area_px, grid)
+        meta = item.frame.meta
+        if self.tracker is not None:
+            parts = self.tracker.update(meta, parts)
+        done = time.perf_counter()
+        timings = replace(item.timings, postprocess_ms=(done - t0) * 1000.0)
+        return Result(
+            meta=meta,
+            parts=parts,
+            classes=classes,
+            timings=timings,
+            dropped_since_last=self.dropped_before(meta.source_id, meta.seq),
+            image=item.frame.image,
+            class_map=class_map,
+            grid=grid,
+            publish_mono=time.monotonic(),
+        )

@@ -1,0 +1,136 @@
+"""One part track: a filterpy Kalman filter over one part instance's centroid, plus its bookkeeping.
+
+Tracks live on the postprocess thread only (mutable, never sent anywhere); what leaves the tracker
+is a frozen :class:`~pipeline.frames.PartInstance`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pipeline.postprocess.tracking.motion import (
+    Motion,
+    measurement_noise,
+    new_filter,
+    process_noise,
+    transition,
+)
+
+
+class Track:
+    """The state of one tracked part instance.
+
+    Args:
+        track_id: id, unique and increasing per source.
+        class_id, name: the part's class.
+        motion: state model (:mod:`pipeline.postprocess.tracking.motion`).
+        process_std: std of the model's white noise (px/s² CV, px/s³ CA).
+        centroid: (x, y) px of the first region.
+        noise_std_px: that region's centroid std (px), :func:`~pipeline.postprocess.tracking.motion.measurement_std`.
+        box: (x0, y0, x1, y1) of the first region, x1/y1 exclusive.
+        t: time of the first region, seconds.
+
+    Attributes:
+        kf: the filterpy ``KalmanFilter``; ``kf.x`` (n, 1) state, ``kf.P`` (n, n) covariance.
+        t: time (s) the state refers to.
+        last_box: the last observed region's box.
+        last_observed_t: time (s) of the last observed region.
+        last_observed_pos: (x, y) px, the filtered position right after the last update.
+        state: ``observed`` when the latest step had a region, ``predicted`` while coasting.
+        hits: number of regions assigned to the track.
+    """
+
+    def __init__(
+        self,
+        track_id: int,
+        class_id: int,
+        name: str,
+        motion: Motion,
+        process_std: float,
+        centroid: tuple[float, float],
+        noise_std_px: float,
+        box: tuple[int, int, int, int],
+        t: float,
+    ) -> None:
+        self.track_id = track_id
+        self.class_id = class_id
+        self.name = name
+        self.motion = motion
+        self.process_std = process_std
+        self.kf = new_filter(motion, centroid, noise_std_px)
+        self.t = t
+        self.last_box = box
+        self.last_observed_t = t
+        self.last_observed_pos = (float(centroid[0]), float(centroid[1]))
+        self.state = "observed"
+        self.hits = 1
+
+    def predict_to(self, t: float) -> None:
+        """Move the state to time ``t`` (s) without a measurement: ``x ← F x``, ``P ← F P Fᵀ + Q``.
+
+        A ``t`` not after the current one changes nothing (a zero step).
+        """
+        dt = t - self.t
+        if dt > 0.0:
+            self.kf.predict(F=transition(self.motion, dt), Q=process_noise(self.motion, dt, self.process_std))
+            self.t = t
+        self.state = "predicted"
+
+    def innovation(self, centroid: tuple[float, float], noise_std_px: float) -> tuple[np.ndarray, np.ndarray]:
+        """Residual ``y = z − H x`` (2,) px and its covariance ``S = H P Hᵀ + R`` (2, 2) px²."""
+        h = self.kf.H
+        y = np.asarray(centroid, dtype=np.float64) - (h @ self.kf.x)[:, 0]
+        s = h @ self.kf.P @ h.T + measurement_noise(noise_std_px)
+        return y, s
+
+    def mahalanobis2(self, centroid: tuple[float, float], noise_std_px: float) -> float:
+        """Squared Mahalanobis distance ``yᵀ S⁻¹ y`` (unitless, χ² with 2 dof for a true match)."""
+        return self.distance(centroid, noise_std_px)[0]
+
+    def distance(self, centroid: tuple[float, float], noise_std_px: float) -> tuple[float, float]:
+        """(``d² = yᵀ S⁻¹ y``, ``d² + ln det S``) of a measurement against the predicted state.
+
+        The second is −2 ln of the Gaussian likelihood of the measurement, up to a constant: unlike
+        ``d²`` alone it does not favour a track just because it is uncertain (a long-coasting track
+        has a large ``S`` and therefore a small ``d²`` to everything near it).
+        """
+        y, s = self.innovation(centroid, noise_std_px)
+        d2 = float(y @ np.linalg.solve(s, y))
+        return d2, d2 + float(np.log(np.linalg.det(s)))
+
+    def update(
+        self, centroid: tuple[float, float], noise_std_px: float, box: tuple[int, int, int, int]
+    ) -> None:
+        """Correct the (already predicted) state with a region's centroid (px) of std ``noise_std_px``."""
+        self.kf.update(
+            np.asarray(centroid, dtype=np.float64).reshape(2, 1), R=measurement_noise(noise_std_px)
+        )
+        self.last_box = box
+        self.last_observed_t = self.t
+        self.last_observed_pos = self.position
+        self.state = "observed"
+        self.hits += 1
+
+    @property
+    def position(self) -> tuple[float, float]:
+        """Smoothed (x, y), px."""
+        return float(self.kf.x[0, 0]), float(self.kf.x[1, 0])
+
+    @property
+    def velocity(self) -> tuple[float, float]:
+        """(vx, vy), px/s."""
+        return float(self.kf.x[2, 0]), float(self.kf.x[3, 0])
+
+    @property
+    def uncertainty(self) -> tuple[float, float]:
+        """(σx, σy) px: square roots of the position variances (diagonal of ``P``)."""
+        p = self.kf.P
+        return float(np.sqrt(max(p[0, 0], 0.0))), float(np.sqrt(max(p[1, 1], 0.0)))
+
+    def predicted_box(self) -> tuple[int, int, int, int]:
+        """The last observed box moved by the displacement since the last observation, rounded to px."""
+        x, y = self.position
+        dx = round(x - self.last_observed_pos[0])
+        dy = round(y - self.last_observed_pos[1])
+        x0, y0, x1, y1 = self.last_box
+        return (x0 + dx, y0 + dy, x1 + dx, y1 + dy)

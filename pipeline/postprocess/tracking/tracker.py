@@ -1,0 +1,191 @@
+"""Frame-to-frame association of part instances to Kalman tracks, per source and per class.
+
+For each frame of a source, at time ``t`` (``pts_s``, else ``capture_mono``; seconds):
+
+1. Time going backwards (a looping file restarting, a new stream) ends every track of the source.
+2. Every track is predicted to ``t`` (:meth:`Track.predict_to`): a dropped frame is just a longer step.
+3. Per class, track *i* and region *j* may pair only if the squared Mahalanobis distance ``d²`` of the
+   region's centroid from the track's predicted position (innovation covariance ``S = H P Hᵀ + R``) is
+   at most ``gate_chi2``. Allowed pairs cost ``d² + ln det S`` (−2 ln likelihood: with ``d²`` alone an
+   uncertain, coasting track would win a region from a confident one next to it, and two tracks on one
+   part would take turns forever). Forbidden pairs cost :data:`FORBIDDEN`, larger than any sum of
+   allowed costs, so :func:`scipy.optimize.linear_sum_assignment` first makes as many allowed pairs as
+   possible, then the cheapest such set; forbidden pairs it still returns are dropped.
+4. Paired tracks are updated; unpaired regions start new tracks (ids unique per source, increasing, never
+   reused); unpaired tracks coast (``state="predicted"``).
+
+A track ends (before step 2) once ``t − last_observed_t > max_coast_s``: it coasts for at most
+``max_coast_s`` and a region after a longer gap gets a new id; a forward time jump beyond
+``max_coast_s`` therefore ends every track as well. A track observed in fewer than
+``tracker.min_hits_to_coast`` frames does not coast at all: it ends at its first miss.
+
+Region instance indices are ordered by area each frame, so nothing here relies on them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Final
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from pipeline.config import TrackerConfig
+from pipeline.frames import FrameMeta, PartInstance
+from pipeline.postprocess.tracking.motion import measurement_std
+from pipeline.postprocess.tracking.track import Track
+
+FORBIDDEN: Final = 1e9
+COAST_SLACK_S: Final = 1e-6
+
+
+class _SourceTracks:
+    """What the tracker remembers about one source (postprocess thread only)."""
+
+    def __init__(self) -> None:
+        self.last_t: float | None = None
+        self.next_id = 1
+        self.tracks: list[Track] = []
+
+
+def assign(cost: np.ndarray, allowed: np.ndarray) -> list[tuple[int, int]]:
+    """Gated minimum-cost assignment.
+
+    Args:
+        cost: (tracks, regions) float64 pairing costs (any sign).
+        allowed: (tracks, regions) bool, the pairs inside the gate.
+    Returns:
+        (track row, region column) pairs, all allowed: as many as possible, then the cheapest.
+    """
+    if cost.size == 0:
+        return []
+    rows, cols = linear_sum_assignment(np.where(allowed, cost, FORBIDDEN))
+    return [(int(r), int(c)) for r, c in zip(rows, cols, strict=True) if allowed[r, c]]
+
+
+class PartTracker:
+    """Kalman tracking of part centroids; one independent set of tracks per source.
+
+    Not thread-safe: call :meth:`update` from one thread (the postprocess stage), in frame order per
+    source.
+
+    Args:
+        cfg: motion model, noises, gate and coasting time.
+    """
+
+    def __init__(self, cfg: TrackerConfig) -> None:
+        self.cfg = cfg
+        self._sources: dict[str, _SourceTracks] = {}
+
+    def reset(self, source_id: str) -> None:
+        """End every track of ``source_id`` (ids keep increasing afterwards)."""
+        src = self._sources.get(source_id)
+        if src is not None:
+            src.tracks.clear()
+            src.last_t = None
+
+    def tracks(self, source_id: str) -> tuple[Track, ...]:
+        """The live tracks of a source (for inspection; do not modify)."""
+        src = self._sources.get(source_id)
+        return tuple(src.tracks) if src is not None else ()
+
+    def _noise(self, part: PartInstance) -> float:
+        c = self.cfg
+        return measurement_std(c.measurement_noise_px, c.reference_area_px, part.area_px, part.score)
+
+    def update(self, meta: FrameMeta, parts: tuple[PartInstance, ...]) -> tuple[PartInstance, ...]:
+        """Track one frame's regions.
+
+        Args:
+            meta: the frame (``source_id``, and ``pts_s`` or ``capture_mono`` for the time).
+            parts: the frame's regions, as :func:`~pipeline.parts.extract_parts` returns them.
+        Returns:
+            every region in input order, copied with ``track_id``, ``state="observed"``, ``smoothed``,
+            ``velocity`` and ``uncertainty`` set (``centroid`` stays the measured one); then one
+            ``predicted`` part per coasting track, by ``track_id``. A part without a centroid is passed
+            through unchanged.
+        """
+        src = self._sources.setdefault(meta.source_id, _SourceTracks())
+        t = meta.pts_s if meta.pts_s is not None else meta.capture_mono
+        if src.last_t is not None and t < src.last_t:
+            src.tracks.clear()
+        src.last_t = t
+        # A track unobserved for longer than max_coast_s ends before association (a region after a
+        # longer gap starts a new track). COAST_SLACK_S absorbs the float rounding of timestamps so
+        # that a gap of exactly max_coast_s still coasts.
+        src.tracks = [
+            tr for tr in src.tracks if t - tr.last_observed_t <= self.cfg.max_coast_s + COAST_SLACK_S
+        ]
+        for track in src.tracks:
+            track.predict_to(t)
+
+        assigned: dict[int, Track] = {}  # index in ``parts`` → its track
+        for class_id in dict.fromkeys(p.class_id for p in parts):
+            regions = [
+                (i, p.centroid, self._noise(p))
+                for i, p in enumerate(parts)
+                if p.class_id == class_id and p.centroid is not None
+            ]
+            tracks = [tr for tr in src.tracks if tr.class_id == class_id]
+            dist = np.array(
+                [[tr.distance(z, n) for _, z, n in regions] for tr in tracks], dtype=np.float64
+            ).reshape(len(tracks), len(regions), 2)
+            for r, c in assign(dist[..., 1], dist[..., 0] <= self.cfg.gate_chi2):
+                i, z, n = regions[c]
+                tracks[r].update(z, n, parts[i].box)
+                assigned[i] = tracks[r]
+            for i, z, n in regions:
+                if i not in assigned:
+                    p = parts[i]
+                    assigned[i] = Track(
+                        src.next_id,
+                        p.class_id,
+                        p.name,
+                        self.cfg.motion,
+                        self.cfg.process_noise,
+                        z,
+                        n,
+                        p.box,
+                        t,
+                    )
+                    src.next_id += 1
+                    src.tracks.append(assigned[i])
+
+        # Young tracks end at their first miss (no ghost of a one-frame fragment).
+        src.tracks = [
+            tr for tr in src.tracks if tr.state == "observed" or tr.hits >= self.cfg.min_hits_to_coast
+        ]
+        out = [_observed(p, assigned[i]) if i in assigned else p for i, p in enumerate(parts)]
+        coasting = sorted((tr for tr in src.tracks if tr.state == "predicted"), key=lambda tr: tr.track_id)
+        out.extend(_predicted(tr) for tr in coasting)
+        return tuple(out)
+
+
+def _observed(part: PartInstance, track: Track) -> PartInstance:
+    """``part`` with its track's id and filtered state."""
+    return replace(
+        part,
+        track_id=track.track_id,
+        state="observed",
+        smoothed=track.position,
+        velocity=track.velocity,
+        uncertainty=track.uncertainty,
+    )
+
+
+def _predicted(track: Track) -> PartInstance:
+    """The part a coasting track stands for: no region, the predicted position and moved box."""
+    return PartInstance(
+        class_id=track.class_id,
+        name=track.name,
+        instance=None,
+        box=track.predicted_box(),
+        centroid=None,
+        area_px=0,
+        score=0.0,
+        track_id=track.track_id,
+        state="predicted",
+        smoothed=track.position,
+        velocity=track.velocity,
+        uncertainty=track.uncertainty,
+    )

@@ -1,0 +1,104 @@
+"""The published record, schema 1 (design.md §3): one JSON object per processed frame.
+
+Also the JSONL line. Coordinates are original-frame pixels; times are milliseconds;
+``capture_ts`` is Unix seconds. The record never contains pixels.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Final
+
+from pipeline.frames import ClassSummary, PartInstance, Result
+from pipeline.observe.health import HealthStatus
+
+SCHEMA: Final = 1
+
+
+def _r(value: float, digits: int = 2) -> float:
+    return round(float(value), digits)
+
+
+def _pair(value: tuple[float, float] | None) -> list[float] | None:
+    return None if value is None else [_r(value[0]), _r(value[1])]
+
+
+def part_record(part: PartInstance) -> dict[str, Any]:
+    """One entry of ``parts``."""
+    return {
+        "class_id": part.class_id,
+        "name": part.name,
+        "instance": part.instance,
+        "track_id": part.track_id,
+        "state": part.state,
+        "box": list(part.box),
+        "centroid": _pair(part.centroid),
+        "smoothed": _pair(part.smoothed),
+        "velocity": _pair(part.velocity),
+        "uncertainty": _pair(part.uncertainty),
+        "area_px": part.area_px,
+        "score": _r(part.score, 3),
+    }
+
+
+def class_record(summary: ClassSummary) -> dict[str, Any]:
+    """One entry of ``classes``: all pixels of a class, whatever their regions."""
+    return {
+        "class_id": summary.class_id,
+        "name": summary.name,
+        "box": list(summary.box),
+        "centroid": _pair(summary.centroid),
+        "area_px": summary.area_px,
+        "score": _r(summary.score, 3),
+        "instances": summary.instances,
+    }
+
+
+def to_record(result: Result, publish_mono: float) -> dict[str, Any]:
+    """The schema-1 record of ``result``, published at ``publish_mono`` (``time.monotonic()``)."""
+    m, t = result.meta, result.timings
+    return {
+        "schema": SCHEMA,
+        "source": m.source_id,
+        "seq": m.seq,
+        "pts_s": None if m.pts_s is None else round(m.pts_s, 4),
+        "capture_ts": round(m.capture_wall, 4),
+        "width": m.width,
+        "height": m.height,
+        "dropped_since_last": result.dropped_since_last,
+        "latency_ms": {
+            "preprocess": _r(t.preprocess_ms),
+            "inference": _r(t.inference_ms),
+            "postprocess": _r(t.postprocess_ms),
+            "capture_to_publish": _r((publish_mono - m.capture_mono) * 1000.0),
+        },
+        "parts": [part_record(p) for p in result.parts],
+        "classes": [class_record(c) for c in result.classes],
+    }
+
+
+def status_record(status: HealthStatus, wall_ts: float, **extra: Any) -> dict[str, Any]:
+    """The heartbeat record of topic ``status.<source>`` (design.md §3), at Unix time ``wall_ts``.
+
+    ``fps``: items per second per stage over the last interval; ``dropped``: frames dropped
+    between stages since the start; ``reconnects``: times the source was reopened; ``extra``: more counters (e.g. the publisher's own drops).
+    """
+    lat = status.latency_p50_ms
+    return {
+        "schema": SCHEMA,
+        "type": "status",
+        "source": status.source_id,
+        "ts": round(wall_ts, 4),
+        "state": status.state,
+        "fps": {k: _r(v, 1) for k, v in status.fps.items()},
+        "dropped": status.dropped,
+        "frames_out": status.frames_out,
+        "latency_p50_ms": None if lat != lat else _r(lat),
+        "reconnects": status.reconnects,
+        **extra,
+    }
+
+
+def encode(record: dict[str, Any]) -> str:
+    """Compact JSON text of a record (no trailing newline)."""
+    return json.dumps(record, separators=(",", ":"), allow_nan=False)

@@ -1,0 +1,120 @@
+"""The CSV layout for analysis: one row per part instance per frame, from a schema-1 record.
+
+Shared by the ``--csv`` sink of ``run`` and ``infant-stream subscribe --csv`` so both write the
+same file. Units as in the record (pipeline/publish/record.py): pixels of the original frame, velocity in
+px/s, ``pts_s`` stream seconds, ``capture_ts`` Unix seconds. A value the record does not have
+(``None``: a ``predicted`` part has no centroid and no instance; no tracker → no track id,
+smoothed position or velocity) is an empty cell. A frame without parts has no row.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any, Final
+
+from pipeline.sinks.outfile import open_output, prepare_output
+
+COLUMNS: Final[tuple[str, ...]] = (
+    "source",
+    "seq",
+    "pts_s",
+    "capture_ts",
+    "class_id",
+    "name",
+    "instance",
+    "track_id",
+    "state",
+    "cx",
+    "cy",
+    "sx",
+    "sy",
+    "vx",
+    "vy",
+    "sigma_x",
+    "sigma_y",
+    "x0",
+    "y0",
+    "x1",
+    "y1",
+    "area_px",
+    "score",
+)
+"""Column order of the CSV file (the header)."""
+
+# column pair → the record's part key holding [x, y] (or [x0, y0, x1, y1] for the box)
+_PAIRS: Final = (
+    (("cx", "cy"), "centroid"),
+    (("sx", "sy"), "smoothed"),
+    (("vx", "vy"), "velocity"),
+    (("sigma_x", "sigma_y"), "uncertainty"),
+    (("x0", "y0", "x1", "y1"), "box"),
+)
+
+
+def _spread(names: Sequence[str], value: Sequence[Any] | None) -> dict[str, Any]:
+    if value is None:
+        return dict.fromkeys(names)
+    if not isinstance(value, list | tuple):
+        raise TypeError(f"expected a list of numbers for {'/'.join(names)}, got {type(value).__name__}")
+    if len(value) != len(names):
+        raise ValueError(f"expected {len(names)} numbers for {'/'.join(names)}, got {len(value)}")
+    return dict(zip(names, value, strict=True))
+
+
+def record_rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The rows (column → value, ``None`` for missing) of one schema-1 record, in ``parts`` order.
+
+    Raises:
+        KeyError, TypeError, ValueError: the record is not a schema-1 parts record.
+    """
+    frame = {k: record[k] for k in ("source", "seq", "pts_s", "capture_ts")}
+    parts = record["parts"]
+    if not isinstance(parts, list | tuple):
+        raise TypeError(f"parts: expected a list, got {type(parts).__name__}")
+    rows = []
+    for part in parts:
+        if not isinstance(part, Mapping):
+            raise TypeError(f"parts: expected objects, got {type(part).__name__}")
+        row = {**frame, **{k: part.get(k) for k in ("class_id", "name", "instance", "track_id", "state")}}
+        for names, key in _PAIRS:
+            row.update(_spread(names, part.get(key)))
+        row["area_px"] = part.get("area_px")
+        row["score"] = part.get("score")
+        rows.append(row)
+    return rows
+
+
+class CsvWriter:
+    """Writes :func:`record_rows` of each record to ``path``, flushed per record.
+
+    The folder is created at construction (errors name ``flag_name``); the file and its header
+    are written with the first record, so a run that fails before producing anything leaves no file.
+    """
+
+    def __init__(self, path: str | Path, flag_name: str = "--csv") -> None:
+        self.path = prepare_output(path, flag_name)
+        self.flag_name = flag_name
+        self._file: IO[str] | None = None
+        self._writer: csv.DictWriter[str] | None = None
+        self.records = 0
+        self.rows = 0
+
+    def write_record(self, record: Mapping[str, Any]) -> None:
+        """Append the rows of one schema-1 record (header first if the file is new)."""
+        rows = record_rows(record)
+        if self._writer is None:
+            self._file = open_output(self.path, self.flag_name, newline="")
+            self._writer = csv.DictWriter(self._file, fieldnames=COLUMNS)  # RFC 4180: CRLF rows
+            self._writer.writeheader()
+        assert self._file is not None
+        self._writer.writerows(rows)  # csv writes None as an empty cell
+        self._file.flush()
+        self.records += 1
+        self.rows += len(rows)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None

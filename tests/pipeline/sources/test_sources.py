@@ -1,0 +1,220 @@
+"""Sources on real media: PyAV-written H.264 files, the shared vtest.avi, damaged files, images."""
+
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from pipeline.config import SourceConfig
+from pipeline.errors import SourceError
+from pipeline.sources import FileSource, ImageSource, StreamSource, WebcamSource, open_source
+from pipeline.sources.stream import StreamOptions, backoff_delay
+from pipeline.sources.urls import is_stream_url, is_webcam, mask_url, url_problem
+from tests.helpers.media import truncated_h264, write_h264
+
+
+def collect(source, limit: int = 10_000, deadline_s: float = 30.0):
+    stop = threading.Event()
+    t0 = time.monotonic()
+    out = []
+    for frame in source.frames(stop):
+        out.append(frame)
+        assert time.monotonic() - t0 < deadline_s, "source too slow"
+        if len(out) >= limit:
+            stop.set()
+    return out
+
+
+@pytest.mark.parametrize("container", ["mp4", "mkv"])
+def test_file_every_frame_with_seq_and_pts(tmp_path, container):
+    path = write_h264(tmp_path / f"v.{container}", frames=23, fps=10)
+    frames = collect(FileSource(path, "f"))
+    assert [f.meta.seq for f in frames] == list(range(23))
+    assert [f.meta.pts_s for f in frames] == pytest.approx([i / 10 for i in range(23)])
+    assert frames[0].image.shape == (96, 128, 3) and frames[0].image.dtype == np.uint8
+    monos = [f.meta.capture_mono for f in frames]
+    assert monos == sorted(monos)
+    assert abs(frames[0].meta.capture_wall - time.time()) < 60
+
+
+def test_file_realtime_paces_to_frame_rate(tmp_path):
+    path = write_h264(tmp_path / "v.mp4", frames=10, fps=20)
+    t0 = time.monotonic()
+    frames = collect(FileSource(path, "f", realtime=True))
+    elapsed = time.monotonic() - t0
+    assert len(frames) == 10
+    assert elapsed >= 0.4  # 9 frame intervals of 50 ms
+    gaps = np.diff([f.meta.capture_mono for f in frames])
+    assert gaps.min() > 0.03
+
+
+def test_file_loop_continues_pts(tmp_path):
+    path = write_h264(tmp_path / "v.mp4", frames=5, fps=10)
+    frames = collect(FileSource(path, "f", loop=True), limit=12)
+    assert [f.meta.seq for f in frames] == list(range(12))
+    assert [f.meta.pts_s for f in frames] == pytest.approx([i / 10 for i in range(12)])
+
+
+def test_vtest_avi_decodes_end_to_end(vtest_avi):
+    frames = collect(FileSource(vtest_avi, "vtest"), deadline_s=60)
+    assert len(frames) == 795
+    assert frames[0].image.shape == (576, 768, 3)
+    assert frames[-1].meta.seq == 794
+
+
+def test_truncated_file_yields_frames_then_reports(tmp_path):
+    cut = truncated_h264(tmp_path, keep=0.6)
+    got = []
+    with pytest.raises(SourceError, match=r"cut\.mp4: file ends early: \d+ of 40 frames decoded"):
+        for frame in FileSource(cut, "f").frames(threading.Event()):
+            got.append(frame.meta.seq)
+    assert 5 < len(got) < 40 and got == list(range(len(got)))
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(None, "no such file"), (b"hello, not a video", "not a readable video")],
+)
+def test_bad_files(tmp_path, content, message):
+    path = tmp_path / "x.mp4"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(SourceError, match=message):
+        list(FileSource(path, "f").frames(threading.Event()))
+
+
+def test_image_folder_sorted_and_bad_image(tmp_path):
+    for i in (2, 0, 1):
+        cv2.imwrite(str(tmp_path / f"im{i}.png"), np.full((8, 10, 3), (i * 50, 0, 255), np.uint8))
+    frames = collect(ImageSource(tmp_path, "img"))
+    assert [f.meta.seq for f in frames] == [0, 1, 2]
+    assert frames[1].image[0, 0].tolist() == [255, 0, 50]  # BGR on disk -> RGB in the frame
+    (tmp_path / "im3.png").write_bytes(b"garbage")
+    with pytest.raises(SourceError, match=r"im3\.png: not a readable image"):
+        collect(ImageSource(tmp_path, "img"))
+
+
+def test_webcam_interface_reads_through_opencv(tmp_path):
+    # No webcam exists on these machines: the same OpenCV capture path is fed a file instead.
+    path = write_h264(tmp_path / "cam.mp4", frames=12, fps=10)
+    frames = collect(WebcamSource(str(path), "cam"))
+    assert [f.meta.seq for f in frames] == list(range(12))
+    assert frames[0].image.shape == (96, 128, 3)
+    mono = [f.meta.pts_s for f in frames]
+    assert mono == sorted(mono)
+
+
+@pytest.mark.skipif(
+    not Path("/dev/video0").exists(),
+    reason="no webcam device: /dev/video0 is absent (as on CI and dev machines, design.md §5)",
+)
+def test_real_webcam_delivers_frames():
+    frames = collect(WebcamSource(0, "cam"), limit=3)
+    assert len(frames) == 3
+
+
+def test_missing_webcam_gives_up_with_message():
+    src = WebcamSource("/dev/video99", "cam")
+    src.options = type(src.options)(reopen_attempts=1)
+    with pytest.raises(SourceError, match=r"camera /dev/video99: cannot open"):
+        collect(src)
+
+
+@pytest.mark.parametrize(
+    ("url", "masked"),
+    [
+        ("rtsp://admin:secret@10.0.0.5:554/live", "rtsp://***:***@10.0.0.5:554/live"),
+        ("rtsp://admin@cam.local/live?x=1", "rtsp://***@cam.local/live?x=1"),
+        ("rtsp://cam.local/live", "rtsp://cam.local/live"),
+        ("/path/to/file.mp4", "/path/to/file.mp4"),
+        ("rtsp://admin:secret@cam:notaport/live", "rtsp://***@cam:notaport/live"),  # malformed port
+        ("rtsp://admin:p@ss@cam/live", "rtsp://***:***@cam/live"),  # an @ in the password
+        ("rtsp://cam/live?next=a@b", "rtsp://cam/live?next=a@b"),
+    ],
+)
+def test_mask_url(url, masked):
+    assert mask_url(url) == masked
+
+
+@pytest.mark.parametrize(
+    ("text", "stream", "webcam"),
+    [
+        ("rtsp://h/x", True, False),
+        ("https://h/x.m3u8", True, False),
+        ("0", False, True),
+        ("/dev/video2", False, True),
+        ("video.mp4", False, False),
+    ],
+)
+def test_classify(text, stream, webcam):
+    assert is_stream_url(text) == stream and is_webcam(text) == webcam
+
+
+def test_backoff_is_capped_exponential():
+    assert [backoff_delay(i, 0.5, 4.0) for i in range(6)] == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
+
+
+def test_open_source_picks_kinds(tmp_path):
+    video = write_h264(tmp_path / "v.mp4", frames=2)
+    assert isinstance(open_source(SourceConfig(uri=str(video))), FileSource)
+    assert isinstance(open_source(SourceConfig(uri="rtsp://u:p@127.0.0.1:1/x")), StreamSource)
+    assert isinstance(open_source(SourceConfig(uri="0")), WebcamSource)
+    with pytest.raises(SourceError, match="no such file"):
+        open_source(SourceConfig(uri=str(tmp_path / "missing.mp4")))
+    with pytest.raises(SourceError, match="unsupported URL scheme"):
+        open_source(SourceConfig(uri="gopher://x"))
+
+
+def test_unreachable_stream_retries_and_stops_fast(caplog):
+    src = StreamSource(
+        "rtsp://user:pw@127.0.0.1:9/none", "cam", StreamOptions(reconnect_initial_s=0.05, reconnect_max_s=0.2)
+    )
+    stop = threading.Event()
+    t = threading.Thread(target=lambda: list(src.frames(stop)), daemon=True)
+    t.start()
+    time.sleep(1.0)
+    assert src.state == "reconnecting"
+    t0 = time.monotonic()
+    stop.set()
+    t.join(2.0)
+    assert not t.is_alive() and time.monotonic() - t0 < 2.0
+    assert src.state == "stopped"
+    assert "pw" not in src.description
+    warnings = [r.getMessage() for r in caplog.records if "cannot open" in r.getMessage()]
+    assert warnings and all("user:pw" not in w and "***" in w for w in warnings)
+
+
+def test_giving_up_names_masked_url():
+    opts = StreamOptions(reconnect_initial_s=0.01, reconnect_attempts=2)
+    with pytest.raises(
+        SourceError, match=r"rtsp://\*\*\*:\*\*\*@127.0.0.1:9/none: cannot open after 2 attempts"
+    ) as info:
+        collect(StreamSource("rtsp://user:pw@127.0.0.1:9/none", "cam", opts))
+    assert "pw" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("rtsp://admin:pw@/stream1", "no host"),
+        ("rtsp://cam:port/stream1", "Port could not be cast"),
+        ("rtsp://[::1/stream1", "Invalid IPv6 URL"),
+        ("http://:80/x", "no host"),
+        ("rtsp://cam:0/x", "port 0"),
+        ("rtsp://admin:pw@cam.local:554/live", None),
+        ("udp://@:1234", None),  # FFmpeg's listen form
+        ("srt://:9000?mode=listener", None),
+    ],
+)
+def test_url_problem(url, problem):
+    found = url_problem(url)
+    assert (found is None) if problem is None else (problem in found)
+
+
+def test_malformed_stream_url_is_refused_with_the_password_masked():
+    with pytest.raises(SourceError) as err:
+        open_source(SourceConfig(uri="rtsp://admin:s3cret@cam:notaport/live"))
+    assert "malformed URL" in str(err.value) and "s3cret" not in str(err.value)

@@ -1,0 +1,133 @@
+"""``infant-stream synth``: make a synthetic YIBP dataset or a synthetic infant video.
+
+Usage::
+
+    infant-stream synth dataset --out DIR [--videos 20] [--frames-per-video 8] [--seed 0]
+                                [--size-range 256 640] [--test-fraction 0.2] [--unlabelled-videos 0]
+    infant-stream synth video --out FILE.mp4 [--frames 150] [--fps 25] [--width 640 --height 480] [--seed 0]
+
+Also runnable on its own: ``python -m trainer.synth.cli dataset --out DIR``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from pipeline.errors import ConfigError, InfantStreamError
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    """Add the ``synth`` subcommand (modes ``dataset`` and ``video``) with ``func=main``."""
+    synth = subparsers.add_parser("synth", help="make synthetic infant data (YIBP dataset or video)")
+    modes = synth.add_subparsers(dest="synth_mode", required=True, metavar="{dataset,video}")
+
+    ds = modes.add_parser("dataset", help="write a dataset in the Youtube-Infant-Body-Parsing layout")
+    ds.add_argument("--out", type=Path, required=True, help="output directory (created)")
+    ds.add_argument("--videos", type=int, default=20, help="labelled videos (default 20)")
+    ds.add_argument("--frames-per-video", type=int, default=8, help="frames per video (default 8)")
+    ds.add_argument("--seed", type=int, default=0, help="random seed; same seed, same files (default 0)")
+    ds.add_argument(
+        "--size-range",
+        type=int,
+        nargs=2,
+        default=(256, 640),
+        metavar=("MIN", "MAX"),
+        help="long image side in px",
+    )
+    ds.add_argument("--test-fraction", type=float, default=0.2, help="share of videos in test_label.json")
+    ds.add_argument("--unlabelled-videos", type=int, default=0, help="extra videos for train_unlabel.json")
+
+    vid = modes.add_parser("video", help="write an H.264 clip of one moving infant plus ground-truth JSON")
+    vid.add_argument(
+        "--out", type=Path, required=True, help="output .mp4 (ground truth goes to .json beside it)"
+    )
+    vid.add_argument("--frames", type=int, default=150, help="number of frames (default 150)")
+    vid.add_argument("--fps", type=float, default=25.0, help="frame rate (default 25)")
+    vid.add_argument("--width", type=int, default=640, help="frame width, even (default 640)")
+    vid.add_argument("--height", type=int, default=480, help="frame height, even (default 480)")
+    vid.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    synth.set_defaults(func=main)
+    return synth
+
+
+@contextmanager
+def _progress(total: int, desc: str) -> Iterator[Callable[[], None]]:
+    """A tick function driving a tqdm bar on stderr when tqdm is installed, else doing nothing."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        yield lambda: None
+        return
+    with tqdm(total=total, desc=desc, unit="img", leave=False, disable=None) as bar:
+        yield lambda: bar.update(1)
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run ``synth dataset`` or ``synth video``; invalid values raise :class:`ConfigError`."""
+    if args.seed < 0:
+        raise ConfigError(f"--seed must be >= 0, got {args.seed}")
+    if args.synth_mode == "dataset":
+        from trainer.synth.dataset import validate_options, write_yibp
+
+        size_range = (int(args.size_range[0]), int(args.size_range[1]))
+        validate_options(args.videos, args.frames_per_video, size_range, args.test_fraction)
+        if args.unlabelled_videos < 0:
+            raise ConfigError(f"--unlabelled-videos must be >= 0, got {args.unlabelled_videos}")
+        total = (args.videos + args.unlabelled_videos) * args.frames_per_video
+        with _progress(total, "synth dataset") as tick:
+            summary = write_yibp(
+                args.out,
+                videos=args.videos,
+                frames_per_video=args.frames_per_video,
+                seed=args.seed,
+                size_range=size_range,
+                test_fraction=args.test_fraction,
+                unlabelled_videos=args.unlabelled_videos,
+                on_image=tick,
+            )
+        print(
+            f"wrote {summary.images} images to {summary.out_dir}: {len(summary.train_videos)} train, "
+            f"{len(summary.test_videos)} test, {len(summary.unlabelled_videos)} unlabelled videos"
+        )
+        return 0
+    if args.synth_mode == "video":
+        from trainer.synth.video import validate_options as validate_video
+        from trainer.synth.video import write_video
+
+        validate_video(args.frames, args.fps, args.width, args.height)
+        if args.out.suffix.lower() not in (".mp4", ".mkv", ".mov"):
+            raise ConfigError(f"--out must end in .mp4, .mkv or .mov, got {args.out}")
+        with _progress(args.frames, "synth video") as tick:
+            result = write_video(
+                args.out,
+                frames=args.frames,
+                fps=args.fps,
+                width=args.width,
+                height=args.height,
+                seed=args.seed,
+                on_frame=tick,
+            )
+        print(f"wrote {result.frames} frames to {result.video_path} and ground truth to {result.truth_path}")
+        return 0
+    raise ConfigError(f"synth mode must be dataset or video, got {args.synth_mode}")
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Stand-alone entry point (``python -m trainer.synth.cli``): errors print one line, exit non-zero."""
+    parser = argparse.ArgumentParser(prog="infant-stream")
+    commands = parser.add_subparsers(dest="command", required=True)
+    register(commands)
+    args = parser.parse_args(["synth", *(sys.argv[1:] if argv is None else argv)])
+    try:
+        return int(args.func(args))
+    except InfantStreamError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(run())

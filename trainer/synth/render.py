@@ -1,0 +1,332 @@
+"""Render a :class:`~trainer.synth.body.Pose` to an RGB image and an exact per-pixel label map.
+
+Every primitive of the body is rasterised ONCE into a primitive-index map; the label map, the instance map and
+the image's material colours are all looked up from that map, so whatever is on top in the image is on top in
+the labels by construction. Labels are hard (no blending); the image is softened afterwards (shading, shadow,
+lighting, optical blur, sensor noise, JPEG), which never changes the labels. Occluders (a blanket edge or a
+toy) are drawn last and their pixels are labelled background.
+
+Arrays: images are (H, W, 3) uint8 RGB; label and instance maps are (H, W) uint8; intermediate colours are
+float32 in 0..255. Everything is deterministic given the ``numpy.random.Generator`` passed in.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Final
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from trainer.synth.body import (
+    INSTANCE_CLASS,
+    BodyShape,
+    Clothing,
+    Pose,
+    Primitive,
+    build_body,
+    rotation,
+    sample_clothing,
+    sample_shape,
+)
+from trainer.synth.textures import (
+    CLOTH_COLOURS,
+    HAIR_COLOURS,
+    RGB,
+    SHEET_COLOURS,
+    SKIN_ANCHORS,
+    fabric_texture,
+    lighting,
+    pick_colour,
+)
+
+F32 = npt.NDArray[np.float32]
+U8 = npt.NDArray[np.uint8]
+
+MATERIALS: Final[tuple[str, ...]] = ("skin", "garment", "diaper", "sock", "hair", "eye", "lip", "nose")
+OCCLUDER_INSTANCE: Final[int] = 7
+"""Instance id of occluder pixels in the shading map only (they are 0 in the returned instance map)."""
+
+
+@dataclass(frozen=True)
+class Appearance:
+    """How one infant in one recording looks (constant over a video). Colours are RGB 0..255.
+
+    ``pattern`` is the garment print (solid, stripes, dots, checks) with period ``pattern_cm`` centimetres
+    at ``pattern_angle`` radians in body coordinates; shading/shadow strengths are fractions of brightness;
+    ``shadow_offset_cm`` is (dx, dy) in body-size units scaled by the pose; ``noise_sigma`` is sensor noise in
+    grey levels, ``blur_sigma`` optical blur in pixels, ``jpeg_quality`` 0 = no recompression.
+    """
+
+    skin: RGB
+    hair: RGB
+    garment_a: RGB
+    garment_b: RGB
+    diaper: RGB
+    sock: RGB
+    pattern: str
+    pattern_cm: float
+    pattern_angle: float
+    shade_strength: float
+    shadow_strength: float
+    shadow_offset_cm: tuple[float, float]
+    noise_sigma: float
+    blur_sigma: float
+    jpeg_quality: int
+    eyes_open: bool
+
+
+@dataclass(frozen=True, eq=False)
+class Scene:
+    """One recording set-up: image size, the infant's look and shape, and cached per-scene images.
+
+    ``background``: (H, W, 3) float32 mattress/blanket colours before lighting; ``light``: (H, W, 3) float32
+    multiplicative lighting (gradient, vignette, white balance); ``noise``: (H + 16, W + 16, 3) float32
+    unit-variance noise tile cropped at a random offset per frame; ``occluder_mask``: (H, W) bool or None,
+    ``occluder_image``: (H, W, 3) float32 or None.
+    """
+
+    width: int
+    height: int
+    appearance: Appearance
+    shape: BodyShape
+    clothing: Clothing
+    background: F32
+    light: F32
+    noise: F32
+    occluder_mask: npt.NDArray[np.bool_] | None
+    occluder_image: F32 | None
+
+
+@dataclass(frozen=True, eq=False)
+class Rendered:
+    """One rendered frame: ``image`` (H, W, 3) uint8 RGB, ``labels`` (H, W) uint8 class ids 0..4,
+    ``instances`` (H, W) uint8 ids into :data:`trainer.synth.body.INSTANCE_NAMES` (0 = not the infant)."""
+
+    image: U8
+    labels: U8
+    instances: U8
+
+
+def sample_appearance(rng: np.random.Generator, shape: BodyShape) -> Appearance:
+    """Random skin tone (light to dark), hair, garment colours/print, shading and camera quality."""
+    t = float(rng.uniform(0.0, len(SKIN_ANCHORS) - 1))
+    i = min(int(t), len(SKIN_ANCHORS) - 2)
+    skin_v = SKIN_ANCHORS[i] * (1 - (t - i)) + SKIN_ANCHORS[i + 1] * (t - i) + rng.normal(0.0, 5.0, 3)
+    skin = tuple(float(v) for v in np.clip(skin_v, 0, 255))
+    hair_v = np.array(pick_colour(rng, HAIR_COLOURS[:2] if t > 3.5 else HAIR_COLOURS))
+    hair = tuple(float(v) for v in 0.65 * hair_v + 0.35 * np.array(skin))
+    garment_a = pick_colour(rng, CLOTH_COLOURS)
+    pattern = str(rng.choice(["solid", "stripes", "dots", "checks"], p=[0.4, 0.3, 0.15, 0.15]))
+    garment_b = pick_colour(rng, CLOTH_COLOURS) if rng.random() < 0.6 else (245.0, 245.0, 242.0)
+    return Appearance(
+        skin=(skin[0], skin[1], skin[2]),
+        hair=(hair[0], hair[1], hair[2]),
+        garment_a=garment_a,
+        garment_b=garment_b,
+        diaper=pick_colour(rng, CLOTH_COLOURS[:6] if rng.random() < 0.3 else CLOTH_COLOURS[:1], 5.0),
+        sock=garment_a if rng.random() < 0.5 else pick_colour(rng, CLOTH_COLOURS, 5.0),
+        pattern=pattern,
+        pattern_cm=float(rng.uniform(1.2, 3.5)),
+        pattern_angle=float(rng.choice([0.0, math.pi / 2, rng.uniform(0, math.pi)])),
+        shade_strength=float(rng.uniform(0.25, 0.5)),
+        shadow_strength=float(rng.uniform(0.15, 0.45)),
+        shadow_offset_cm=(float(rng.uniform(-1.5, 1.5)), float(rng.uniform(-1.5, 1.5))),
+        noise_sigma=float(rng.uniform(0.5, 6.0)),
+        blur_sigma=float(rng.uniform(0.3, 1.3)),
+        jpeg_quality=int(rng.choice([0, int(rng.integers(35, 90))])),
+        eyes_open=shape.eyes_open,
+    )
+
+
+def _occluder(
+    rng: np.random.Generator, pose: Pose, *, shape: BodyShape, clothing: Clothing, h: int, w: int
+) -> U8:
+    """(h, w) uint8 mask (1 = occluded) of a blanket edge over the legs or a toy near a hand or foot."""
+    mask = np.zeros((h, w), np.uint8)
+    rot = rotation(pose.orientation)
+    centre = np.array([pose.center_x, pose.center_y])
+    if rng.random() < 0.5:  # blanket pulled up to somewhere between the knees and the feet
+        p = centre + rot @ np.array([0.0, float(rng.uniform(16.0, 28.0))]) * pose.scale
+        normal = rotation(float(rng.uniform(-0.5, 0.5))) @ rot @ np.array([0.0, 1.0])
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        along = (xx - p[0]) * -normal[1] + (yy - p[1]) * normal[0]
+        wave = (
+            1.2
+            * pose.scale
+            * np.sin(along / (float(rng.uniform(2.0, 5.0)) * pose.scale) + rng.uniform(0, 6.3))
+        )
+        mask[(xx - p[0]) * normal[0] + (yy - p[1]) * normal[1] > wave] = 1
+        return mask
+    prims = [q for q in build_body(pose, shape, clothing) if q.instance in (2, 3, 5, 6)]
+    target = prims[int(rng.integers(len(prims)))].points.mean(axis=0)
+    c = target + rng.normal(0.0, 1.5, 2) * pose.scale
+    r = float(rng.uniform(2.5, 5.0)) * pose.scale
+    ang = float(rng.uniform(0, math.pi))
+    pts = np.stack([np.cos(np.linspace(0, 2 * math.pi, 40)), np.sin(np.linspace(0, 2 * math.pi, 40))], axis=1)
+    wobble = 1.0 + 0.25 * np.sin(np.linspace(0, 2 * math.pi, 40) * int(rng.integers(0, 6)))
+    poly = c + (pts * wobble[:, None] * np.array([r, r * rng.uniform(0.5, 1.0)])) @ rotation(ang).T
+    cv2.fillPoly(mask, [np.round(poly * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
+    return mask
+
+
+def make_scene(
+    rng: np.random.Generator, width: int, height: int, pose: Pose | None = None, *, occluders: bool = True
+) -> Scene:
+    """Sample a new infant look, body shape, clothes, mattress, lighting and (optionally, given ``pose`` to
+    place it) an occluder, for a (height, width) image."""
+    shape = sample_shape(rng)
+    clothing = sample_clothing(rng)
+    look = sample_appearance(rng, shape)
+    unit = pose.scale if pose is not None else min(width, height) / 60.0
+    background = fabric_texture(rng, height, width, SHEET_COLOURS, unit)
+    if rng.random() < 0.25:  # crib rail, floor or a pillow along one edge
+        side = int(rng.integers(4))
+        frac = float(rng.uniform(0.04, 0.18))
+        border = fabric_texture(
+            rng, height, width, np.vstack([SHEET_COLOURS, CLOTH_COLOURS[[7, 8, 12]]]), unit
+        )
+        edge = np.zeros((height, width), bool)
+        if side == 0:
+            edge[: int(frac * height)] = True
+        elif side == 1:
+            edge[height - int(frac * height) :] = True
+        elif side == 2:
+            edge[:, : int(frac * width)] = True
+        else:
+            edge[:, width - int(frac * width) :] = True
+        background[edge] = border[edge] * 0.85
+    light = lighting(rng, height, width)
+    noise = rng.standard_normal((height + 16, width + 16, 3)).astype(np.float32)
+    occ_mask: npt.NDArray[np.bool_] | None = None
+    occ_image: F32 | None = None
+    if occluders and pose is not None and rng.random() < 0.3:
+        occ_mask = _occluder(rng, pose, shape=shape, clothing=clothing, h=height, w=width).astype(bool)
+        occ_image = fabric_texture(rng, height, width, np.vstack([CLOTH_COLOURS, SHEET_COLOURS]), unit)
+    return Scene(width, height, look, shape, clothing, background, light, noise, occ_mask, occ_image)
+
+
+def _material_colours(look: Appearance) -> npt.NDArray[np.float32]:
+    skin = np.array(look.skin)
+    eye = np.array((45.0, 32.0, 30.0)) if look.eyes_open else skin * 0.5
+    table = {
+        "skin": skin,
+        "garment": np.array(look.garment_a),
+        "diaper": np.array(look.diaper),
+        "sock": np.array(look.sock),
+        "hair": np.array(look.hair),
+        "eye": eye,
+        "lip": skin * np.array([0.92, 0.7, 0.7]),
+        "nose": skin * 0.9,
+    }
+    return np.stack([table[m] for m in MATERIALS]).astype(np.float32)
+
+
+_CLASS_LUT: Final = np.array((*INSTANCE_CLASS, 0), dtype=np.uint8)
+
+
+def _garment_pattern(look: Appearance, pose: Pose, xs: npt.NDArray[np.intp], ys: npt.NDArray[np.intp]) -> F32:
+    """Print weight in [0, 1] (0 = colour a) at garment pixels, in body coordinates (moves with the body)."""
+    inv = rotation(-pose.orientation - look.pattern_angle) / pose.scale
+    px = xs.astype(np.float32) - np.float32(pose.center_x)
+    py = ys.astype(np.float32) - np.float32(pose.center_y)
+    u = (inv[0, 0] * px + inv[0, 1] * py) * (2 * math.pi / look.pattern_cm)
+    v = (inv[1, 0] * px + inv[1, 1] * py) * (2 * math.pi / look.pattern_cm)
+    if look.pattern == "stripes":
+        m = 0.5 + 0.5 * np.tanh(3.0 * np.sin(u))
+    elif look.pattern == "checks":
+        m = 0.25 * (2.0 + np.tanh(3.0 * np.sin(u)) + np.tanh(3.0 * np.sin(v)))
+    elif look.pattern == "dots":
+        m = np.clip(4.0 * (np.cos(u) * np.cos(v) - 0.55), 0.0, 1.0)
+    else:
+        m = np.zeros(xs.shape, np.float32)
+    return np.asarray(m, dtype=np.float32)
+
+
+def _bbox(prims: list[Primitive], h: int, w: int, margin: int) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1), exclusive ends, of all primitives plus ``margin`` pixels, clipped to the image."""
+    pts = np.concatenate([p.points for p in prims])
+    x0, y0 = np.floor(pts.min(axis=0)).astype(int) - margin
+    x1, y1 = np.ceil(pts.max(axis=0)).astype(int) + margin + 1
+    return max(0, int(x0)), max(0, int(y0)), min(w, int(x1)), min(h, int(y1))
+
+
+def render(scene: Scene, pose: Pose, rng: np.random.Generator) -> Rendered:
+    """Draw ``pose`` into ``scene``; ``rng`` drives the per-frame sensor noise. See module doc for shapes."""
+    h, w = scene.height, scene.width
+    look = scene.appearance
+    prims = build_body(pose, scene.shape, scene.clothing)
+    idx = np.zeros((h, w), np.uint8)
+    for i, prim in enumerate(prims, start=1):
+        cv2.fillPoly(idx, [np.round(prim.points * 16.0).astype(np.int32)], i, cv2.LINE_8, 4)
+    inst_lut = np.array([0] + [p.instance for p in prims], dtype=np.uint8)
+    mat_lut = np.array([0] + [MATERIALS.index(p.material) for p in prims], dtype=np.uint8)
+    instances = inst_lut[idx]
+    fg = idx > 0
+    occ_mask = scene.occluder_mask
+    if occ_mask is not None:
+        instances[occ_mask] = 0
+    labels = _CLASS_LUT[instances]
+
+    # Soft shadow of the infant (and occluder) on the mattress, then the lit mattress.
+    sil = fg if occ_mask is None else fg | occ_mask
+    small = cv2.resize(sil.astype(np.float32), (max(1, w // 4), max(1, h // 4)), interpolation=cv2.INTER_AREA)
+    sdx, sdy = rotation(pose.orientation) @ np.array(look.shadow_offset_cm) * pose.scale / 4.0
+    shift = np.array([[1.0, 0.0, sdx], [0.0, 1.0, sdy]], dtype=np.float64)
+    small = cv2.warpAffine(small, shift, (small.shape[1], small.shape[0]))
+    small = cv2.GaussianBlur(small, (0, 0), max(0.5, 0.5 * pose.scale))
+    shadow = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    out = scene.background * (1.0 - look.shadow_strength * shadow)[:, :, None]
+    if occ_mask is not None and scene.occluder_image is not None:
+        np.copyto(out, scene.occluder_image, where=occ_mask[:, :, None])
+
+    # Inside the infant's bounding box: material colours, garment print, rounded-volume shading.
+    x0, y0, x1, y1 = _bbox(prims, h, w, margin=2)
+    if x1 > x0 and y1 > y0:
+        sub = idx[y0:y1, x0:x1]
+        sub_fg = fg[y0:y1, x0:x1]
+        colours = _material_colours(look)[mat_lut]
+        fg_rgb = colours[sub]
+        ys, xs = np.nonzero(mat_lut[sub] == MATERIALS.index("garment"))
+        if look.pattern != "solid" and len(xs):
+            m = _garment_pattern(look, pose, xs + x0, ys + y0)[:, None]
+            fg_rgb[ys, xs] = (
+                np.array(look.garment_a, np.float32) * (1 - m) + np.array(look.garment_b, np.float32) * m
+            )
+        ids = instances[y0:y1, x0:x1].copy()
+        sub_occ = None if occ_mask is None else occ_mask[y0:y1, x0:x1]
+        if sub_occ is not None:
+            ids[sub_occ] = OCCLUDER_INSTANCE
+        edges = np.zeros(ids.shape, bool)
+        dx = ids[:, 1:] != ids[:, :-1]
+        dy = ids[1:, :] != ids[:-1, :]
+        edges[:, 1:] |= dx
+        edges[:, :-1] |= dx
+        edges[1:, :] |= dy
+        edges[:-1, :] |= dy
+        dist = cv2.distanceTransform((~edges).astype(np.uint8), cv2.DIST_L2, 3)
+        shade = 1.0 - look.shade_strength * np.exp(dist * np.float32(-1.0 / (1.1 * pose.scale)))
+        visible = sub_fg if sub_occ is None else sub_fg & ~sub_occ
+        np.copyto(out[y0:y1, x0:x1], fg_rgb * shade[:, :, None], where=visible[:, :, None])
+        if sub_occ is not None:
+            occ_shade = 1.0 - 0.5 * look.shade_strength * np.exp(dist / np.float32(-3.0))
+            region = out[y0:y1, x0:x1]
+            np.copyto(region, region * occ_shade[:, :, None], where=sub_occ[:, :, None])
+
+    # Camera: lighting, optics, sensor noise, compression.
+    out *= scene.light
+    if look.blur_sigma > 0.35:
+        out = cv2.GaussianBlur(out, (0, 0), look.blur_sigma)
+    oy, ox = (int(v) for v in rng.integers(0, 16, 2))
+    out += scene.noise[oy : oy + h, ox : ox + w] * np.float32(look.noise_sigma)
+    image = np.clip(out, 0.0, 255.0).astype(np.uint8)
+    if look.jpeg_quality > 0:
+        ok, buf = cv2.imencode(
+            ".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, look.jpeg_quality]
+        )
+        decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR) if ok else None
+        if decoded is not None:
+            image = np.asarray(cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB), dtype=np.uint8)
+    return Rendered(image=image, labels=labels, instances=instances)
