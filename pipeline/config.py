@@ -35,6 +35,13 @@ def _between(low: float, high: float) -> dict[str, Any]:
     return {"check": (lambda v: low <= v <= high), "rule": f"must be {low}..{high}"}
 
 
+Policy = Literal["latest", "lossless"]
+"""Queue policy between stages: ``latest`` drops the oldest queued item when full (live sources:
+latency stays bounded), ``lossless`` makes the producer wait (files: every frame processed)."""
+
+SourceMode = Literal["auto", "latest", "lossless"]
+"""A source's ``mode``: a :data:`Policy`, or ``auto`` (by kind: ``latest`` live, ``lossless`` files)."""
+
 SOURCE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 """What a source id may be: it becomes a ZeroMQ topic part, a metric label and a file-name part."""
 
@@ -57,7 +64,7 @@ class SourceConfig:
             "rule": "must be 1-64 letters, digits, _ or -",
         },
     )
-    mode: Literal["auto", "latest", "lossless"] = "auto"
+    mode: SourceMode = "auto"
     realtime: bool = False
     loop: bool = False
     transport: Literal["tcp", "udp"] = "tcp"

@@ -7,7 +7,9 @@ Arrays are owned by the dataclass once it is sent: no thread writes into an arra
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -135,7 +137,11 @@ class Result:
             :meth:`full_class_map` blows it up to the frame (for overlays).
         grid: which frame pixels each cell of ``class_map`` covers.
         dropped_since_last: frames of this source dropped between the previous result and this one.
-        publish_mono: ``time.monotonic()`` when postprocessing finished (sinks add their own time).
+        publish_mono: ``time.monotonic()`` when postprocessing finished and the record was built
+            (the one publish time of every output).
+        record: the schema-1 record (:mod:`pipeline.record`), built once by
+            :func:`pipeline.record.sealed`; read-only. None until sealed.
+        record_json: the record as compact UTF-8 JSON, the bytes every output writes or sends.
     """
 
     meta: FrameMeta
@@ -147,6 +153,8 @@ class Result:
     class_map: np.ndarray = field(repr=False)
     grid: CellGrid = field(repr=False)
     publish_mono: float = 0.0
+    record: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
+    record_json: bytes = field(default=b"", repr=False, compare=False)
 
     def full_class_map(self) -> np.ndarray:
         """(height, width) uint8 class ids in original-frame pixels."""

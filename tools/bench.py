@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.config import Config, ModelConfig
+from pipeline.config import Config, ModelConfig, Policy
 from pipeline.errors import ConfigError
 from pipeline.frames import Frame, Result
 from pipeline.infer.backends import Backend
@@ -32,7 +32,6 @@ from pipeline.infer.inference import InferenceStage
 from pipeline.infer.preprocess import Preprocessor
 from pipeline.postprocess.stage import Postprocessor
 from pipeline.runtime.pipeline import Pipeline, percentile
-from pipeline.runtime.queues import Policy
 from pipeline.session.build import limit_opencv_threads, load_backend
 from pipeline.sources.base import FrameStamper
 from pipeline.sources.file import FileSource

@@ -37,7 +37,7 @@ from pipeline.postprocess.parts import logits_to_maps
 from pipeline.postprocess.stage import Postprocessor
 from pipeline.runtime.pipeline import Pipeline
 from pipeline.session.build import limit_opencv_threads
-from pipeline.sources.base import FrameStamper, Source, SourceState
+from pipeline.sources.base import FrameStamper, Source, State
 from pipeline.sources.file import FileSource
 from tools import gpu_bench_setup as setup
 from tools.bench import Collect, decode_frames
@@ -74,7 +74,7 @@ class _MemorySource:
 
     def __init__(self, images: list[np.ndarray], count: int) -> None:
         self.source_id = "bench"
-        self.state: SourceState = "starting"
+        self.state: State = "starting"
         self.images, self.count = images, count
 
     def frames(self, stop: threading.Event) -> Iterator[Frame]:

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.config import Config, ModelConfig
+from pipeline.config import Config, ModelConfig, Policy
 from pipeline.errors import ConfigError
 from pipeline.frames import Frame
 from pipeline.infer.backends import Backend
@@ -31,7 +31,6 @@ from pipeline.infer.inference import BatchInferenceStage
 from pipeline.infer.preprocess import Preprocessor
 from pipeline.postprocess.stage import Postprocessor
 from pipeline.runtime.pipeline import Pipeline, percentile
-from pipeline.runtime.queues import Policy
 from pipeline.session.build import limit_opencv_threads, load_backend
 from pipeline.sources.base import Source
 from pipeline.sources.file import FileSource

@@ -3,12 +3,12 @@
 ``python -m tools.zmq_bench [--model M] [--frames N] [--size WxH] [--frames-jpeg]``
 
 1. pipeline runs (lossless, a synthetic H.264 clip, the shipped model by default), publishing every
-   record through :class:`~pipeline.publish.zmq_sink.ZmqSink`:
+   record through the :class:`~pipeline.publish.publisher.ZmqPublisher` tap:
    - ``none``        no subscriber (the baseline);
    - ``stalled``     one subscriber that connects and never reads (default HWMs);
    - ``killed``      one subscriber process that reads, then is SIGKILLed mid-run;
    each with pipeline fps, the publisher's sent/dropped counters and the ratio to the baseline;
-2. raw publisher throughput: ~1 KB records through :class:`~pipeline.publish.zmq_publisher.ZmqPublisher`
+2. raw publisher throughput: ~1 KB records through :class:`~pipeline.publish.publisher.ZmqPublisher`
    with a stalled subscriber (messages/s the socket thread sends, and what ``publish()`` costs).
 
 Not a CI test: numbers depend on the machine. Prints a table (or JSON with ``--json``).
@@ -36,8 +36,7 @@ from pipeline.infer.backends import Backend
 from pipeline.infer.inference import InferenceStage
 from pipeline.infer.preprocess import Preprocessor
 from pipeline.postprocess.stage import Postprocessor
-from pipeline.publish.zmq_publisher import ZmqPublisher
-from pipeline.publish.zmq_sink import ZmqSink
+from pipeline.publish.publisher import ZmqPublisher
 from pipeline.runtime.pipeline import Pipeline
 from pipeline.session.build import limit_opencv_threads, load_backend
 from pipeline.sources.file import FileSource
@@ -63,7 +62,6 @@ class Run:
     fps: float
     sent: int
     dropped: int
-    sink_dropped: int
     ratio: float = 1.0
 
 
@@ -116,13 +114,13 @@ def run_case(
             reader = subprocess.Popen([sys.executable, "-c", READER, ep], stdout=subprocess.PIPE, text=True)
             assert reader.stdout is not None
             reader.stdout.readline()
-        sink = ZmqSink(pub, cfg)
         p = Pipeline(
             FileSource(clip, "bench"),
             Preprocessor(backend.spec),
             InferenceStage(backend),
             Postprocessor(backend.spec, 100),
-            [sink],
+            [],
+            taps=[pub],
             policy="lossless",
         )
         before = pub.sent
@@ -136,11 +134,10 @@ def run_case(
         p.join()
         seconds = time.perf_counter() - t0
         n = next(s.processed for s in p.counters().stages if s.name == "postprocess")
-        sink_dropped = p.counters().stages[-1].dropped
     sent, dropped = pub.sent - before, pub.dropped  # after close(): the queue is flushed
     if sub is not None:
         sub.close(0)
-    return Run(case, n, seconds, n / seconds, sent, dropped, sink_dropped)
+    return Run(case, n, seconds, n / seconds, sent, dropped)
 
 
 def raw_throughput(messages: int, ctx: zmq.Context[Any]) -> dict[str, float]:
@@ -156,7 +153,7 @@ def raw_throughput(messages: int, ctx: zmq.Context[Any]) -> dict[str, float]:
         while pub.stats()["queued"]:
             time.sleep(0.001)
         before = pub.sent
-        dropped_before = pub.dropped_queue
+        dropped_before = pub.dropped
         t0 = time.perf_counter()
         calls_s = 0.0
         for i in range(messages):
@@ -170,7 +167,7 @@ def raw_throughput(messages: int, ctx: zmq.Context[Any]) -> dict[str, float]:
             time.sleep(0.0005)
         seconds = time.perf_counter() - t0
         sent = pub.sent - before
-        queue_drops = pub.dropped_queue - dropped_before
+        queue_drops = pub.dropped - dropped_before
     sub.close(0)
     return {
         "messages": messages,
@@ -215,13 +212,11 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({**info, "runs": [asdict(r) for r in table], "raw": raw}))
         return 0
     print(f"zmq bench: {info}")
-    print(
-        f"{'case':<8} {'frames':>6} {'s':>6} {'fps':>7} {'ratio':>6} {'sent':>6} {'dropped':>7} {'sink drop':>9}"
-    )
+    print(f"{'case':<8} {'frames':>6} {'s':>6} {'fps':>7} {'ratio':>6} {'sent':>6} {'dropped':>7}")
     for r in table:
         print(
             f"{r.case:<8} {r.frames:>6} {r.seconds:>6.2f} {r.fps:>7.1f} {r.ratio:>6.3f} {r.sent:>6} "
-            f"{r.dropped:>7} {r.sink_dropped:>9}"
+            f"{r.dropped:>7}"
         )
     print(
         f"raw publisher, stalled subscriber: {raw['sent_per_s']:,.0f} msg/s of {raw['payload_bytes']} B "

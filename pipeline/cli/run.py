@@ -1,20 +1,15 @@
-"""``infant-stream run``: process one source until it ends, the duration passes or a signal comes."""
+"""``infant-stream run``: flags and config → a :class:`~pipeline.session.session.Session`, run until the
+sources end, the duration passes, a signal comes or the window is closed."""
 
 from __future__ import annotations
 
 import argparse
-import sys
-import time
 from dataclasses import replace
 from typing import Any
 
 from pipeline.config import Config, load_config, override
 from pipeline.errors import ConfigError
-from pipeline.observe.health import HealthReporter, health_between, stderr_line
-from pipeline.runtime.pipeline import Pipeline
-from pipeline.runtime.signals import StopSignals
-from pipeline.session.build import LiveOutputs, build_pipeline
-from pipeline.sinks.window import WindowSink, display_available
+from pipeline.session.session import Session, print_summary
 
 DEFAULT_ZMQ = "tcp://127.0.0.1:5555"
 
@@ -144,80 +139,10 @@ def with_sources(cfg: Config, uris: list[str] | None, ids: list[str] | None) -> 
     return cfg
 
 
-def run_pipeline(pipeline: Pipeline, cfg: Config, live: LiveOutputs | None = None) -> int:
-    """Start, wait for the end (source end, duration or signal), join; returns the exit code.
-
-    ``live``: the publisher (status once a second, a final ``stopped``/``error`` status, closed
-    last), the window (its HUD gets the health) and the metrics endpoint (its ``fps`` gauges get the
-    health; closed after the publisher) built with the pipeline.
-    """
-    live = live or LiveOutputs()
-    reporter = HealthReporter(pipeline)
-    reporter.listeners.extend(live.health_listeners())
-    if cfg.output.progress:
-        reporter.listeners.append(stderr_line())
-    t0 = time.monotonic()
-    start = pipeline.counters()
-
-    def on_signal(signum: int, first: bool) -> None:
-        """The first signal stops gracefully (queued frames are written); a second one aborts."""
-        if first:
-            pipeline.stop()
-        else:
-            pipeline.abort()
-
-    with StopSignals(on_signal) as signals:
-        pipeline.start()
-        reporter.start()
-        try:
-            while not pipeline.wait(0.2):
-                if cfg.run.duration_s and time.monotonic() - t0 >= cfg.run.duration_s:
-                    pipeline.stop()
-            pipeline.join()
-        finally:
-            reporter.stop()
-            live.close(health_between(start, pipeline.counters()))
-            _summary(pipeline, time.monotonic() - t0)
-    return signals.exit_code()
-
-
-def _summary(pipeline: Pipeline, elapsed: float) -> None:
-    """One line per source: frames, fps, drops (and reconnects and final state when notable)."""
-    for src in pipeline.counters().sources:
-        out = src.processed("postprocess")
-        extra = f", {src.reconnects} reconnects" if src.reconnects else ""
-        extra += ", failed" if src.state == "error" else ""
-        print(
-            f"infant-stream: {src.source_id}: {out} frames in {elapsed:.1f} s "
-            f"({out / max(elapsed, 1e-9):.1f} fps), {src.dropped} dropped{extra}",
-            file=sys.stderr,
-        )
-
-
-def open_window(cfg: Config) -> WindowSink | None:
-    """The monitor window if ``display.mode`` asks for one and a display exists.
-
-    ``on`` without a usable display prints one line and the run continues headless.
-    """
-    mode = cfg.display.mode
-    if mode == "off":
-        return None
-    if not display_available():
-        if mode == "on":
-            print(
-                "infant-stream: no display available (DISPLAY/WAYLAND_DISPLAY unset or no window can "
-                "be opened); running without the monitor window",
-                file=sys.stderr,
-            )
-        return None
-    ids = [s.id for s in cfg.source_list]
-    return WindowSink(cfg.display, cfg.privacy, on_quit=lambda: None, source_ids=ids if len(ids) > 1 else ())
-
-
 def main(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
-    live = LiveOutputs(window=open_window(cfg))
-    pipeline = build_pipeline(cfg, live=live)
-    if live.window is not None:
-        live.window.on_quit = pipeline.stop
-    return run_pipeline(pipeline, cfg, live)
+    with Session(cfg) as session:
+        try:
+            return session.run()
+        finally:
+            print_summary(session)

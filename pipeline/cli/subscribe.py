@@ -22,7 +22,7 @@ import zmq
 
 from pipeline.errors import ConfigError, InfantStreamError
 from pipeline.publish.curve import load_public_key, load_secret_pair
-from pipeline.publish.zmq_publisher import zmq_reason
+from pipeline.publish.publisher import zmq_reason
 from pipeline.runtime.signals import StopSignals
 from pipeline.sinks.outfile import LineFile
 from pipeline.sinks.table import CsvWriter, record_rows

@@ -9,35 +9,11 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from typing import TextIO
 
+from pipeline.lifecycle import HealthStatus
 from pipeline.runtime.counters import PipelineCounters, percentile
-from pipeline.runtime.pipeline import Pipeline
-
-
-@dataclass(frozen=True)
-class HealthStatus:
-    """One source's health over the last interval.
-
-    Attributes:
-        state: the source's state (``starting``, ``running``, ``reconnecting``, ``stalled``,
-            ``stopped``, ``error``; ``building_engine`` before the model is ready).
-        fps: stage name → this source's items per second over the interval.
-        dropped: this source's frames dropped between stages since the start.
-        frames_out: this source's results produced since the start.
-        latency_p50_ms: median capture → postprocess latency of recent frames (NaN if none).
-        reconnects: times the source was reopened since the start.
-    """
-
-    source_id: str
-    state: str
-    fps: dict[str, float]
-    dropped: int
-    frames_out: int
-    latency_p50_ms: float
-    reconnects: int = 0
 
 
 def health_between(prev: PipelineCounters, cur: PipelineCounters) -> list[HealthStatus]:
@@ -56,6 +32,7 @@ def health_between(prev: PipelineCounters, cur: PipelineCounters) -> list[Health
                 frames_out=src.processed("postprocess"),
                 latency_p50_ms=percentile(src.latency_ms[-64:], 50),
                 reconnects=src.reconnects,
+                failed_outputs=cur.failed_outputs,
             )
         )
     return out
@@ -79,18 +56,25 @@ class HealthReporter(threading.Thread):
     ``last``: the latest statuses, in source order (empty before the first interval).
     """
 
-    def __init__(self, pipeline: Pipeline, interval_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        counters: Callable[[], PipelineCounters],
+        listeners: Sequence[Callable[[HealthStatus], None]] = (),
+        interval_s: float = 1.0,
+    ) -> None:
+        """``counters``: a snapshot of the run (:meth:`Pipeline.counters`); ``listeners`` are called
+        with each source's status every ``interval_s`` seconds, on this thread."""
         super().__init__(name="health", daemon=True)
-        self.pipeline = pipeline
+        self.counters = counters
         self.interval_s = interval_s
-        self.listeners: list[Callable[[HealthStatus], None]] = []
+        self.listeners: list[Callable[[HealthStatus], None]] = list(listeners)
         self._stop = threading.Event()
         self.last: list[HealthStatus] = []
 
     def run(self) -> None:
-        prev = self.pipeline.counters()
+        prev = self.counters()
         while not self._stop.wait(self.interval_s):
-            cur = self.pipeline.counters()
+            cur = self.counters()
             self.last = health_between(prev, cur)
             prev = cur
             for status in self.last:

@@ -14,6 +14,7 @@ capture, preprocess, inference, postprocess):
 - ``source_info{source,uri}`` (gauge, 1): the source's description, credentials masked;
 - ``fps{source,stage}`` (gauge): items per second over the last health interval;
 - ``sink_dropped_total{sink}`` (counter): results a sink's queue dropped;
+- ``output_failures_total{output}`` (counter, 0 or 1): a best-effort output failed and was stopped;
 - ``stage_latency_seconds{source,stage}`` (histogram): per result, stage preprocess, inference,
   postprocess or capture_to_publish;
 - ``build_info{version}`` (gauge, 1): there from the start, beside the process metrics.
@@ -27,7 +28,6 @@ sink (``latest`` policy, so it can never hold up the pipeline; what it drops is 
 from __future__ import annotations
 
 import threading
-import typing
 from collections.abc import Callable, Iterator
 from typing import Any, Final
 
@@ -36,15 +36,14 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from pipeline import __version__
+from pipeline.config import Policy
 from pipeline.frames import Result
-from pipeline.observe.health import HealthStatus
+from pipeline.lifecycle import HealthStatus, State
 from pipeline.runtime.counters import PipelineCounters
-from pipeline.runtime.queues import Policy
-from pipeline.sources.base import SourceState
 from pipeline.sources.urls import mask_url
 
 PREFIX: Final = "infant_stream_"
-STATES: Final = typing.get_args(SourceState)
+STATES: Final = tuple(State)
 """Source states, each a ``source_state`` sample (1 for the current one)."""
 LATENCY_STAGES: Final = ("preprocess", "inference", "postprocess", "capture_to_publish")
 BUCKETS_S: Final = (0.001, 0.002, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.0)
@@ -74,11 +73,11 @@ def health_verdict(counters: PipelineCounters | None) -> tuple[int, dict[str, An
         return 503, {"status": "starting", "sources": {}}
     states = {s.source_id: s.state for s in counters.sources}
     values = set(states.values())
-    if counters.state == "stopped" or values <= {"stopped", "error"}:
+    if counters.state == State.STOPPED or values <= {State.STOPPED, State.ERROR}:
         status = "stopped"
-    elif counters.state == "running" and values == {"running"}:
+    elif counters.state == State.RUNNING and values == {State.RUNNING}:
         status = "ok"
-    elif counters.state == "running" and values <= {"starting", "running"}:
+    elif counters.state == State.RUNNING and values <= {State.STARTING, State.RUNNING}:
         status = "starting"
     else:
         status = "degraded"
@@ -136,7 +135,7 @@ class PipelineCollector(Collector):
             rates = {sid: dict(v) for sid, v in self._fps.items()}
         for src in counters.sources:
             sid = src.source_id
-            ended = src.state in ("stopped", "error")
+            ended = src.state.ended
             for st in src.stages:
                 frames.add_metric([sid, st.name], st.processed)
                 if sid in rates:
@@ -152,7 +151,15 @@ class PipelineCollector(Collector):
         for st in counters.shared:
             if st.name.startswith("sink:"):
                 sinks.add_metric([st.name.removeprefix("sink:")], st.dropped)
-        yield from (frames, dropped, reconnects, state, info, fps, sinks)
+        failures = CounterMetricFamily(
+            PREFIX + "output_failures",
+            "1 once a best-effort output (window, ZeroMQ frames, live recording) failed and was stopped.",
+            labels=["output"],
+        )
+        outputs = [st.name.removeprefix("sink:") for st in counters.shared if st.name.startswith("sink:")]
+        for output in dict.fromkeys([*outputs, *counters.failed_outputs]):
+            failures.add_metric([output], 1.0 if output in counters.failed_outputs else 0.0)
+        yield from (frames, dropped, reconnects, state, info, fps, sinks, failures)
 
 
 class MetricsSink:
@@ -166,6 +173,7 @@ class MetricsSink:
     name = "metrics"
     policy: Policy = "latest"
     capacity = SINK_CAPACITY
+    critical = False
 
     def __init__(self, histogram: Histogram) -> None:
         self.histogram = histogram

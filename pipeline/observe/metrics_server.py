@@ -33,8 +33,8 @@ from prometheus_client.exposition import choose_encoder
 
 from pipeline.config import MetricsConfig
 from pipeline.errors import ConfigError
+from pipeline.lifecycle import HealthStatus
 from pipeline.loopback import is_loopback_host
-from pipeline.observe.health import HealthStatus
 from pipeline.observe.metrics import CountersFn, MetricsSink, PipelineCollector, health_verdict, make_registry
 
 log = logging.getLogger(__name__)

@@ -13,6 +13,7 @@ from pipeline.contract.geometry import CellGrid, Letterbox, cell_grid
 from pipeline.contract.model_meta import ModelSpec
 from pipeline.frames import Inferred, Result
 from pipeline.postprocess.parts import extract_parts, logits_to_maps
+from pipeline.record import sealed
 
 if TYPE_CHECKING:  # scipy/filterpy are only imported by whoever builds a tracker
     from pipeline.postprocess.tracking import PartTracker
@@ -69,14 +70,15 @@ class Postprocessor:
             parts = self.tracker.update(meta, parts)
         done = time.perf_counter()
         timings = replace(item.timings, postprocess_ms=(done - t0) * 1000.0)
-        return Result(
-            meta=meta,
-            parts=parts,
-            classes=classes,
-            timings=timings,
-            dropped_since_last=self.dropped_before(meta.source_id, meta.seq),
-            image=item.frame.image,
-            class_map=class_map,
-            grid=grid,
-            publish_mono=time.monotonic(),
+        return sealed(
+            Result(
+                meta=meta,
+                parts=parts,
+                classes=classes,
+                timings=timings,
+                dropped_since_last=self.dropped_before(meta.source_id, meta.seq),
+                image=item.frame.image,
+                class_map=class_map,
+                grid=grid,
+            )
         )

@@ -12,10 +12,15 @@ from typing import Final
 import cv2
 import numpy as np
 
-from pipeline.observe.health import HealthStatus
+from pipeline.lifecycle import HealthStatus, State
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
-BANNERS: Final[dict[str, str]] = {"reconnecting": "RECONNECTING...", "stalled": "STALLED", "error": "ERROR"}
+BANNERS: Final[dict[State, str]] = {
+    State.RECONNECTING: "RECONNECTING...",
+    State.STALLED: "STALLED",
+    State.ERROR: "ERROR",
+    State.BUILDING_ENGINE: "BUILDING ENGINE...",
+}
 """Pipeline state → banner text (red). Other states show no banner."""
 BANNER_RGB: Final = (200, 0, 0)
 TEXT_RGB: Final = (255, 255, 255)

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pipeline.lifecycle import State
+
 PER_SOURCE_STAGES = ("capture", "preprocess", "inference", "postprocess")
 """The stages counted per source, in pipeline order."""
 
@@ -50,7 +52,7 @@ class SourceCounters:
 
     source_id: str
     description: str
-    state: str
+    state: State
     reconnects: int
     stages: tuple[StageCount, ...]
     dropped: int
@@ -71,12 +73,14 @@ class PipelineCounters:
             ``running``.
         sources: one entry per source, in the pipeline's order.
         shared: the shared stages' own counters (inference, postprocess, then one per sink).
+        failed_outputs: best-effort outputs that failed and were stopped (the run went on).
     """
 
     at: float
-    state: str
+    state: State
     sources: tuple[SourceCounters, ...]
     shared: tuple[StageCount, ...]
+    failed_outputs: tuple[str, ...] = ()
 
     @property
     def stages(self) -> tuple[StageCount, ...]:

@@ -16,7 +16,8 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Generic, TypeVar
 
-from pipeline.runtime.queues import END, POLL_S, Policy, StageQueue, _End
+from pipeline.config import Policy
+from pipeline.runtime.queues import END, POLL_S, StageQueue, _End
 
 T = TypeVar("T")
 

@@ -17,14 +17,16 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
+from pipeline.config import Policy
 from pipeline.errors import InfantStreamError, SourceError, StageError
 from pipeline.frames import Frame, Inferred, Prepared, Result
+from pipeline.lifecycle import State
 from pipeline.runtime.counters import PipelineCounters, SourceCounters, StageCount, percentile
 from pipeline.runtime.lanes import LaneQueue, Router
-from pipeline.runtime.queues import Policy, StageQueue
+from pipeline.runtime.queues import StageQueue
+from pipeline.runtime.sink import GuardedSink, OutputFailures, Sink, Tap
 from pipeline.runtime.stage import BatchStage, RunContext, Stage, StageStats
-from pipeline.sinks.base import Sink
-from pipeline.sources.base import Source, default_policy
+from pipeline.sources.base import Source, queue_policy
 
 log = logging.getLogger(__name__)
 
@@ -100,10 +102,10 @@ class _Chain:
 
 def _policies(sources: Sequence[Source], policy: Policy | Mapping[str, Policy] | None) -> list[Policy]:
     if policy is None:
-        return [default_policy(s) for s in sources]
+        return [queue_policy(s) for s in sources]
     if isinstance(policy, str):
         return [policy for _ in sources]
-    return [policy.get(s.source_id) or default_policy(s) for s in sources]
+    return [policy.get(s.source_id) or queue_policy(s) for s in sources]
 
 
 class Pipeline:
@@ -119,7 +121,12 @@ class Pipeline:
         sources: where frames come from (one source, or several with distinct ``source_id``).
         preprocess, infer, postprocess: the stage functions (``preprocess`` is called from each
             source's thread, so it must not keep state; ``postprocess`` runs on one thread).
-        sinks: result consumers, each on its own thread and queue.
+        sinks: result consumers, each on its own thread and queue; a critical sink's failure stops
+            the run, a best-effort sink's failure stops only that sink (:mod:`pipeline.runtime.sink`).
+        taps: outputs with their own thread and queue (the ZeroMQ publisher), handed every result
+            on the postprocess thread; best-effort.
+        failures: where best-effort failures are recorded (shared with outputs outside the
+            pipeline, such as the publisher's frame encoder); a new one by default.
         policy: queue policy between stages, for every source or per source id; None = by source
             kind (latest for live, lossless for files).
         capacity: queue length between stages; None = by policy.
@@ -144,6 +151,8 @@ class Pipeline:
         infer: Callable[[Prepared], Inferred],
         postprocess: Callable[[Inferred], Result],
         sinks: Sequence[Sink] = (),
+        taps: Sequence[Tap] = (),
+        failures: OutputFailures | None = None,
         policy: Policy | Mapping[str, Policy] | None = None,
         capacity: int | None = None,
         max_frames: int | None = None,
@@ -186,13 +195,17 @@ class Pipeline:
         self.q_inferred: LaneQueue[Inferred] = LaneQueue(
             "inferred", {i: (max(cap(p), max_batch), p) for i, p in zip(ids, policies, strict=True)}
         )
+        self.failures = failures or OutputFailures()
         sink_queues: list[StageQueue[Result]] = [StageQueue(s.name, s.capacity, s.policy) for s in sinks]
+        tapped = [GuardedSink(t, self.failures) for t in taps]
 
         def post(item: Inferred) -> Result:
             result = postprocess(item)
             sid = result.meta.source_id
             self._latency[sid].append((result.publish_mono - result.meta.capture_mono) * 1000.0)
             self._done[sid] += 1
+            for tap in tapped:
+                tap.write(result)
             return result
 
         c = self.ctx
@@ -222,7 +235,8 @@ class Pipeline:
             Stage("postprocess", post, self.q_inferred, sink_queues, c),
         ]
         for sink, q in zip(sinks, sink_queues, strict=True):
-            self.stages.append(Stage(f"sink:{sink.name}", sink.write, q, [], c, on_close=sink.close))
+            guarded = GuardedSink(sink, self.failures)
+            self.stages.append(Stage(f"sink:{sink.name}", guarded.write, q, [], c, on_close=guarded.close))
         self._started = False
 
     @property
@@ -287,11 +301,11 @@ class Pipeline:
                 raise exc
             raise StageError(f"{where} failed: {type(exc).__name__}: {exc}") from exc
 
-    def _source_state(self, ch: _Chain, failed: bool) -> str:
+    def _source_state(self, ch: _Chain, failed: bool) -> State:
         if ch.capture.error is not None or failed:
-            return "error"
+            return State.ERROR
         if self._started and not ch.capture.is_alive():
-            return "stopped"
+            return State.STOPPED
         return ch.source.state
 
     def counters(self) -> PipelineCounters:
@@ -326,13 +340,17 @@ class Pipeline:
             if not st.name.startswith("preprocess")
         ]
         if errors:
-            state = "error"
+            state = State.ERROR
         elif self._started and not self.running:
-            state = "stopped"
+            state = State.STOPPED
         else:
-            state = "running"
+            state = State.RUNNING
         return PipelineCounters(
-            at=time.monotonic(), state=state, sources=tuple(per_source), shared=tuple(shared)
+            at=time.monotonic(),
+            state=state,
+            sources=tuple(per_source),
+            shared=tuple(shared),
+            failed_outputs=self.failures.names,
         )
 
 

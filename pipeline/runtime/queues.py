@@ -1,4 +1,4 @@
-"""Bounded queues between pipeline threads, with the two drop policies of design.md §3.
+"""Bounded queues between pipeline threads, with the two drop policies of :data:`pipeline.config.Policy`.
 
 ``latest``   when full, the oldest item is dropped (and counted); the producer never waits,
              so latency stays bounded on live sources.
@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from typing import Final, Generic, Literal, Protocol, TypeVar
+from typing import Final, Generic, Protocol, TypeVar
+
+from pipeline.config import Policy
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
 T_contra = TypeVar("T_contra", contravariant=True)
-Policy = Literal["latest", "lossless"]
 
 POLL_S: Final = 0.05
 """Longest a blocked put/get waits before looking at the abort event again (seconds)."""

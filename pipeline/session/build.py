@@ -1,4 +1,4 @@
-"""From a :class:`~pipeline.config.Config` to a ready (not started) :class:`~pipeline.runtime.pipeline.Pipeline`.
+"""The pieces a run is built from, made from a :class:`~pipeline.config.Config`: model, stages, sinks.
 
 Order matters for clean failures: the source is checked first, then the ZeroMQ socket and the
 metrics port are bound (so a TensorRT engine build can be announced in status records, and a
@@ -19,42 +19,36 @@ import ctypes
 import functools
 import logging
 import sys
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import cv2
-import numpy as np
 
 from pipeline import REPO_ROOT
-from pipeline.config import Config
-from pipeline.frames import Result
+from pipeline.config import Config, Policy
 from pipeline.infer.backends import Backend, create_backend
 from pipeline.infer.inference import BatchInferenceStage, InferenceStage
 from pipeline.infer.preprocess import Preprocessor
-from pipeline.observe.health import HealthStatus
 from pipeline.postprocess.stage import Postprocessor
 from pipeline.postprocess.tracking import PartTracker
-from pipeline.publish.zmq_publisher import ZmqPublisher
-from pipeline.publish.zmq_sink import ZmqSink
+from pipeline.publish.publisher import ZmqPublisher
+from pipeline.render import Renderer
 from pipeline.render.overlay import OverlayRenderer, OverlayStyle
 from pipeline.render.privacy import blur_head
 from pipeline.runtime.pipeline import Pipeline
-from pipeline.runtime.queues import Policy
+from pipeline.runtime.sink import OutputFailures, Sink, Tap
 from pipeline.session.engine_status import EngineBuildStatus
-from pipeline.sinks.base import Sink
 from pipeline.sinks.csv import CsvSink
 from pipeline.sinks.jsonl import JsonlSink
 from pipeline.sinks.video import VideoSink
-from pipeline.sinks.window import WindowSink
 from pipeline.sources import Source, open_source
-from pipeline.sources.base import default_policy
+from pipeline.sources.base import queue_policy
 
 if TYPE_CHECKING:
-    from pipeline.observe.metrics_server import MetricsServer
+    pass
 
-Renderer = Callable[[Result], np.ndarray]
 log = logging.getLogger(__name__)
 
 
@@ -152,40 +146,6 @@ def limit_opencv_threads() -> None:
     cv2.setNumThreads(1)
 
 
-@dataclass
-class LiveOutputs:
-    """What lives beside the pipeline's sinks and outlasts them: the ZeroMQ publisher (it sends the
-    final ``stopped`` status after the last record), the monitor window (it shows health) and the
-    metrics endpoint (``--metrics-port``; it answers until the very end).
-
-    ``close`` order: pipeline joined → final status published → publisher closed → metrics closed.
-    """
-
-    publisher: ZmqPublisher | None = None
-    window: WindowSink | None = None
-    metrics: MetricsServer | None = None
-
-    def health_listeners(self) -> list[Callable[[HealthStatus], None]]:
-        """Callables for :class:`~pipeline.observe.health.HealthReporter` (status topic, window HUD)."""
-        out: list[Callable[[HealthStatus], None]] = []
-        if self.publisher is not None:
-            out.append(self.publisher.status_listener())
-        if self.window is not None:
-            out.append(self.window.on_health)
-        if self.metrics is not None:
-            out.append(self.metrics.on_health)
-        return out
-
-    def close(self, final: Sequence[HealthStatus] = ()) -> None:
-        """Publish ``final`` (each source's ``stopped``/``error`` status), then release the socket."""
-        if self.publisher is not None:
-            for status in final:
-                self.publisher.publish_status(status)
-            self.publisher.close()
-        if self.metrics is not None:
-            self.metrics.close()
-
-
 def overlay_renderer(cfg: Config) -> Renderer:
     """A new overlay renderer (it keeps trails, so one per consuming thread), head pixelated per
     ``privacy``. Returns (height, width, 3) uint8 RGB; never writes into ``result.image``."""
@@ -198,13 +158,11 @@ def raw_renderer(cfg: Config) -> Renderer:
     return functools.partial(blur_head, cfg=cfg.privacy)
 
 
-def make_sinks(cfg: Config, policies: Mapping[str, Policy], publisher: ZmqPublisher | None) -> list[Sink]:
-    """The sinks ``cfg`` asks for (``policies``: source id → queue policy). Each source gets its own
-    recordings, following its policy: every frame from files, the newest (never holding up
-    inference) from live sources."""
+def make_sinks(cfg: Config, policies: Mapping[str, Policy]) -> list[Sink]:
+    """The file and recording sinks ``cfg`` asks for (``policies``: source id → queue policy). Each
+    source gets its own recordings, following its policy: every frame from files (critical), the
+    newest (never holding up inference; best-effort) from live sources."""
     sinks: list[Sink] = []
-    if publisher is not None:
-        sinks.append(ZmqSink(publisher, cfg.zmq, render=overlay_renderer(cfg)))
     if cfg.output.jsonl:
         sinks.append(JsonlSink(cfg.output.jsonl))
     if cfg.output.csv:
@@ -227,65 +185,37 @@ def open_sources(cfg: Config) -> list[Source]:
     return [open_source(s) for s in cfg.source_list]
 
 
+def queue_policies(cfg: Config, sources: Sequence[Source]) -> dict[str, Policy]:
+    """Source id → queue policy: the source's ``mode``, where ``auto`` means by kind."""
+    modes = {s.id: s.mode for s in cfg.source_list}
+    return {src.source_id: queue_policy(src, modes.get(src.source_id, cfg.source.mode)) for src in sources}
+
+
 def build_pipeline(
     cfg: Config,
-    extra_sinks: list[Sink] | None = None,
-    source: Source | Sequence[Source] | None = None,
-    backend: Backend | None = None,
-    live: LiveOutputs | None = None,
+    sources: Sequence[Source],
+    backend: Backend,
+    sinks: Sequence[Sink] = (),
+    taps: Sequence[Tap] = (),
+    failures: OutputFailures | None = None,
 ) -> Pipeline:
-    """Sources, model, tracker, stages and sinks wired together as ``cfg`` says.
-
-    ``source``: use these instead of opening ``cfg``'s (each matched to the ``cfg`` source entry
-    with its id, for the queue policy). With ``live`` given, a ZeroMQ publisher is created into it
-    when ``cfg.zmq.endpoint`` is set (the caller closes it: :meth:`LiveOutputs.close`), a metrics
-    server when ``cfg.metrics.port`` is set (bound before the model loads; its latency sink joins
-    the sinks and the pipeline is attached to it), and its window (if any) becomes a sink.
-    """
-    limit_opencv_threads()
-    limit_malloc_arenas()
-    if source is None:
-        sources = open_sources(cfg)
-    else:
-        sources = list(source) if isinstance(source, Sequence) else [source]
-    modes = {s.id: s.mode for s in cfg.source_list}
-    policies: dict[str, Policy] = {}
-    for src in sources:
-        mode = modes.get(src.source_id, cfg.source.mode)
-        policies[src.source_id] = default_policy(src) if mode == "auto" else mode
-    if live is not None and cfg.zmq.endpoint:
-        live.publisher = ZmqPublisher(cfg.zmq)
-    try:
-        if live is not None and live.metrics is None and cfg.metrics.port:
-            from pipeline.observe.metrics_server import MetricsServer
-
-            live.metrics = MetricsServer(cfg.metrics)
-        backend = backend or load_backend(cfg, live.publisher if live else None)
-        sinks = make_sinks(cfg, policies, live.publisher if live else None)
-    except BaseException:
-        if live is not None:
-            live.close()
-        raise
-    if live is not None and live.window is not None:
-        sinks.append(live.window)
-    if live is not None and live.metrics is not None:
-        sinks.append(live.metrics.sink())
-    sinks.extend(extra_sinks or [])
+    """The stages of ``backend`` wired between ``sources`` and the outputs as ``cfg`` says (not
+    started). The sinks are given, not made here: :class:`~pipeline.session.session.Session` owns
+    what a run opens."""
     max_batch = batch_size(cfg, backend)
     preprocess, infer, postprocess = _stages(cfg, backend, max_batch)
-    pipeline = Pipeline(
+    return Pipeline(
         sources=sources,
         preprocess=preprocess,
         infer=infer,
         postprocess=postprocess,
         sinks=sinks,
-        policy=policies,
+        taps=taps,
+        failures=failures,
+        policy=queue_policies(cfg, sources),
         capacity=cfg.queues.capacity or None,
         max_frames=cfg.run.max_frames or None,
         drain_s=cfg.queues.drain_s,
         max_batch=max_batch,
         batch_wait_s=cfg.model.batch_wait_ms / 1000.0,
     )
-    if live is not None and live.metrics is not None:
-        live.metrics.attach(pipeline.counters)
-    return pipeline

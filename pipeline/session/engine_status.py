@@ -12,10 +12,8 @@ import threading
 from collections.abc import Sequence
 from typing import TextIO
 
-from pipeline.observe.health import HealthStatus
-from pipeline.publish.zmq_publisher import ZmqPublisher
-
-STATE = "building_engine"
+from pipeline.lifecycle import HealthStatus, State
+from pipeline.publish.publisher import ZmqPublisher
 
 
 class EngineBuildStatus:
@@ -44,7 +42,7 @@ class EngineBuildStatus:
 
     def status(self) -> list[HealthStatus]:
         """The heartbeats published while building (no stage has run yet), one per source."""
-        return [HealthStatus(sid, STATE, {}, 0, 0, float("nan")) for sid in self.source_ids]
+        return [HealthStatus(sid, State.BUILDING_ENGINE, {}, 0, 0, float("nan")) for sid in self.source_ids]
 
     def __call__(self, reason: str) -> None:
         """Called by the backend when it starts building (``reason``: why the cache did not serve)."""

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
+from pipeline.config import Policy
 from pipeline.frames import Result
-from pipeline.publish.record import to_record
-from pipeline.runtime.queues import Policy
+from pipeline.record import record_of
 from pipeline.sinks.table import CsvWriter
 
 
@@ -21,13 +20,14 @@ class CsvSink:
     name = "csv"
     policy: Policy = "lossless"
     capacity = 256
+    critical = True
 
     def __init__(self, path: str | Path, flag_name: str = "--csv") -> None:
         self.writer = CsvWriter(path, flag_name)
         self.path = self.writer.path
 
     def write(self, result: Result) -> None:
-        self.writer.write_record(to_record(result, time.monotonic()))
+        self.writer.write_record(record_of(result)[0])
 
     def close(self) -> None:
         self.writer.close()

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
+from pipeline.config import Policy
 from pipeline.frames import Result
-from pipeline.publish.record import encode, to_record
-from pipeline.runtime.queues import Policy
+from pipeline.record import record_of
 from pipeline.sinks.outfile import LineFile
 
 
@@ -18,6 +17,7 @@ class JsonlSink:
     name = "jsonl"
     policy: Policy = "lossless"
     capacity = 256
+    critical = True
 
     def __init__(self, path: str | Path, flag: str = "--jsonl") -> None:
         self._out = LineFile(path, flag)
@@ -28,7 +28,7 @@ class JsonlSink:
         return self._out.lines
 
     def write(self, result: Result) -> None:
-        self._out.write_line(encode(to_record(result, time.monotonic())))
+        self._out.write_line(record_of(result)[1].decode("utf-8"))
 
     def close(self) -> None:
         self._out.close()

@@ -7,20 +7,17 @@ head pixelated. Encoding details (fragmented MP4, crash safety, keyframes, times
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import av
 import numpy as np
 
+from pipeline.config import Policy
 from pipeline.errors import ConfigError
 from pipeline.frames import FrameMeta, Result
-from pipeline.runtime.queues import Policy
+from pipeline.render import Renderer
 from pipeline.sinks.outfile import prepare_output
 from pipeline.sinks.video_writer import SUFFIXES, H264Writer, even_size, fit_frame
-
-Render = Callable[[Result], np.ndarray]
-"""Result → the RGB image to record, (H, W, 3) uint8 (must not write into ``result.image``)."""
 
 
 class VideoSink:
@@ -49,7 +46,7 @@ class VideoSink:
     def __init__(
         self,
         path: str | Path,
-        render: Render,
+        render: Renderer,
         crf: int = 23,
         flag: str = "--record",
         policy: Policy = "lossless",
@@ -64,6 +61,9 @@ class VideoSink:
         self.name = f"video:{self.path.name}"
         self.policy: Policy = policy
         self.capacity = capacity
+        self.critical = policy == "lossless"
+        """A file run's recording is data the user asked to keep (its failure ends the run); a live
+        source's recording is best-effort (a failure stops the recording, the run goes on)."""
         self.render = render
         self.flag = flag
         self.crf, self.preset, self.threads, self.keyframe_s = crf, preset, threads, keyframe_s

@@ -34,12 +34,11 @@ from typing import Final
 import cv2
 import numpy as np
 
-from pipeline.config import DisplayConfig, PrivacyConfig
+from pipeline.config import Config, DisplayConfig, Policy, PrivacyConfig
 from pipeline.frames import Result
-from pipeline.observe.health import HealthStatus
+from pipeline.lifecycle import HealthStatus
 from pipeline.render.hud import banner_for, draw_hud, hud_lines
 from pipeline.render.overlay import OverlayRenderer, OverlayStyle
-from pipeline.runtime.queues import Policy
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +157,7 @@ class WindowSink:
     name = "window"
     policy: Policy = "latest"
     capacity = 1
+    critical = False
 
     def __init__(
         self,
@@ -282,8 +282,8 @@ class WindowSink:
                     cv2.waitKey(1)
                 except cv2.error:
                     pass  # already closed by the user
-        except BaseException as exc:  # re-raised by the next write() on the sink thread
-            log.error("window: render loop failed", exc_info=True)
+        except BaseException as exc:  # raised by the next write(): the window then fails alone (best-effort)
+            log.debug("window: render loop failed", exc_info=True)
             self.error = exc
         finally:
             self._done.set()
@@ -327,3 +327,24 @@ class WindowSink:
                 log.info("window: closed by the user")
                 self._request_quit()
                 return
+
+
+def open_window(cfg: Config, on_quit: Callable[[], None]) -> WindowSink | None:
+    """The monitor window if ``display.mode`` asks for one and a display exists (``on_quit``: what
+    the quit key and closing the window do, e.g. stop the run).
+
+    ``on`` without a usable display prints one line and the run continues headless.
+    """
+    mode = cfg.display.mode
+    if mode == "off":
+        return None
+    if not display_available():
+        if mode == "on":
+            print(
+                "infant-stream: no display available (DISPLAY/WAYLAND_DISPLAY unset or no window can "
+                "be opened); running without the monitor window",
+                file=sys.stderr,
+            )
+        return None
+    ids = [s.id for s in cfg.source_list]
+    return WindowSink(cfg.display, cfg.privacy, on_quit=on_quit, source_ids=ids if len(ids) > 1 else ())

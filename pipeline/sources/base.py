@@ -5,14 +5,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from typing import Literal, Protocol
+from typing import Protocol
 
 import numpy as np
 
+from pipeline.config import Policy, SourceMode
 from pipeline.frames import Frame, FrameMeta
-from pipeline.runtime.queues import Policy
-
-SourceState = Literal["starting", "running", "reconnecting", "stalled", "stopped", "error"]
+from pipeline.lifecycle import State
 
 
 class Source(Protocol):
@@ -28,7 +27,7 @@ class Source(Protocol):
 
     source_id: str
     live: bool
-    state: SourceState
+    state: State
     description: str
     reconnects: int
 
@@ -43,8 +42,11 @@ class Source(Protocol):
         ...
 
 
-def default_policy(source: Source) -> Policy:
-    """``latest`` for live sources, ``lossless`` for files (design.md §3)."""
+def queue_policy(source: Source, mode: SourceMode = "auto") -> Policy:
+    """The queue policy of ``source``: ``mode`` itself, or with ``auto`` by kind: ``latest`` for
+    live sources (latency stays bounded), ``lossless`` for files (every frame processed)."""
+    if mode != "auto":
+        return mode
     return "latest" if source.live else "lossless"
 
 

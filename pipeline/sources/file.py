@@ -11,8 +11,9 @@ import av
 
 from pipeline.errors import SourceError
 from pipeline.frames import Frame
+from pipeline.lifecycle import State
 from pipeline.sources.av_decode import DecodeReport, decode_rgb, open_video
-from pipeline.sources.base import FrameStamper, Pacer, SourceState
+from pipeline.sources.base import FrameStamper, Pacer
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ class FileSource:
         self.realtime = realtime
         self.loop = loop
         self.live = realtime  # a paced file behaves like a camera
-        self.state: SourceState = "starting"
+        self.state: State = State.STARTING
         self.description = str(self.path)
         self.last_report = DecodeReport()
 
@@ -66,7 +67,7 @@ class FileSource:
             container = self._open()
             report = DecodeReport()
             self.last_report = report
-            self.state = "running"
+            self.state = State.RUNNING
             try:
                 for image, pts in decode_rgb(container, report):
                     if stop.is_set():
@@ -79,10 +80,10 @@ class FileSource:
                 container.close()  # type: ignore[attr-defined]
             damage = report.damage()
             if damage is not None and not stop.is_set():
-                self.state = "error"
+                self.state = State.ERROR
                 raise SourceError(f"{self.path}: {damage}")
             if not self.loop or report.frames == 0:
                 break
             step = 1.0 / (report.fps or 25.0)
             offset += (report.last_pts_s or 0.0) + step
-        self.state = "stopped"
+        self.state = State.STOPPED

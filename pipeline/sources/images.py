@@ -10,7 +10,8 @@ import cv2
 
 from pipeline.errors import SourceError
 from pipeline.frames import Frame
-from pipeline.sources.base import FrameStamper, SourceState
+from pipeline.lifecycle import State
+from pipeline.sources.base import FrameStamper
 from pipeline.sources.urls import IMAGE_EXTENSIONS
 
 
@@ -23,7 +24,7 @@ class ImageSource:
     def __init__(self, path: str | Path, source_id: str = "images0"):
         self.path = Path(path)
         self.source_id = source_id
-        self.state: SourceState = "starting"
+        self.state: State = State.STARTING
         self.description = str(self.path)
 
     def files(self) -> list[Path]:
@@ -39,13 +40,13 @@ class ImageSource:
 
     def frames(self, stop: threading.Event) -> Iterator[Frame]:
         stamper = FrameStamper(self.source_id)
-        self.state = "running"
+        self.state = State.RUNNING
         for path in self.files():
             if stop.is_set():
                 break
             bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
             if bgr is None:
-                self.state = "error"
+                self.state = State.ERROR
                 raise SourceError(f"{path}: not a readable image")
             yield stamper.stamp(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), None)
-        self.state = "stopped"
+        self.state = State.STOPPED

@@ -26,8 +26,9 @@ import av
 
 from pipeline.errors import SourceError
 from pipeline.frames import Frame
+from pipeline.lifecycle import State
 from pipeline.sources.av_decode import DecodeReport, decode_rgb, open_video
-from pipeline.sources.base import FrameStamper, SourceState
+from pipeline.sources.base import FrameStamper
 from pipeline.sources.urls import mask_url
 
 PROBE_US = 500_000
@@ -73,20 +74,20 @@ class StreamSource:
         self.url = url
         self.source_id = source_id
         self.options = options or StreamOptions()
-        self._state: SourceState = "starting"
+        self._state: State = State.STARTING
         self._last_frame = time.monotonic()  # when the last frame (or the open) happened
         self.description = mask_url(url)
         self.reconnects = 0
 
     @property
-    def state(self) -> SourceState:
+    def state(self) -> State:
         """The state now: ``running`` turns ``stalled`` once no frame came for ``stall_timeout_s``."""
-        if self._state == "running" and self._silent_s() >= self.options.stall_timeout_s:
-            return "stalled"
+        if self._state == State.RUNNING and self._silent_s() >= self.options.stall_timeout_s:
+            return State.STALLED
         return self._state
 
     @state.setter
-    def state(self, value: SourceState) -> None:
+    def state(self, value: State) -> None:
         self._state = value
 
     def _silent_s(self) -> float:
@@ -113,9 +114,9 @@ class StreamSource:
             except (av.FFmpegError, ValueError, OSError) as exc:
                 why = self._scrub(str(exc))
                 failures += 1
-                self._state = "reconnecting"
+                self._state = State.RECONNECTING
                 if o.reconnect_attempts and failures >= o.reconnect_attempts:
-                    self._state = "error"
+                    self._state = State.ERROR
                     raise SourceError(
                         f"{self.description}: cannot open after {failures} attempts ({why})"
                     ) from None
@@ -133,14 +134,14 @@ class StreamSource:
             if stop.is_set():
                 break
             if self._silent_s() >= o.stall_timeout_s:
-                self._state = "stalled"
+                self._state = State.STALLED
                 why = f"no frame for {o.stall_timeout_s:.1f} s"
             else:
-                self._state = "reconnecting"
+                self._state = State.RECONNECTING
                 why = self._scrub(report.error or "stream ended")
             self.reconnects += 1
             log.warning("%s: %s; reconnecting", self.description, why)
-        self._state = "stopped"
+        self._state = State.STOPPED
 
     def _read(
         self, container: object, report: DecodeReport, stamper: FrameStamper, stop: threading.Event
@@ -149,8 +150,8 @@ class StreamSource:
             if stop.is_set():
                 return
             self._last_frame = time.monotonic()
-            if self._state != "running":
+            if self._state != State.RUNNING:
                 log.info("%s: receiving frames", self.description)
-            self._state = "running"
+            self._state = State.RUNNING
             yield stamper.stamp(image, pts)
             self._last_frame = time.monotonic()  # a consumer that held the frame is not a stall

@@ -12,7 +12,8 @@ import cv2
 
 from pipeline.errors import SourceError
 from pipeline.frames import Frame
-from pipeline.sources.base import FrameStamper, SourceState
+from pipeline.lifecycle import State
+from pipeline.sources.base import FrameStamper
 from pipeline.sources.stream import backoff_delay
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ class WebcamSource:
         self.device = device
         self.source_id = source_id
         self.options = options or WebcamOptions()
-        self.state: SourceState = "starting"
+        self.state: State = State.STARTING
         self.description = f"camera {device}"
         self.reconnects = 0
 
@@ -71,9 +72,9 @@ class WebcamSource:
             except SourceError:
                 failures += 1
                 if self.options.reopen_attempts and failures >= self.options.reopen_attempts:
-                    self.state = "error"
+                    self.state = State.ERROR
                     raise
-                self.state = "reconnecting"
+                self.state = State.RECONNECTING
                 stop.wait(backoff_delay(failures - 1, 0.5, 5.0))
                 continue
             try:
@@ -82,7 +83,7 @@ class WebcamSource:
                     if not ok:
                         break
                     failures = 0
-                    self.state = "running"
+                    self.state = State.RUNNING
                     now = time.monotonic()
                     t0 = now if t0 is None else t0
                     yield stamper.stamp(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), now - t0)
@@ -92,10 +93,10 @@ class WebcamSource:
                 break  # a file played through the camera interface: its end is the end
             failures += 1
             if self.options.reopen_attempts and failures >= self.options.reopen_attempts:
-                self.state = "error"
+                self.state = State.ERROR
                 raise SourceError(f"{self.description}: camera stopped delivering frames")
-            self.state = "reconnecting"
+            self.state = State.RECONNECTING
             self.reconnects += 1
             log.warning("%s: no frame; reopening", self.description)
             stop.wait(backoff_delay(failures - 1, 0.5, 5.0))
-        self.state = "stopped"
+        self.state = State.STOPPED

@@ -24,6 +24,7 @@ from pipeline.frames import Frame, FrameMeta, PartInstance, Result, Timings
 from pipeline.infer.inference import InferenceStage
 from pipeline.infer.preprocess import Preprocessor
 from pipeline.postprocess.stage import Postprocessor
+from pipeline.record import sealed
 from pipeline.runtime.pipeline import Pipeline
 from pipeline.sources.base import FrameStamper
 
@@ -130,7 +131,7 @@ def truncated_h264(folder: Path, keep: float = 0.5, frames: int = 40) -> Path:
 class ListSink:
     """A sink keeping every result in memory (lossless), for assertions."""
 
-    name, policy, capacity = "list", "lossless", 64
+    name, policy, capacity, critical = "list", "lossless", 64, True
 
     def __init__(self) -> None:
         self.results: list[Result] = []
@@ -254,13 +255,16 @@ def make_result(
     """A :class:`Result` for sink/overlay tests: ``image`` RGB, ``class_map`` over it (default 1x1 zeros)."""
     h, w = image.shape[:2]
     cm = np.zeros((1, 1), np.uint8) if class_map is None else class_map
-    return Result(
-        meta=FrameMeta(source_id, seq, mono, 1.7e9 + mono, pts_s, w, h),
-        parts=tuple(parts),
-        classes=(),
-        timings=Timings(),
-        dropped_since_last=0,
-        image=image,
-        class_map=cm,
-        grid=cell_grid(cm.shape, (h, w)),
+    return sealed(
+        Result(
+            meta=FrameMeta(source_id, seq, mono, 1.7e9 + mono, pts_s, w, h),
+            parts=tuple(parts),
+            classes=(),
+            timings=Timings(),
+            dropped_since_last=0,
+            image=image,
+            class_map=cm,
+            grid=cell_grid(cm.shape, (h, w)),
+        ),
+        publish_mono=mono,
     )

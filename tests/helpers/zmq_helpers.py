@@ -7,7 +7,7 @@ import time
 import pytest
 import zmq
 
-from pipeline.publish.zmq_publisher import ZmqPublisher
+from pipeline.publish.publisher import ZmqPublisher
 from tests.helpers.procs import free_port
 
 

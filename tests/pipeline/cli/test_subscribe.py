@@ -14,7 +14,7 @@ import pytest
 
 from pipeline.config import ZmqConfig
 from pipeline.publish.curve import create_keypair
-from pipeline.publish.zmq_publisher import ZmqPublisher
+from pipeline.publish.publisher import ZmqPublisher
 from tests.helpers.media import OBSERVED_PART, PREDICTED_PART, wait_for
 from tests.helpers.procs import REPO, free_port
 

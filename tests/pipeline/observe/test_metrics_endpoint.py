@@ -203,7 +203,7 @@ def test_live_pipeline_metrics_and_health(server, tmp_path, colour_model_path):
         policy="lossless",  # no drops even on a loaded machine
     )
     server.attach(p.counters)
-    reporter = HealthReporter(p, interval_s=0.25)
+    reporter = HealthReporter(p.counters, interval_s=0.25)
     reporter.listeners.append(server.on_health)
     p.start()
     reporter.start()

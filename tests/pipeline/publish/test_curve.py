@@ -12,7 +12,7 @@ import zmq
 from pipeline.config import ZmqConfig
 from pipeline.errors import ConfigError
 from pipeline.publish.curve import check_clients_dir, create_keypair, load_public_key, load_secret_pair
-from pipeline.publish.zmq_publisher import ZmqPublisher
+from pipeline.publish.publisher import ZmqPublisher
 from tests.helpers.procs import free_port
 
 
@@ -142,6 +142,6 @@ def test_curve_clients_dir_allows_only_listed_clients(ctx, keys, tmp_path):
 
 def test_curve_on_all_interfaces_does_not_warn(keys, caplog):
     cfg = ZmqConfig(endpoint=f"tcp://*:{free_port()}", curve_secret_key=str(keys / "server.key_secret"))
-    with caplog.at_level("WARNING", logger="pipeline.publish.zmq_publisher"):
+    with caplog.at_level("WARNING", logger="pipeline.publish.publisher"):
         ZmqPublisher(cfg).close()
     assert not caplog.records

@@ -11,9 +11,12 @@ import time
 import zmq
 
 from pipeline.config import ZmqConfig
-from pipeline.publish.zmq_publisher import ZmqPublisher
-from pipeline.session.engine_status import STATE, EngineBuildStatus
+from pipeline.lifecycle import State
+from pipeline.publish.publisher import ZmqPublisher
+from pipeline.session.engine_status import EngineBuildStatus
 from tests.helpers.procs import free_port
+
+STATE = State.BUILDING_ENGINE
 
 
 def test_build_is_announced_on_stderr_and_in_status_records():

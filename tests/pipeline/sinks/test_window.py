@@ -29,7 +29,7 @@ import pytest
 from pipeline.config import DisplayConfig, PrivacyConfig
 from pipeline.contract.geometry import cell_grid
 from pipeline.frames import FrameMeta, Result, Timings
-from pipeline.observe.health import HealthStatus
+from pipeline.lifecycle import HealthStatus
 from pipeline.render.palette import blended, class_colour
 from pipeline.sinks import window as window_mod
 from pipeline.sinks.window import WindowSink, display_available, initial_window_size, key_action

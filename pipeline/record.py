@@ -1,18 +1,32 @@
-"""The published record, schema 1 (design.md §3): one JSON object per processed frame.
+"""The published record, schema 1 (README "Records"): one JSON object per processed frame.
 
-Also the JSONL line. Coordinates are original-frame pixels; times are milliseconds;
-``capture_ts`` is Unix seconds. The record never contains pixels.
+Also the JSONL line and the source of the CSV rows. Coordinates are original-frame pixels; times
+are milliseconds; ``capture_ts`` is Unix seconds. The record never contains pixels.
+
+One record per result: :func:`sealed` builds the record and its JSON once, when postprocessing
+ends (the publish time, stamped once), and every output (JSONL, CSV, ZeroMQ, the web) sends those
+same bytes. :data:`BUILDS` counts the records built, so a test can check that.
+
+Latencies (``latency_ms``): ``preprocess``, ``inference`` (a batch's time divided by its size),
+``postprocess`` (parts + tracking), each the stage's own time for this frame; ``capture_to_publish``
+from the frame leaving the decoder to its record being built (includes queue waits and batching).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+import time
+from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, Final
 
 from pipeline.frames import ClassSummary, PartInstance, Result
-from pipeline.observe.health import HealthStatus
+from pipeline.lifecycle import HealthStatus
 
 SCHEMA: Final = 1
+BUILDS = itertools.count()
+"""``next(BUILDS)`` is called once per record built by :func:`sealed` (a thread-safe counter)."""
 
 
 def _r(value: float, digits: int = 2) -> float:
@@ -54,9 +68,10 @@ def class_record(summary: ClassSummary) -> dict[str, Any]:
     }
 
 
-def to_record(result: Result, publish_mono: float) -> dict[str, Any]:
-    """The schema-1 record of ``result``, published at ``publish_mono`` (``time.monotonic()``)."""
+def to_record(result: Result) -> dict[str, Any]:
+    """The schema-1 record of ``result`` (its ``publish_mono`` gives ``capture_to_publish``)."""
     m, t = result.meta, result.timings
+    publish_mono = result.publish_mono
     return {
         "schema": SCHEMA,
         "source": m.source_id,
@@ -77,6 +92,27 @@ def to_record(result: Result, publish_mono: float) -> dict[str, Any]:
     }
 
 
+def sealed(result: Result, publish_mono: float | None = None) -> Result:
+    """``result`` stamped with its publish time (now, by default) and carrying its record and JSON.
+
+    Called once per result, at the end of postprocessing; outputs read ``result.record`` (a dict:
+    treat as read-only) and ``result.record_json`` (UTF-8 bytes, no newline).
+    """
+    stamped = replace(result, publish_mono=time.monotonic() if publish_mono is None else publish_mono)
+    record = to_record(stamped)
+    next(BUILDS)
+    return replace(stamped, record=record, record_json=encode(record).encode("utf-8"))
+
+
+def record_of(result: Result) -> tuple[Mapping[str, Any], bytes]:
+    """(record, JSON bytes) of a sealed result; a result that was never sealed is a bug."""
+    if result.record is None:
+        raise ValueError(
+            f"result {result.meta.source_id}#{result.meta.seq} has no record (use record.sealed)"
+        )
+    return result.record, result.record_json
+
+
 def status_record(status: HealthStatus, wall_ts: float, **extra: Any) -> dict[str, Any]:
     """The heartbeat record of topic ``status.<source>`` (design.md §3), at Unix time ``wall_ts``.
 
@@ -95,6 +131,7 @@ def status_record(status: HealthStatus, wall_ts: float, **extra: Any) -> dict[st
         "frames_out": status.frames_out,
         "latency_p50_ms": None if lat != lat else _r(lat),
         "reconnects": status.reconnects,
+        "failed_outputs": list(status.failed_outputs),
         **extra,
     }
 

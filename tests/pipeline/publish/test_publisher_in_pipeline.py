@@ -1,10 +1,11 @@
-"""ZmqSink in a real pipeline (colour model, H.264 files written here) → real SUB sockets on 127.0.0.1.
+"""The ZeroMQ publisher as the pipeline's tap (one queue, one thread) in a real pipeline (colour model, H.264 files written here) → real SUB sockets on 127.0.0.1.
 
 Every wait has an explicit deadline (plus pytest-timeout).
 """
 
 import json
 import time
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -14,8 +15,7 @@ import zmq
 from pipeline.config import ZmqConfig
 from pipeline.frames import Result
 from pipeline.infer.backends.onnxruntime import OrtBackend
-from pipeline.publish.zmq_publisher import ZmqPublisher
-from pipeline.publish.zmq_sink import ZmqSink
+from pipeline.publish.publisher import ZmqPublisher
 from pipeline.runtime.pipeline import Pipeline
 from pipeline.sources.file import FileSource
 from tests.helpers.media import GREEN, RED, SyntheticCamera, colour_pipeline, run_to_end, scene, write_h264
@@ -33,10 +33,8 @@ def test_records_arrive_in_order_complete(tmp_path, ctx, colour_model_path):
     with ZmqPublisher(ZmqConfig(endpoint=ep)) as pub:
         sub = sub_socket(ctx, ep, b"parts.", b"status.")
         handshake(pub, sub)
-        sink = ZmqSink(pub, ZmqConfig(endpoint=ep))
-        sink.capacity = 64  # ≥ n: this test checks ordering/completeness, not the latest policy
         p = colour_pipeline(
-            FileSource(video, "vid"), OrtBackend(colour_model_path), [sink], policy="lossless"
+            FileSource(video, "vid"), OrtBackend(colour_model_path), [], taps=[pub], policy="lossless"
         )
         run_to_end(p)
         records = []
@@ -49,8 +47,7 @@ def test_records_arrive_in_order_complete(tmp_path, ctx, colour_model_path):
     assert records[3]["pts_s"] == pytest.approx(0.3)
     head = next(x for x in records[5]["parts"] if x["name"] == "head")
     assert head["centroid"][0] == pytest.approx(8 + 10 + 15.5, abs=1.0)
-    assert pub.dropped == 0 and sink.records == n
-    assert p.counters().stages[-1].dropped == 0
+    assert pub.dropped == 0 and pub.records == n
 
 
 def noisy(i: int) -> np.ndarray:
@@ -65,16 +62,15 @@ def test_stalled_subscriber_does_not_slow_the_pipeline(tmp_path, ctx, colour_mod
     backend = OrtBackend(colour_model_path)
     cfg = ZmqConfig(endpoint="", send_hwm=2, frames=True, frame_fps=1000.0, jpeg_quality=95)
 
-    def run(stalled: bool) -> tuple[float, ZmqSink, int, Pipeline, int]:
+    def run(stalled: bool) -> tuple[float, ZmqPublisher, int, Pipeline, int]:
         ep = endpoint()
-        with ZmqPublisher(ZmqConfig(endpoint=ep, send_hwm=2)) as pub:
+        with ZmqPublisher(replace(cfg, endpoint=ep)) as pub:
             sub = None
             if stalled:
                 sub = sub_socket(ctx, ep, b"", rcvhwm=2)
                 sub.setsockopt(zmq.RCVBUF, 16384)
                 handshake(pub, sub)
-            sink = ZmqSink(pub, cfg)
-            p = colour_pipeline(FileSource(video, "noise"), backend, [sink], policy="lossless")
+            p = colour_pipeline(FileSource(video, "noise"), backend, [], taps=[pub], policy="lossless")
             before = pub.sent + pub.dropped
             elapsed = run_to_end(p)
         handled = pub.sent + pub.dropped - before
@@ -82,16 +78,16 @@ def test_stalled_subscriber_does_not_slow_the_pipeline(tmp_path, ctx, colour_mod
         while sub is not None and sub.poll(300):
             sub.recv_multipart()
             received += 1
-        return elapsed, sink, handled, p, received
+        return elapsed, pub, handled, p, received
 
     run(False)  # warm-up (decoder, model, page cache)
     baseline, *_ = run(False)
-    stalled, sink, handled, p, received = run(True)
+    stalled, pub, handled, p, received = run(True)
     processed = {s.name: s.processed for s in p.counters().stages}
     assert processed["postprocess"] == n
-    assert processed["sink:zmq"] + p.counters().stages[-1].dropped == n
-    published = sink.records + sink.frames
-    assert sink.frames > 0 and handled == published  # sent or counted as dropped, none lost unseen
+    published = pub.records + pub.frames
+    # every record and due frame is sent or counted as dropped, once: none lost unseen
+    assert pub.records == n and pub.frames > 0 and handled == published
     assert received < published / 2, (received, published)  # dropped inside libzmq, not waited for
     # A blocking publisher would hang here (never finish); the bound is loose on purpose so a busy CI
     # machine does not fail it. The precise ratio is measured by tools/zmq_bench.py (1.00).
@@ -109,15 +105,15 @@ def test_frames_jpeg_and_rate_limit(ctx, colour_model_path):
         out[:8, :8] = (0, 0, 255)  # a blue corner: checks RGB → BGR → decoder round trip
         return out
 
-    with ZmqPublisher(ZmqConfig(endpoint=ep)) as pub:
+    with ZmqPublisher(ZmqConfig(endpoint=ep, frames=True, frame_fps=fps, jpeg_quality=90), render) as pub:
         sub = sub_socket(ctx, ep, b"frame.", b"status.")
         handshake(pub, sub)
-        sink = ZmqSink(pub, ZmqConfig(endpoint=ep, frames=True, frame_fps=fps, jpeg_quality=90), render)
         backend = OrtBackend(colour_model_path)
         p = colour_pipeline(
             SyntheticCamera(1000, 0.01, scene(72, 96, [(RED, (0, 0, 48, 72)), (GREEN, (48, 0, 96, 72))])),
             backend,
-            [sink],
+            [],
+            taps=[pub],
         )
         frames = []
         p.start()
@@ -135,7 +131,7 @@ def test_frames_jpeg_and_rate_limit(ctx, colour_model_path):
     assert len(frames) <= fps * window + 1 + 1
     assert len(frames) >= fps * window - 2
     assert 2.0 < window < 3.1
-    assert len(rendered) == sink.frames  # render is called only for published frames
+    assert len(rendered) == pub.frames  # render is called only for published frames
     topic, header_b, jpeg = frames[0][1]
     header = json.loads(header_b)
     assert topic == b"frame.live0"
@@ -158,17 +154,16 @@ def test_frames_jpeg_and_rate_limit(ctx, colour_model_path):
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
 
 
-def test_frames_off_by_default_and_close_keeps_publisher(ctx, tmp_path, colour_model_path):
+def test_frames_off_by_default_and_pipeline_end_keeps_publisher(ctx, tmp_path, colour_model_path):
     video = write_h264(tmp_path / "v.mp4", frames=5)
     ep = endpoint()
     with ZmqPublisher(ZmqConfig(endpoint=ep)) as pub:
         sub = sub_socket(ctx, ep, b"")
         handshake(pub, sub)
-        sink = ZmqSink(pub, ZmqConfig(endpoint=ep))
-        run_to_end(colour_pipeline(FileSource(video, "v"), OrtBackend(colour_model_path), [sink]))
-        pub.publish("status.v", b'{"state":"stopped"}')  # still usable after the sink closed
+        run_to_end(colour_pipeline(FileSource(video, "v"), OrtBackend(colour_model_path), [], taps=[pub]))
+        pub.publish("status.v", b'{"state":"stopped"}')  # still usable after the pipeline ended
         topics = []
         while sub.poll(1000):
             topics.append(sub.recv_multipart()[0])
     assert topics == [b"parts.v"] * 5 + [b"status.v"]
-    assert sink.frames == 0
+    assert pub.frames == 0

@@ -1,46 +1,64 @@
-"""The ZeroMQ PUB socket of design.md §3, owned by one thread so no caller can ever block on it.
+"""The ZeroMQ PUB socket (README "Live outputs"): one thread owns it, fed by one queue.
 
-Messages are multipart ``[topic, json]`` (``parts.<source>``, ``status.<source>``) or
-``[topic, json header, jpeg]`` (``frame.<source>``, see :mod:`pipeline.publish.zmq_sink`); never pickled.
+Messages are multipart, never pickled:
 
-Why a thread: ZeroMQ sockets are not thread-safe, and the pipeline publishes from the ZeroMQ
-sink's thread while the health reporter publishes status from its own. :meth:`ZmqPublisher.publish`
-only appends to a bounded in-process queue (the oldest message is dropped, and counted, when it
-is full); the publisher thread is the only one that touches the socket.
+``parts.<source>``  ``[topic, record]``: the result's schema-1 record (:mod:`pipeline.record`), the
+                    same UTF-8 JSON bytes the JSONL file gets.
+``status.<source>`` ``[topic, status]``: once a second, and a final ``stopped``/``error`` status.
+``frame.<source>``  ``[topic, header, jpeg]`` (only with ``zmq.frames``, at most ``zmq.frame_fps`` per
+                    second): ``header`` is UTF-8 JSON ``{"schema": 1, "source", "seq", "capture_ts",
+                    "width", "height", "encoding": "jpeg"}`` (``seq`` matches the record of the same
+                    frame; width/height are the JPEG's pixels); ``jpeg`` a baseline JPEG of the
+                    rendered image (overlay, head pixelated per ``privacy``).
 
-Where messages can be lost (all counted except the last):
+One hop: :meth:`ZmqPublisher.write` (a :class:`~pipeline.runtime.sink.Tap`, called on the postprocess
+thread) and :meth:`ZmqPublisher.publish_status` (the health thread) only append to one bounded
+in-process queue and return; the publisher's own thread is the only one that touches the socket, and
+it renders and encodes the ``frame.*`` JPEGs too, so nothing heavy runs on a pipeline thread.
+ZeroMQ sockets are not thread-safe: that is why one thread owns it.
 
-- ``dropped_queue``: the in-process queue was full (the thread fell behind; rare);
-- ``dropped_hwm``: ``zmq.Again`` on a non-blocking send (a *connected* PUB with no peer yet);
-- inside libzmq: a bound PUB socket silently drops a message for one subscriber whose
-  ``SNDHWM`` queue is full (a slow or dead subscriber). By design it never blocks or reports it,
-  so other subscribers and the pipeline are unaffected; a subscriber sees it as a gap in ``seq``.
+Where messages can be lost (``dropped`` counts all but the last, once):
+
+- the queue was full (the thread fell behind): the oldest queued message is dropped;
+- ``zmq.Again`` on a non-blocking send (a *connected* PUB with no peer yet), or a send error;
+- inside libzmq: a bound PUB socket silently drops a message for one subscriber whose ``SNDHWM``
+  queue is full (a slow or dead subscriber). By design it never blocks or reports it, so other
+  subscribers and the pipeline are unaffected; a subscriber sees it as a gap in ``seq``.
+
+A failure to render or encode a frame is best-effort: logged once, recorded as the failed output
+``zmq-frames`` (status records and metrics), frames stop, records go on.
 """
 
 from __future__ import annotations
 
 import collections
+import json
 import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Final
 
+import cv2
 import zmq
 
 from pipeline.config import ZmqConfig
 from pipeline.errors import ConfigError
+from pipeline.frames import Result
+from pipeline.lifecycle import HealthStatus
 from pipeline.loopback import is_loopback_host
-from pipeline.observe.health import HealthStatus
 from pipeline.publish.curve import check_clients_dir, load_secret_pair
-from pipeline.publish.record import encode, status_record
+from pipeline.record import SCHEMA, encode, record_of, status_record
+from pipeline.render import Renderer
+from pipeline.runtime.sink import OutputFailures
 
 log = logging.getLogger(__name__)
 
 LINGER_MS: Final = 200
 """How long closing the socket may wait to push out what libzmq still holds."""
 QUEUE_SIZE: Final = 256
-"""Default length of the in-process queue (messages)."""
+"""Default length of the in-process queue (messages; ~8 s of records at 30 fps)."""
 FLUSH_S: Final = 1.0
 """Default time :meth:`ZmqPublisher.close` gives the thread to send what is queued."""
 START_TIMEOUT_S: Final = 10.0
@@ -68,33 +86,68 @@ def is_loopback(endpoint: str) -> bool:
     return is_loopback_host(rest.rsplit(":", 1)[0].split(";")[-1])
 
 
+FRAMES_OUTPUT: Final = "zmq-frames"
+"""The name a frame-encoding failure is recorded under."""
+
+
+@dataclass(frozen=True)
+class _FrameJob:
+    """A ``frame.*`` message still to render and encode (on the publisher thread)."""
+
+    result: Result
+
+
+_Item = tuple[bytes, ...] | _FrameJob
+
+
 class ZmqPublisher:
-    """One PUB socket on its own thread; :meth:`publish` from any thread, never blocking.
+    """One PUB socket on its own thread; :meth:`write`/:meth:`publish` from any thread, never blocking.
 
     Args:
-        cfg: endpoint, bind/connect, ``send_hwm`` and CURVE key files.
+        cfg: endpoint, bind/connect, ``send_hwm``, CURVE key files, ``frames``/``frame_fps``/
+            ``jpeg_quality``.
+        render: the image of a result for ``frame.*`` messages; None = the captured frame itself
+            (no overlay, no privacy filter: pass a renderer whenever frames leave the machine).
         queue_size: in-process queue length (messages); when full, the oldest is dropped.
+        failures: where a frame-encoding failure is recorded (shared with the pipeline's sinks).
 
     Raises:
         ConfigError: at construction, one line naming ``--zmq <endpoint>`` (address in use,
             bad endpoint) or the key file/folder; nothing has been published then.
 
     Ownership: whoever creates it closes it, after the last message (the final ``stopped``
-    status). :class:`~pipeline.publish.zmq_sink.ZmqSink` only borrows it.
+    status); the pipeline only calls :meth:`write`.
     """
 
-    def __init__(self, cfg: ZmqConfig, queue_size: int = QUEUE_SIZE) -> None:
+    name = "zmq"
+    critical = False
+
+    def __init__(
+        self,
+        cfg: ZmqConfig,
+        render: Renderer | None = None,
+        queue_size: int = QUEUE_SIZE,
+        failures: OutputFailures | None = None,
+    ) -> None:
         if not cfg.endpoint:
             raise ConfigError(f"{ENDPOINT_FLAG}: no endpoint given (e.g. tcp://127.0.0.1:5555)")
         if queue_size < 1:
             raise ValueError(f"queue_size must be >= 1, got {queue_size}")
         self.cfg = cfg
         self.endpoint = cfg.endpoint
+        self.render = render
         self.queue_size = queue_size
+        self.failures = failures or OutputFailures()
         self.sent = 0
-        self.dropped_queue = 0
-        self.dropped_hwm = 0
-        self._queue: collections.deque[tuple[bytes, ...]] = collections.deque()
+        self.dropped = 0
+        """Messages this process dropped (queue full, EAGAIN, send errors); per-subscriber HWM
+        drops inside libzmq are not seen."""
+        self.records = 0
+        self.frames = 0
+        self._frames_on = cfg.frames
+        self._period_s = 1.0 / cfg.frame_fps
+        self._next_frame = 0.0
+        self._queue: collections.deque[_Item] = collections.deque()
         self._cond = threading.Condition()
         self._closing = False
         self._flush_deadline = 0.0
@@ -131,21 +184,35 @@ class ZmqPublisher:
 
     # -- any thread ----------------------------------------------------------------------------
 
-    def publish(self, topic: str, payload: bytes, *more: bytes) -> None:
-        """Queue one multipart message ``[topic, payload, *more]``; returns at once.
-
-        Never blocks: when the queue is full the oldest message is dropped (``dropped_queue``).
-        After :meth:`close` it does nothing.
-        """
-        message = (topic.encode("utf-8"), payload, *more)
+    def _enqueue(self, item: _Item) -> None:
         with self._cond:
             if self._closing:
                 return
             while len(self._queue) >= self.queue_size:
                 self._queue.popleft()
-                self.dropped_queue += 1
-            self._queue.append(message)
+                self.dropped += 1
+            self._queue.append(item)
             self._cond.notify()
+
+    def publish(self, topic: str, payload: bytes, *more: bytes) -> None:
+        """Queue one multipart message ``[topic, payload, *more]``; returns at once (after
+        :meth:`close` it does nothing)."""
+        self._enqueue((topic.encode("utf-8"), payload, *more))
+
+    def write(self, result: Result) -> None:
+        """Queue ``parts.<source>`` with the result's record, and a ``frame.<source>`` when one is
+        due (``zmq.frames``, at most ``frame_fps`` a second). O(1): the JPEG is made later, on the
+        publisher thread."""
+        source = result.meta.source_id
+        self.publish(f"parts.{source}", record_of(result)[1])
+        self.records += 1
+        if self._frames_on:
+            now = time.monotonic()
+            if now >= self._next_frame:
+                self._next_frame += self._period_s
+                if self._next_frame <= now:  # first frame, or after a pause: restart the cadence
+                    self._next_frame = now + self._period_s
+                self._enqueue(_FrameJob(result))
 
     def publish_status(self, status: HealthStatus) -> None:
         """Publish ``status.<source>`` (schema-1 status record with this publisher's counters)."""
@@ -157,18 +224,8 @@ class ZmqPublisher:
         return self.publish_status
 
     def stats(self) -> dict[str, int]:
-        """Counters for status records: sent, dropped_queue, dropped_hwm, queued (messages)."""
-        return {
-            "sent": self.sent,
-            "dropped_queue": self.dropped_queue,
-            "dropped_hwm": self.dropped_hwm,
-            "queued": len(self._queue),
-        }
-
-    @property
-    def dropped(self) -> int:
-        """Messages this process dropped (queue + EAGAIN); per-subscriber HWM drops are not seen."""
-        return self.dropped_queue + self.dropped_hwm
+        """Counters for status records: sent, dropped, queued (messages)."""
+        return {"sent": self.sent, "dropped": self.dropped, "queued": len(self._queue)}
 
     def close(self, flush_s: float = FLUSH_S) -> None:
         """Send what is queued (at most ``flush_s`` seconds), then close the socket and context.
@@ -245,6 +302,34 @@ class ZmqPublisher:
                 auth.stop()
             ctx.term()
 
+    def _frame_message(self, result: Result) -> tuple[bytes, ...] | None:
+        """``[topic, header, jpeg]`` of ``render(result)``; None (and frames stop) when it fails."""
+        try:
+            rgb = result.image if self.render is None else self.render(result)
+            ok, jpeg = cv2.imencode(
+                ".jpg",
+                cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),
+                [cv2.IMWRITE_JPEG_QUALITY, self.cfg.jpeg_quality],
+            )
+            if not ok:
+                raise RuntimeError(f"JPEG encoding of frame {result.meta.seq} failed")
+        except Exception as exc:  # noqa: BLE001 - best-effort output: recorded, frames stop
+            self._frames_on = False
+            self.failures.record(FRAMES_OUTPUT, exc)
+            return None
+        m = result.meta
+        header = {
+            "schema": SCHEMA,
+            "source": m.source_id,
+            "seq": m.seq,
+            "capture_ts": round(m.capture_wall, 4),
+            "width": int(rgb.shape[1]),
+            "height": int(rgb.shape[0]),
+            "encoding": "jpeg",
+        }
+        topic = f"frame.{m.source_id}".encode()
+        return topic, json.dumps(header, separators=(",", ":")).encode("utf-8"), jpeg.tobytes()
+
     def _loop(self, sock: zmq.Socket[Any]) -> None:
         """Send queued messages until closed; at close, flush until the deadline, drop the rest."""
         warned = False
@@ -253,17 +338,22 @@ class ZmqPublisher:
                 while not self._queue and not self._closing:
                     self._cond.wait(0.5)
                 if self._closing and (not self._queue or time.monotonic() > self._flush_deadline):
-                    self.dropped_queue += len(self._queue)
+                    self.dropped += len(self._queue)
                     self._queue.clear()
                     return
-                message = self._queue.popleft()
+                item = self._queue.popleft()
+            message = self._frame_message(item.result) if isinstance(item, _FrameJob) else item
+            if message is None:
+                continue
             try:
                 sock.send_multipart(message, flags=zmq.NOBLOCK, copy=len(message[-1]) < 65536)
                 self.sent += 1
+                if isinstance(item, _FrameJob):
+                    self.frames += 1
             except zmq.Again:
-                self.dropped_hwm += 1
+                self.dropped += 1
             except zmq.ZMQError as exc:
-                self.dropped_hwm += 1
+                self.dropped += 1
                 if not warned:
                     log.warning(
                         "zmq: send failed on %s (%s); message dropped", self.endpoint, zmq_reason(exc)
