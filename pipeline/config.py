@@ -159,7 +159,7 @@ class TrackerConfig:
 
 @dataclass(frozen=True)
 class ZmqConfig:
-    """ZeroMQ PUB socket (design.md §3). ``endpoint`` empty = not publishing.
+    """ZeroMQ PUB socket (docs/architecture.md). ``endpoint`` empty = not publishing.
 
     Attributes:
         endpoint: e.g. ``tcp://127.0.0.1:5555`` (what ``--zmq`` without a value uses).

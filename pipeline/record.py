@@ -114,7 +114,7 @@ def record_of(result: Result) -> tuple[Mapping[str, Any], bytes]:
 
 
 def status_record(status: HealthStatus, wall_ts: float, **extra: Any) -> dict[str, Any]:
-    """The heartbeat record of topic ``status.<source>`` (design.md §3), at Unix time ``wall_ts``.
+    """The heartbeat record of topic ``status.<source>`` (docs/architecture.md), at Unix time ``wall_ts``.
 
     ``fps``: items per second per stage over the last interval; ``dropped``: frames dropped
     between stages since the start; ``reconnects``: times the source was reopened; ``extra``: more counters (e.g. the publisher's own drops).

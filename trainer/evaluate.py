@@ -1,6 +1,6 @@
 """``infant-stream evaluate``: score a checkpoint or an ONNX model on a prepared split (YIBP protocol).
 
-Protocol (design.md §4): every frame and its truth mask are brought to a 256x256 evaluation canvas by
+Protocol (docs/trainer.md): every frame and its truth mask are brought to a 256x256 evaluation canvas by
 resizing so the long side is 256 (aspect kept; NEAREST for masks) and zero-padding (centred; the
 alignment does not change any score because padding is background in both maps). The model itself runs at
 ITS input size through its own letterbox (as in the pipeline); its arg-max class map is mapped back to the

@@ -1,4 +1,4 @@
-"""Reading the Youtube-Infant-Body-Parsing (YIBP) annotation files (design.md §4).
+"""Reading the Youtube-Infant-Body-Parsing (YIBP) annotation files (docs/trainer.md).
 
 Each ``*_label.json`` / ``*_unlabel.json`` is a dict keyed by a 7-digit video id; each value is a list of
 ``{"image": "<video7><frame6>.jpg", "label": "<base64 PNG>"}`` (unlabelled entries have no ``label``).

@@ -20,7 +20,7 @@ from pipeline.errors import ConfigError, InfantStreamError
 COMMANDS: Final[dict[str, tuple[str, str]]] = {
     "run": ("pipeline.cli.run", "segment a video source and write/publish the parts"),
     "subscribe": ("pipeline.cli.subscribe", "receive published records over ZeroMQ: print or save them"),
-    "keys": ("pipeline.publish.curve", "create CURVE key pairs for encrypted ZeroMQ publishing"),
+    "keys": ("pipeline.cli.keys", "create CURVE key pairs for encrypted ZeroMQ publishing"),
     "plot": ("pipeline.cli.plot", "plot per-part centroid trajectories (raw vs smoothed) from a JSONL file"),
     "build-engine": ("pipeline.cli.build_engine", "build the TensorRT engine of a model ahead of time (GPU)"),
     "synth": ("trainer.synth.cli", "generate synthetic infant data (YIBP dataset or video)"),

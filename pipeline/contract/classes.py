@@ -1,4 +1,4 @@
-"""Body-part classes: ids, names and overlay colours (fixed; design.md §1).
+"""Body-part classes: ids, names and overlay colours (fixed ids; the colours of the YIBP dataset labels).
 
 Colours are RGB, exactly as in the Youtube-Infant-Body-Parsing label PNGs.
 """

@@ -15,11 +15,9 @@ Typical setup::
 
 from __future__ import annotations
 
-import argparse
 import re
-import sys
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 from pipeline.errors import ConfigError
 
@@ -87,20 +85,3 @@ def create_keypair(outdir: str | Path, name: str = "server") -> tuple[Path, Path
         raise ConfigError(f"{out}: cannot write keys ({exc.strerror or exc})") from None
     Path(made[1]).chmod(0o600)
     return Path(made[0]), Path(made[1])
-
-
-def register(subparsers: Any) -> None:
-    p = subparsers.add_parser(
-        "keys",
-        help="create CURVE key pairs for encrypted ZeroMQ publishing",
-        description="Create NAME.key (public) and NAME.key_secret (private) in OUTDIR.",
-    )
-    p.add_argument("outdir", help="folder for the key files (created if missing)")
-    p.add_argument("--name", default="server", help="file name stem (default server)")
-    p.set_defaults(func=main)
-
-
-def main(args: argparse.Namespace) -> int:
-    public, secret = create_keypair(args.outdir, args.name)
-    print(f"public key: {public}\nsecret key: {secret} (keep it private)", file=sys.stdout, flush=True)
-    return 0

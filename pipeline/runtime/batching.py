@@ -1,4 +1,4 @@
-"""Forming inference batches from a stage queue (design.md §3; GPU issue part 4).
+"""Forming inference batches from a stage queue (docs/architecture.md; GPU issue part 4).
 
 :func:`collect_batch` waits for a first item, then takes whatever else is queued, waiting at most
 ``max_wait_s`` after the first item for the batch to fill. A batch therefore never delays its first

@@ -1,4 +1,4 @@
-"""One queue per source in front of a shared stage, read fairly (design.md §3, several sources).
+"""One queue per source in front of a shared stage, read fairly (docs/architecture.md, several sources).
 
 A :class:`LaneQueue` holds one :class:`~pipeline.runtime.queues.StageQueue` (a *lane*) per source, each
 with that source's capacity and drop policy, all sharing one condition so the single consumer

@@ -1,4 +1,4 @@
-"""Assembles sources → preprocess → inference → postprocess → sinks as threads (design.md §3).
+"""Assembles sources → preprocess → inference → postprocess → sinks as threads (docs/architecture.md).
 
 Lifecycle: ``start()``; then either the source ends (files) or ``stop()`` is called (signals,
 ``--duration``); ``join()`` waits for every thread and re-raises the first error.

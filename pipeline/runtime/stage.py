@@ -1,6 +1,6 @@
 """One pipeline stage = one thread running one function between bounded queues.
 
-Error handling (design.md §3): each thread catches everything at its top, records it in the
+Error handling (docs/architecture.md): each thread catches everything at its top, records it in the
 shared :class:`RunContext` and stops the pipeline; ``Pipeline.join()`` re-raises the first
 error. A *source* error (damaged file, lost camera) is different: frames already captured
 are still processed and written before the error is reported, so no produced data is lost.

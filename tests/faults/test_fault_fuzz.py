@@ -148,7 +148,7 @@ def part_entries(draw: st.DrawFn) -> dict[str, Any]:
 
 @st.composite
 def records(draw: st.DrawFn) -> dict[str, Any]:
-    """A well-formed schema-1 record (design.md §3)."""
+    """A well-formed schema-1 record (docs/architecture.md)."""
     return {
         "schema": 1,
         "source": draw(st.text(no_surrogates, min_size=1, max_size=12)),

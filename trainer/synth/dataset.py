@@ -1,4 +1,4 @@
-"""Write a synthetic dataset in the exact Youtube-Infant-Body-Parsing (YIBP) layout (design.md §4).
+"""Write a synthetic dataset in the exact Youtube-Infant-Body-Parsing (YIBP) layout (docs/trainer.md).
 
 Layout under ``out``::
 

@@ -109,7 +109,7 @@ def test_webcam_interface_reads_through_opencv(tmp_path):
 
 @pytest.mark.skipif(
     not Path("/dev/video0").exists(),
-    reason="no webcam device: /dev/video0 is absent (as on CI and dev machines, design.md §5)",
+    reason="no webcam device: /dev/video0 is absent (as on CI and dev machines)",
 )
 def test_real_webcam_delivers_frames():
     frames = collect(WebcamSource(0, "cam"), limit=3)
