@@ -293,4 +293,4 @@ def test_help_lists_options(infant_stream):
         "--curve-client-key",
     ):
         assert flag in proc.stdout
-    assert Path(REPO / "pipeline" / "subscribe.py").exists()
+    assert Path(REPO / "pipeline" / "cli" / "subscribe.py").exists()
