@@ -26,12 +26,14 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from pipeline.contract.geometry import Letterbox
 from pipeline.frames import Frame, Prepared
 from pipeline.infer.backends import Backend
-from pipeline.infer.inference import BatchInferenceStage
+from pipeline.infer.inference import InferenceStage
 from pipeline.infer.preprocess import Preprocessor
 from pipeline.postprocess.parts import logits_to_maps
 from pipeline.postprocess.stage import Postprocessor
@@ -41,6 +43,9 @@ from pipeline.sources.base import FrameStamper, Source, SourceState
 from pipeline.sources.file import FileSource
 from tools import gpu_bench_setup as setup
 from tools.bench import Collect, decode_frames
+
+Maps = Callable[[Any, Letterbox], tuple[np.ndarray, np.ndarray]]
+"""Logits (C, out_h, out_w) + letterbox → (class map, score map) on the host."""
 
 
 @dataclass(frozen=True)
@@ -103,38 +108,48 @@ def e2e_fps(
     backend: Backend, batch: int, images: list[np.ndarray], frames: int, gpu: bool, video: Path | None
 ) -> tuple[float, float]:
     """(frames/s from start to last result, mean batch size) of the lossless pipeline."""
-    pre: Callable[[Frame], Prepared] = Preprocessor(backend.spec)
-    post = Postprocessor(backend.spec, 100)
-    if gpu:
-        from pipeline.infer.gpu_ops import DeviceMaps, GpuPreprocessor
-
-        pre = GpuPreprocessor(backend.spec, "cuda")
-        post = Postprocessor(backend.spec, 100, maps=DeviceMaps("cuda"))
-    infer, sink = BatchInferenceStage(backend), Collect()
+    pre, maps = data_path(backend, gpu)
+    post = Postprocessor(backend.spec, 100, maps=maps)
+    sink = Collect()
     source: Source = FileSource(video, "bench") if video else _MemorySource(images, frames)
-    p = Pipeline(source, pre, infer, post, [sink], policy="lossless", max_frames=frames, max_batch=batch)
+    p = Pipeline(
+        source,
+        pre,
+        InferenceStage(backend),
+        post,
+        [sink],
+        policy="lossless",
+        max_frames=frames,
+        max_batch=batch,
+    )
     t0 = time.perf_counter()
     p.start()
     if not p.wait(600):
         p.abort()
     p.join()
-    return len(sink.latency_ms) / (time.perf_counter() - t0), infer.batch_size
+    return len(sink.latency_ms) / (time.perf_counter() - t0), p.inference.stats.mean_batch
+
+
+def data_path(backend: Backend, gpu: bool) -> tuple[Callable[[Frame], Prepared], Maps]:
+    """(preprocess, logits → maps) as the pipeline wires them: numpy on the host, or with ``gpu``
+    on the device (:mod:`pipeline.infer.gpu_ops`; tensors and logits stay on the GPU)."""
+    if not gpu:
+        return Preprocessor(backend.spec), logits_to_maps
+    from pipeline.infer.gpu_ops import DeviceMaps, GpuPreprocessor
+
+    return GpuPreprocessor(backend.spec, "cuda"), DeviceMaps("cuda")
 
 
 def class_maps(backend: Backend, images: Sequence[np.ndarray], batch: int, gpu: bool) -> list[np.ndarray]:
-    """Class maps of ``images`` through ``backend`` in batches (preprocessing as the e2e run)."""
+    """Class maps of ``images`` through ``backend`` in batches (data path as the e2e run)."""
     stamper = FrameStamper("agree")
-    pre: Callable[[Frame], Prepared] = Preprocessor(backend.spec)
-    if gpu:
-        from pipeline.infer.gpu_ops import GpuPreprocessor
-
-        pre = GpuPreprocessor(backend.spec, "cuda")
+    pre, to_maps = data_path(backend, gpu)
+    infer = InferenceStage(backend)
     prepared = [pre(stamper.stamp(im, None)) for im in images]
     maps = []
     for i in range(0, len(prepared), batch):
-        chunk = prepared[i : i + batch]
-        logits = backend.infer(np.stack([p.tensor for p in chunk]))
-        maps += [logits_to_maps(lg, p.letterbox)[0] for lg, p in zip(logits, chunk, strict=True)]
+        inferred = infer.batch(prepared[i : i + batch])
+        maps += [to_maps(it.logits, it.letterbox)[0] for it in inferred]
     return maps
 
 

@@ -22,16 +22,16 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 import cv2
 import numpy as np
 
 from pipeline import REPO_ROOT
 from pipeline.config import Config
-from pipeline.frames import Result
+from pipeline.frames import Frame, Prepared, Result
 from pipeline.infer.backends import Backend, create_backend
-from pipeline.infer.inference import BatchInferenceStage, InferenceStage
+from pipeline.infer.inference import InferenceStage
 from pipeline.infer.preprocess import Preprocessor
 from pipeline.observe.health import HealthStatus
 from pipeline.postprocess.stage import Postprocessor
@@ -79,12 +79,18 @@ def load_backend(cfg: Config, publisher: ZmqPublisher | None = None) -> Backend:
         announce.stop()
 
 
-def _stages(cfg: Config, backend: Backend, max_batch: int) -> tuple[Any, Any, Postprocessor]:
-    """(preprocess, infer, postprocess) callables for the backend: batched inference when
-    ``max_batch`` > 1, letterbox/arg-max on the GPU when ``model.gpu_preprocess`` and the
-    backend runs on one (ignored with a warning otherwise)."""
+def _stages(
+    cfg: Config, backend: Backend
+) -> tuple[Callable[[Frame], Prepared], InferenceStage, Postprocessor]:
+    """(preprocess, infer, postprocess) for the backend; the one place the data path is chosen.
+
+    With ``model.gpu_preprocess`` and a backend on the GPU, the frames stay on the device from
+    preprocess to postprocess (:mod:`pipeline.infer.gpu_ops`: letterbox/normalise on the GPU,
+    ``backend.infer_device``, arg-max on the GPU; one upload and two small downloads per frame).
+    Otherwise numpy on the host; ``gpu_preprocess`` with a CPU backend is ignored with a warning.
+    """
     tracker = PartTracker(cfg.tracker) if cfg.tracker.enabled else None
-    infer = BatchInferenceStage(backend) if max_batch > 1 else InferenceStage(backend)
+    infer = InferenceStage(backend)
     if cfg.model.gpu_preprocess and backend.on_gpu:
         from pipeline.infer.gpu_ops import DeviceMaps, GpuPreprocessor
 
@@ -272,7 +278,7 @@ def build_pipeline(
         sinks.append(live.metrics.sink())
     sinks.extend(extra_sinks or [])
     max_batch = batch_size(cfg, backend)
-    preprocess, infer, postprocess = _stages(cfg, backend, max_batch)
+    preprocess, infer, postprocess = _stages(cfg, backend)
     pipeline = Pipeline(
         sources=sources,
         preprocess=preprocess,
