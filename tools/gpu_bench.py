@@ -23,29 +23,22 @@ import json
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from pipeline.contract.geometry import Letterbox
-from pipeline.frames import Frame, Prepared
+from pipeline.frames import Frame
 from pipeline.infer.backends import Backend
 from pipeline.infer.inference import InferenceStage
-from pipeline.infer.preprocess import Preprocessor
-from pipeline.postprocess.parts import logits_to_maps
 from pipeline.postprocess.stage import Postprocessor
 from pipeline.runtime.pipeline import Pipeline
-from pipeline.session.build import limit_opencv_threads
+from pipeline.session.build import data_path, limit_opencv_threads
 from pipeline.sources.base import FrameStamper, Source, SourceState
 from pipeline.sources.file import FileSource
 from tools import gpu_bench_setup as setup
 from tools.bench import Collect, decode_frames
-
-Maps = Callable[[Any, Letterbox], tuple[np.ndarray, np.ndarray]]
-"""Logits (C, out_h, out_w) + letterbox → (class map, score map) on the host."""
 
 
 @dataclass(frozen=True)
@@ -108,7 +101,7 @@ def e2e_fps(
     backend: Backend, batch: int, images: list[np.ndarray], frames: int, gpu: bool, video: Path | None
 ) -> tuple[float, float]:
     """(frames/s from start to last result, mean batch size) of the lossless pipeline."""
-    pre, maps = data_path(backend, gpu)
+    pre, maps = data_path(backend.spec, gpu)
     post = Postprocessor(backend.spec, 100, maps=maps)
     sink = Collect()
     source: Source = FileSource(video, "bench") if video else _MemorySource(images, frames)
@@ -130,20 +123,10 @@ def e2e_fps(
     return len(sink.latency_ms) / (time.perf_counter() - t0), p.inference.stats.mean_batch
 
 
-def data_path(backend: Backend, gpu: bool) -> tuple[Callable[[Frame], Prepared], Maps]:
-    """(preprocess, logits → maps) as the pipeline wires them: numpy on the host, or with ``gpu``
-    on the device (:mod:`pipeline.infer.gpu_ops`; tensors and logits stay on the GPU)."""
-    if not gpu:
-        return Preprocessor(backend.spec), logits_to_maps
-    from pipeline.infer.gpu_ops import DeviceMaps, GpuPreprocessor
-
-    return GpuPreprocessor(backend.spec, "cuda"), DeviceMaps("cuda")
-
-
 def class_maps(backend: Backend, images: Sequence[np.ndarray], batch: int, gpu: bool) -> list[np.ndarray]:
     """Class maps of ``images`` through ``backend`` in batches (data path as the e2e run)."""
     stamper = FrameStamper("agree")
-    pre, to_maps = data_path(backend, gpu)
+    pre, to_maps = data_path(backend.spec, gpu)
     infer = InferenceStage(backend)
     prepared = [pre(stamper.stamp(im, None)) for im in images]
     maps = []

@@ -2,7 +2,7 @@
 
 GPU issue part 3: letterbox + normalisation and arg-max/softmax run where the model runs, so the CPU
 does not cap throughput. With ``model.gpu_preprocess`` on a GPU backend the data stays on the device
-between the stages (:func:`pipeline.session.build._stages` wires it):
+between the stages (:func:`pipeline.session.build.data_path` wires it):
 
 - preprocess (:class:`GpuPreprocessor`): the uint8 frame goes up once; :class:`Prepared` carries the
   normalised (3, in_h, in_w) float32 tensor on the device;
