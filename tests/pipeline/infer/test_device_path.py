@@ -207,7 +207,9 @@ def test_device_path_on_cuda_equals_numpy_path(video, colour_model_path):
     from pipeline.infer.backends.ort_providers import OrtOptions
 
     assert torch.cuda.is_available(), "-m gpu: torch sees no CUDA GPU"
-    backend = OrtBackend(colour_model_path, OrtOptions(providers="CUDAExecutionProvider"))
+    backend = OrtBackend(
+        colour_model_path, OrtOptions(providers="CUDAExecutionProvider,CPUExecutionProvider")
+    )
     assert backend.on_gpu and backend.io_binding, backend.name
     host, _ = run(video, backend, Preprocessor(backend.spec), logits_to_maps, 4)
     device, seen = run(video, backend, GpuPreprocessor(backend.spec, "cuda"), DeviceMaps("cuda"), 4)
