@@ -3,17 +3,26 @@
 Source ──Frame──▶ Preprocess ──Prepared──▶ Inference ──Inferred──▶ Postprocess ──Result──▶ sinks
 
 Arrays are owned by the dataclass once it is sent: no thread writes into an array it has sent.
+
+Host or device: ``Prepared.tensor`` and ``Inferred.logits`` are numpy arrays, or, on the GPU path
+(``model.gpu_preprocess`` with a GPU backend, :mod:`pipeline.infer.gpu_ops`), torch tensors on the
+model's device, so the data crosses to the host only as the small class/score maps. Either way the
+shapes and dtypes are the same. torch is never imported here: those fields are typed
+:data:`Tensor`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 
 from pipeline.contract.geometry import CellGrid, Letterbox
+
+Tensor: TypeAlias = Any
+"""A ``numpy.ndarray`` on the host or a ``torch.Tensor`` on the model's device (never imported here)."""
 
 
 @dataclass(frozen=True)
@@ -57,21 +66,23 @@ class Timings:
 
 @dataclass(frozen=True)
 class Prepared:
-    """A frame ready for the model. ``tensor``: (3, in_h, in_w) float32, normalised RGB."""
+    """A frame ready for the model. ``tensor``: (3, in_h, in_w) float32, normalised RGB; a numpy
+    array, or a torch tensor on the model's device (GPU preprocessing)."""
 
     frame: Frame
     letterbox: Letterbox
-    tensor: np.ndarray
+    tensor: Tensor
     timings: Timings
 
 
 @dataclass(frozen=True)
 class Inferred:
-    """Model output for one frame. ``logits``: (num_classes, out_h, out_w) float32."""
+    """Model output for one frame. ``logits``: (num_classes, out_h, out_w) float32; a numpy array,
+    or a torch tensor on the model's device when the input was one."""
 
     frame: Frame
     letterbox: Letterbox
-    logits: np.ndarray
+    logits: Tensor
     timings: Timings
 
 

@@ -23,21 +23,20 @@ import json
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from pipeline.frames import Frame, Prepared
+from pipeline.frames import Frame
 from pipeline.infer.backends import Backend
-from pipeline.infer.inference import BatchInferenceStage
-from pipeline.infer.preprocess import Preprocessor
-from pipeline.postprocess.parts import logits_to_maps
+from pipeline.infer.inference import InferenceStage
+from pipeline.lifecycle import State
 from pipeline.postprocess.stage import Postprocessor
 from pipeline.runtime.pipeline import Pipeline
-from pipeline.session.build import limit_opencv_threads
-from pipeline.sources.base import FrameStamper, Source, State
+from pipeline.session.build import data_path, limit_opencv_threads
+from pipeline.sources.base import FrameStamper, Source
 from pipeline.sources.file import FileSource
 from tools import gpu_bench_setup as setup
 from tools.bench import Collect, decode_frames
@@ -103,38 +102,38 @@ def e2e_fps(
     backend: Backend, batch: int, images: list[np.ndarray], frames: int, gpu: bool, video: Path | None
 ) -> tuple[float, float]:
     """(frames/s from start to last result, mean batch size) of the lossless pipeline."""
-    pre: Callable[[Frame], Prepared] = Preprocessor(backend.spec)
-    post = Postprocessor(backend.spec, 100)
-    if gpu:
-        from pipeline.infer.gpu_ops import DeviceMaps, GpuPreprocessor
-
-        pre = GpuPreprocessor(backend.spec, "cuda")
-        post = Postprocessor(backend.spec, 100, maps=DeviceMaps("cuda"))
-    infer, sink = BatchInferenceStage(backend), Collect()
+    pre, maps = data_path(backend.spec, gpu)
+    post = Postprocessor(backend.spec, 100, maps=maps)
+    sink = Collect()
     source: Source = FileSource(video, "bench") if video else _MemorySource(images, frames)
-    p = Pipeline(source, pre, infer, post, [sink], policy="lossless", max_frames=frames, max_batch=batch)
+    p = Pipeline(
+        source,
+        pre,
+        InferenceStage(backend),
+        post,
+        [sink],
+        policy="lossless",
+        max_frames=frames,
+        max_batch=batch,
+    )
     t0 = time.perf_counter()
     p.start()
     if not p.wait(600):
         p.abort()
     p.join()
-    return len(sink.latency_ms) / (time.perf_counter() - t0), infer.batch_size
+    return len(sink.latency_ms) / (time.perf_counter() - t0), p.inference.stats.mean_batch
 
 
 def class_maps(backend: Backend, images: Sequence[np.ndarray], batch: int, gpu: bool) -> list[np.ndarray]:
-    """Class maps of ``images`` through ``backend`` in batches (preprocessing as the e2e run)."""
+    """Class maps of ``images`` through ``backend`` in batches (data path as the e2e run)."""
     stamper = FrameStamper("agree")
-    pre: Callable[[Frame], Prepared] = Preprocessor(backend.spec)
-    if gpu:
-        from pipeline.infer.gpu_ops import GpuPreprocessor
-
-        pre = GpuPreprocessor(backend.spec, "cuda")
+    pre, to_maps = data_path(backend.spec, gpu)
+    infer = InferenceStage(backend)
     prepared = [pre(stamper.stamp(im, None)) for im in images]
     maps = []
     for i in range(0, len(prepared), batch):
-        chunk = prepared[i : i + batch]
-        logits = backend.infer(np.stack([p.tensor for p in chunk]))
-        maps += [logits_to_maps(lg, p.letterbox)[0] for lg, p in zip(logits, chunk, strict=True)]
+        inferred = infer.batch(prepared[i : i + batch])
+        maps += [to_maps(it.logits, it.letterbox)[0] for it in inferred]
     return maps
 
 

@@ -27,7 +27,7 @@ from pipeline.config import Config, ModelConfig, Policy
 from pipeline.errors import ConfigError
 from pipeline.frames import Frame
 from pipeline.infer.backends import Backend
-from pipeline.infer.inference import BatchInferenceStage
+from pipeline.infer.inference import InferenceStage
 from pipeline.infer.preprocess import Preprocessor
 from pipeline.postprocess.stage import Postprocessor
 from pipeline.runtime.pipeline import Pipeline, percentile
@@ -73,7 +73,7 @@ def _run(
     p = Pipeline(
         sources,
         Preprocessor(backend.spec),
-        BatchInferenceStage(backend),
+        InferenceStage(backend),
         Postprocessor(backend.spec, 100),
         [sink],
         policy=policy,

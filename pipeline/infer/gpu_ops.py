@@ -1,7 +1,18 @@
 """Pre- and postprocessing maps in torch, on any device (``cuda`` on a GPU machine, ``cpu`` in tests).
 
 GPU issue part 3: letterbox + normalisation and arg-max/softmax run where the model runs, so the CPU
-does not cap throughput; frames go up once as uint8 and only the small class/score maps come back.
+does not cap throughput. With ``model.gpu_preprocess`` on a GPU backend the data stays on the device
+between the stages (:func:`pipeline.session.build.data_path` wires it):
+
+- preprocess (:class:`GpuPreprocessor`): the uint8 frame goes up once; :class:`Prepared` carries the
+  normalised (3, in_h, in_w) float32 tensor on the device;
+- inference (:class:`pipeline.infer.inference.InferenceStage`): :func:`stack` on the device,
+  ``backend.infer_device``; :class:`Inferred` carries (C, out_h, out_w) float32 logits on the device;
+- postprocess (:class:`DeviceMaps`): arg-max/softmax on the device; only the (h, w) uint8 class map
+  and float32 score map come back to the host.
+
+So one upload (frame) and two downloads (maps) per frame. Only tested on torch's ``cpu`` device so
+far (no GPU was available): the CUDA run itself is unverified (docs/gpu.md).
 
 Equivalence with the numpy path (:mod:`pipeline.infer.preprocess`, :func:`pipeline.parts.logits_to_maps`):
 
@@ -59,9 +70,9 @@ class GpuPreprocessor:
     """Letterbox + normalise on ``device``: uint8 RGB frames (host) → (N, 3, in_h, in_w) float32 tensor.
 
     Frames of one size are uploaded as one uint8 array and resized in one call. Calling it with a
-    :class:`Frame` gives the same :class:`Prepared` as :class:`pipeline.infer.preprocess.Preprocessor`
-    (tensor downloaded to host, so every backend can take it); :meth:`batch` keeps the tensor on the
-    device for backends that take device tensors.
+    :class:`Frame` gives the :class:`Prepared` of :class:`pipeline.infer.preprocess.Preprocessor`
+    (same letterbox, values within :func:`preprocess_tolerance`) but with the tensor left on the
+    device, for ``backend.infer_device``.
     """
 
     def __init__(self, spec: ModelSpec, device: str = "cuda") -> None:
@@ -111,12 +122,19 @@ class GpuPreprocessor:
         return canvas.mul_(self._scale).sub_(self._offset), boxes
 
     def __call__(self, frame: Frame) -> Prepared:
-        """One frame → :class:`Prepared` with a host (3, in_h, in_w) float32 tensor."""
+        """One frame → :class:`Prepared` with a (3, in_h, in_w) float32 torch tensor on the device.
+
+        ``preprocess_ms`` is host time: on a GPU the work may still be queued when it returns.
+        """
         t0 = time.perf_counter()
         tensor, (box,) = self.batch([frame.image])
-        host = tensor[0].cpu().numpy()
         ms = (time.perf_counter() - t0) * 1000.0
-        return Prepared(frame=frame, letterbox=box, tensor=host, timings=Timings(preprocess_ms=ms))
+        return Prepared(frame=frame, letterbox=box, tensor=tensor[0], timings=Timings(preprocess_ms=ms))
+
+
+def stack(tensors: Sequence[Any]) -> Any:
+    """Torch tensors of one shape (here (3, in_h, in_w)) → one (N, ...) tensor on their device."""
+    return _torch().stack(list(tensors))
 
 
 def _as_tensor(logits: Any, device: torch.device | None) -> torch.Tensor:
@@ -160,10 +178,15 @@ def device_maps(logits: Any, box: Letterbox, device: str | None = None) -> tuple
 
 
 class DeviceMaps:
-    """``(logits, box) → (classes, scores)`` on ``device``: a drop-in for ``logits_to_maps``."""
+    """``(logits, box) → (classes, scores)`` on ``device``: a drop-in for ``logits_to_maps``.
+
+    ``logits``: (C, out_h, out_w) float32, a torch tensor on ``device`` (the device path: nothing
+    goes up) or a numpy array (uploaded first). Returns host (h, w) uint8 classes and (h, w)
+    float32 scores of the content region.
+    """
 
     def __init__(self, device: str = "cuda") -> None:
         self.device = str(resolve(device))
 
-    def __call__(self, logits: np.ndarray, box: Letterbox) -> tuple[np.ndarray, np.ndarray]:
+    def __call__(self, logits: Any, box: Letterbox) -> tuple[np.ndarray, np.ndarray]:
         return device_maps(logits, box, self.device)

@@ -1,11 +1,17 @@
-"""The inference stage: prepared frames → model logits, timed; one frame or a batch per call."""
+"""The inference stage: batches of prepared frames → model logits, timed.
+
+Host or device: the items' tensors are either numpy arrays (the numpy path) or torch tensors on
+the model's device (``model.gpu_preprocess``, :mod:`pipeline.infer.gpu_ops`). Numpy items go
+through ``backend.infer`` (host in, host out); device items through ``backend.infer_device``
+(device in, device out: no copy to or from the host here). torch is imported only for device items.
+"""
 
 from __future__ import annotations
 
 import time
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 
@@ -14,65 +20,36 @@ from pipeline.infer.backends.base import Backend
 
 
 class InferenceStage:
-    """Runs the backend on one frame at a time (batch of 1)."""
+    """Runs the backend on batches of frames (:class:`pipeline.runtime.pipeline.BatchInfer`).
+
+    :meth:`batch` stacks the items' tensors (each (3, in_h, in_w) float32, the model's input) into
+    (N, 3, in_h, in_w), runs the backend once per ``backend.max_batch`` frames and splits the
+    logits ((N, C, out_h, out_w) float32) back into one :class:`Inferred` per item, in order; each
+    item's logits are (C, out_h, out_w), on the host or the device like its input. Each item's
+    ``inference_ms`` is the backend call's time divided by its frame count (the amortised cost per
+    frame, so per-frame sums stay equal to the stage's busy time; the wait of a frame for its batch
+    is not included, it shows in capture→publish latency). On the device path it is host time: GPU
+    work the backend leaves queued shows in the next stage that waits for it (postprocess).
+
+    Batch statistics are the inference thread's (``Pipeline.inference.stats``).
+    """
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
 
     def __call__(self, item: Prepared) -> Inferred:
-        t0 = time.perf_counter()
-        logits = self.backend.infer(item.tensor[None])[0]
-        ms = (time.perf_counter() - t0) * 1000.0
-        return Inferred(
-            frame=item.frame,
-            letterbox=item.letterbox,
-            logits=logits,
-            timings=replace(item.timings, inference_ms=ms),
-        )
-
-
-class BatchInferenceStage(InferenceStage):
-    """Runs the backend on batches of frames (for :class:`pipeline.runtime.stage.BatchStage`).
-
-    :meth:`batch` stacks the items' tensors (all (3, in_h, in_w) float32, the model's input) into one
-    (N, 3, in_h, in_w) array, runs ``backend.infer`` once per ``backend.max_batch`` frames and splits
-    the logits back into one :class:`Inferred` per item, in order. Each item's ``inference_ms`` is
-    the batch's time divided by N (the amortised cost per frame, so per-frame sums stay equal to
-    the stage's busy time; the wait of a frame for its batch is not included, it shows in
-    capture→publish latency). Calling the stage with one item is a batch of 1.
-
-    Attributes (written by the inference thread only; read for status lines and benchmarks):
-        batches: backend calls so far.
-        frames: frames inferred so far.
-        recent_sizes: sizes of the last batches (bounded).
-    """
-
-    def __init__(self, backend: Backend) -> None:
-        super().__init__(backend)
-        self.batches = 0
-        self.frames = 0
-        self.recent_sizes: deque[int] = deque(maxlen=256)
-
-    @property
-    def batch_size(self) -> float:
-        """Mean frames per backend call so far (0.0 before the first call)."""
-        return self.frames / self.batches if self.batches else 0.0
-
-    def __call__(self, item: Prepared) -> Inferred:
+        """One frame: a batch of 1."""
         return self.batch([item])[0]
 
     def batch(self, items: Sequence[Prepared]) -> list[Inferred]:
-        """Infer ``items`` (non-empty) together; results in the same order."""
+        """Infer ``items`` (non-empty; all host or all device tensors) together; results in order."""
         out: list[Inferred] = []
         step = max(1, int(self.backend.max_batch))
         for start in range(0, len(items), step):
             chunk = items[start : start + step]
             t0 = time.perf_counter()
-            logits = self.backend.infer(np.stack([it.tensor for it in chunk]))
+            logits = self._run([it.tensor for it in chunk])
             ms = (time.perf_counter() - t0) * 1000.0 / len(chunk)
-            self.batches += 1
-            self.frames += len(chunk)
-            self.recent_sizes.append(len(chunk))
             for it, lg in zip(chunk, logits, strict=True):
                 out.append(
                     Inferred(
@@ -83,3 +60,11 @@ class BatchInferenceStage(InferenceStage):
                     )
                 )
         return out
+
+    def _run(self, tensors: list[Any]) -> Any:
+        """(3, in_h, in_w) tensors → (N, C, out_h, out_w) logits where the tensors are."""
+        if isinstance(tensors[0], np.ndarray):
+            return self.backend.infer(np.stack(tensors))
+        from pipeline.infer.gpu_ops import stack
+
+        return self.backend.infer_device(stack(tensors))

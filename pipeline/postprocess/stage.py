@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -27,9 +27,10 @@ class Postprocessor:
         min_area_px: smallest region (original-frame pixels) reported as a part instance.
         tracker: Kalman part tracker run on every frame's parts (track ids, smoothed centroids,
             coasting parts); None = raw regions only. Its time counts in ``postprocess_ms``.
-        maps: logits (C, out_h, out_w) + letterbox → (class map (h, w) uint8, score map (h, w) float32);
-            default :func:`pipeline.parts.logits_to_maps` (numpy), or
-            :class:`pipeline.infer.gpu_ops.DeviceMaps` to reduce on the GPU.
+        maps: logits (C, out_h, out_w) float32 + letterbox → (class map (h, w) uint8, score map
+            (h, w) float32, both host arrays); default :func:`pipeline.parts.logits_to_maps` (numpy
+            logits), or :class:`pipeline.infer.gpu_ops.DeviceMaps` to reduce device logits on the
+            device (only the maps come back).
     """
 
     def __init__(
@@ -37,7 +38,7 @@ class Postprocessor:
         spec: ModelSpec,
         min_area_px: int = 100,
         tracker: PartTracker | None = None,
-        maps: Callable[[np.ndarray, Letterbox], tuple[np.ndarray, np.ndarray]] = logits_to_maps,
+        maps: Callable[[Any, Letterbox], tuple[np.ndarray, np.ndarray]] = logits_to_maps,
     ) -> None:
         self.spec = spec
         self.maps = maps

@@ -25,7 +25,7 @@ from pipeline.runtime.counters import PipelineCounters, SourceCounters, StageCou
 from pipeline.runtime.lanes import LaneQueue, Router
 from pipeline.runtime.queues import StageQueue
 from pipeline.runtime.sink import GuardedSink, OutputFailures, Sink, Tap
-from pipeline.runtime.stage import BatchStage, RunContext, Stage, StageStats
+from pipeline.runtime.stage import BatchStage, RunContext, Stage, StageStats, StageThread
 from pipeline.sources.base import Source, queue_policy
 
 log = logging.getLogger(__name__)
@@ -37,11 +37,10 @@ JOIN_GRACE_S: Final = 1.0
 
 
 class BatchInfer(Protocol):
-    """An inference function that also takes batches (e.g. :class:`pipeline.infer.inference.BatchInferenceStage`)."""
+    """Inference on a batch (:class:`pipeline.infer.inference.InferenceStage`): one
+    :class:`Inferred` per item, in order. The pipeline calls it with 1..``max_batch`` items."""
 
-    def __call__(self, item: Prepared) -> Inferred: ...
-
-    def batch(self, items: Sequence[Prepared]) -> Sequence[Inferred]: ...
+    def batch(self, items: Sequence[Prepared]) -> list[Inferred]: ...
 
 
 class _Capture(threading.Thread):
@@ -119,8 +118,10 @@ class Pipeline:
 
     Args:
         sources: where frames come from (one source, or several with distinct ``source_id``).
-        preprocess, infer, postprocess: the stage functions (``preprocess`` is called from each
+        preprocess, postprocess: the stage functions (``preprocess`` is called from each
             source's thread, so it must not keep state; ``postprocess`` runs on one thread).
+        infer: inference on batches (:class:`BatchInfer`), run by the ``inference`` thread, a
+            :class:`~pipeline.runtime.stage.BatchStage` (:attr:`inference`).
         sinks: result consumers, each on its own thread and queue; a critical sink's failure stops
             the run, a best-effort sink's failure stops only that sink (:mod:`pipeline.runtime.sink`).
         taps: outputs with their own thread and queue (the ZeroMQ publisher), handed every result
@@ -132,23 +133,25 @@ class Pipeline:
         capacity: queue length between stages; None = by policy.
         max_frames: stop each source's capture after this many frames.
         drain_s: after ``stop()``, how long queued frames may take to finish before abort.
-        max_batch: frames inferred together; 1 = one at a time. Above 1, ``infer`` must have a
-            ``batch`` method (:class:`BatchInfer`) and the inference thread is a
-            :class:`~pipeline.runtime.stage.BatchStage` (still named ``inference``) that takes what is queued
-            across the sources, up to ``max_batch``, waiting at most ``batch_wait_s`` after the
-            first frame. The inferred lanes are made at least ``max_batch`` long (a batch's results
-            never drop each other) and, for ``lossless`` sources, the prepared lanes too (so batches
-            can form from one file). A ``latest`` lane keeps its capacity (1 by default): a single
-            live source rarely forms batches, which keeps its latency bounded; with several live
-            sources a batch holds up to one frame of each.
+        max_batch: most frames inferred together; 1 = one at a time (batches of one, no wait).
+            Above 1 the inference thread takes what is queued across the sources, up to
+            ``max_batch``, waiting at most ``batch_wait_s`` after the first frame. The inferred
+            lanes are made at least ``max_batch`` long (a batch's results never drop each other)
+            and, for ``lossless`` sources, the prepared lanes too (so batches can form from one
+            file). A ``latest`` lane keeps its capacity (1 by default): a single live source rarely
+            forms batches, which keeps its latency bounded; with several live sources a batch
+            holds up to one frame of each.
         batch_wait_s: longest wait, seconds, for a batch to fill once its first frame is there.
+
+    Attributes:
+        inference: the inference thread; ``inference.stats.mean_batch`` is the mean batch size.
     """
 
     def __init__(
         self,
         sources: Source | Sequence[Source],
         preprocess: Callable[[Frame], Prepared],
-        infer: Callable[[Prepared], Inferred],
+        infer: BatchInfer,
         postprocess: Callable[[Inferred], Result],
         sinks: Sequence[Sink] = (),
         taps: Sequence[Tap] = (),
@@ -163,11 +166,6 @@ class Pipeline:
         if max_batch < 1 or batch_wait_s < 0:
             raise ValueError(
                 f"pipeline: need max_batch >= 1, batch_wait_s >= 0; got {max_batch}, {batch_wait_s}"
-            )
-        batch_fn = getattr(infer, "batch", None)
-        if max_batch > 1 and not callable(batch_fn):
-            raise TypeError(
-                f"pipeline: max_batch {max_batch} needs an infer with a batch() method (BatchInfer)"
             )
         srcs: list[Source] = list(sources) if isinstance(sources, Sequence) else [sources]
         ids = [s.source_id for s in srcs]
@@ -218,20 +216,12 @@ class Pipeline:
             pre = Stage(f"preprocess{suffix}", preprocess, frames, [self.q_prepared.lane(src.source_id)], c)
             self.chains.append(_Chain(src, frames, capture, pre))
         route: Router[Inferred] = Router(self.q_inferred, lambda item: item.frame.meta.source_id)
-        inference: Stage[Prepared, Inferred]
-        if max_batch > 1:
-
-            def infer_batch(items: list[Prepared]) -> Sequence[Inferred]:
-                return batch_fn(items)  # type: ignore[misc]
-
-            inference = BatchStage(
-                "inference", infer_batch, self.q_prepared, [route], c, max_batch, batch_wait_s
-            )
-        else:
-            inference = Stage("inference", infer, self.q_prepared, [route], c)
-        self.stages: list[Stage[Any, Any]] = [
+        self.inference: BatchStage[Prepared, Inferred] = BatchStage(
+            "inference", infer.batch, self.q_prepared, [route], c, max_batch, batch_wait_s
+        )
+        self.stages: list[StageThread[Any, Any]] = [
             *(ch.preprocess for ch in self.chains),
-            inference,
+            self.inference,
             Stage("postprocess", post, self.q_inferred, sink_queues, c),
         ]
         for sink, q in zip(sinks, sink_queues, strict=True):

@@ -1,5 +1,9 @@
 """One pipeline stage = one thread running one function between bounded queues.
 
+:class:`StageThread` is the thread (error handling, closing the outboxes, ``on_close``); its two
+kinds are :class:`Stage` (the function takes one item) and :class:`BatchStage` (it takes a list of
+the items queued, formed by :func:`pipeline.runtime.batching.collect_batch`).
+
 Error handling (docs/architecture.md): each thread catches everything at its top, records it in the
 shared :class:`RunContext` and stops the pipeline; ``Pipeline.join()`` re-raises the first
 error. A *source* error (damaged file, lost camera) is different: frames already captured
@@ -10,7 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
@@ -61,51 +65,45 @@ class StageStats:
     Attributes:
         processed: items handled so far.
         busy_s: seconds spent in the stage function.
-        recent_ms: last durations in milliseconds (bounded); per item (a batch's time / its size).
-        batches: calls of the stage function (= ``processed`` for a one-item stage).
-        recent_batch: sizes of the last batches (bounded; empty for a one-item stage).
+        batches: calls of the stage function (= ``processed`` for an item stage; for a batch
+            stage ``processed / batches`` is the mean batch size, :attr:`mean_batch`).
     """
 
     def __init__(self) -> None:
         self.processed = 0
         self.busy_s = 0.0
-        self.recent_ms: deque[float] = deque(maxlen=256)
         self.batches = 0
-        self.recent_batch: deque[int] = deque(maxlen=256)
 
-    def add(self, seconds: float) -> None:
-        self.processed += 1
+    def add(self, seconds: float, items: int = 1) -> None:
+        """One call of the stage function on ``items`` >= 1 items taking ``seconds``."""
+        self.processed += items
         self.batches += 1
         self.busy_s += seconds
-        self.recent_ms.append(seconds * 1000.0)
 
-    def add_batch(self, seconds: float, size: int) -> None:
-        """One call of a batch stage function on ``size`` >= 1 items taking ``seconds``."""
-        self.processed += size
-        self.batches += 1
-        self.busy_s += seconds
-        self.recent_ms.append(seconds * 1000.0 / size)
-        self.recent_batch.append(size)
+    @property
+    def mean_batch(self) -> float:
+        """Mean items per call so far (0.0 before the first call)."""
+        return self.processed / self.batches if self.batches else 0.0
 
 
-class Stage(threading.Thread, Generic[In, Out]):
-    """Runs ``work(item)`` for every item of ``inbox`` and sends each non-None result to every outbox.
+class StageThread(threading.Thread, Generic[In, Out], ABC):
+    """One stage's thread: takes from ``inbox``, sends each result to every outbox.
 
-    When the inbox ends (:data:`END`), the outboxes are closed so the next stage ends too.
-    ``on_close`` runs last, whatever happened (sinks close their files there).
+    :meth:`run` owns the error handling: whatever :meth:`loop` raises is recorded in ``ctx`` (which
+    stops the pipeline). When the loop ends, for whatever reason, the outboxes are closed so the
+    next stage ends too, and ``on_close`` runs last (sinks close their files there).
+    The two kinds: :class:`Stage` (one item per call) and :class:`BatchStage` (a list per call).
     """
 
     def __init__(
         self,
         name: str,
-        work: Callable[[In], Out | None],
         inbox: Inbox[In],
         outboxes: Sequence[Outbox[Out]],
         ctx: RunContext,
         on_close: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(name=name, daemon=True)
-        self.work = work
         self.inbox = inbox
         self.outboxes = tuple(outboxes)
         self.ctx = ctx
@@ -126,6 +124,27 @@ class Stage(threading.Thread, Generic[In, Out]):
                 except BaseException as exc:  # noqa: BLE001
                     self.ctx.fail(self.name, exc)
 
+    @abstractmethod
+    def loop(self) -> None:
+        """Take and handle items until the inbox ends or the pipeline aborts; errors propagate to
+        :meth:`run`."""
+
+
+class Stage(StageThread[In, Out]):
+    """Runs ``work(item)`` for every item of ``inbox`` and sends each non-None result to every outbox."""
+
+    def __init__(
+        self,
+        name: str,
+        work: Callable[[In], Out | None],
+        inbox: Inbox[In],
+        outboxes: Sequence[Outbox[Out]],
+        ctx: RunContext,
+        on_close: Callable[[], None] | None = None,
+    ) -> None:
+        super().__init__(name, inbox, outboxes, ctx, on_close)
+        self.work = work
+
     def loop(self) -> None:
         """Handle items until the inbox ends or the pipeline aborts (errors propagate to :meth:`run`)."""
         while not self.ctx.abort.is_set():
@@ -142,14 +161,13 @@ class Stage(threading.Thread, Generic[In, Out]):
                     box.put(out, self.ctx.abort)
 
 
-def _unbatched(item: object) -> None:
-    raise TypeError("a BatchStage calls its batch function, never a one-item work function")
+class BatchStage(StageThread[In, Out]):
+    """Runs ``work(batch)`` on lists of up to ``max_batch`` items (formed by
+    :func:`pipeline.runtime.batching.collect_batch`: what is queued, waiting at most ``max_wait_s``
+    after the first item) and sends the results, one per item in order, to every outbox.
 
-
-class BatchStage(Stage[In, Out]):
-    """Like :class:`Stage`, but ``work`` takes a list of up to ``max_batch`` items (formed by
-    :func:`pipeline.batching.collect_batch`) and returns their results, which are sent to every
-    outbox one by one, in order. Counters count items; ``stats.recent_batch`` holds batch sizes.
+    ``max_batch`` 1 is a batch of one item per call, without waiting. ``stats`` count items;
+    ``stats.batches`` counts calls (``stats.mean_batch`` is the mean batch size).
     """
 
     def __init__(
@@ -163,12 +181,12 @@ class BatchStage(Stage[In, Out]):
         max_wait_s: float,
         on_close: Callable[[], None] | None = None,
     ) -> None:
-        super().__init__(name, _unbatched, inbox, outboxes, ctx, on_close)
         if max_batch < 1 or max_wait_s < 0:
             raise ValueError(
                 f"{name}: need max_batch >= 1 and max_wait_s >= 0, got {max_batch}, {max_wait_s}"
             )
-        self.batch_work = work
+        super().__init__(name, inbox, outboxes, ctx, on_close)
+        self.work = work
         self.max_batch = max_batch
         self.max_wait_s = max_wait_s
 
@@ -181,8 +199,8 @@ class BatchStage(Stage[In, Out]):
                 break
             assert isinstance(batch, list)
             t0 = time.perf_counter()
-            outs = self.batch_work(batch)
-            self.stats.add_batch(time.perf_counter() - t0, len(batch))
+            outs = self.work(batch)
+            self.stats.add(time.perf_counter() - t0, len(batch))
             for out in outs:
                 for box in self.outboxes:
                     box.put(out, self.ctx.abort)

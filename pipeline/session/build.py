@@ -19,18 +19,23 @@ import ctypes
 import functools
 import logging
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import cv2
+import numpy as np
 
 from pipeline import REPO_ROOT
 from pipeline.config import Config, Policy
+from pipeline.contract.geometry import Letterbox
+from pipeline.contract.model_meta import ModelSpec
+from pipeline.frames import Frame, Prepared
 from pipeline.infer.backends import Backend, create_backend
-from pipeline.infer.inference import BatchInferenceStage, InferenceStage
+from pipeline.infer.inference import InferenceStage
 from pipeline.infer.preprocess import Preprocessor
+from pipeline.postprocess.parts import logits_to_maps
 from pipeline.postprocess.stage import Postprocessor
 from pipeline.postprocess.tracking import PartTracker
 from pipeline.publish.publisher import ZmqPublisher
@@ -73,24 +78,38 @@ def load_backend(cfg: Config, publisher: ZmqPublisher | None = None) -> Backend:
         announce.stop()
 
 
-def _stages(cfg: Config, backend: Backend, max_batch: int) -> tuple[Any, Any, Postprocessor]:
-    """(preprocess, infer, postprocess) callables for the backend: batched inference when
-    ``max_batch`` > 1, letterbox/arg-max on the GPU when ``model.gpu_preprocess`` and the
-    backend runs on one (ignored with a warning otherwise)."""
-    tracker = PartTracker(cfg.tracker) if cfg.tracker.enabled else None
-    infer = BatchInferenceStage(backend) if max_batch > 1 else InferenceStage(backend)
-    if cfg.model.gpu_preprocess and backend.on_gpu:
-        from pipeline.infer.gpu_ops import DeviceMaps, GpuPreprocessor
+Maps = Callable[[Any, Letterbox], tuple[np.ndarray, np.ndarray]]
+"""Logits (C, out_h, out_w) float32 + letterbox → host (class map (h, w) uint8, score map (h, w) float32)."""
 
-        post = Postprocessor(backend.spec, cfg.postprocess.min_area_px, tracker, maps=DeviceMaps("cuda"))
-        return GpuPreprocessor(backend.spec, "cuda"), infer, post
-    if cfg.model.gpu_preprocess:
+
+def data_path(spec: ModelSpec, on_device: bool) -> tuple[Callable[[Frame], Prepared], Maps]:
+    """(preprocess, logits → maps): numpy on the host, or with ``on_device`` on the GPU
+    (:mod:`pipeline.infer.gpu_ops`), where the data stays on the device from preprocess to
+    postprocess: the frame goes up as uint8, :class:`~pipeline.infer.inference.InferenceStage`
+    calls ``backend.infer_device`` on the device tensors, and only the class and score maps come
+    back (one upload and two small downloads per frame). The device path has only run on torch's
+    ``cpu`` device so far (tests); on CUDA it is unverified (docs/gpu.md).
+    """
+    if not on_device:
+        return Preprocessor(spec), logits_to_maps
+    from pipeline.infer.gpu_ops import DeviceMaps, GpuPreprocessor
+
+    return GpuPreprocessor(spec, "cuda"), DeviceMaps("cuda")
+
+
+def _stages(
+    cfg: Config, backend: Backend
+) -> tuple[Callable[[Frame], Prepared], InferenceStage, Postprocessor]:
+    """(preprocess, infer, postprocess) for the backend; the one place the data path is chosen:
+    on the device (:func:`data_path`) with ``model.gpu_preprocess`` and a backend on the GPU, else
+    numpy on the host (``gpu_preprocess`` with a CPU backend is ignored with a warning)."""
+    on_device = cfg.model.gpu_preprocess and backend.on_gpu
+    if cfg.model.gpu_preprocess and not on_device:
         log.warning("model.gpu_preprocess: ignored, %s runs on the CPU", backend.name)
-    return (
-        Preprocessor(backend.spec),
-        infer,
-        Postprocessor(backend.spec, cfg.postprocess.min_area_px, tracker),
-    )
+    pre, maps = data_path(backend.spec, on_device)
+    tracker = PartTracker(cfg.tracker) if cfg.tracker.enabled else None
+    post = Postprocessor(backend.spec, cfg.postprocess.min_area_px, tracker, maps=maps)
+    return pre, InferenceStage(backend), post
 
 
 def wanted_batch(cfg: Config) -> int:
@@ -203,7 +222,7 @@ def build_pipeline(
     started). The sinks are given, not made here: :class:`~pipeline.session.session.Session` owns
     what a run opens."""
     max_batch = batch_size(cfg, backend)
-    preprocess, infer, postprocess = _stages(cfg, backend, max_batch)
+    preprocess, infer, postprocess = _stages(cfg, backend)
     return Pipeline(
         sources=sources,
         preprocess=preprocess,

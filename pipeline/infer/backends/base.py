@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -25,5 +25,14 @@ class Backend(Protocol):
     on_gpu: bool
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
-        """(N, 3, in_h, in_w) float32 → logits (N, num_classes, out_h, out_w) float32."""
+        """(N, 3, in_h, in_w) float32 → logits (N, num_classes, out_h, out_w) float32 (host arrays)."""
+        ...
+
+    def infer_device(self, batch: Any) -> Any:
+        """The same on the device, no host copy: a torch float32 (N, 3, in_h, in_w) tensor on the
+        backend's GPU → a new torch float32 (N, num_classes, out_h, out_w) tensor there.
+
+        Only when :attr:`on_gpu` (the ``model.gpu_preprocess`` path); a CPU backend raises
+        :class:`~pipeline.errors.ModelError`.
+        """
         ...

@@ -1,4 +1,5 @@
-"""Batching: collect_batch with real queues and threads, BatchInferenceStage, Pipeline(max_batch=...).
+"""Batching: collect_batch with real queues and threads, the stage threads (item and batch),
+InferenceStage.batch, Pipeline(max_batch=...).
 
 Every threaded test has a deadline (pytest-timeout plus explicit joins/waits).
 """
@@ -10,12 +11,11 @@ import numpy as np
 import pytest
 
 from pipeline.infer.backends.onnxruntime import OrtBackend
-from pipeline.infer.inference import BatchInferenceStage, InferenceStage
+from pipeline.infer.inference import InferenceStage
 from pipeline.infer.preprocess import Preprocessor
-from pipeline.postprocess.stage import Postprocessor
 from pipeline.runtime.batching import collect_batch
-from pipeline.runtime.pipeline import Pipeline
 from pipeline.runtime.queues import END, POLL_S, StageQueue
+from pipeline.runtime.stage import BatchStage, RunContext, Stage
 from pipeline.sources.base import FrameStamper
 from pipeline.sources.file import FileSource
 from tests.helpers.media import GREEN, RED, ListSink, colour_pipeline, scene, write_h264
@@ -131,33 +131,112 @@ def test_bad_max_batch():
         collect_batch(filled([1]), 0, 0.0, threading.Event())
 
 
+class Recorder:
+    """An outbox keeping what it gets (and whether it was closed)."""
+
+    def __init__(self) -> None:
+        self.items: list[object] = []
+        self.closed = False
+
+    def put(self, item: object, abort: threading.Event) -> bool:
+        self.items.append(item)
+        return True
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_batch_stage_sends_results_in_order_and_counts_batches():
+    q = filled(range(10), close=True)
+    out, closed = Recorder(), []
+    calls: list[list[int]] = []
+
+    def work(batch: list[int]) -> list[int]:
+        calls.append(batch)
+        return [10 * x for x in batch]
+
+    st = BatchStage("b", work, q, [out], RunContext(), 4, 0.0, on_close=lambda: closed.append(1))
+    st.start()
+    st.join(DEADLINE_S)
+    assert not st.is_alive() and out.items == [10 * x for x in range(10)]
+    assert calls == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]  # all queued: full batches, then the rest
+    assert (st.stats.processed, st.stats.batches, st.stats.mean_batch) == (10, 3, 10 / 3)
+    assert out.closed and closed == [1]
+
+
+def test_batch_stage_of_one_never_waits():
+    q = filled([1, 2, 3], close=True)
+    calls: list[list[int]] = []
+    st = BatchStage("b", lambda b: calls.append(b) or b, q, [Recorder()], RunContext(), 1, 10.0)
+    t0 = time.monotonic()
+    st.start()
+    st.join(DEADLINE_S)
+    assert calls == [[1], [2], [3]] and time.monotonic() - t0 < 1.0
+    assert st.stats.mean_batch == 1.0
+
+
+@pytest.mark.parametrize("kind", ["item", "batch"])
+def test_stage_error_recorded_outboxes_closed_on_close_runs(kind):
+    q = filled([1, 2, 3])  # never closed: the error must end the thread
+
+    def boom(x):
+        raise RuntimeError("boom")
+
+    ctx, out, closed = RunContext(), Recorder(), []
+    on_close = lambda: closed.append(1)  # noqa: E731
+    st = (
+        Stage("s", boom, q, [out], ctx, on_close)
+        if kind == "item"
+        else BatchStage("s", boom, q, [out], ctx, 2, 0.0, on_close)
+    )
+    st.start()
+    st.join(DEADLINE_S)
+    assert not st.is_alive() and out.items == [] and out.closed and closed == [1]
+    assert [(where, str(e)) for where, e in ctx.errors] == [("s", "boom")] and ctx.abort.is_set()
+
+
+def test_batch_stage_bad_settings():
+    with pytest.raises(ValueError, match="max_batch"):
+        BatchStage("b", list, filled([]), [], RunContext(), 0, 0.0)
+
+
 def moving_squares(i: int) -> np.ndarray:
     return scene(96, 128, [(RED, (8 + 2 * i, 8, 40 + 2 * i, 40)), (GREEN, (80, 50, 120, 90))])
 
 
+class CountingBackend:
+    """A backend that records the batch size of every call of the real one it wraps."""
+
+    def __init__(self, real: OrtBackend) -> None:
+        self.real, self.calls = real, []
+        self.spec, self.name, self.max_batch, self.on_gpu = real.spec, real.name, real.max_batch, False
+
+    def infer(self, batch: np.ndarray) -> np.ndarray:
+        self.calls.append(len(batch))
+        return self.real.infer(batch)
+
+
 def test_batch_inference_equals_batch_of_one(colour_model_path):
-    backend = OrtBackend(colour_model_path)
+    backend = CountingBackend(OrtBackend(colour_model_path))
     pre = Preprocessor(backend.spec)
     stamper = FrameStamper("t")
     sizes = [(96, 128), (96, 128), (50, 200), (64, 64), (96, 128)]
     items = [pre(stamper.stamp(moving_squares(i)[:h, :w], None)) for i, (h, w) in enumerate(sizes)]
-    one = InferenceStage(backend)
-    batched = BatchInferenceStage(backend)
-    outs = batched.batch(items)
+    infer = InferenceStage(backend)
+    outs = infer.batch(items)
+    assert backend.calls == [5]
     assert [o.frame.meta.seq for o in outs] == [it.frame.meta.seq for it in items]
     for it, out in zip(items, outs, strict=True):
-        ref = one(it)
+        ref = infer(it)  # a batch of one
         assert out.letterbox == it.letterbox and out.frame is it.frame
         np.testing.assert_allclose(out.logits, ref.logits, rtol=0, atol=1e-5)
         assert out.timings.preprocess_ms == it.timings.preprocess_ms
     ms = {o.timings.inference_ms for o in outs}
     assert len(ms) == 1 and ms.pop() > 0  # one batch: per-frame time = batch time / 5
-    assert batched.batches == 1 and batched.frames == 5 and batched.batch_size == 5.0
 
-    backend.max_batch = 2  # the stage splits batches larger than the backend takes
-    small = BatchInferenceStage(backend)
-    assert [o.frame.meta.seq for o in small.batch(items)] == list(range(5))
-    assert list(small.recent_sizes) == [2, 2, 1]
+    backend.max_batch, backend.calls = 2, []  # the stage splits batches larger than the backend takes
+    assert [o.frame.meta.seq for o in infer.batch(items)] == list(range(5))
+    assert backend.calls == [2, 2, 1]
 
 
 def records(results):
@@ -170,33 +249,22 @@ def records(results):
 @pytest.mark.parametrize("wait_s", [0.0, 0.002])
 def test_pipeline_max_batch_same_records(tmp_path, colour_model_path, wait_s):
     video = write_h264(tmp_path / "v.mp4", frames=40, fps=10, draw=moving_squares)
-    backend = OrtBackend(colour_model_path)
+    backend = CountingBackend(OrtBackend(colour_model_path))
     out = {}
     for max_batch in (1, 4):
         sink = ListSink()
-        infer = BatchInferenceStage(backend)
+        backend.calls = []
         p = colour_pipeline(
-            FileSource(video, "vid"), backend, [sink], infer, max_batch=max_batch, batch_wait_s=wait_s
+            FileSource(video, "vid"), backend, [sink], max_batch=max_batch, batch_wait_s=wait_s
         )
         assert p.policy == "lossless" and p.q_prepared.capacity >= max_batch
         p.start()
         assert p.wait(DEADLINE_S), "pipeline did not finish in time"
         p.join()
         inference = next(c for c in p.counters().stages if c.name == "inference")
-        assert inference.processed == 40
-        assert all(1 <= n <= max_batch for n in infer.recent_sizes) and infer.frames == 40
+        assert inference.processed == 40 == sum(backend.calls)
+        assert all(1 <= n <= max_batch for n in backend.calls)
+        assert p.inference.stats.batches == len(backend.calls)  # the backend takes up to 64: no split
         out[max_batch] = records(sink.results)
     assert [r[0] for r in out[4]] == list(range(40))
     assert out[4] == out[1]
-
-
-def test_pipeline_max_batch_needs_batch_infer(colour_model_path):
-    backend = OrtBackend(colour_model_path)
-    with pytest.raises(TypeError, match="batch"):
-        Pipeline(
-            FileSource(colour_model_path, "x"),
-            Preprocessor(backend.spec),
-            InferenceStage(backend),
-            Postprocessor(backend.spec),
-            max_batch=4,
-        )

@@ -13,7 +13,6 @@ from pipeline.cli.run import with_sources
 from pipeline.config import Config, SourceConfig, from_mapping
 from pipeline.errors import ConfigError, SourceError
 from pipeline.infer.backends.onnxruntime import OrtBackend
-from pipeline.infer.inference import BatchInferenceStage
 from pipeline.observe.health import health_between
 from pipeline.session.build import recording_path
 from pipeline.sources.file import FileSource
@@ -56,13 +55,11 @@ def test_batches_form_across_sources(tmp_path, colour_model_path):
     assert backend.max_batch > 1, "the colour model has a dynamic batch dimension"
     files = [write_h264(tmp_path / f"{i}.mp4", frames=20) for i in range(3)]
     sink = ListSink()
-    infer = BatchInferenceStage(backend)
-    p = colour_pipeline(
-        [FileSource(f, f"s{i}") for i, f in enumerate(files)], backend, [sink], infer=infer, max_batch=3
-    )
+    p = colour_pipeline([FileSource(f, f"s{i}") for i, f in enumerate(files)], backend, [sink], max_batch=3)
     run_to_end(p)
     assert by_source(sink.results) == {f"s{i}": list(range(20)) for i in range(3)}
-    assert infer.batch_size > 1.5, f"batches did not form across sources ({infer.batch_size:.2f})"
+    mean = p.inference.stats.mean_batch
+    assert mean > 1.5, f"batches did not form across sources ({mean:.2f})"
 
 
 def test_a_failing_source_ends_alone(tmp_path, colour_model_path, caplog):

@@ -5,6 +5,7 @@ Every test has a deadline: pytest-timeout (setup.cfg) plus explicit waits below.
 
 import json
 import time
+from collections.abc import Sequence
 
 import numpy as np
 import pytest
@@ -56,15 +57,20 @@ def test_latest_drops_and_bounds_latency_lossless_does_not(colour_model_path):
     backend = OrtBackend(colour_model_path)
     slow_s = 0.03
 
-    def slow_infer(item: Prepared) -> Inferred:
-        time.sleep(slow_s)
-        return InferenceStage(backend)(item)
+    class SlowInference(InferenceStage):
+        def batch(self, items: Sequence[Prepared]) -> list[Inferred]:
+            time.sleep(slow_s)
+            return super().batch(items)
 
     results = {}
     for policy in ("latest", "lossless"):
         sink = ListSink()
         p = colour_pipeline(
-            SyntheticCamera(60, 0.005, source_id="fast"), backend, [sink], slow_infer, policy=policy
+            SyntheticCamera(60, 0.005, source_id="fast"),
+            backend,
+            [sink],
+            SlowInference(backend),
+            policy=policy,
         )
         run_to_end(p)
         lat = [(r.publish_mono - r.meta.capture_mono) for r in sink.results]
@@ -85,14 +91,16 @@ def test_stage_error_stops_pipeline_and_join_raises(tmp_path, colour_model_path)
     backend = OrtBackend(colour_model_path)
     calls = []
 
-    def failing_infer(item: Prepared) -> Inferred:
-        calls.append(item.frame.meta.seq)
-        if item.frame.meta.seq == 5:
-            raise RuntimeError("boom at 5")
-        return InferenceStage(backend)(item)
+    class FailingInference(InferenceStage):
+        def batch(self, items: Sequence[Prepared]) -> list[Inferred]:
+            (item,) = items  # max_batch 1: batches of one
+            calls.append(item.frame.meta.seq)
+            if item.frame.meta.seq == 5:
+                raise RuntimeError("boom at 5")
+            return super().batch(items)
 
     sink = ListSink()
-    p = colour_pipeline(FileSource(video, "v"), backend, [sink], failing_infer)
+    p = colour_pipeline(FileSource(video, "v"), backend, [sink], FailingInference(backend))
     p.start()
     assert p.wait(DEADLINE_S)
     with pytest.raises(StageError, match=r"inference failed: RuntimeError: boom at 5"):
