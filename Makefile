@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test pytest lint format demo bench bench-sources soak bench-gpu clean
+.PHONY: venv test test-fast pytest lint format demo bench bench-sources soak bench-gpu clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ test: venv lint pytest
 
 pytest: venv
 	$(PY) -m pytest -q
+
+# everything but the tests marked slow (over ~15 s each: soak, fault timings, benchmarks): < 3 min on 2 cores
+test-fast: venv lint
+	$(PY) -m pytest -q -m "not slow"
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -6,6 +6,8 @@ records flow again within 3 s of the camera listening again.
 
 import time
 
+import pytest
+
 from tests.faults.fault_live import (
     Subscriber,
     jsonl_records,
@@ -47,6 +49,7 @@ def outage(i: int, server: RtspServer, sub: Subscriber) -> tuple[float, list[str
     return t_back - t_up, transitions(["running", *sub.states(since=t_down)])
 
 
+@pytest.mark.slow
 def test_server_killed_and_restarted_three_times_records_resume_within_3s(
     rtsp_server, infant_stream, colour_model_path, ctx, tmp_path
 ):

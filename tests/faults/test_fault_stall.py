@@ -5,6 +5,8 @@ deliver records again once the camera sends frames again (SIGUSR2)."""
 
 import time
 
+import pytest
+
 from pipeline.config import SourceConfig
 from tests.faults.fault_live import published_run, signal_and_wait, transitions
 from tests.helpers.media import wait_for
@@ -14,6 +16,7 @@ STALL_FOR_S = STALL_S + 2.5
 """How long the server sends nothing: long enough for the stall and a status record to show it."""
 
 
+@pytest.mark.slow
 def test_stalled_stream_is_reported_stalled_then_resumes(
     rtsp_server, infant_stream, colour_model_path, ctx, tmp_path
 ):

@@ -36,6 +36,7 @@ def two_cameras():
             s.stop()
 
 
+@pytest.mark.slow
 def test_one_camera_killed_the_other_keeps_its_rate(
     two_cameras, infant_stream, colour_model_path, ctx, tmp_path
 ):

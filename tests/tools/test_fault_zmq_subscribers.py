@@ -29,6 +29,7 @@ def noisy(i: int) -> np.ndarray:
     return np.random.default_rng(i).integers(0, 255, (240, 320, 3), dtype=np.uint8)
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(100)  # the deadline of the whole measurement (up to 16 runs of ~1.3 s)
 def test_stalled_and_killed_subscribers_keep_publisher_throughput(tmp_path, ctx, colour_model_path):
     clip = write_h264(tmp_path / "clip.mp4", frames=FRAMES, fps=25, size=(320, 240), draw=noisy)

@@ -20,6 +20,7 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_quick_table_and_json():
     proc = run()
     assert proc.returncode == 0, proc.stderr

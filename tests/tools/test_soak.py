@@ -235,6 +235,7 @@ def child_alive(out: Path) -> bool:
     return False
 
 
+@pytest.mark.slow
 def test_short_soak_stops_the_child_cleanly(tmp_path: Path, colour_model_path: Path) -> None:
     out = tmp_path / "soak"
     proc = subprocess.run(
@@ -254,6 +255,7 @@ def test_short_soak_stops_the_child_cleanly(tmp_path: Path, colour_model_path: P
     assert not child_alive(out)
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_soak_and_child(tmp_path: Path, colour_model_path: Path) -> None:
     out = tmp_path / "soak"
     soak = subprocess.Popen(

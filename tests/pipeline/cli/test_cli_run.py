@@ -10,6 +10,7 @@ import socket
 import subprocess
 
 import av
+import pytest
 
 from tests.helpers.media import truncated_h264, write_h264
 
@@ -29,6 +30,7 @@ def assert_one_line_error(proc: subprocess.CompletedProcess[str], code: int, *ne
         assert needle in errors[0], errors[0]
 
 
+@pytest.mark.slow
 def test_vtest_avi_one_record_per_frame(infant_stream, vtest_avi, colour_model_path, tmp_path):
     out = tmp_path / "out.jsonl"
     proc = run(
