@@ -1,79 +1,121 @@
-"""Typed configuration: frozen dataclasses loaded once from YAML, CLI overrides on top.
+"""Typed configuration: frozen pydantic models loaded once from YAML, CLI overrides on top.
 
 Every field has a default here (``configs/default.yaml`` shows them all, and a test keeps the
-two equal). Validation names the file, the dotted field and the bad value in one line.
+two equal). Every model is validated when it is made: from YAML (:func:`load_config`), from a flag
+(:func:`override`), in code (``SourceConfig(fps=-1)``) and when changed (:func:`evolve`; pydantic's
+``model_copy`` does not validate, so it is not used on configs). A bad value is a one-line
+:class:`~pipeline.errors.ConfigError` naming the file (or flag, or model), the dotted field and the
+value. ``infant-stream config schema`` prints the JSON Schema of :class:`Config`.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import math
 import re
 import reprlib
-import types
-import typing
-from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
 import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.fields import FieldInfo
+from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 
 from pipeline.errors import ConfigError
+from pipeline.runtime.queues import Policy
 
-T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
-
-def _gt(low: float) -> dict[str, Any]:
-    return {"check": (lambda v: v > low), "rule": f"must be > {low}"}
-
-
-def _ge(low: float) -> dict[str, Any]:
-    return {"check": (lambda v: v >= low), "rule": f"must be >= {low}"}
-
-
-def _between(low: float, high: float) -> dict[str, Any]:
-    return {"check": (lambda v: low <= v <= high), "rule": f"must be {low}..{high}"}
-
+# The vocabularies, each defined once (the stages that use them import them from here).
+SourceMode = Literal["auto", Policy]
+Transport = Literal["tcp", "udp"]
+BackendName = Literal["onnxruntime", "tensorrt"]
+Precision = Literal["fp32", "fp16", "int8"]
+Motion = Literal["constant_velocity", "constant_acceleration"]
+DisplayMode = Literal["auto", "on", "off"]
 
 SOURCE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 """What a source id may be: it becomes a ZeroMQ topic part, a metric label and a file-name part."""
+_ID_PATTERN = f"^{SOURCE_ID.pattern}$"
+_HOST_PATTERN = r"\S"
+_PATTERN_RULES = {
+    _ID_PATTERN: "must be 1-64 letters, digits, _ or -",
+    _HOST_PATTERN: "must not be empty (0.0.0.0 = every interface)",
+}
+_RULE = "config_rule"
+"""The type of this module's own validation errors: their message is the whole rule."""
 
 
-@dataclass(frozen=True)
-class SourceConfig:
+def _int_as_text(value: Any) -> Any:
+    """A YAML number where text is expected (``uri: 0``, a camera index) is that text."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() <= 200:
+        return str(value)
+    return value
+
+
+Text = Annotated[str, BeforeValidator(_int_as_text, json_schema_input_type=str | int)]
+Positive = Annotated[float, Field(gt=0)]
+NonNegative = Annotated[float, Field(ge=0)]
+Count = Annotated[int, Field(ge=0)]
+
+
+class _Section(BaseModel):
+    """Frozen, no unknown keys, no type coercion (bools are not ints, text is not a number), finite
+    floats; ``null`` is an empty mapping. Made in code, a bad value raises ConfigError."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
+
+    def __init__(self, /, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise _config_error(exc, type(self), type(self).__name__) from None
+
+    # Like pydantic's RootModel: nested sections and model_validate still validate without __init__.
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_empty(cls, data: Any) -> Any:
+        return {} if data is None else data
+
+
+class SourceConfig(_Section):
     """Where frames come from. ``uri``: file, image or folder, URL, camera index or /dev/videoN.
 
     ``id``: names the source in records, topics (``parts.<id>``) and metric labels: letters,
     digits, ``_`` and ``-``. Network streams retry forever by default (``reconnect_attempts`` 0)
     with a backoff from ``reconnect_initial_s`` doubling up to ``reconnect_max_s``; the 2 s cap
-    keeps the time from a camera's return to the first frame under ~3 s.
+    keeps the time from a camera's return to the first frame under ~3 s. Timeouts and backoffs are
+    seconds; ``width``/``height`` pixels and ``fps`` frames per second requested from a camera
+    (0 = its default).
     """
 
-    uri: str = ""
-    id: str = field(
-        default="cam0",
-        metadata={
-            "check": lambda v: SOURCE_ID.fullmatch(v) is not None,
-            "rule": "must be 1-64 letters, digits, _ or -",
-        },
-    )
-    mode: Literal["auto", "latest", "lossless"] = "auto"
+    uri: Text = ""
+    id: Annotated[Text, Field(pattern=_ID_PATTERN)] = "cam0"
+    mode: SourceMode = "auto"
     realtime: bool = False
     loop: bool = False
-    transport: Literal["tcp", "udp"] = "tcp"
-    open_timeout_s: float = field(default=5.0, metadata=_gt(0))
-    read_timeout_s: float = field(default=5.0, metadata=_gt(0))
-    stall_timeout_s: float = field(default=5.0, metadata=_gt(0))
-    reconnect_initial_s: float = field(default=0.5, metadata=_gt(0))
-    reconnect_max_s: float = field(default=2.0, metadata=_gt(0))
-    reconnect_attempts: int = field(default=0, metadata=_ge(0))
-    width: int = field(default=0, metadata=_ge(0))
-    height: int = field(default=0, metadata=_ge(0))
-    fps: float = field(default=0.0, metadata=_ge(0))
+    transport: Transport = "tcp"
+    open_timeout_s: Positive = 5.0
+    read_timeout_s: Positive = 5.0
+    stall_timeout_s: Positive = 5.0
+    reconnect_initial_s: Positive = 0.5
+    reconnect_max_s: Positive = 2.0
+    reconnect_attempts: Count = 0
+    width: Count = 0
+    height: Count = 0
+    fps: NonNegative = 0.0
 
 
-@dataclass(frozen=True)
-class ModelConfig:
+class ModelConfig(_Section):
     """The segmentation model and how to run it.
 
     Attributes:
@@ -94,36 +136,34 @@ class ModelConfig:
         gpu_preprocess: letterbox/normalise and arg-max on the GPU (torch CUDA) when one is used.
     """
 
-    path: str = "models/infant-seg.onnx"
-    backend: Literal["onnxruntime", "tensorrt"] = "onnxruntime"
-    providers: str = "auto"
-    threads: int = field(default=0, metadata=_ge(0))
+    path: Text = "models/infant-seg.onnx"
+    backend: BackendName = "onnxruntime"
+    providers: Text = "auto"
+    threads: Count = 0
     spin: bool = False
-    precision: Literal["fp32", "fp16", "int8"] = "fp16"
-    engine_cache: str = ""
-    calibration: str = ""
-    max_batch: int = field(default=0, metadata=_between(0, 256))
-    batch_wait_ms: float = field(default=2.0, metadata=_ge(0))
+    precision: Precision = "fp16"
+    engine_cache: Text = ""
+    calibration: Text = ""
+    max_batch: Annotated[int, Field(ge=0, le=256)] = 0
+    batch_wait_ms: NonNegative = 2.0
     gpu_preprocess: bool = False
 
 
-@dataclass(frozen=True)
-class PostprocessConfig:
+class PostprocessConfig(_Section):
     """Mask → parts. ``min_area_px``: smallest region (original pixels) reported as an instance."""
 
-    min_area_px: int = field(default=100, metadata=_ge(1))
+    min_area_px: Annotated[int, Field(ge=1)] = 100
 
 
-@dataclass(frozen=True)
-class QueueConfig:
-    """Queues between stages. ``capacity`` 0 = by policy (latest 1, lossless 4)."""
+class QueueConfig(_Section):
+    """Queues between stages. ``capacity`` 0 = by policy (latest 1, lossless 4); ``drain_s``:
+    seconds the queued frames may take to finish at a stop."""
 
-    capacity: int = field(default=0, metadata=_ge(0))
-    drain_s: float = field(default=5.0, metadata=_gt(0))
+    capacity: Count = 0
+    drain_s: Positive = 5.0
 
 
-@dataclass(frozen=True)
-class TrackerConfig:
+class TrackerConfig(_Section):
     """Kalman tracking of part centroids (pipeline/postprocess/tracking/), one track per part instance.
 
     Attributes:
@@ -141,17 +181,16 @@ class TrackerConfig:
     """
 
     enabled: bool = True
-    motion: Literal["constant_velocity", "constant_acceleration"] = "constant_velocity"
-    process_noise: float = field(default=1000.0, metadata=_gt(0))
-    measurement_noise_px: float = field(default=4.0, metadata=_gt(0))
-    reference_area_px: float = field(default=2000.0, metadata=_gt(0))
-    gate_chi2: float = field(default=13.8, metadata=_gt(0))
-    max_coast_s: float = field(default=1.0, metadata=_ge(0))
-    min_hits_to_coast: int = field(default=3, metadata=_ge(1))
+    motion: Motion = "constant_velocity"
+    process_noise: Positive = 1000.0
+    measurement_noise_px: Positive = 4.0
+    reference_area_px: Positive = 2000.0
+    gate_chi2: Positive = 13.8
+    max_coast_s: NonNegative = 1.0
+    min_hits_to_coast: Annotated[int, Field(ge=1)] = 3
 
 
-@dataclass(frozen=True)
-class ZmqConfig:
+class ZmqConfig(_Section):
     """ZeroMQ PUB socket (design.md §3). ``endpoint`` empty = not publishing.
 
     Attributes:
@@ -166,18 +205,17 @@ class ZmqConfig:
             that knows the server's public key.
     """
 
-    endpoint: str = ""
+    endpoint: Text = ""
     connect: bool = False
-    send_hwm: int = field(default=1000, metadata=_ge(1))
+    send_hwm: Annotated[int, Field(ge=1)] = 1000
     frames: bool = False
-    frame_fps: float = field(default=5.0, metadata=_gt(0))
-    jpeg_quality: int = field(default=80, metadata=_between(1, 100))
-    curve_secret_key: str = ""
-    curve_clients_dir: str = ""
+    frame_fps: Positive = 5.0
+    jpeg_quality: Annotated[int, Field(ge=1, le=100)] = 80
+    curve_secret_key: Text = ""
+    curve_clients_dir: Text = ""
 
 
-@dataclass(frozen=True)
-class MetricsConfig:
+class MetricsConfig(_Section):
     """The optional HTTP endpoint with Prometheus ``/metrics`` and ``/healthz`` (no authentication).
 
     Attributes:
@@ -185,18 +223,11 @@ class MetricsConfig:
         host: address to bind; 127.0.0.1 (loopback) by default, 0.0.0.0 = every interface (warns).
     """
 
-    port: int = field(default=0, metadata=_between(0, 65535))
-    host: str = field(
-        default="127.0.0.1",
-        metadata={
-            "check": lambda v: bool(v.strip()),
-            "rule": "must not be empty (0.0.0.0 = every interface)",
-        },
-    )
+    port: Annotated[int, Field(ge=0, le=65535)] = 0
+    host: Annotated[Text, Field(pattern=_HOST_PATTERN)] = "127.0.0.1"
 
 
-@dataclass(frozen=True)
-class DisplayConfig:
+class DisplayConfig(_Section):
     """The monitor window. ``mode``: ``auto`` (on when a display exists), ``on`` or ``off``.
 
     Attributes:
@@ -205,14 +236,13 @@ class DisplayConfig:
         blur_head: start with the head pixelated in the window (key ``b`` toggles).
     """
 
-    mode: Literal["auto", "on", "off"] = "auto"
-    alpha: float = field(default=0.45, metadata=_between(0, 1))
-    trail_s: float = field(default=3.0, metadata=_ge(0))
+    mode: DisplayMode = "auto"
+    alpha: Annotated[float, Field(ge=0, le=1)] = 0.45
+    trail_s: NonNegative = 3.0
     blur_head: bool = False
 
 
-@dataclass(frozen=True)
-class RecordConfig:
+class RecordConfig(_Section):
     """H.264 recordings (PyAV). ``overlay``/``raw``: mp4 paths (empty = none).
 
     Attributes:
@@ -221,13 +251,12 @@ class RecordConfig:
         crf: x264 constant rate factor (0 lossless .. 51 worst; 23 default).
     """
 
-    overlay: str = ""
-    raw: str = ""
-    crf: int = field(default=23, metadata=_between(0, 51))
+    overlay: Text = ""
+    raw: Text = ""
+    crf: Annotated[int, Field(ge=0, le=51)] = 23
 
 
-@dataclass(frozen=True)
-class PrivacyConfig:
+class PrivacyConfig(_Section):
     """Head pixelation for every image that leaves the process (recordings, ``frame.*`` messages).
 
     Attributes:
@@ -237,61 +266,80 @@ class PrivacyConfig:
     """
 
     blur_head: bool = True
-    block_px: int = field(default=16, metadata=_ge(2))
-    margin_px: int = field(default=8, metadata=_ge(0))
+    block_px: Annotated[int, Field(ge=2)] = 16
+    margin_px: Count = 8
 
 
-@dataclass(frozen=True)
-class OutputConfig:
+class OutputConfig(_Section):
     """Where results go. ``jsonl``/``csv``: file paths (empty = none); ``progress``: stderr health line."""
 
-    jsonl: str = ""
-    csv: str = ""
+    jsonl: Text = ""
+    csv: Text = ""
     progress: bool = True
 
 
-@dataclass(frozen=True)
-class RunConfig:
+class RunConfig(_Section):
     """When to stop: after ``max_frames`` frames or ``duration_s`` seconds (0 = never)."""
 
-    max_frames: int = field(default=0, metadata=_ge(0))
-    duration_s: float = field(default=0.0, metadata=_ge(0))
+    max_frames: Count = 0
+    duration_s: NonNegative = 0.0
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(_Section):
     """The whole configuration of ``infant-stream run``.
 
     ``source`` describes the one source, or with ``sources`` (a list) the defaults every entry of
-    ``sources`` starts from (each entry overrides what it names; ids must differ).
+    ``sources`` starts from (each entry overrides what it names; ``null`` is like ``{}``; ids must
+    differ).
     """
 
-    source: SourceConfig = field(default_factory=SourceConfig)
-    sources: tuple[SourceConfig, ...] = field(default=(), metadata={"inherits": "source"})
-    model: ModelConfig = field(default_factory=ModelConfig)
-    postprocess: PostprocessConfig = field(default_factory=PostprocessConfig)
-    tracker: TrackerConfig = field(default_factory=TrackerConfig)
-    queues: QueueConfig = field(default_factory=QueueConfig)
-    output: OutputConfig = field(default_factory=OutputConfig)
-    zmq: ZmqConfig = field(default_factory=ZmqConfig)
-    metrics: MetricsConfig = field(default_factory=MetricsConfig)
-    display: DisplayConfig = field(default_factory=DisplayConfig)
-    record: RecordConfig = field(default_factory=RecordConfig)
-    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
-    run: RunConfig = field(default_factory=RunConfig)
+    source: SourceConfig = Field(default_factory=SourceConfig)
+    sources: tuple[SourceConfig, ...] = ()
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    postprocess: PostprocessConfig = Field(default_factory=PostprocessConfig)
+    tracker: TrackerConfig = Field(default_factory=TrackerConfig)
+    queues: QueueConfig = Field(default_factory=QueueConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+    zmq: ZmqConfig = Field(default_factory=ZmqConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    display: DisplayConfig = Field(default_factory=DisplayConfig)
+    record: RecordConfig = Field(default_factory=RecordConfig)
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
+    run: RunConfig = Field(default_factory=RunConfig)
 
     @property
     def source_list(self) -> tuple[SourceConfig, ...]:
         """The sources to open: ``sources`` if given, else ``(source,)``."""
         return self.sources or (self.source,)
 
-    def check(self, where: str) -> None:
-        """Rules across fields: distinct source ids."""
+    @model_validator(mode="before")
+    @classmethod
+    def _inherit(cls, data: Any) -> Any:
+        """Each mapping (or null) of a ``sources`` list on top of the ``source`` section."""
+        if not isinstance(data, dict) or not isinstance(data.get("sources"), list | tuple):
+            return data
+        base = data.get("source")
+        base = dict(base) if isinstance(base, SourceConfig) else base if isinstance(base, dict) else {}
+        entries = [{**base, **(e or {})} if isinstance(e, dict) or e is None else e for e in data["sources"]]
+        return {**data, "sources": entries}
+
+    @field_validator("sources", mode="before")
+    @classmethod
+    def _a_list(cls, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return tuple(value)
+        raise PydanticCustomError(_RULE, "must be a list, got {kind}", {"kind": type(value).__name__})
+
+    @model_validator(mode="after")
+    def _distinct_ids(self) -> Config:
         seen: set[str] = set()
         for i, src in enumerate(self.sources):
             if src.id in seen:
-                raise ConfigError(f"{where}.sources[{i}].id: {src.id!r} is used by another source")
+                rule = PydanticCustomError(_RULE, "{id} is used by another source", {"id": repr(src.id)})
+                details = InitErrorDetails(type=rule, loc=("sources", i, "id"), input=src.id)
+                raise ValidationError.from_exception_data("Config", [details])
             seen.add(src.id)
+        return self
 
 
 _SHORT = reprlib.Repr()
@@ -314,92 +362,98 @@ def key_label(key: Any) -> str:
     return key if isinstance(key, str) and key.isprintable() else _show(key)
 
 
-def _coerce(value: Any, hint: Any, where: str) -> Any:
-    """Check ``value`` against a type hint (bool, int, float, str, Literal, nested dataclass)."""
-    origin = typing.get_origin(hint)
-    if origin is Literal:
-        allowed = typing.get_args(hint)
-        if value not in allowed:
-            raise ConfigError(f"{where}: must be one of {', '.join(map(str, allowed))}, got {_show(value)}")
-        return value
-    if origin in (types.UnionType, typing.Union):
-        args = [a for a in typing.get_args(hint) if a is not type(None)]
-        return None if value is None else _coerce(value, args[0], where)
-    if hint is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where}: must be true or false, got {_show(value)}")
-        return value
-    if hint is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where}: must be an integer, got {_show(value)}")
-        return value
-    if hint is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{where}: must be a number, got {_show(value)}")
-        try:
-            number = float(value)
-        except OverflowError:
-            number = math.inf
-        if not math.isfinite(number):
-            raise ConfigError(f"{where}: must be a finite number, got {_show(value)}")
-        return number
-    if hint is str:
-        if not isinstance(value, str | int) or isinstance(value, bool):
-            raise ConfigError(f"{where}: must be a string, got {_show(value)}")
-        if isinstance(value, int) and value.bit_length() > 200:
-            raise ConfigError(f"{where}: must be a string, got {_show(value)}")
-        return str(value)
-    if origin is tuple:
-        if not isinstance(value, list | tuple):
-            raise ConfigError(f"{where}: must be a list, got {type(value).__name__}")
-        item = typing.get_args(hint)[0]
-        return tuple(_coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value))
-    if is_dataclass(hint):
-        return from_mapping(hint, value, where)  # type: ignore[arg-type]
-    raise ConfigError(f"{where}: unsupported type {hint}")
+_TYPE_RULES = {
+    "bool_type": "must be true or false",
+    "int_type": "must be an integer",
+    "float_type": "must be a number",
+    "finite_number": "must be a finite number",
+    "string_type": "must be a string",
+}
+_OPS = {"gt": ">", "ge": ">=", "lt": "<", "le": "<="}
+_BOUNDS = ("greater_than", "greater_than_equal", "less_than", "less_than_equal")
 
 
-def from_mapping(cls: type[T], data: Any, where: str) -> T:
-    """Build dataclass ``cls`` from a YAML mapping, naming ``where.key`` in every error."""
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{where}: must be a mapping, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    known = {f.name: f for f in fields(cls)}  # type: ignore[arg-type]
-    values: dict[str, Any] = {}
-    for key, value in data.items():
-        if not isinstance(key, str) or key not in known:
-            raise ConfigError(f"{where}.{key_label(key)}: unknown key (known: {', '.join(known)})")
-        base = known[key].metadata.get("inherits")
-        if base is not None and isinstance(value, list):
-            value = _inherit(data.get(base), value)
-        values[key] = _coerce(value, hints[key], f"{where}.{key}")
-    obj = cls(**values)
-    validate(obj, where)
-    return obj
+def _walk(
+    model: type[BaseModel], loc: tuple[int | str, ...]
+) -> tuple[type[BaseModel] | None, FieldInfo | None]:
+    """The section that holds the field at ``loc`` (list indices skipped), and that field."""
+    owner: type[BaseModel] | None = model
+    info: FieldInfo | None = None
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        if owner is None or part not in owner.model_fields:
+            return None, None
+        info = owner.model_fields[part]
+        inner = [a for a in (info.annotation, *get_args(info.annotation)) if isinstance(a, type)]
+        models = [a for a in inner if issubclass(a, BaseModel)]
+        owner = models[0] if models else owner
+    return owner, info
 
 
-def _inherit(defaults: Any, entries: list[Any]) -> list[Any]:
-    """Each mapping of ``entries`` on top of the ``defaults`` mapping (non-mappings left as they are)."""
-    base = defaults if isinstance(defaults, dict) else {}
-    return [{**base, **(e or {})} if isinstance(e, dict) or e is None else e for e in entries]
+def _bound_rule(info: FieldInfo | None) -> str:
+    """``must be > 0``, ``must be >= 1`` or ``must be 0..256`` from a field's constraints."""
+    metadata = info.metadata if info is not None else []
+    limits = {k: getattr(m, k) for m in metadata for k in _OPS if getattr(m, k, None) is not None}
+    if "ge" in limits and "le" in limits:
+        return f"must be {limits['ge']}..{limits['le']}"
+    return " and ".join(f"must be {op} {limits[k]}" for k, op in _OPS.items() if k in limits)
 
 
-def _check(f: dataclasses.Field[Any], value: Any, where: str) -> None:
-    """Apply a field's ``check`` metadata (if any) to ``value``; errors name ``where``."""
-    check = f.metadata.get("check")
-    if check is not None and not check(value):
-        raise ConfigError(f"{where}: {f.metadata['rule']}, got {_show(value)}")
+def _path(where: str, loc: tuple[int | str, ...], bare: bool) -> str:
+    return where if bare else where + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
 
 
-def validate(obj: Any, where: str) -> None:
-    """Check every field of a config dataclass; raise ConfigError naming the first bad one."""
-    for f in fields(obj):
-        _check(f, getattr(obj, f.name), f"{where}.{f.name}")
-    whole = getattr(obj, "check", None)
-    if callable(whole):
-        whole(where)
+def _message(err: ErrorDetails, model: type[BaseModel], where: str, bare: bool) -> str:
+    """One pydantic error as ``<where>.<dotted.field>: <rule>, got <value>``."""
+    loc, kind, value = err["loc"], err["type"], err["input"]
+    at = _path(where, loc, bare)
+    if kind in ("extra_forbidden", "invalid_key"):  # invalid_key: not text (its loc is a str() of it)
+        owner, _ = _walk(model, loc[:-1])
+        key = value if kind == "invalid_key" else loc[-1]
+        known = ", ".join(owner.model_fields) if owner else ""
+        return f"{_path(where, loc[:-1], bare)}.{key_label(key)}: unknown key (known: {known})"
+    if kind == "model_type":
+        return f"{at}: must be a mapping, got {type(value).__name__}"
+    if kind == _RULE:
+        return f"{at}: {err['msg']}"
+    info = _walk(model, loc)[1]
+    if kind == "literal_error" and info is not None:
+        rule = f"must be one of {', '.join(map(str, get_args(info.annotation)))}"
+    elif kind in _BOUNDS:
+        rule = _bound_rule(info)
+    elif kind == "string_pattern_mismatch":
+        rule = _PATTERN_RULES.get(err.get("ctx", {}).get("pattern", ""), err["msg"])
+    elif kind == "float_type" and isinstance(value, int) and not isinstance(value, bool):
+        rule = _TYPE_RULES["finite_number"]  # an int past float range
+    else:
+        rule = _TYPE_RULES.get(kind, err["msg"].replace("\n", " "))
+    return f"{at}: {rule}, got {_show(value)}"
+
+
+def _config_error(
+    exc: ValidationError, model: type[BaseModel], where: str, bare: bool = False
+) -> ConfigError:
+    """The first error of ``exc`` as a one-line ConfigError; ``bare``: name ``where`` alone (a flag)."""
+    return ConfigError(_message(exc.errors(include_url=False)[0], model, where, bare))
+
+
+def _validated(cls: type[M], data: Any, where: str, bare: bool = False) -> M:
+    try:
+        return cls.model_validate(data)
+    except ValidationError as exc:
+        raise _config_error(exc, cls, where, bare) from None
+
+
+def from_mapping(cls: type[M], data: Any, where: str) -> M:
+    """Section ``cls`` from a YAML mapping (None = all defaults), naming ``where.key`` in every error."""
+    return _validated(cls, data, where)
+
+
+def evolve(model: M, /, *, where: str = "", **changes: Any) -> M:
+    """``model`` with ``changes``, validated like a new one; errors name ``where`` (default: the
+    model's class). Use this, not ``model_copy(update=...)`` (which does not validate)."""
+    return _validated(type(model), {**dict(model), **changes}, where or type(model).__name__)
 
 
 def load_config(path: str | Path | None) -> Config:
@@ -431,13 +485,12 @@ def override(cfg: Config, dotted: str, value: Any, flag: str) -> Config:
     """
     section, name = dotted.split(".")
     sub = getattr(cfg, section)
-    hint = typing.get_type_hints(type(sub))[name]
-    coerced = _coerce(value, hint, flag)
-    _check(next(f for f in fields(sub) if f.name == name), coerced, flag)
-    cfg = replace(cfg, **{section: replace(sub, **{name: coerced})})
+    changed = _validated(type(sub), {**dict(sub), name: value}, flag, bare=True)
+    changes: dict[str, Any] = {section: changed}
     if section == "source" and cfg.sources:
-        cfg = replace(cfg, sources=tuple(replace(s, **{name: coerced}) for s in cfg.sources))
-    return cfg
+        new = getattr(changed, name)
+        changes["sources"] = tuple(evolve(s, where=flag, **{name: new}) for s in cfg.sources)
+    return evolve(cfg, where=flag, **changes)
 
 
 def _plain(value: Any) -> Any:
@@ -450,4 +503,4 @@ def _plain(value: Any) -> Any:
 
 def as_dict(cfg: Config) -> dict[str, Any]:
     """Plain nested dict (lists for tuples) of a config: what ``configs/default.yaml`` spells out."""
-    return _plain(dataclasses.asdict(cfg))  # type: ignore[no-any-return]
+    return _plain(cfg.model_dump())  # type: ignore[no-any-return]

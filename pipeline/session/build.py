@@ -20,7 +20,7 @@ import functools
 import logging
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from pipeline import REPO_ROOT
-from pipeline.config import Config
+from pipeline.config import Config, evolve
 from pipeline.frames import Result
 from pipeline.infer.backends import Backend, create_backend
 from pipeline.infer.inference import BatchInferenceStage, InferenceStage
@@ -71,7 +71,7 @@ def load_backend(cfg: Config, publisher: ZmqPublisher | None = None) -> Backend:
     """Load the configured model with the configured backend; an engine build (TensorRT) is
     announced on stderr and, with ``publisher``, as ``building_engine`` status records."""
     m = cfg.model
-    m = replace(m, max_batch=wanted_batch(cfg))  # GPU engines: a batch profile 1..this
+    m = evolve(m, max_batch=wanted_batch(cfg))  # GPU engines: a batch profile 1..this
     announce = EngineBuildStatus([s.id for s in cfg.source_list], publisher)
     try:
         return create_backend(m, resolve_model_path(m.path), on_build=announce)
