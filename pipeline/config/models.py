@@ -1,21 +1,10 @@
-"""Typed configuration: frozen pydantic models loaded once from YAML, CLI overrides on top.
-
-Every field has a default here (``configs/default.yaml`` shows them all, and a test keeps the
-two equal). Every model is validated when it is made: from YAML (:func:`load_config`), from a flag
-(:func:`override`), in code (``SourceConfig(fps=-1)``) and when changed (:func:`evolve`; pydantic's
-``model_copy`` does not validate, so it is not used on configs). A bad value is a one-line
-:class:`~pipeline.errors.ConfigError` naming the file (or flag, or model), the dotted field and the
-value. ``infant-stream config schema`` prints the JSON Schema of :class:`Config`.
-"""
+"""The configuration models: one frozen pydantic model per section of ``configs/*.yaml``, and the
+vocabularies (one ``Literal`` each) the stages import from here."""
 
 from __future__ import annotations
 
-import re
-import reprlib
-from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar, get_args
+from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -25,32 +14,19 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic.fields import FieldInfo
-from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
+from pydantic.json_schema import GetJsonSchemaHandler, JsonSchemaValue
+from pydantic_core import CoreSchema, InitErrorDetails, PydanticCustomError
 
-from pipeline.errors import ConfigError
+from pipeline.config.rules import HOST_PATTERN, ID_PATTERN, RULE, config_error
 from pipeline.runtime.queues import Policy
 
-M = TypeVar("M", bound=BaseModel)
-
-# The vocabularies, each defined once (the stages that use them import them from here).
+# The vocabularies, each defined once: the stages that use one import it from pipeline.config.
 SourceMode = Literal["auto", Policy]
 Transport = Literal["tcp", "udp"]
 BackendName = Literal["onnxruntime", "tensorrt"]
 Precision = Literal["fp32", "fp16", "int8"]
 Motion = Literal["constant_velocity", "constant_acceleration"]
 DisplayMode = Literal["auto", "on", "off"]
-
-SOURCE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-"""What a source id may be: it becomes a ZeroMQ topic part, a metric label and a file-name part."""
-_ID_PATTERN = f"^{SOURCE_ID.pattern}$"
-_HOST_PATTERN = r"\S"
-_PATTERN_RULES = {
-    _ID_PATTERN: "must be 1-64 letters, digits, _ or -",
-    _HOST_PATTERN: "must not be empty (0.0.0.0 = every interface)",
-}
-_RULE = "config_rule"
-"""The type of this module's own validation errors: their message is the whole rule."""
 
 
 def _int_as_text(value: Any) -> Any:
@@ -60,7 +36,19 @@ def _int_as_text(value: Any) -> Any:
     return value
 
 
-Text = Annotated[str, BeforeValidator(_int_as_text, json_schema_input_type=str | int)]
+class _OrInteger:
+    """JSON Schema of such text: the text's schema or an integer."""
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {"anyOf": [handler(schema), {"type": "integer"}]}
+
+
+Text = Annotated[str, BeforeValidator(_int_as_text), _OrInteger]
+SourceId = Annotated[str, Field(pattern=ID_PATTERN), BeforeValidator(_int_as_text), _OrInteger]
+Host = Annotated[str, Field(pattern=HOST_PATTERN), BeforeValidator(_int_as_text), _OrInteger]
 Positive = Annotated[float, Field(gt=0)]
 NonNegative = Annotated[float, Field(ge=0)]
 Count = Annotated[int, Field(ge=0)]
@@ -76,7 +64,7 @@ class _Section(BaseModel):
         try:
             super().__init__(**data)
         except ValidationError as exc:
-            raise _config_error(exc, type(self), type(self).__name__) from None
+            raise config_error(exc, type(self), type(self).__name__) from None
 
     # Like pydantic's RootModel: nested sections and model_validate still validate without __init__.
     __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
@@ -99,7 +87,7 @@ class SourceConfig(_Section):
     """
 
     uri: Text = ""
-    id: Annotated[Text, Field(pattern=_ID_PATTERN)] = "cam0"
+    id: SourceId = "cam0"
     mode: SourceMode = "auto"
     realtime: bool = False
     loop: bool = False
@@ -224,7 +212,7 @@ class MetricsConfig(_Section):
     """
 
     port: Annotated[int, Field(ge=0, le=65535)] = 0
-    host: Annotated[Text, Field(pattern=_HOST_PATTERN)] = "127.0.0.1"
+    host: Host = "127.0.0.1"
 
 
 class DisplayConfig(_Section):
@@ -328,179 +316,15 @@ class Config(_Section):
     def _a_list(cls, value: Any) -> Any:
         if isinstance(value, list | tuple):
             return tuple(value)
-        raise PydanticCustomError(_RULE, "must be a list, got {kind}", {"kind": type(value).__name__})
+        raise PydanticCustomError(RULE, "must be a list, got {kind}", {"kind": type(value).__name__})
 
     @model_validator(mode="after")
     def _distinct_ids(self) -> Config:
         seen: set[str] = set()
         for i, src in enumerate(self.sources):
             if src.id in seen:
-                rule = PydanticCustomError(_RULE, "{id} is used by another source", {"id": repr(src.id)})
+                rule = PydanticCustomError(RULE, "{id} is used by another source", {"id": repr(src.id)})
                 details = InitErrorDetails(type=rule, loc=("sources", i, "id"), input=src.id)
                 raise ValidationError.from_exception_data("Config", [details])
             seen.add(src.id)
         return self
-
-
-_SHORT = reprlib.Repr()
-_SHORT.maxlevel, _SHORT.maxstring, _SHORT.maxother, _SHORT.maxlist, _SHORT.maxdict = 2, 60, 60, 4, 4
-
-
-def _show(value: Any) -> str:
-    """A short one-line repr of a config value for error messages (never raises)."""
-    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
-        return f"<an integer of {value.bit_length()} bits>"
-    try:
-        text = _SHORT.repr(value)
-    except (ValueError, RecursionError):
-        text = f"<{type(value).__name__}>"
-    return text.replace("\n", "\\n").replace("\r", "\\r")
-
-
-def key_label(key: Any) -> str:
-    """A config key as it appears in messages: plain when printable text, else its short repr."""
-    return key if isinstance(key, str) and key.isprintable() else _show(key)
-
-
-_TYPE_RULES = {
-    "bool_type": "must be true or false",
-    "int_type": "must be an integer",
-    "float_type": "must be a number",
-    "finite_number": "must be a finite number",
-    "string_type": "must be a string",
-}
-_OPS = {"gt": ">", "ge": ">=", "lt": "<", "le": "<="}
-_BOUNDS = ("greater_than", "greater_than_equal", "less_than", "less_than_equal")
-
-
-def _walk(
-    model: type[BaseModel], loc: tuple[int | str, ...]
-) -> tuple[type[BaseModel] | None, FieldInfo | None]:
-    """The section that holds the field at ``loc`` (list indices skipped), and that field."""
-    owner: type[BaseModel] | None = model
-    info: FieldInfo | None = None
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        if owner is None or part not in owner.model_fields:
-            return None, None
-        info = owner.model_fields[part]
-        inner = [a for a in (info.annotation, *get_args(info.annotation)) if isinstance(a, type)]
-        models = [a for a in inner if issubclass(a, BaseModel)]
-        owner = models[0] if models else owner
-    return owner, info
-
-
-def _bound_rule(info: FieldInfo | None) -> str:
-    """``must be > 0``, ``must be >= 1`` or ``must be 0..256`` from a field's constraints."""
-    metadata = info.metadata if info is not None else []
-    limits = {k: getattr(m, k) for m in metadata for k in _OPS if getattr(m, k, None) is not None}
-    if "ge" in limits and "le" in limits:
-        return f"must be {limits['ge']}..{limits['le']}"
-    return " and ".join(f"must be {op} {limits[k]}" for k, op in _OPS.items() if k in limits)
-
-
-def _path(where: str, loc: tuple[int | str, ...], bare: bool) -> str:
-    return where if bare else where + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
-
-
-def _message(err: ErrorDetails, model: type[BaseModel], where: str, bare: bool) -> str:
-    """One pydantic error as ``<where>.<dotted.field>: <rule>, got <value>``."""
-    loc, kind, value = err["loc"], err["type"], err["input"]
-    at = _path(where, loc, bare)
-    if kind in ("extra_forbidden", "invalid_key"):  # invalid_key: not text (its loc is a str() of it)
-        owner, _ = _walk(model, loc[:-1])
-        key = value if kind == "invalid_key" else loc[-1]
-        known = ", ".join(owner.model_fields) if owner else ""
-        return f"{_path(where, loc[:-1], bare)}.{key_label(key)}: unknown key (known: {known})"
-    if kind == "model_type":
-        return f"{at}: must be a mapping, got {type(value).__name__}"
-    if kind == _RULE:
-        return f"{at}: {err['msg']}"
-    info = _walk(model, loc)[1]
-    if kind == "literal_error" and info is not None:
-        rule = f"must be one of {', '.join(map(str, get_args(info.annotation)))}"
-    elif kind in _BOUNDS:
-        rule = _bound_rule(info)
-    elif kind == "string_pattern_mismatch":
-        rule = _PATTERN_RULES.get(err.get("ctx", {}).get("pattern", ""), err["msg"])
-    elif kind == "float_type" and isinstance(value, int) and not isinstance(value, bool):
-        rule = _TYPE_RULES["finite_number"]  # an int past float range
-    else:
-        rule = _TYPE_RULES.get(kind, err["msg"].replace("\n", " "))
-    return f"{at}: {rule}, got {_show(value)}"
-
-
-def _config_error(
-    exc: ValidationError, model: type[BaseModel], where: str, bare: bool = False
-) -> ConfigError:
-    """The first error of ``exc`` as a one-line ConfigError; ``bare``: name ``where`` alone (a flag)."""
-    return ConfigError(_message(exc.errors(include_url=False)[0], model, where, bare))
-
-
-def _validated(cls: type[M], data: Any, where: str, bare: bool = False) -> M:
-    try:
-        return cls.model_validate(data)
-    except ValidationError as exc:
-        raise _config_error(exc, cls, where, bare) from None
-
-
-def from_mapping(cls: type[M], data: Any, where: str) -> M:
-    """Section ``cls`` from a YAML mapping (None = all defaults), naming ``where.key`` in every error."""
-    return _validated(cls, data, where)
-
-
-def evolve(model: M, /, *, where: str = "", **changes: Any) -> M:
-    """``model`` with ``changes``, validated like a new one; errors name ``where`` (default: the
-    model's class). Use this, not ``model_copy(update=...)`` (which does not validate)."""
-    return _validated(type(model), {**dict(model), **changes}, where or type(model).__name__)
-
-
-def load_config(path: str | Path | None) -> Config:
-    """Read a YAML config (None = all defaults). Raises ConfigError with the file named."""
-    if path is None:
-        return Config()
-    p = Path(path)
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{p}: config file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{p}: cannot read config ({exc})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{p}:{at} not valid YAML") from None
-    except (ValueError, RecursionError) as exc:  # e.g. a 5000-digit number, nesting too deep
-        raise ConfigError(
-            f"{p}: cannot read config ({type(exc).__name__}: value too large or too deep)"
-        ) from None
-    return from_mapping(Config, data, str(p))
-
-
-def override(cfg: Config, dotted: str, value: Any, flag: str) -> Config:
-    """``cfg`` with field ``section.name`` set to ``value``, checked like YAML; errors name ``flag``.
-
-    A ``source.*`` field is set in every entry of ``sources`` too (a flag applies to all sources).
-    """
-    section, name = dotted.split(".")
-    sub = getattr(cfg, section)
-    changed = _validated(type(sub), {**dict(sub), name: value}, flag, bare=True)
-    changes: dict[str, Any] = {section: changed}
-    if section == "source" and cfg.sources:
-        new = getattr(changed, name)
-        changes["sources"] = tuple(evolve(s, where=flag, **{name: new}) for s in cfg.sources)
-    return evolve(cfg, where=flag, **changes)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
-
-
-def as_dict(cfg: Config) -> dict[str, Any]:
-    """Plain nested dict (lists for tuples) of a config: what ``configs/default.yaml`` spells out."""
-    return _plain(cfg.model_dump())  # type: ignore[no-any-return]
