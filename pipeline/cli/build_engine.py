@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any, get_args
 
-from pipeline.infer.backends.engine_cache import Precision
+from pipeline.config import Precision
 
 log = logging.getLogger(__name__)
 

@@ -22,6 +22,7 @@ COMMANDS: Final[dict[str, tuple[str, str]]] = {
     "subscribe": ("pipeline.cli.subscribe", "receive published records over ZeroMQ: print or save them"),
     "keys": ("pipeline.cli.keys", "create CURVE key pairs for encrypted ZeroMQ publishing"),
     "plot": ("pipeline.cli.plot", "plot per-part centroid trajectories (raw vs smoothed) from a JSONL file"),
+    "config": ("pipeline.cli.config", "print the JSON Schema of the run config (config schema)"),
     "build-engine": ("pipeline.cli.build_engine", "build the TensorRT engine of a model ahead of time (GPU)"),
     "synth": ("trainer.synth.cli", "generate synthetic infant data (YIBP dataset or video)"),
     "prepare": ("trainer.prepare", "convert a Youtube-Infant-Body-Parsing dataset to images/masks/splits"),

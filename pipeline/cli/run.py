@@ -4,10 +4,9 @@ sources end, the duration passes, a signal comes or the window is closed."""
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
 from typing import Any
 
-from pipeline.config import Config, load_config, override
+from pipeline.config import Config, evolve, load_config, override
 from pipeline.errors import ConfigError
 from pipeline.session.session import Session, print_summary
 
@@ -122,21 +121,19 @@ def with_sources(cfg: Config, uris: list[str] | None, ids: list[str] | None) -> 
     """
     if not uris and not ids:
         return cfg
-    entries = [replace(cfg.source, uri=u) for u in uris] if uris else list(cfg.source_list)
+    entries = [evolve(cfg.source, where="--source", uri=u) for u in uris] if uris else list(cfg.source_list)
     if ids:
         if len(ids) != len(entries):
             what = "--source values" if uris else "sources"
             raise ConfigError(f"--source-id: {len(ids)} ids given for {len(entries)} {what}")
         for name in ids:
-            override(cfg, "source.id", name, "--source-id")  # checks the id like any other value
-        entries = [replace(e, id=n) for e, n in zip(entries, ids, strict=True)]
+            override(Config(), "source.id", name, "--source-id")  # checks the id alone, like any value
+        entries = [evolve(e, where="--source-id", id=n) for e, n in zip(entries, ids, strict=True)]
     elif len(entries) > 1:
-        entries = [replace(e, id=f"cam{i}") for i, e in enumerate(entries)]
+        entries = [evolve(e, id=f"cam{i}") for i, e in enumerate(entries)]
     if len(entries) == 1:
-        return replace(cfg, source=entries[0], sources=())
-    cfg = replace(cfg, sources=tuple(entries))
-    cfg.check("--source-id")
-    return cfg
+        return evolve(cfg, source=entries[0], sources=())
+    return evolve(cfg, where="--source-id", sources=tuple(entries))  # ids must differ
 
 
 def main(args: argparse.Namespace) -> int:

@@ -20,7 +20,6 @@ import functools
 import logging
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -28,7 +27,7 @@ import cv2
 import numpy as np
 
 from pipeline import REPO_ROOT
-from pipeline.config import Config, Policy
+from pipeline.config import Config, Policy, evolve
 from pipeline.contract.geometry import Letterbox
 from pipeline.contract.model_meta import ModelSpec
 from pipeline.frames import Frame, Prepared
@@ -70,7 +69,7 @@ def load_backend(cfg: Config, publisher: ZmqPublisher | None = None) -> Backend:
     """Load the configured model with the configured backend; an engine build (TensorRT) is
     announced on stderr and, with ``publisher``, as ``building_engine`` status records."""
     m = cfg.model
-    m = replace(m, max_batch=wanted_batch(cfg))  # GPU engines: a batch profile 1..this
+    m = evolve(m, max_batch=wanted_batch(cfg))  # GPU engines: a batch profile 1..this
     announce = EngineBuildStatus([s.id for s in cfg.source_list], publisher)
     try:
         return create_backend(m, resolve_model_path(m.path), on_build=announce)

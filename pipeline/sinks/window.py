@@ -34,7 +34,7 @@ from typing import Final
 import cv2
 import numpy as np
 
-from pipeline.config import Config, DisplayConfig, Policy, PrivacyConfig
+from pipeline.config import Config, DisplayConfig, Policy, PrivacyConfig, evolve
 from pipeline.frames import Result
 from pipeline.lifecycle import HealthStatus
 from pipeline.render.hud import banner_for, draw_hud, hud_lines
@@ -175,7 +175,7 @@ class WindowSink:
         self.on_quit = on_quit
         self.period_s = 1.0 / max_hz
         self.renderer = OverlayRenderer(
-            OverlayStyle(alpha=cfg.alpha), cfg.trail_s, replace(privacy, blur_head=cfg.blur_head)
+            OverlayStyle(alpha=cfg.alpha), cfg.trail_s, evolve(privacy, blur_head=cfg.blur_head)
         )
         self.frames_shown = 0
         self.last_shown_seq: int | None = None
@@ -249,7 +249,7 @@ class WindowSink:
         elif action == "trails":
             self.renderer.style = replace(style, trails=not style.trails)
         elif action == "blur" and privacy is not None:
-            self.renderer.privacy = replace(privacy, blur_head=not privacy.blur_head)
+            self.renderer.privacy = evolve(privacy, blur_head=not privacy.blur_head)
         elif action == "next" and len(self.source_ids) > 1 and self.selected is not None:
             i = self.source_ids.index(self.selected)
             self.selected = self.source_ids[(i + 1) % len(self.source_ids)]

@@ -29,16 +29,7 @@ def open_source(cfg: SourceConfig) -> Source:
         problem = url_problem(uri)
         if problem is not None:
             raise SourceError(f"{mask_url(uri)}: {problem}")
-        stream_opts = StreamOptions(
-            transport=cfg.transport,
-            open_timeout_s=cfg.open_timeout_s,
-            read_timeout_s=cfg.read_timeout_s,
-            stall_timeout_s=cfg.stall_timeout_s,
-            reconnect_initial_s=cfg.reconnect_initial_s,
-            reconnect_max_s=cfg.reconnect_max_s,
-            reconnect_attempts=cfg.reconnect_attempts,
-        )
-        return StreamSource(uri, cfg.id, stream_opts)
+        return StreamSource(uri, cfg.id, StreamOptions.from_config(cfg))
     if "://" in uri:
         raise SourceError(f"{mask_url(uri)}: unsupported URL scheme")
     path = Path(uri)

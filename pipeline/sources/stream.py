@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import av
 
+from pipeline.config import SourceConfig, Transport
 from pipeline.errors import SourceError
 from pipeline.frames import Frame
 from pipeline.lifecycle import State
@@ -36,11 +37,12 @@ PROBE_US = 500_000
 (re)connect; the stream description (SDP) already names the codec, 0.5 s of packets does the rest."""
 
 log = logging.getLogger(__name__)
+_DEFAULT = SourceConfig()
 
 
 @dataclass(frozen=True)
 class StreamOptions:
-    """Network settings of a stream source (seconds unless stated).
+    """Network settings of a stream source (seconds unless stated); defaults: :class:`SourceConfig`'s.
 
     Attributes:
         transport: RTSP transport, ``tcp`` (robust) or ``udp`` (lower latency, loses packets).
@@ -51,13 +53,18 @@ class StreamOptions:
         reconnect_attempts: failed attempts in a row before giving up; 0 = retry forever.
     """
 
-    transport: str = "tcp"
-    open_timeout_s: float = 5.0
-    read_timeout_s: float = 5.0
-    stall_timeout_s: float = 5.0
-    reconnect_initial_s: float = 0.5
-    reconnect_max_s: float = 10.0
-    reconnect_attempts: int = 0
+    transport: Transport = _DEFAULT.transport
+    open_timeout_s: float = _DEFAULT.open_timeout_s
+    read_timeout_s: float = _DEFAULT.read_timeout_s
+    stall_timeout_s: float = _DEFAULT.stall_timeout_s
+    reconnect_initial_s: float = _DEFAULT.reconnect_initial_s
+    reconnect_max_s: float = _DEFAULT.reconnect_max_s
+    reconnect_attempts: int = _DEFAULT.reconnect_attempts
+
+    @classmethod
+    def from_config(cls, cfg: SourceConfig) -> StreamOptions:
+        """The network settings of a ``source:`` section."""
+        return cls(**{f: getattr(cfg, f) for f in cls.__dataclass_fields__})
 
 
 def backoff_delay(attempt: int, initial: float, maximum: float) -> float:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import cv2
 
+from pipeline.config import SourceConfig
 from pipeline.errors import SourceError
 from pipeline.frames import Frame
 from pipeline.lifecycle import State
@@ -17,6 +18,7 @@ from pipeline.sources.base import FrameStamper
 from pipeline.sources.stream import backoff_delay
 
 log = logging.getLogger(__name__)
+_DEFAULT = SourceConfig()
 
 
 @dataclass(frozen=True)
@@ -28,9 +30,9 @@ class WebcamOptions:
         reopen_attempts: failed reads/opens in a row before giving up; 0 = forever.
     """
 
-    width: int = 0
-    height: int = 0
-    fps: float = 0.0
+    width: int = _DEFAULT.width
+    height: int = _DEFAULT.height
+    fps: float = _DEFAULT.fps
     reopen_attempts: int = 5
 
 

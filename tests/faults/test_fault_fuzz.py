@@ -5,7 +5,7 @@ the error the caller expects — ``ValueError`` from the subscriber's decoder (i
 the project's one-line :class:`~pipeline.errors.InfantStreamError` naming the file (and line, or the
 dotted field) elsewhere — never any other exception type.
 
-The config strategies are derived from ``dataclasses.fields(Config)`` and the type hints, so a new
+The config strategies are derived from the models' ``model_fields`` (types and constraints), so a new
 field (or section, or list of sections) is fuzzed without touching this file.
 """
 
@@ -16,10 +16,10 @@ import contextlib
 import io
 import json
 import math
+import operator
 import re
 import types
 import typing
-from dataclasses import fields, is_dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,6 +27,8 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 
 from pipeline.cli.plot import extract_series, read_records
 from pipeline.cli.run import FLAGS, OVERRIDES, config_from_args
@@ -410,7 +412,23 @@ def test_plot_series_from_any_records(records_in: list[dict[str, Any]]) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# (c) the config loader, from the dataclasses' own fields and type hints
+# (c) the config loader, from the models' own fields, types and constraints
+
+INHERITS = {"sources": "source"}
+"""List fields whose entries start from another section (``Config.sources`` from ``source``)."""
+
+
+def is_section(hint: Any) -> bool:
+    return isinstance(hint, type) and issubclass(hint, BaseModel)
+
+
+def model_fields(cls: Any) -> dict[str, FieldInfo]:
+    """A section's fields (name → FieldInfo, ``.annotation`` the type without its constraints)."""
+    return dict(cls.model_fields)
+
+
+def hint_of(cls: Any, name: str) -> Any:
+    return model_fields(cls)[name].annotation
 
 
 def _args(hint: Any) -> tuple[Any, ...]:
@@ -450,7 +468,7 @@ def typed_value(hint: Any) -> st.SearchStrategy[Any]:
         )
     if _sequence_origin(hint):
         return st.lists(typed_value(_args(hint)[0]), max_size=3)
-    if is_dataclass(hint):
+    if is_section(hint):
         return section(typing.cast(type, hint))
     return junk
 
@@ -461,10 +479,11 @@ def field_value(hint: Any) -> st.SearchStrategy[Any]:
 
 
 def section(cls: type) -> st.SearchStrategy[Any]:
-    """A YAML mapping for dataclass ``cls``: any subset of its fields, now and then an unknown key,
+    """A YAML mapping for section ``cls``: any subset of its fields, now and then an unknown key,
     now and then not a mapping at all."""
-    hints = typing.get_type_hints(cls)
-    known = st.fixed_dictionaries({}, optional={f.name: field_value(hints[f.name]) for f in fields(cls)})
+    known = st.fixed_dictionaries(
+        {}, optional={name: field_value(f.annotation) for name, f in model_fields(cls).items()}
+    )
     unknown = st.dictionaries(_key(), junk, max_size=1)
     mapping = st.builds(lambda a, b: {**b, **a}, known, st.one_of(st.just({}), st.just({}), unknown))
     return st.one_of(mapping, mapping, mapping, st.none(), junk)
@@ -483,17 +502,20 @@ def _paths(hint: Any, value: Any, where: str, base: Any = None, depth: int = 0) 
         for i, v in enumerate(value):
             for w in (f"{where}[{i}]", f"{where}.{i}"):
                 out |= _paths(_args(hint)[0], v, w, base, depth + 1)
-    elif is_dataclass(hint) and (value is None or isinstance(value, dict)):  # None: all defaults
+    elif is_section(hint) and (value is None or isinstance(value, dict)):  # None: all defaults
         value = {**base, **(value or {})} if isinstance(base, dict) else value or {}
-        known = {f.name: f for f in fields(hint)}
-        hints = typing.get_type_hints(hint)
+        known = model_fields(hint)
         out |= {f"{where}.{name}" for name in known}  # a defaulted field may be at fault too
         for key, v in value.items():
             out.add(f"{where}.{key_label(key)}")  # unprintable keys are shown as their repr
             if isinstance(key, str) and key in known:
-                inherits = known[key].metadata.get("inherits")
+                inherits = INHERITS.get(key)
                 out |= _paths(
-                    hints[key], v, f"{where}.{key}", value.get(inherits) if inherits else None, depth + 1
+                    known[key].annotation,
+                    v,
+                    f"{where}.{key}",
+                    value.get(inherits) if inherits else None,
+                    depth + 1,
                 )
     return out
 
@@ -514,20 +536,26 @@ def _conforms(value: Any, hint: Any) -> bool:
         return isinstance(value, str)
     if _sequence_origin(hint):
         return isinstance(value, origin) and all(_conforms(v, _args(hint)[0]) for v in value)
-    if is_dataclass(hint):
+    if is_section(hint):
         assert_valid(value)
         return isinstance(value, hint)
     return True
 
 
 def assert_valid(obj: Any) -> None:
-    """Every field of a config dataclass has its declared type and passes its declared check."""
-    hints = typing.get_type_hints(type(obj))
-    for f in fields(obj):
-        value = getattr(obj, f.name)
-        assert _conforms(value, hints[f.name]), (type(obj).__name__, f.name, value)
-        check = f.metadata.get("check")
-        assert check is None or check(value), (type(obj).__name__, f.name, value, f.metadata.get("rule"))
+    """Every field of a config section has its declared type and meets its declared constraints."""
+    for name, f in model_fields(type(obj)).items():
+        value = getattr(obj, name)
+        assert _conforms(value, f.annotation), (type(obj).__name__, name, value)
+        for rule in f.metadata:
+            for bound, ok in BOUNDS.items():
+                limit = getattr(rule, bound, None)
+                assert limit is None or ok(value, limit), (type(obj).__name__, name, value, bound, limit)
+            pattern = getattr(rule, "pattern", None)
+            assert pattern is None or re.search(pattern, value), (type(obj).__name__, name, value, pattern)
+
+
+BOUNDS = {"gt": operator.gt, "ge": operator.ge, "lt": operator.lt, "le": operator.le}
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -540,14 +568,12 @@ def assert_applied(obj: Any, data: Any, base: Any = None) -> None:
         data = {**base, **(data or {})}  # a null entry of a list inherits like an empty one
     if data is None:
         return
-    hints = typing.get_type_hints(type(obj))
-    known = {f.name: f for f in fields(obj)}
     for key, value in data.items():
-        hint, got = hints[key], getattr(obj, key)
-        if is_dataclass(hint):
+        hint, got = hint_of(type(obj), key), getattr(obj, key)
+        if is_section(hint):
             assert_applied(got, value)
-        elif _sequence_origin(hint) and is_dataclass(_args(hint)[0]):
-            inherits = known[key].metadata.get("inherits")
+        elif _sequence_origin(hint) and is_section(_args(hint)[0]):
+            inherits = INHERITS.get(key)
             for entry, item in zip(got, value, strict=True):
                 assert_applied(entry, item, data.get(inherits) if inherits else None)
         elif hint is float:
@@ -604,10 +630,10 @@ def test_load_config_dumped_yaml(tmp_path: Path, data: Any) -> None:
 
 def _all_field_names(cls: type, seen: set[str] | None = None) -> set[str]:
     seen = set() if seen is None else seen
-    for f in fields(cls):
-        seen.add(f.name)
-        for h in (typing.get_type_hints(cls)[f.name], *typing.get_args(typing.get_type_hints(cls)[f.name])):
-            if is_dataclass(h) and isinstance(h, type):
+    for name, f in model_fields(cls).items():
+        seen.add(name)
+        for h in (f.annotation, *typing.get_args(f.annotation)):
+            if is_section(h):
                 _all_field_names(h, seen)
     return seen
 
@@ -763,7 +789,7 @@ def test_null_list_entry_inherits_like_an_empty_one() -> None:
 def _base_configs() -> list[Config]:
     """Defaults, and (when Config has a ``sources`` list) two sources, so a flag meets both shapes."""
     base = [Config()]
-    hints = typing.get_type_hints(Config)
+    hints = {name: f.annotation for name, f in model_fields(Config).items()}
     if "sources" in hints and _sequence_origin(hints["sources"]):
         item = _args(hints["sources"])[0]
         base.append(from_mapping(Config, {"sources": [{"id": "a"}, {"id": "b"}]}, "two.yaml"))
@@ -805,7 +831,7 @@ def test_override_any_value_for_each_flag(flag_value: tuple[str, Any], base: Con
     assert_valid(cfg)
     section_name, name = dotted.split(".")
     sub = getattr(cfg, section_name)
-    hint, got = typing.get_type_hints(type(sub))[name], getattr(sub, name)
+    hint, got = hint_of(type(sub), name), getattr(sub, name)
     want = float(value) if hint is float else str(value) if hint is str else value
     assert _same(got, want), (flag, value, got)
     if section_name == "source":

@@ -1,10 +1,23 @@
+import math
 from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
-from pipeline.config import Config, as_dict, load_config, override
+from pipeline.config import (
+    Config,
+    ModelConfig,
+    RunConfig,
+    SourceConfig,
+    as_dict,
+    evolve,
+    load_config,
+    override,
+)
 from pipeline.errors import ConfigError
+from pipeline.sources.stream import StreamOptions
+from pipeline.sources.webcam import WebcamOptions
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
@@ -53,3 +66,57 @@ def test_override_checks_like_yaml():
         override(cfg, "run.max_frames", -1, "--max-frames")
     with pytest.raises(ConfigError, match=r"--mode: must be one of"):
         override(cfg, "source.mode", "turbo", "--mode")
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: SourceConfig(read_timeout_s=-1), "SourceConfig.read_timeout_s: must be > 0, got -1"),
+        (lambda: SourceConfig(width=True), "SourceConfig.width: must be an integer, got True"),
+        (lambda: SourceConfig(fps="30"), "SourceConfig.fps: must be a number, got '30'"),
+        (lambda: SourceConfig(fps=math.inf), "SourceConfig.fps: must be a finite number, got inf"),
+        (lambda: SourceConfig(loop=1), "SourceConfig.loop: must be true or false, got 1"),
+        (lambda: SourceConfig(id="a b"), "SourceConfig.id: must be 1-64 letters, digits, _ or -, got 'a b'"),
+        (lambda: ModelConfig(max_batch=257), "ModelConfig.max_batch: must be 0..256, got 257"),
+        (lambda: RunConfig(max_frame=1), "RunConfig.max_frame: unknown key (known: max_frames, duration_s)"),
+        (
+            lambda: Config(sources=[SourceConfig(id="a"), SourceConfig(id="a")]),
+            "Config.sources[1].id: 'a' is used by another source",
+        ),
+        (lambda: Config(run={"duration_s": -1}), "Config.run.duration_s: must be >= 0, got -1"),
+    ],
+)
+def test_models_made_in_code_are_checked(make, message):
+    with pytest.raises(ConfigError) as info:
+        make()
+    assert str(info.value) == message
+
+
+def test_evolve_checks_the_changed_model():
+    cfg = Config()
+    changed = evolve(cfg, run=evolve(cfg.run, max_frames=5))
+    assert changed.run.max_frames == 5 and cfg.run.max_frames == 0 and changed.source is cfg.source
+    with pytest.raises(ConfigError, match=r"^RunConfig.max_frames: must be >= 0, got -1$"):
+        evolve(cfg.run, max_frames=-1)
+    with pytest.raises(ConfigError, match=r"^--source-id.sources\[1\].id: 'a' is used by another source$"):
+        evolve(cfg, where="--source-id", sources=(SourceConfig(id="a"), SourceConfig(id="a")))
+    with pytest.raises(ConfigError, match=r"^RunConfig.frames: unknown key"):
+        evolve(cfg.run, frames=1)
+
+
+def test_configs_are_frozen_and_strict():
+    cfg = Config()
+    with pytest.raises(ValidationError):
+        cfg.run.max_frames = 3  # type: ignore[misc]
+    assert SourceConfig(uri=0).uri == "0"  # type: ignore[arg-type]  # a YAML camera index is text
+    assert SourceConfig(fps=30).fps == 30.0 and isinstance(SourceConfig(fps=30).fps, float)
+    with pytest.raises(ConfigError, match="must be a finite number"):
+        SourceConfig(fps=10**400)
+
+
+def test_stream_and_webcam_options_default_to_the_source_section():
+    src = SourceConfig()
+    assert StreamOptions() == StreamOptions.from_config(src)
+    assert StreamOptions().reconnect_max_s == src.reconnect_max_s
+    webcam = WebcamOptions()
+    assert (webcam.width, webcam.height, webcam.fps) == (src.width, src.height, src.fps)

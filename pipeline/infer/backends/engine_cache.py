@@ -19,9 +19,10 @@ import re
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final
 
-Precision = Literal["fp32", "fp16", "int8"]
+from pipeline.config import Precision
+
 KEY_VERSION: Final = 1
 """Bumped when the meaning of a key field changes (old sidecars then never match)."""
 _CHUNK: Final = 1 << 20

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
 
+from pipeline.config import Precision
 from pipeline.errors import ModelError
-from pipeline.infer.backends.engine_cache import Precision
 
 TRT_EP: Final = "TensorrtExecutionProvider"
 CUDA_EP: Final = "CUDAExecutionProvider"

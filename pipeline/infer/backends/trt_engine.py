@@ -17,12 +17,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Final, Protocol
 
+from pipeline.config import Precision
 from pipeline.contract.model_meta import ModelSpec
 from pipeline.errors import ModelError
 from pipeline.infer.backends.engine_cache import (
     CacheEntry,
     EngineKey,
-    Precision,
     check_entry,
     entry_for,
     store,

@@ -20,15 +20,15 @@ track widens until it is re-observed or ends.
 from __future__ import annotations
 
 import math
-from typing import Final, Literal
+from typing import Final, get_args
 
 import numpy as np
 from filterpy.common import Q_discrete_white_noise
 from filterpy.kalman import KalmanFilter
 
-Motion = Literal["constant_velocity", "constant_acceleration"]
+from pipeline.config import Motion
 
-MOTIONS: Final[tuple[Motion, ...]] = ("constant_velocity", "constant_acceleration")
+MOTIONS: Final[tuple[Motion, ...]] = get_args(Motion)
 
 # Initial uncertainty of what one centroid cannot tell: a new track starts at rest, but an infant's
 # limb can already move at several hundred px/s, so the velocity (and acceleration) prior is wide

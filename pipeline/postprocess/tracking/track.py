@@ -8,13 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.postprocess.tracking.motion import (
-    Motion,
-    measurement_noise,
-    new_filter,
-    process_noise,
-    transition,
-)
+from pipeline.config import Motion
+from pipeline.postprocess.tracking.motion import measurement_noise, new_filter, process_noise, transition
 
 
 class Track:

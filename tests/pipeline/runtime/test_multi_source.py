@@ -10,7 +10,7 @@ import av
 import pytest
 
 from pipeline.cli.run import with_sources
-from pipeline.config import Config, SourceConfig, from_mapping
+from pipeline.config import Config, ModelConfig, SourceConfig, evolve, from_mapping
 from pipeline.errors import ConfigError, SourceError
 from pipeline.infer.backends.onnxruntime import OrtBackend
 from pipeline.observe.health import health_between
@@ -201,17 +201,13 @@ def test_cli_two_sources_one_jsonl_two_recordings(infant_stream, colour_model_pa
 
 
 def test_auto_batch_is_one_frame_per_source(colour_model_path):
-    from dataclasses import replace
-
     from pipeline.session.build import batch_size, load_backend
 
-    cfg = with_sources(
-        replace(Config(), model=replace(Config().model, path=str(colour_model_path))), ["a", "b", "c"], None
-    )
+    cfg = with_sources(Config(model=ModelConfig(path=str(colour_model_path))), ["a", "b", "c"], None)
     assert cfg.model.max_batch == 0
     backend = load_backend(cfg)
     assert batch_size(cfg, backend) == 3
-    assert batch_size(replace(cfg, model=replace(cfg.model, max_batch=1)), backend) == 1
+    assert batch_size(evolve(cfg, model=evolve(cfg.model, max_batch=1)), backend) == 1
     assert batch_size(Config(), backend) == 1  # one source: no batching
 
 

@@ -1,0 +1,69 @@
+"""Typed configuration: frozen pydantic models loaded once from YAML, CLI overrides on top.
+
+Every field has a default (``configs/default.yaml`` shows them all, and a test keeps the two
+equal). Every model is validated when it is made: from YAML (:func:`load_config`), from a flag
+(:func:`override`), in code (``SourceConfig(fps=-1)``) and when changed (:func:`evolve`; pydantic's
+``model_copy`` does not validate, so it is not used on configs). A bad value is a one-line
+:class:`~pipeline.errors.ConfigError` naming the file (or flag, or model), the dotted field and the
+value. ``infant-stream config schema`` prints the JSON Schema of :class:`Config`.
+
+:mod:`.models` holds the sections and the vocabularies, :mod:`.rules` the rules' messages,
+:mod:`.load` the loading and changing.
+"""
+
+from __future__ import annotations
+
+from pipeline.config.load import as_dict, evolve, from_mapping, load_config, override
+from pipeline.config.models import (
+    BackendName,
+    Config,
+    DisplayConfig,
+    DisplayMode,
+    MetricsConfig,
+    ModelConfig,
+    Motion,
+    OutputConfig,
+    Policy,
+    PostprocessConfig,
+    Precision,
+    PrivacyConfig,
+    QueueConfig,
+    RecordConfig,
+    RunConfig,
+    SourceConfig,
+    SourceMode,
+    TrackerConfig,
+    Transport,
+    ZmqConfig,
+)
+from pipeline.config.rules import SOURCE_ID, key_label
+
+__all__ = [
+    "SOURCE_ID",
+    "BackendName",
+    "Config",
+    "DisplayConfig",
+    "DisplayMode",
+    "MetricsConfig",
+    "ModelConfig",
+    "Motion",
+    "OutputConfig",
+    "Policy",
+    "PostprocessConfig",
+    "Precision",
+    "PrivacyConfig",
+    "QueueConfig",
+    "RecordConfig",
+    "RunConfig",
+    "SourceConfig",
+    "SourceMode",
+    "TrackerConfig",
+    "Transport",
+    "ZmqConfig",
+    "as_dict",
+    "evolve",
+    "from_mapping",
+    "key_label",
+    "load_config",
+    "override",
+]

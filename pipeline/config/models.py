@@ -1,0 +1,333 @@
+"""The configuration models: one frozen pydantic model per section of ``configs/*.yaml``, and the
+vocabularies (one ``Literal`` each) the stages import from here."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import GetJsonSchemaHandler, JsonSchemaValue
+from pydantic_core import CoreSchema, InitErrorDetails, PydanticCustomError
+
+from pipeline.config.rules import HOST_PATTERN, ID_PATTERN, RULE, config_error
+
+# The vocabularies, each defined once: the stages that use one import it from pipeline.config.
+Policy = Literal["latest", "lossless"]
+"""Queue policy between stages: ``latest`` drops the oldest queued item when full (live sources:
+latency stays bounded), ``lossless`` makes the producer wait (files: every frame processed)."""
+SourceMode = Literal["auto", "latest", "lossless"]
+"""A source's ``mode``: a :data:`Policy`, or ``auto`` (by kind: ``latest`` live, ``lossless`` files)."""
+Transport = Literal["tcp", "udp"]
+BackendName = Literal["onnxruntime", "tensorrt"]
+Precision = Literal["fp32", "fp16", "int8"]
+Motion = Literal["constant_velocity", "constant_acceleration"]
+DisplayMode = Literal["auto", "on", "off"]
+
+
+def _int_as_text(value: Any) -> Any:
+    """A YAML number where text is expected (``uri: 0``, a camera index) is that text."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() <= 200:
+        return str(value)
+    return value
+
+
+class _OrInteger:
+    """JSON Schema of such text: the text's schema or an integer."""
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {"anyOf": [handler(schema), {"type": "integer"}]}
+
+
+Text = Annotated[str, BeforeValidator(_int_as_text), _OrInteger]
+SourceId = Annotated[str, Field(pattern=ID_PATTERN), BeforeValidator(_int_as_text), _OrInteger]
+Host = Annotated[str, Field(pattern=HOST_PATTERN), BeforeValidator(_int_as_text), _OrInteger]
+Positive = Annotated[float, Field(gt=0)]
+NonNegative = Annotated[float, Field(ge=0)]
+Count = Annotated[int, Field(ge=0)]
+
+
+class _Section(BaseModel):
+    """Frozen, no unknown keys, no type coercion (bools are not ints, text is not a number), finite
+    floats; ``null`` is an empty mapping. Made in code, a bad value raises ConfigError."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
+
+    def __init__(self, /, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise config_error(exc, type(self), type(self).__name__) from None
+
+    # Like pydantic's RootModel: nested sections and model_validate still validate without __init__.
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_empty(cls, data: Any) -> Any:
+        return {} if data is None else data
+
+
+class SourceConfig(_Section):
+    """Where frames come from. ``uri``: file, image or folder, URL, camera index or /dev/videoN.
+
+    ``id``: names the source in records, topics (``parts.<id>``) and metric labels: letters,
+    digits, ``_`` and ``-``. Network streams retry forever by default (``reconnect_attempts`` 0)
+    with a backoff from ``reconnect_initial_s`` doubling up to ``reconnect_max_s``; the 2 s cap
+    keeps the time from a camera's return to the first frame under ~3 s. Timeouts and backoffs are
+    seconds; ``width``/``height`` pixels and ``fps`` frames per second requested from a camera
+    (0 = its default).
+    """
+
+    uri: Text = ""
+    id: SourceId = "cam0"
+    mode: SourceMode = "auto"
+    realtime: bool = False
+    loop: bool = False
+    transport: Transport = "tcp"
+    open_timeout_s: Positive = 5.0
+    read_timeout_s: Positive = 5.0
+    stall_timeout_s: Positive = 5.0
+    reconnect_initial_s: Positive = 0.5
+    reconnect_max_s: Positive = 2.0
+    reconnect_attempts: Count = 0
+    width: Count = 0
+    height: Count = 0
+    fps: NonNegative = 0.0
+
+
+class ModelConfig(_Section):
+    """The segmentation model and how to run it.
+
+    Attributes:
+        path: ONNX model file.
+        backend: ``onnxruntime`` (CPU, CUDA or TensorRT execution providers) or ``tensorrt``
+            (the TensorRT Python API with a cached engine; GPU only).
+        providers: ONNX Runtime providers, ``auto`` = TensorRT > CUDA > CPU.
+        threads: ONNX Runtime intra-op threads (0 = all cores).
+        spin: let idle ONNX Runtime threads spin.
+        precision: GPU engines: ``fp32``, ``fp16`` or ``int8`` (needs ``calibration``).
+        engine_cache: folder for TensorRT engines (ORT's TensorRT EP and the ``tensorrt`` backend);
+            "" = ``models/.engines`` beside the repository's models.
+        calibration: INT8 only: a folder of frames (images or a video) to calibrate from.
+        max_batch: frames inferred together; batches form from what is queued, across sources.
+            0 = auto: one frame per source (1 with a single source) when the model takes batches;
+            1 = no batching.
+        batch_wait_ms: longest wait for a batch to fill once its first frame is there.
+        gpu_preprocess: letterbox/normalise and arg-max on the GPU (torch CUDA) when one is used.
+    """
+
+    path: Text = "models/infant-seg.onnx"
+    backend: BackendName = "onnxruntime"
+    providers: Text = "auto"
+    threads: Count = 0
+    spin: bool = False
+    precision: Precision = "fp16"
+    engine_cache: Text = ""
+    calibration: Text = ""
+    max_batch: Annotated[int, Field(ge=0, le=256)] = 0
+    batch_wait_ms: NonNegative = 2.0
+    gpu_preprocess: bool = False
+
+
+class PostprocessConfig(_Section):
+    """Mask → parts. ``min_area_px``: smallest region (original pixels) reported as an instance."""
+
+    min_area_px: Annotated[int, Field(ge=1)] = 100
+
+
+class QueueConfig(_Section):
+    """Queues between stages. ``capacity`` 0 = by policy (latest 1, lossless 4); ``drain_s``:
+    seconds the queued frames may take to finish at a stop."""
+
+    capacity: Count = 0
+    drain_s: Positive = 5.0
+
+
+class TrackerConfig(_Section):
+    """Kalman tracking of part centroids (pipeline/postprocess/tracking/), one track per part instance.
+
+    Attributes:
+        enabled: track parts (track ids, smoothed centroids, velocities) or publish raw regions only.
+        motion: ``constant_velocity`` or ``constant_acceleration`` state model.
+        process_noise: std of the unmodelled acceleration (px/s², constant velocity) or jerk
+            (px/s³, constant acceleration).
+        measurement_noise_px: centroid std (px) of a region of ``reference_area_px`` with score 1;
+            smaller or less confident regions get proportionally more.
+        reference_area_px: the region area at which ``measurement_noise_px`` applies.
+        gate_chi2: Mahalanobis gate (squared, 2 dof): 13.8 keeps 99.9 % of true matches.
+        max_coast_s: how long a track without a region is predicted before it ends.
+        min_hits_to_coast: frames a track must have been observed in before it may coast; younger
+            tracks (fragments, short false positives) end at their first miss.
+    """
+
+    enabled: bool = True
+    motion: Motion = "constant_velocity"
+    process_noise: Positive = 1000.0
+    measurement_noise_px: Positive = 4.0
+    reference_area_px: Positive = 2000.0
+    gate_chi2: Positive = 13.8
+    max_coast_s: NonNegative = 1.0
+    min_hits_to_coast: Annotated[int, Field(ge=1)] = 3
+
+
+class ZmqConfig(_Section):
+    """ZeroMQ PUB socket (design.md §3). ``endpoint`` empty = not publishing.
+
+    Attributes:
+        endpoint: e.g. ``tcp://127.0.0.1:5555`` (what ``--zmq`` without a value uses).
+        connect: connect to ``endpoint`` (a broker/XSUB) instead of binding it.
+        send_hwm: messages queued per subscriber before ZeroMQ drops for that subscriber.
+        frames: also publish ``frame.<source>`` JPEGs of the overlay (head-blurred by ``privacy``).
+        frame_fps: at most this many ``frame.*`` messages per second.
+        jpeg_quality: 1..100.
+        curve_secret_key: the publisher's CURVE secret key file (zmq.auth format); empty = no encryption.
+        curve_clients_dir: folder of allowed subscribers' public key files; empty = any client
+            that knows the server's public key.
+    """
+
+    endpoint: Text = ""
+    connect: bool = False
+    send_hwm: Annotated[int, Field(ge=1)] = 1000
+    frames: bool = False
+    frame_fps: Positive = 5.0
+    jpeg_quality: Annotated[int, Field(ge=1, le=100)] = 80
+    curve_secret_key: Text = ""
+    curve_clients_dir: Text = ""
+
+
+class MetricsConfig(_Section):
+    """The optional HTTP endpoint with Prometheus ``/metrics`` and ``/healthz`` (no authentication).
+
+    Attributes:
+        port: TCP port to serve on; 0 = no endpoint.
+        host: address to bind; 127.0.0.1 (loopback) by default, 0.0.0.0 = every interface (warns).
+    """
+
+    port: Annotated[int, Field(ge=0, le=65535)] = 0
+    host: Host = "127.0.0.1"
+
+
+class DisplayConfig(_Section):
+    """The monitor window. ``mode``: ``auto`` (on when a display exists), ``on`` or ``off``.
+
+    Attributes:
+        alpha: opacity of the coloured mask over the frame, 0..1.
+        trail_s: seconds of centroid history drawn as trails.
+        blur_head: start with the head pixelated in the window (key ``b`` toggles).
+    """
+
+    mode: DisplayMode = "auto"
+    alpha: Annotated[float, Field(ge=0, le=1)] = 0.45
+    trail_s: NonNegative = 3.0
+    blur_head: bool = False
+
+
+class RecordConfig(_Section):
+    """H.264 recordings (PyAV). ``overlay``/``raw``: mp4 paths (empty = none).
+
+    Attributes:
+        overlay: the frames with the overlay drawn.
+        raw: the frames as captured (head still pixelated when ``privacy.blur_head``).
+        crf: x264 constant rate factor (0 lossless .. 51 worst; 23 default).
+    """
+
+    overlay: Text = ""
+    raw: Text = ""
+    crf: Annotated[int, Field(ge=0, le=51)] = 23
+
+
+class PrivacyConfig(_Section):
+    """Head pixelation for every image that leaves the process (recordings, ``frame.*`` messages).
+
+    Attributes:
+        blur_head: pixelate the head class.
+        block_px: mosaic cell size in frame pixels.
+        margin_px: the head region is grown by this many pixels first.
+    """
+
+    blur_head: bool = True
+    block_px: Annotated[int, Field(ge=2)] = 16
+    margin_px: Count = 8
+
+
+class OutputConfig(_Section):
+    """Where results go. ``jsonl``/``csv``: file paths (empty = none); ``progress``: stderr health line."""
+
+    jsonl: Text = ""
+    csv: Text = ""
+    progress: bool = True
+
+
+class RunConfig(_Section):
+    """When to stop: after ``max_frames`` frames or ``duration_s`` seconds (0 = never)."""
+
+    max_frames: Count = 0
+    duration_s: NonNegative = 0.0
+
+
+class Config(_Section):
+    """The whole configuration of ``infant-stream run``.
+
+    ``source`` describes the one source, or with ``sources`` (a list) the defaults every entry of
+    ``sources`` starts from (each entry overrides what it names; ``null`` is like ``{}``; ids must
+    differ).
+    """
+
+    source: SourceConfig = Field(default_factory=SourceConfig)
+    sources: tuple[SourceConfig, ...] = ()
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    postprocess: PostprocessConfig = Field(default_factory=PostprocessConfig)
+    tracker: TrackerConfig = Field(default_factory=TrackerConfig)
+    queues: QueueConfig = Field(default_factory=QueueConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+    zmq: ZmqConfig = Field(default_factory=ZmqConfig)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    display: DisplayConfig = Field(default_factory=DisplayConfig)
+    record: RecordConfig = Field(default_factory=RecordConfig)
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
+    run: RunConfig = Field(default_factory=RunConfig)
+
+    @property
+    def source_list(self) -> tuple[SourceConfig, ...]:
+        """The sources to open: ``sources`` if given, else ``(source,)``."""
+        return self.sources or (self.source,)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _inherit(cls, data: Any) -> Any:
+        """Each mapping (or null) of a ``sources`` list on top of the ``source`` section."""
+        if not isinstance(data, dict) or not isinstance(data.get("sources"), list | tuple):
+            return data
+        base = data.get("source")
+        base = dict(base) if isinstance(base, SourceConfig) else base if isinstance(base, dict) else {}
+        entries = [{**base, **(e or {})} if isinstance(e, dict) or e is None else e for e in data["sources"]]
+        return {**data, "sources": entries}
+
+    @field_validator("sources", mode="before")
+    @classmethod
+    def _a_list(cls, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return tuple(value)
+        raise PydanticCustomError(RULE, "must be a list, got {kind}", {"kind": type(value).__name__})
+
+    @model_validator(mode="after")
+    def _distinct_ids(self) -> Config:
+        seen: set[str] = set()
+        for i, src in enumerate(self.sources):
+            if src.id in seen:
+                rule = PydanticCustomError(RULE, "{id} is used by another source", {"id": repr(src.id)})
+                details = InitErrorDetails(type=rule, loc=("sources", i, "id"), input=src.id)
+                raise ValidationError.from_exception_data("Config", [details])
+            seen.add(src.id)
+        return self
