@@ -19,7 +19,6 @@ without a GPU).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ import onnx
 import pytest
 from onnx import numpy_helper
 
+from pipeline.config import evolve
 from pipeline.frames import Frame, Inferred, Prepared, Result
 from pipeline.infer.backends.onnxruntime import OrtBackend, read_model_io
 from pipeline.infer.gpu_ops import DeviceMaps, GpuPreprocessor
@@ -183,7 +183,7 @@ def test_build_picks_the_device_path_only_for_a_gpu_backend(colour_model_path, c
     from pipeline.session.build import _stages
 
     cfg = Config()
-    gpu_cfg = replace(cfg, model=replace(cfg.model, gpu_preprocess=True))
+    gpu_cfg = evolve(cfg, model=evolve(cfg.model, gpu_preprocess=True))
     cpu_backend = OrtBackend(colour_model_path)
     for c in (cfg, gpu_cfg):
         pre, infer, post = _stages(c, cpu_backend)

@@ -5,14 +5,13 @@ Every wait has an explicit deadline (plus pytest-timeout).
 
 import json
 import time
-from dataclasses import replace
 
 import cv2
 import numpy as np
 import pytest
 import zmq
 
-from pipeline.config import ZmqConfig
+from pipeline.config import ZmqConfig, evolve
 from pipeline.frames import Result
 from pipeline.infer.backends.onnxruntime import OrtBackend
 from pipeline.publish.publisher import ZmqPublisher
@@ -64,7 +63,7 @@ def test_stalled_subscriber_does_not_slow_the_pipeline(tmp_path, ctx, colour_mod
 
     def run(stalled: bool) -> tuple[float, ZmqPublisher, int, Pipeline, int]:
         ep = endpoint()
-        with ZmqPublisher(replace(cfg, endpoint=ep)) as pub:
+        with ZmqPublisher(evolve(cfg, endpoint=ep)) as pub:
             sub = None
             if stalled:
                 sub = sub_socket(ctx, ep, b"", rcvhwm=2)
