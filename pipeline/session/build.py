@@ -36,7 +36,6 @@ from pipeline.infer.inference import InferenceStage
 from pipeline.infer.preprocess import Preprocessor
 from pipeline.postprocess.parts import logits_to_maps
 from pipeline.postprocess.stage import Postprocessor
-from pipeline.postprocess.tracking import PartTracker
 from pipeline.publish.publisher import ZmqPublisher
 from pipeline.render import Renderer
 from pipeline.render.overlay import OverlayRenderer, OverlayStyle
@@ -106,7 +105,11 @@ def _stages(
     if cfg.model.gpu_preprocess and not on_device:
         log.warning("model.gpu_preprocess: ignored, %s runs on the CPU", backend.name)
     pre, maps = data_path(backend.spec, on_device)
-    tracker = PartTracker(cfg.tracker) if cfg.tracker.enabled else None
+    tracker = None
+    if cfg.tracker.enabled:
+        from pipeline.postprocess.tracking import PartTracker  # SciPy/filterpy: ~0.6 s, only when tracking
+
+        tracker = PartTracker(cfg.tracker)
     post = Postprocessor(backend.spec, cfg.postprocess.min_area_px, tracker, maps=maps)
     return pre, InferenceStage(backend), post
 
