@@ -143,27 +143,6 @@ def _as_tensor(logits: Any, device: torch.device | None) -> torch.Tensor:
     return t if device is None else t.to(device, non_blocking=True)
 
 
-def device_maps_batch(
-    logits: Any, boxes: Sequence[Letterbox], device: str | None = None
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(N, C, out_h, out_w) logits (torch tensor on its device, or numpy) → per frame (classes, scores).
-
-    Arg-max and softmax max run on the logits' device (or ``device``); only the (N, out_h, out_w)
-    uint8 class maps and float32 score maps come back (one transfer each), then each is cropped to
-    its frame's content region. Same results as :func:`pipeline.parts.logits_to_maps` per frame.
-    """
-    x = _as_tensor(logits, resolve(device) if device else None).float()
-    top, classes = x.max(dim=1)  # first maximum on ties, like numpy
-    scores = 1.0 / (x - top[:, None]).exp_().sum(dim=1)
-    cls_host = classes.to(dtype=_torch().uint8).cpu().numpy()
-    score_host = scores.cpu().numpy().astype(np.float32, copy=False)
-    out = []
-    for i, box in enumerate(boxes):
-        ys, xs = content_slice(box, cls_host.shape[1:])
-        out.append((np.ascontiguousarray(cls_host[i, ys, xs]), np.ascontiguousarray(score_host[i, ys, xs])))
-    return out
-
-
 def device_maps(logits: Any, box: Letterbox, device: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(C, out_h, out_w) logits → (classes (h, w) uint8, scores (h, w) float32), as ``logits_to_maps``.
 

@@ -17,7 +17,6 @@ from pipeline.infer.gpu_ops import (
     DeviceMaps,
     GpuPreprocessor,
     device_maps,
-    device_maps_batch,
     preprocess_tolerance,
 )
 from pipeline.infer.preprocess import Preprocessor
@@ -87,9 +86,6 @@ def check_maps(device: str) -> None:
             assert got_c.dtype == np.uint8 and got_s.dtype == np.float32
             np.testing.assert_array_equal(got_c, ref_c)
             np.testing.assert_allclose(got_s, ref_s, rtol=1e-5, atol=1e-6)
-            ((bc, bs),) = device_maps_batch(logits[None], [box], device)
-            np.testing.assert_array_equal(bc, ref_c)
-            np.testing.assert_allclose(bs, ref_s, rtol=1e-5, atol=1e-6)
 
 
 def test_maps_equal_numpy_cpu():
