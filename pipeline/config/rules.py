@@ -86,7 +86,12 @@ def _bound_rule(info: FieldInfo | None) -> str:
 
 
 def _path(where: str, loc: tuple[int | str, ...], bare: bool) -> str:
-    return where if bare else where + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc)
+    """Where an error is: ``configs/x.yaml: source.mode`` (a file or flag, then the dotted key), or
+    ``SourceConfig.mode`` (a model built in code); ``bare``: ``where`` alone (a flag's own value)."""
+    if bare or not loc:
+        return where
+    dotted = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+    return f"{where}.{dotted}" if where.isidentifier() else f"{where}: {dotted}"
 
 
 def _message(err: ErrorDetails, model: type[BaseModel], where: str, bare: bool) -> str:
@@ -97,7 +102,7 @@ def _message(err: ErrorDetails, model: type[BaseModel], where: str, bare: bool) 
         owner, _ = _walk(model, loc[:-1])
         key = value if kind == "invalid_key" else loc[-1]
         known = ", ".join(owner.model_fields) if owner else ""
-        return f"{_path(where, loc[:-1], bare)}.{key_label(key)}: unknown key (known: {known})"
+        return f"{_path(where, (*loc[:-1], key_label(key)), bare)}: unknown key (known: {known})"
     if kind == "model_type":
         return f"{at}: must be a mapping, got {type(value).__name__}"
     if kind == RULE:

@@ -37,7 +37,7 @@ def test_shipped_configs_load(name):
         ("source: {read_timeout_s: -1}", r"source.read_timeout_s: must be > 0, got -1"),
         ("source: {mode: fast}", r"source.mode: must be one of auto, latest, lossless, got 'fast'"),
         ("source: {colour: red}", r"source.colour: unknown key"),
-        ("sauce: {}", r"\.sauce: unknown key"),
+        ("sauce: {}", r": sauce: unknown key"),
         ("run: {max_frames: 1.5}", r"run.max_frames: must be an integer, got 1.5"),
         ("run: {max_frames: -3}", r"run.max_frames: must be >= 0, got -3"),
         ("output: {progress: maybe}", r"output.progress: must be true or false"),
@@ -98,7 +98,7 @@ def test_evolve_checks_the_changed_model():
     assert changed.run.max_frames == 5 and cfg.run.max_frames == 0 and changed.source is cfg.source
     with pytest.raises(ConfigError, match=r"^RunConfig.max_frames: must be >= 0, got -1$"):
         evolve(cfg.run, max_frames=-1)
-    with pytest.raises(ConfigError, match=r"^--source-id.sources\[1\].id: 'a' is used by another source$"):
+    with pytest.raises(ConfigError, match=r"^--source-id: sources\[1\].id: 'a' is used by another source$"):
         evolve(cfg, where="--source-id", sources=(SourceConfig(id="a"), SourceConfig(id="a")))
     with pytest.raises(ConfigError, match=r"^RunConfig.frames: unknown key"):
         evolve(cfg.run, frames=1)

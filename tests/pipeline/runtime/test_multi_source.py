@@ -132,12 +132,12 @@ def test_sources_list_inherits_the_source_section():
 @pytest.mark.parametrize(
     ("data", "needle"),
     [
-        ({"sources": [{"id": "a"}, {"id": "a"}]}, "c.yaml.sources[1].id: 'a' is used by another source"),
-        ({"sources": [{"id": "a b"}]}, "c.yaml.sources[0].id: must be 1-64 letters"),
-        ({"sources": [{"id": "a", "fps": -1}]}, "c.yaml.sources[0].fps: must be >= 0"),
-        ({"sources": [{"idd": "a"}]}, "c.yaml.sources[0].idd: unknown key"),
-        ({"sources": {"id": "a"}}, "c.yaml.sources: must be a list"),
-        ({"sources": ["a.mp4"]}, "c.yaml.sources[0]: must be a mapping"),
+        ({"sources": [{"id": "a"}, {"id": "a"}]}, "c.yaml: sources[1].id: 'a' is used by another source"),
+        ({"sources": [{"id": "a b"}]}, "c.yaml: sources[0].id: must be 1-64 letters"),
+        ({"sources": [{"id": "a", "fps": -1}]}, "c.yaml: sources[0].fps: must be >= 0"),
+        ({"sources": [{"idd": "a"}]}, "c.yaml: sources[0].idd: unknown key"),
+        ({"sources": {"id": "a"}}, "c.yaml: sources: must be a list"),
+        ({"sources": ["a.mp4"]}, "c.yaml: sources[0]: must be a mapping"),
     ],
 )
 def test_bad_sources_lists_name_the_entry(data, needle):
