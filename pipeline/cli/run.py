@@ -94,12 +94,22 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=main)
 
 
+def refuse_empty(flag: str, value: object) -> None:
+    """A flag given with an empty value (``--zmq ''``) is a mistake, never a silent "off"."""
+    if isinstance(value, str) and not value.strip():
+        raise ConfigError(f"{flag}: empty value (leave the flag out to use the default)")
+
+
 def config_from_args(args: argparse.Namespace) -> Config:
     """The YAML config (or defaults) with every given flag applied on top."""
+    for flag in ("--source", "--source-id"):
+        for value in getattr(args, flag[2:].replace("-", "_")) or ():
+            refuse_empty(flag, value)
     cfg = load_config(args.config)
     for flag, (dotted, _) in OVERRIDES.items():
         value = getattr(args, flag[2:].replace("-", "_"))
         if value is not None:
+            refuse_empty(flag, value)
             cfg = override(cfg, dotted, value, flag)
     given: dict[str, str] = {}
     for flag, (dotted, value, _) in FLAGS.items():

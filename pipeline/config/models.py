@@ -17,7 +17,7 @@ from pydantic import (
 from pydantic.json_schema import GetJsonSchemaHandler, JsonSchemaValue
 from pydantic_core import CoreSchema, InitErrorDetails, PydanticCustomError
 
-from pipeline.config.rules import HOST_PATTERN, ID_PATTERN, RULE, config_error
+from pipeline.config.rules import HOST_PATTERN, ID_PATTERN, RULE, config_error, endpoint_problem, show
 
 # The vocabularies, each defined once: the stages that use one import it from pipeline.config.
 Policy = Literal["latest", "lossless"]
@@ -204,6 +204,16 @@ class ZmqConfig(_Section):
     jpeg_quality: Annotated[int, Field(ge=1, le=100)] = 80
     curve_secret_key: Text = ""
     curve_clients_dir: Text = ""
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, value: str) -> str:
+        problem = endpoint_problem(value)
+        if problem is not None:
+            raise PydanticCustomError(
+                RULE, "{problem}, got {value}", {"problem": problem, "value": show(value)}
+            )
+        return value
 
 
 class MetricsConfig(_Section):

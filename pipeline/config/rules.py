@@ -23,6 +23,32 @@ PATTERN_RULES = {
     ID_PATTERN: "must be 1-64 letters, digits, _ or -",
     HOST_PATTERN: "must not be empty (0.0.0.0 = every interface)",
 }
+ZMQ_TRANSPORTS = ("tcp", "ipc", "inproc")
+
+
+def endpoint_problem(endpoint: str) -> str | None:
+    """Why ``endpoint`` cannot be a ZeroMQ endpoint (None when it can; "" = not publishing).
+
+    ``tcp://HOST:PORT`` (HOST a name, an address, ``[v6]`` or ``*`` to bind every interface; PORT
+    1..65535: ZeroMQ itself would bind a random port for 99999), ``ipc://PATH`` or ``inproc://NAME``.
+    """
+    if not endpoint:
+        return None
+    transport, sep, rest = endpoint.partition("://")
+    if not sep or transport not in ZMQ_TRANSPORTS:
+        return "must be tcp://HOST:PORT, ipc://PATH or inproc://NAME"
+    if not rest:
+        return f"needs an address after {transport}://"
+    if transport != "tcp":
+        return None
+    host, colon, port = rest.rpartition(":")
+    if not colon or not host or host.startswith("[") != host.endswith("]"):
+        return "must be tcp://HOST:PORT (e.g. tcp://127.0.0.1:5555)"
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        return "the port must be 1..65535"
+    return None
+
+
 RULE = "config_rule"
 """The type of the models' own validation errors (PydanticCustomError): their message is the whole rule."""
 

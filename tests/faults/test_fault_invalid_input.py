@@ -228,8 +228,17 @@ CASES = [
         id="zmq-unknown-interface",
     ),
     pytest.param(
+        Case(ok("--zmq", "tcp://127.0.0.1:99999"), 2, ("--zmq", "1..65535", "99999")),
+        id="zmq-port-out-of-range",
+    ),
+    pytest.param(Case(ok("--zmq", "tcp://127.0.0.1"), 2, ("--zmq", "HOST:PORT")), id="zmq-no-port"),
+    pytest.param(Case(ok("--zmq", ""), 2, ("--zmq", "empty value")), id="zmq-empty"),
+    pytest.param(
+        Case(("--source", "", "--model", "{model}"), 2, ("--source", "empty value")), id="source-empty"
+    ),
+    pytest.param(
         Case(
-            ok("--zmq", "tcp://127.0.0.1:0", flag_of("zmq.curve_secret_key"), "{tmp}/missing.key"),
+            ok("--zmq", "tcp://127.0.0.1:5599", flag_of("zmq.curve_secret_key"), "{tmp}/missing.key"),
             2,
             ("missing.key",),
         ),
