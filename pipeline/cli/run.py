@@ -6,10 +6,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from pipeline.config import Config, evolve, load_config, override
+from pipeline.config import ZMQ_DEFAULT_ENDPOINT, Config, evolve, load_config, override
 from pipeline.errors import ConfigError
-
-DEFAULT_ZMQ = "tcp://127.0.0.1:5555"
 
 # flag → (config field, argparse options)
 OVERRIDES: dict[str, tuple[str, dict[str, Any]]] = {
@@ -28,9 +26,9 @@ OVERRIDES: dict[str, tuple[str, dict[str, Any]]] = {
         "zmq.endpoint",
         {
             "nargs": "?",
-            "const": DEFAULT_ZMQ,
+            "const": ZMQ_DEFAULT_ENDPOINT,
             "metavar": "ENDPOINT",
-            "help": f"publish records over ZeroMQ PUB (default endpoint {DEFAULT_ZMQ})",
+            "help": f"publish records over ZeroMQ PUB (default endpoint {ZMQ_DEFAULT_ENDPOINT})",
         },
     ),
     "--zmq-curve-key": (

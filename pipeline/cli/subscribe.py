@@ -20,6 +20,8 @@ from typing import Any, Final
 
 import zmq
 
+from pipeline.config import ZMQ_DEFAULT_ENDPOINT
+from pipeline.config.rules import endpoint_problem
 from pipeline.errors import ConfigError, InfantStreamError
 from pipeline.publish.curve import load_public_key, load_secret_pair
 from pipeline.publish.publisher import zmq_reason
@@ -37,7 +39,12 @@ def register(subparsers: Any) -> None:
         help="receive published records over ZeroMQ: print or save them",
         description="Connect to a publisher (infant-stream run --zmq) and print each message as one line.",
     )
-    p.add_argument("endpoint", help="publisher address, e.g. tcp://127.0.0.1:5555")
+    p.add_argument(
+        "endpoint",
+        nargs="?",
+        default=ZMQ_DEFAULT_ENDPOINT,
+        help=f"publisher address (default {ZMQ_DEFAULT_ENDPOINT}, where run --zmq publishes)",
+    )
     p.add_argument(
         "--topic",
         action="append",
@@ -165,6 +172,9 @@ def receive(args: argparse.Namespace, sock: zmq.Socket[Any], signals: StopSignal
 
 
 def main(args: argparse.Namespace) -> int:
+    problem = endpoint_problem(args.endpoint) if args.endpoint else "empty value"
+    if problem is not None:
+        raise ConfigError(f"subscribe {args.endpoint!r}: {problem}")
     ctx: zmq.Context[Any] = zmq.Context()
     try:
         sock = _socket(ctx, args)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from pipeline.config.load import as_dict, evolve, from_mapping, load_config, override
 from pipeline.config.models import (
+    ZMQ_DEFAULT_ENDPOINT,
     BackendName,
     Config,
     DisplayConfig,
@@ -40,6 +41,7 @@ from pipeline.config.rules import SOURCE_ID, key_label
 
 __all__ = [
     "SOURCE_ID",
+    "ZMQ_DEFAULT_ENDPOINT",
     "BackendName",
     "Config",
     "DisplayConfig",

@@ -181,8 +181,12 @@ class TrackerConfig(_Section):
     min_hits_to_coast: Annotated[int, Field(ge=1)] = 3
 
 
+ZMQ_DEFAULT_ENDPOINT = "tcp://127.0.0.1:5555"
+"""Where ``--zmq`` without a value publishes and where ``subscribe`` without one listens (loopback)."""
+
+
 class ZmqConfig(_Section):
-    """ZeroMQ PUB socket (design.md §3). ``endpoint`` empty = not publishing.
+    """ZeroMQ PUB socket (docs/architecture.md). ``endpoint`` empty = not publishing.
 
     Attributes:
         endpoint: e.g. ``tcp://127.0.0.1:5555`` (what ``--zmq`` without a value uses).

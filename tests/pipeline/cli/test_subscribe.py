@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config import ZmqConfig
+from pipeline.config import ZMQ_DEFAULT_ENDPOINT, ZmqConfig
 from pipeline.publish.curve import create_keypair
 from pipeline.publish.publisher import ZmqPublisher
 from tests.helpers.media import OBSERVED_PART, PREDICTED_PART, wait_for
@@ -232,8 +232,10 @@ def test_curve_subscribe(tmp_path, infant_stream):
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (["tcp://127.0.0.1:notaport"], 2, "tcp://127.0.0.1:notaport: cannot connect (Invalid argument)"),
-        (["nonsense"], 2, "nonsense: cannot connect (Invalid argument)"),
+        (["tcp://127.0.0.1:notaport"], 2, "subscribe 'tcp://127.0.0.1:notaport': the port must be 1..65535"),
+        (["nonsense"], 2, "subscribe 'nonsense': must be tcp://HOST:PORT, ipc://PATH or inproc://NAME"),
+        (["tcp://127.0.0.1:99999"], 2, "subscribe 'tcp://127.0.0.1:99999': the port must be 1..65535"),
+        ([""], 2, "subscribe '': empty value"),
         (["tcp://127.0.0.1:1", "--count", "-1"], 2, "--count: must be >= 0, got -1"),
         (
             ["tcp://127.0.0.1:1", "--curve-server-key", "x.key"],
@@ -278,6 +280,14 @@ def test_docs_example_really_works(publisher):
     source, seq, rest = line_box[0].rstrip("\n").split(" ", 2)
     assert source == "cam0" and int(seq) >= 0
     assert rest == "arm#7 [19.4, 29.6], head#3 [2.0, 3.0]"
+
+
+def test_without_an_endpoint_listens_where_run_zmq_publishes(infant_stream):
+    """``subscribe`` alone connects to the publisher's default endpoint (``run --zmq`` alone)."""
+    with ZmqPublisher(ZmqConfig(endpoint=ZMQ_DEFAULT_ENDPOINT)) as pub, Feeder(pub):
+        code, out, err = finish(subscribe(infant_stream, "--count", "3", "--topic", "parts."))
+    assert code == 0, err
+    assert len(out.splitlines()) == 3 and all(line.startswith("parts.cam0 ") for line in out.splitlines())
 
 
 def test_help_lists_options(infant_stream):
