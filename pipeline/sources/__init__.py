@@ -23,8 +23,9 @@ def open_source(cfg: SourceConfig) -> Source:
         raise SourceError("--source: no source given (a file, URL, camera index or folder)")
     if is_webcam(uri):
         device: int | str = int(uri) if uri.isdigit() else uri
-        opts = WebcamOptions(width=cfg.width, height=cfg.height, fps=cfg.fps)
-        return WebcamSource(device, cfg.id, opts)
+        camera = WebcamSource(device, cfg.id, WebcamOptions.from_config(cfg))
+        camera.check()  # a missing camera fails now, in one line, before the model loads
+        return camera
     if is_stream_url(uri):
         problem = url_problem(uri)
         if problem is not None:

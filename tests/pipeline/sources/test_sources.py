@@ -1,5 +1,6 @@
 """Sources on real media: PyAV-written H.264 files, the shared vtest.avi, damaged files, images."""
 
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -10,9 +11,11 @@ import pytest
 
 from pipeline.config import SourceConfig
 from pipeline.errors import SourceError
+from pipeline.lifecycle import State
 from pipeline.sources import FileSource, ImageSource, StreamSource, WebcamSource, open_source
 from pipeline.sources.stream import StreamOptions, backoff_delay
 from pipeline.sources.urls import is_stream_url, is_webcam, mask_url, url_problem
+from pipeline.sources.webcam import WebcamOptions
 from tests.helpers.media import truncated_h264, write_h264
 
 
@@ -116,11 +119,89 @@ def test_real_webcam_delivers_frames():
     assert len(frames) == 3
 
 
-def test_missing_webcam_gives_up_with_message():
+def test_missing_webcam_fails_at_once_with_one_line():
     src = WebcamSource("/dev/video99", "cam")
-    src.options = type(src.options)(reopen_attempts=1)
-    with pytest.raises(SourceError, match=r"camera /dev/video99: cannot open"):
+    with pytest.raises(
+        SourceError, match=r"^camera /dev/video99: no such camera \(/dev/video99 does not exist\)$"
+    ):
+        src.check()
+    with pytest.raises(SourceError, match=r"^camera /dev/video99: cannot open"):
+        collect(src)  # never delivered: no retrying a camera that was never there
+    assert src.state == State.ERROR
+
+
+def test_missing_webcam_through_the_cli_is_one_line_exit_3(infant_stream, colour_model_path):
+    t0 = time.monotonic()
+    proc = subprocess.run(
+        [*infant_stream, "run", "--source", "7", "--model", str(colour_model_path), "--no-progress"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 3
+    assert proc.stderr == "infant-stream: error: camera 7: no such camera (/dev/video7 does not exist)\n"
+    assert time.monotonic() - t0 < 10  # no minutes of retries against a camera that is not there
+
+
+class UnpluggedCamera:
+    """Stands in for a webcam (none exists on these machines): OpenCV's capture interface over
+    scripted frames. ``script`` lists, per open, the frames it delivers (None: the open fails)."""
+
+    def __init__(self, script: list[int | None]) -> None:
+        self.script = list(script)
+        self.opens = 0
+
+    def __call__(self, device: int | str) -> "UnpluggedCamera.Capture":
+        self.opens += 1
+        frames = self.script.pop(0) if self.script else None
+        return UnpluggedCamera.Capture(frames)
+
+    class Capture:
+        def __init__(self, frames: int | None) -> None:
+            self.left = frames
+
+        def isOpened(self) -> bool:
+            return self.left is not None
+
+        def set(self, prop: int, value: float) -> bool:
+            return True
+
+        def read(self) -> tuple[bool, np.ndarray | None]:
+            if not self.left:
+                return False, None
+            self.left -= 1
+            return True, np.zeros((6, 8, 3), np.uint8)
+
+        def release(self) -> None:
+            pass
+
+
+@pytest.mark.timeout(20)
+def test_camera_unplugged_mid_run_is_reopened_like_a_stream():
+    camera = UnpluggedCamera([3, None, None, 4])  # 3 frames, unplugged, 2 failed reopens, back: 4 frames
+    opts = WebcamOptions(reconnect_initial_s=0.01, reconnect_max_s=0.02)
+    src = WebcamSource(0, "cam", opts, opener=camera)
+    states = []
+    stop = threading.Event()
+    frames = []
+    for frame in src.frames(stop):
+        frames.append(frame)
+        states.append(src.state)
+        if len(frames) == 7:
+            stop.set()
+    assert [f.meta.seq for f in frames] == list(range(7))
+    assert src.reconnects == 1 and camera.opens == 4
+    assert all(s == State.RUNNING for s in states)
+    assert src.state == State.STOPPED
+
+
+@pytest.mark.timeout(20)
+def test_camera_that_stays_unplugged_gives_up_after_the_configured_attempts():
+    camera = UnpluggedCamera([2])
+    src = WebcamSource(0, "cam", WebcamOptions(reconnect_initial_s=0.01, reconnect_attempts=3), opener=camera)
+    with pytest.raises(SourceError, match=r"camera 0: gone, not back after 3 reopen attempts"):
         collect(src)
+    assert camera.opens == 4 and src.state == State.ERROR
 
 
 @pytest.mark.parametrize(
@@ -161,7 +242,8 @@ def test_open_source_picks_kinds(tmp_path):
     video = write_h264(tmp_path / "v.mp4", frames=2)
     assert isinstance(open_source(SourceConfig(uri=str(video))), FileSource)
     assert isinstance(open_source(SourceConfig(uri="rtsp://u:p@127.0.0.1:1/x")), StreamSource)
-    assert isinstance(open_source(SourceConfig(uri="0")), WebcamSource)
+    with pytest.raises(SourceError, match="camera 9: no such camera"):  # a camera index, checked
+        open_source(SourceConfig(uri="9"))
     with pytest.raises(SourceError, match="no such file"):
         open_source(SourceConfig(uri=str(tmp_path / "missing.mp4")))
     with pytest.raises(SourceError, match="unsupported URL scheme"):
