@@ -86,9 +86,16 @@ class HealthReporter(threading.Thread):
 
 
 def stderr_line(stream: TextIO = sys.stderr) -> Callable[[HealthStatus], None]:
-    """A listener printing :func:`format_health` to ``stream``."""
+    """A listener printing :func:`format_health` to ``stream``: once a second per running source;
+    a source that has ended (``stopped``/``error``) is printed once, then left out while the
+    others go on."""
+    ended: set[str] = set()
 
     def emit(h: HealthStatus) -> None:
+        if h.source_id in ended:
+            return
+        if h.state.ended:
+            ended.add(h.source_id)
         print(format_health(h), file=stream, flush=True)
 
     return emit

@@ -48,6 +48,8 @@ class SourceCounters:
         stages: capture, preprocess, inference, postprocess counts of this source's frames.
         dropped: this source's frames dropped between stages (not counting sink queues).
         latency_ms: recent capture → postprocess-done latencies of this source's frames.
+        last_result_at: ``time.monotonic()`` of this source's latest result (None before the first):
+            when an ended source stopped producing.
     """
 
     source_id: str
@@ -57,6 +59,7 @@ class SourceCounters:
     stages: tuple[StageCount, ...]
     dropped: int
     latency_ms: tuple[float, ...]
+    last_result_at: float | None = None
 
     def processed(self, stage: str) -> int:
         """Items of this source that ``stage`` has handled."""

@@ -179,6 +179,7 @@ class Pipeline:
         self._stop_at: float | None = None
         self._latency: dict[str, deque[float]] = {i: deque(maxlen=512) for i in ids}
         self._done: dict[str, int] = dict.fromkeys(ids, 0)
+        self._last_result: dict[str, float | None] = dict.fromkeys(ids)
 
         def cap(p: Policy) -> int:
             return capacity or CAPACITY[p]
@@ -202,6 +203,7 @@ class Pipeline:
             sid = result.meta.source_id
             self._latency[sid].append((result.publish_mono - result.meta.capture_mono) * 1000.0)
             self._done[sid] += 1
+            self._last_result[sid] = result.publish_mono
             for tap in tapped:
                 tap.write(result)
             return result
@@ -322,6 +324,7 @@ class Pipeline:
                     stages=stages,
                     dropped=ch.frames.dropped + prepared.dropped + inferred.dropped,
                     latency_ms=tuple(self._latency[sid]),
+                    last_result_at=self._last_result[sid],
                 )
             )
         shared = [

@@ -87,6 +87,7 @@ class Session:
         self.pipeline: Pipeline | None = None
         self.reporter: HealthReporter | None = None
         self.elapsed_s = 0.0
+        self._t0 = 0.0
         self._closed = False
         self._final: list[HealthStatus] = []
 
@@ -143,7 +144,7 @@ class Session:
         window's quit key), join; returns the exit code (0, or 128+N after signal N). A failure
         (a stage, a critical sink, a source) is raised after everything was shut down in order."""
         pipeline, reporter = self._opened()
-        t0 = time.monotonic()
+        t0 = self._t0 = time.monotonic()
         start = pipeline.counters()
 
         def on_signal(signum: int, first: bool) -> None:
@@ -206,16 +207,22 @@ class Session:
         return self._opened()[0].counters()
 
     def summary(self) -> list[str]:
-        """One line per source: frames, fps, drops (and reconnects and final state when notable)."""
+        """One line per source: frames, fps, drops (and reconnects and final state when notable).
+
+        A source that ended before the run is counted over its own time (run start → its last
+        result), not over the whole run.
+        """
         lines = []
-        elapsed = max(self.elapsed_s, 1e-9)
         for src in self.counters().sources:
             out = src.processed("postprocess")
+            span = self.elapsed_s
+            if src.state.ended and src.last_result_at is not None:
+                span = min(span, src.last_result_at - self._t0)
             extra = f", {src.reconnects} reconnects" if src.reconnects else ""
             extra += ", failed" if src.state == State.ERROR else ""
             lines.append(
-                f"{src.source_id}: {out} frames in {self.elapsed_s:.1f} s "
-                f"({out / elapsed:.1f} fps), {src.dropped} dropped{extra}"
+                f"{src.source_id}: {out} frames in {span:.1f} s "
+                f"({out / max(span, 1e-9):.1f} fps), {src.dropped} dropped{extra}"
             )
         for name in self.failures.names:
             lines.append(f"output {name} failed and was stopped: {self.failures.reason(name)}")

@@ -2,6 +2,7 @@
 state, the ``sources:`` config list and repeated ``--source`` (real files, a real ONNX model)."""
 
 import json
+import re
 import subprocess
 import threading
 import time
@@ -198,6 +199,33 @@ def test_cli_two_sources_one_jsonl_two_recordings(infant_stream, colour_model_pa
         with av.open(str(out / f"rec-{sid}.mp4")) as c:
             assert sum(1 for _ in c.decode(video=0)) == n
     assert "left: 15 frames" in proc.stderr and "right: 10 frames" in proc.stderr
+
+
+def test_summary_counts_a_source_over_its_own_time_and_reports_its_end_once(
+    infant_stream, colour_model_path, tmp_path
+):
+    """A 1-s camera beside a 3-s one: its summary fps is over its own ~1 s, not the run's ~3 s, and
+    its ``stopped`` health line is printed once, not every second until the run ends."""
+    short = write_h264(tmp_path / "short.mp4", frames=10, fps=10)
+    long = write_h264(tmp_path / "long.mp4", frames=30, fps=10)
+    proc = subprocess.run(
+        [
+            *infant_stream, "run", "--source", str(short), "--source", str(long), "--source-id", "short",
+            "--source-id", "long", "--model", str(colour_model_path), "--realtime", "--mode", "lossless",
+            "--no-display",
+        ],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    line = next(x for x in proc.stderr.splitlines() if x.startswith("infant-stream: short: "))
+    frames, seconds, fps = re.search(r"short: (\d+) frames in ([\d.]+) s \(([\d.]+) fps\)", line).groups()
+    assert int(frames) == 10 and float(seconds) < 1.8 and float(fps) > 5.5, line
+    ended = [x for x in proc.stderr.splitlines() if x.startswith("[short] stopped")]
+    assert len(ended) <= 1, proc.stderr
+    assert (
+        any(x.startswith("[long] running") for x in proc.stderr.splitlines()[-12:])
+        or "long: 30 frames" in proc.stderr
+    )
 
 
 def test_auto_batch_is_one_frame_per_source(colour_model_path):
