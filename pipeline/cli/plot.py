@@ -2,9 +2,11 @@
 
 One row per class (head, arm, torso, leg), x(t) on the left, y(t) on the right, in original-frame
 pixels (y down, as in the records). Per track (one colour each): the raw measured centroid as dots
-on a thin line, the Kalman-smoothed position as a thick line, dashed where the track was
-``predicted`` (coasting without a region, no raw centroid). Time is ``pts_s`` when every record has
-one, else ``capture_ts`` relative to the first record, in seconds.
+on a thin line, the Kalman-smoothed position as a thick line, dashed with hollow markers where the
+track was ``predicted`` (coasting without a region, no raw centroid). Time is ``capture_ts`` (when
+the frame left the decoder) relative to the first record, in seconds: it keeps running through a
+reconnect, where a stream's ``pts_s`` starts again at 0. Gaps in capture time (a camera that was
+reconnecting, a stalled stream) are shaded and lines do not cross them; the axes span the frame.
 
 The pure part (:func:`read_records`, :func:`extract_series`) is separate from drawing
 (:func:`draw`); matplotlib is imported only when drawing, and only its object API is used
@@ -37,6 +39,10 @@ DPI: Final = 100
 """The PNG is FIG_WIDTH_IN·DPI × (rows·ROW_HEIGHT_IN)·DPI pixels (one row per plotted class)."""
 MAX_LEGEND: Final = 12
 """More tracks than this in a class: no legend, a count instead."""
+GAP_MIN_S: Final = 1.0
+GAP_INTERVALS: Final = 5.0
+"""A pause between two records longer than both GAP_MIN_S and GAP_INTERVALS × the median interval
+between records is drawn as a gap (the source was reconnecting or stalled)."""
 
 
 @dataclass(frozen=True)
@@ -62,15 +68,20 @@ class Series:
 
     Attributes:
         source: the source id.
-        time_axis: ``pts_s`` or ``capture_ts`` (relative to the first record).
+        time_axis: ``capture_ts`` (relative to the first record), or ``pts_s`` when records have no
+            capture time, or ``record`` (the record's index) when they have neither.
         records: records of the source used.
         parts: class name → track label (``track 7``, or ``instance 0`` without a tracker) → series.
+        gaps: (start, end) seconds of pauses in the records (see :data:`GAP_MIN_S`).
+        frame_wh: the largest frame (width, height) in the records, px (0, 0 if unknown).
     """
 
     source: str
     time_axis: str
     records: int
     parts: dict[str, dict[str, TrackSeries]]
+    gaps: tuple[tuple[float, float], ...] = ()
+    frame_wh: tuple[int, int] = (0, 0)
 
     @property
     def tracks(self) -> int:
@@ -160,16 +171,24 @@ def extract_series(
     if not data:
         raise DatasetError(f"{path}: no records of source {source!r} (sources: {_ids(sources)})")
     try:
-        if all(isinstance(r.get("pts_s"), int | float) for r in data):
-            time_axis, times = "pts_s", [float(r["pts_s"]) for r in data]
-        else:
+        if all(_is_number(r.get("capture_ts")) for r in data):
             time_axis = "capture_ts"
-            t0 = float(data[0].get("capture_ts", 0.0))
-            times = [float(r.get("capture_ts", np.nan)) - t0 for r in data]
+            t0 = float(data[0]["capture_ts"])
+            times = [float(r["capture_ts"]) - t0 for r in data]
+        elif all(_is_number(r.get("pts_s")) for r in data):
+            time_axis, times = "pts_s", [float(r["pts_s"]) for r in data]
+        else:  # neither: one record after the other
+            time_axis, times = "record", [float(i) for i in range(len(data))]
+        frame_wh = (
+            max(int(r.get("width") or 0) for r in data),
+            max(int(r.get("height") or 0) for r in data),
+        )
     except (TypeError, ValueError, OverflowError):
         raise DatasetError(f"{path}: a record of source {source!r} has a time that is not a number") from None
+    gaps = find_gaps(np.asarray(times, np.float64))
 
     rows: dict[str, dict[str, list[tuple[float, float, float, float, float, bool]]]] = {p: {} for p in parts}
+    starts = [a for a, _ in gaps]
     for i, (t, r) in enumerate(zip(times, data, strict=True)):
         try:
             for part in r["parts"]:
@@ -179,7 +198,10 @@ def extract_series(
                 predicted = part.get("state") == "predicted" or part.get("centroid") is None
                 raw = _pair(None if predicted else part.get("centroid"))
                 sm = _pair(part.get("smoothed"))
-                rows[name].setdefault(_track_label(part), []).append((t, *raw, *sm, predicted))
+                samples = rows[name].setdefault(_track_label(part), [])
+                if samples and any(samples[-1][0] <= a < t for a in starts):  # no line across a gap
+                    samples.append((np.nan, np.nan, np.nan, np.nan, np.nan, False))
+                samples.append((t, *raw, *sm, predicted))
         except (AttributeError, TypeError, ValueError, OverflowError) as exc:  # not a schema-1 part
             raise DatasetError(
                 f"{path}: record {i + 1} of source {source!r} (seq {r.get('seq')!r}): malformed part "
@@ -197,11 +219,25 @@ def extract_series(
                 smoothed=a[:, 3:5],
                 predicted=np.array([s[5] for s in samples], bool),
             )
-    result = Series(source, time_axis, len(data), series)
+    result = Series(source, time_axis, len(data), series, gaps, frame_wh)
     if result.points == 0:
         wanted = ", ".join(parts)
         raise DatasetError(f"{path}: no parts ({wanted}) in {len(data)} records of source {source!r}")
     return result
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def find_gaps(times: np.ndarray) -> tuple[tuple[float, float], ...]:
+    """(start, end) of the pauses in ``times`` ((N,) seconds, time-ordered) longer than
+    :data:`GAP_MIN_S` and :data:`GAP_INTERVALS` × the median interval."""
+    if len(times) < 2:
+        return ()
+    steps = np.diff(times)
+    limit = max(GAP_MIN_S, GAP_INTERVALS * float(np.median(steps)))
+    return tuple((float(times[i]), float(times[i + 1])) for i in np.flatnonzero(steps > limit))
 
 
 def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
@@ -228,7 +264,7 @@ def draw(series: Series, out: Path, title: str) -> None:
         for col, axis in enumerate("xy"):
             ax = axes[row][col]
             ax.set_ylabel(f"{name} {axis} (px)")
-            if col == 1:
+            if col == 1 and not series.frame_wh[1]:
                 ax.invert_yaxis()  # image y grows downwards
             for k, (label, s) in enumerate(sorted(series.parts[name].items(), key=lambda kv: _number(kv[0]))):
                 colour = palette[(_number(label) if label.startswith("track") else k) % len(palette)]
@@ -240,16 +276,26 @@ def draw(series: Series, out: Path, title: str) -> None:
                 for a, b in _runs(s.predicted):
                     lo, hi = max(a - 1, 0), min(b + 1, len(s.t))
                     ax.plot(s.t[lo:hi], s.smoothed[lo:hi, col], "--", color=colour, lw=2.2)
+                    ax.plot(s.t[a:b], s.smoothed[a:b, col], "o", mfc="none", color=colour, ms=4)
+            for start, end in series.gaps:
+                ax.axvspan(start, end, color="0.85", zorder=0)
+            size = series.frame_wh[col]
+            if size:
+                ax.set_ylim(size, 0) if col == 1 else ax.set_ylim(0, size)
             if col == 0 and 0 < len(series.parts[name]) <= MAX_LEGEND:
                 ax.legend(fontsize=7, loc="upper right", ncols=2, markerscale=2)
             elif col == 0 and series.parts[name]:
                 ax.set_title(f"{len(series.parts[name])} tracks", fontsize=8, loc="right")
             if not series.parts[name]:
                 ax.text(0.5, 0.5, "no tracks", transform=ax.transAxes, ha="center", va="center")
-    xlabel = "pts (s)" if series.time_axis == "pts_s" else "capture time since first record (s)"
+    xlabel = {"pts_s": "pts (s)", "record": "record"}.get(
+        series.time_axis, "capture time since the first record (s)"
+    )
     for ax in axes[-1]:
         ax.set_xlabel(xlabel)
-    fig.suptitle(f"{title} — source {series.source}: dots raw, thick smoothed, dashed predicted")
+    fig.suptitle(
+        f"{title} — source {series.source}: dots raw, thick smoothed, dashed/hollow predicted, grey gaps"
+    )
 
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)

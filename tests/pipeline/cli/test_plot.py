@@ -75,11 +75,11 @@ def write_jsonl(path: Path, recs: list[dict[str, Any]], tail: str = "") -> Path:
 
 def test_extract_series_per_class_per_track(tmp_path: Path) -> None:
     s = extract_series(records(), tmp_path / "x.jsonl")
-    assert s.source == "cam0" and s.time_axis == "pts_s" and s.records == 10
+    assert s.source == "cam0" and s.time_axis == "capture_ts" and s.records == 10
     assert set(s.parts) == {"head", "arm", "torso", "leg"}
     assert s.parts["torso"] == {} and s.parts["leg"] == {}
     head = s.parts["head"]["track 1"]
-    np.testing.assert_allclose(head.t, 0.1 * np.arange(10))
+    np.testing.assert_allclose(head.t, 0.1 * np.arange(10), atol=1e-6)  # Unix seconds in float64
     np.testing.assert_allclose(head.raw, np.stack([10.0 + np.arange(10), np.full(10, 20.0)], 1))
     np.testing.assert_allclose(head.smoothed, head.raw + 0.5)
     assert not head.predicted.any()
@@ -122,7 +122,7 @@ def test_plot_png(tmp_path: Path, infant_stream: list[str]) -> None:
     assert proc.returncode == 0, proc.stderr
     png = tmp_path / "r.png"
     assert proc.stdout.strip().splitlines() == [
-        f"{png}: 30 records, 2 tracks, 60 points (source cam0, time pts_s)"
+        f"{png}: 30 records, 2 tracks, 60 points (source cam0, time capture_ts)"
     ]
     with Image.open(png) as img:
         assert img.format == "PNG"
@@ -186,3 +186,35 @@ def test_several_sources_need_source(tmp_path: Path, infant_stream: list[str]) -
     proc = subprocess.run([*infant_stream, "plot", str(path)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "several sources (cam0, cam1)" in proc.stderr
     assert not (tmp_path / "r.png").exists()
+
+
+def test_a_reconnect_is_a_gap_in_capture_time_not_a_restart_of_pts():
+    """A live run that reconnected: pts_s starts again at 0 after a 3-s outage. The series runs on
+    capture time (monotonic), the outage is one gap, no line crosses it, predicted points stay flagged."""
+    before, after = records(10), records(10)
+    for r in after:
+        r["capture_ts"] += 4.0  # 3 s after the last record before the outage (0.9 s + 3 s + 0.1 s)
+        r["seq"] += 10
+    s = extract_series(before + after, Path("live.jsonl"))
+    assert s.time_axis == "capture_ts" and s.frame_wh == (128, 96)
+    assert s.gaps == (pytest.approx((0.9, 4.0)),)
+    head = s.parts["head"]["track 1"]
+    finite = head.t[np.isfinite(head.t)]
+    assert np.all(np.diff(finite) > 0)  # time never runs backwards
+    assert len(head.t) == 21 and np.isnan(head.raw[10]).all()  # a break between the two runs
+    arm = s.parts["arm"]["track 2"]
+    assert arm.predicted.sum() == 6
+
+
+def test_reconnect_plot_draws(tmp_path):
+    before, after = records(10), records(10)
+    for r in after:
+        r["capture_ts"] += 4.0
+    jsonl = tmp_path / "live.jsonl"
+    jsonl.write_text("".join(json.dumps(r) + "\n" for r in before + after))
+    from pipeline.cli.plot import draw
+
+    s = extract_series(before + after, jsonl)
+    draw(s, tmp_path / "live.png", "live")
+    with Image.open(tmp_path / "live.png") as img:
+        assert img.size == (round(FIG_WIDTH_IN * DPI), round(ROW_HEIGHT_IN * 4 * DPI))
