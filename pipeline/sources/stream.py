@@ -30,7 +30,7 @@ from pipeline.frames import Frame
 from pipeline.lifecycle import State
 from pipeline.sources.av_decode import DecodeReport, decode_rgb, open_video
 from pipeline.sources.base import FrameStamper
-from pipeline.sources.urls import mask_url
+from pipeline.sources.urls import ffmpeg_reason, mask_url, why_unreachable
 
 PROBE_US = 500_000
 """FFmpeg's stream analysis on open, µs. Its default (5 s at most, ~2 s on RTSP) delays every
@@ -104,6 +104,14 @@ class StreamSource:
         """``text`` (an FFmpeg message) with the URL's credentials masked."""
         return text.replace(self.url, self.description)
 
+    def _why_not_open(self, exc: BaseException) -> str:
+        """Why opening failed, in words: the network's answer when the server cannot be reached
+        (refused, timed out, unreachable, unknown host), else FFmpeg's message without its errno."""
+        unreachable = why_unreachable(self.url, min(self.options.open_timeout_s, 2.0))
+        if unreachable is not None:
+            return self._scrub(unreachable)
+        return self._scrub(f"the server answered but the stream did not open: {ffmpeg_reason(exc, self.url)}")
+
     def _av_options(self) -> dict[str, str]:
         opts = {"analyzeduration": str(PROBE_US)}
         if self.url.lower().startswith(("rtsp://", "rtsps://")):
@@ -119,7 +127,7 @@ class StreamSource:
             try:
                 container = open_video(self.url, self._av_options(), timeout=(o.open_timeout_s, read_timeout))
             except (av.FFmpegError, ValueError, OSError) as exc:
-                why = self._scrub(str(exc))
+                why = self._why_not_open(exc)
                 failures += 1
                 self._state = State.RECONNECTING
                 if o.reconnect_attempts and failures >= o.reconnect_attempts:

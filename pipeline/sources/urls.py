@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import re
+import socket
 from typing import Final, Literal
 from urllib.parse import urlsplit, urlunsplit
 
@@ -58,3 +60,42 @@ def url_problem(url: str) -> str | None:
 def is_webcam(text: str) -> bool:
     """True for a camera index (``0``) or a V4L2 device path (``/dev/video0``)."""
     return bool(_WEBCAM.match(text))
+
+
+DEFAULT_PORTS: Final = {"rtsp": 554, "rtsps": 322, "rtmp": 1935, "http": 80, "https": 443}
+"""Ports a stream URL without one is reached on."""
+_ERRNO = re.compile(r"^\[Errno -?\d+\]\s*")
+
+
+def why_unreachable(url: str, timeout_s: float) -> str | None:
+    """Why the server of ``url`` cannot be reached over TCP, in words (connection refused, timed out,
+    host unreachable, host name not found), or None when it accepts a connection (then the problem is
+    the stream itself). Makes one TCP connection attempt of at most ``timeout_s`` seconds."""
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port or DEFAULT_PORTS.get(parts.scheme.lower())
+    except ValueError:
+        return None
+    if not host or not port:
+        return None
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return None
+    except socket.gaierror:
+        return f"host name {host!r} not found"
+    except ConnectionRefusedError:
+        return f"connection refused by {host}:{port} (no server listening)"
+    except TimeoutError:
+        return f"connection to {host}:{port} timed out"
+    except OSError as exc:
+        if exc.errno in (errno.EHOSTUNREACH, errno.ENETUNREACH):
+            return f"host {host} unreachable"
+        return f"cannot connect to {host}:{port} ({exc.strerror or exc})"
+
+
+def ffmpeg_reason(exc: BaseException, url: str) -> str:
+    """An FFmpeg/PyAV error in words: no ``[Errno 1094995529]`` prefix, no repeated URL."""
+    text = _ERRNO.sub("", str(exc)).strip()
+    for quoted in (f": '{url}'", f": {url}"):
+        text = text.removesuffix(quoted)
+    return text or type(exc).__name__

@@ -1,5 +1,7 @@
 """Sources on real media: PyAV-written H.264 files, the shared vtest.avi, damaged files, images."""
 
+import contextlib
+import socket
 import subprocess
 import threading
 import time
@@ -17,6 +19,7 @@ from pipeline.sources.stream import StreamOptions, backoff_delay
 from pipeline.sources.urls import is_stream_url, is_webcam, mask_url, url_problem
 from pipeline.sources.webcam import WebcamOptions
 from tests.helpers.media import truncated_h264, write_h264
+from tests.helpers.procs import free_port
 
 
 def collect(source, limit: int = 10_000, deadline_s: float = 30.0):
@@ -300,3 +303,33 @@ def test_malformed_stream_url_is_refused_with_the_password_masked():
     with pytest.raises(SourceError) as err:
         open_source(SourceConfig(uri="rtsp://admin:s3cret@cam:notaport/live"))
     assert "malformed URL" in str(err.value) and "s3cret" not in str(err.value)
+
+
+@pytest.mark.timeout(30)
+def test_unreachable_camera_is_described_in_words(tmp_path):
+    """Not FFmpeg's '[Errno 1094995529] Invalid data found': refused, or answered-but-no-stream."""
+    port = free_port()
+    src = StreamSource(f"rtsp://user:pw@127.0.0.1:{port}/live", "cam", StreamOptions(reconnect_attempts=1))
+    with pytest.raises(SourceError) as refused:
+        collect(src)
+    assert f"connection refused by 127.0.0.1:{port}" in str(refused.value)
+    assert "Errno" not in str(refused.value) and "pw" not in str(refused.value)
+
+    with socket.socket() as server:  # a server that accepts and talks nonsense
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        url = f"rtsp://127.0.0.1:{server.getsockname()[1]}/live"
+
+        def babble() -> None:
+            with contextlib.suppress(OSError):
+                while True:
+                    conn, _ = server.accept()
+                    with conn:
+                        conn.sendall(b"HELLO\r\n\r\n")
+
+        threading.Thread(target=babble, daemon=True).start()
+        opts = StreamOptions(reconnect_attempts=1, open_timeout_s=2.0, read_timeout_s=2.0)
+        with pytest.raises(SourceError) as garbled:
+            collect(StreamSource(url, "cam", opts))
+    message = str(garbled.value)
+    assert "the server answered but the stream did not open" in message and "Errno" not in message
