@@ -18,7 +18,14 @@ import pytest
 from tests.helpers.procs import REPO
 
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("pipeline", "pipeline.errors", "pipeline.config", "pipeline.lifecycle", "pipeline.loopback"),
+    (
+        "pipeline",
+        "pipeline.errors",
+        "pipeline.config",
+        "pipeline.lifecycle",
+        "pipeline.loopback",
+        "pipeline.files",
+    ),
     ("pipeline.contract",),
     ("pipeline.frames", "pipeline.record"),
     ("pipeline.sources", "pipeline.infer", "pipeline.postprocess", "pipeline.render"),

@@ -9,7 +9,15 @@ from typing import Any, Final
 
 from pipeline.contract.classes import NUM_CLASSES
 from pipeline.errors import ConfigError
-from trainer.models import ARCHITECTURES, BACKBONE_WEIGHTS
+
+ARCHITECTURES: Final[dict[str, str]] = {
+    "deeplabv3": "deeplabv3_mobilenet_v3_large",
+    "lraspp": "lraspp_mobilenet_v3_large",
+}
+"""CLI name → torchvision builder name (also the ``architecture`` written into ONNX metadata)."""
+
+BACKBONE_WEIGHTS: Final = ("none", "imagenet")
+
 
 DEFAULT_LR: Final = {"adamw": 1e-3, "sgd": 1e-2}
 """Initial learning rate per optimizer when ``--lr`` is not given."""

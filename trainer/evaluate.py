@@ -105,23 +105,6 @@ def _json_safe(metrics: dict[str, float]) -> dict[str, float | None]:
     return {k: (None if math.isnan(v) else v) for k, v in metrics.items()}
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the ``evaluate`` subcommand."""
-    p = subparsers.add_parser(
-        "evaluate",
-        help="Dice / mIoU of a .pt checkpoint or .onnx model on a prepared split (YIBP protocol)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("--data", type=Path, default=Path("data"), help="prepared dataset folder (default: data)")
-    p.add_argument("--split", default="val", choices=("train", "val", "test"), help="split to score (val)")
-    p.add_argument("--model", type=Path, required=True, help="checkpoint (.pt) or exported model (.onnx)")
-    p.add_argument("--json", type=Path, default=None, help="also write the metrics to this JSON file")
-    p.add_argument("--batch-size", type=int, default=8, help="frames per model call (8)")
-    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"), help="(auto)")
-    p.set_defaults(func=main)
-
-
 def main(args: argparse.Namespace) -> int:
     """Run ``evaluate``: prints the per-class table, optionally writes JSON; returns 0."""
     show_info_logs()

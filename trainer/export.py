@@ -155,28 +155,6 @@ def export_onnx(
     return ExportReport(out, spec, max_diff, agreement)
 
 
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the ``export`` subcommand."""
-    p = subparsers.add_parser(
-        "export",
-        help="export a training checkpoint to ONNX (with pipeline metadata and a parity check)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument(
-        "--checkpoint", type=Path, required=True, help="training checkpoint (.pt), e.g. runs/x/best.pt"
-    )
-    p.add_argument("--out", type=Path, required=True, help="ONNX file to write")
-    p.add_argument(
-        "--input-size", type=int, default=None, help="square input side, px (default: training size)"
-    )
-    p.add_argument("--opset", type=int, default=17, help="ONNX opset (17)")
-    p.add_argument(
-        "--training-data", default=None, help="override the training-data description in the metadata"
-    )
-    p.set_defaults(func=main)
-
-
 def main(args: argparse.Namespace) -> int:
     """Run ``export``; returns 0."""
     show_info_logs()

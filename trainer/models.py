@@ -9,7 +9,6 @@ MobileNetV3-Large backbone, which needs the file in torch's hub cache or a netwo
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Final
 from urllib.error import URLError
 
 import torch
@@ -17,14 +16,7 @@ from torch import nn
 
 from pipeline.contract.classes import NUM_CLASSES
 from pipeline.errors import ConfigError, ModelError
-
-ARCHITECTURES: Final[dict[str, str]] = {
-    "deeplabv3": "deeplabv3_mobilenet_v3_large",
-    "lraspp": "lraspp_mobilenet_v3_large",
-}
-"""CLI name → torchvision builder name (also the ``architecture`` written into ONNX metadata)."""
-
-BACKBONE_WEIGHTS: Final = ("none", "imagenet")
+from trainer.config import ARCHITECTURES, BACKBONE_WEIGHTS
 
 
 def build_model(

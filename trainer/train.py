@@ -33,7 +33,7 @@ from pipeline.contract.model_meta import ModelSpec
 from pipeline.errors import ConfigError
 from trainer.batchnorm import recalibrate_batchnorm
 from trainer.checkpoint import CHECKPOINT_FORMAT, load_checkpoint, save_checkpoint
-from trainer.config import TrainConfig, add_train_arguments
+from trainer.config import TrainConfig
 from trainer.dataset import EpochSampler, SegmentationDataset, balanced_class_weights, class_pixel_counts
 from trainer.evaluate import evaluate_split
 from trainer.history import append_row, plot_curves
@@ -317,18 +317,6 @@ def run_training(cfg: TrainConfig, progress: bool = True) -> TrainSummary:
         last_checkpoint=last_path,
         best_checkpoint=best_path if best_path.is_file() else None,
     )
-
-
-def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the ``train`` subcommand."""
-    p = subparsers.add_parser(
-        "train",
-        help="train the body-part segmentation model on a prepared dataset",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    add_train_arguments(p)
-    p.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import re
 import sys
 import traceback
 from collections.abc import Mapping, Sequence
@@ -27,9 +28,9 @@ COMMANDS: Final[dict[str, tuple[str, str]]] = {
     "synth": ("trainer.synth.cli", "generate synthetic infant data (YIBP dataset or video)"),
     "prepare": ("trainer.prepare", "convert a Youtube-Infant-Body-Parsing dataset to images/masks/splits"),
     "verify": ("trainer.verify", "check a prepared dataset"),
-    "train": ("trainer.train", "train a segmentation model"),
-    "evaluate": ("trainer.evaluate", "evaluate a checkpoint or ONNX model (YIBP protocol)"),
-    "export": ("trainer.export", "export a checkpoint to ONNX with pipeline metadata"),
+    "train": ("trainer.commands", "train a segmentation model"),
+    "evaluate": ("trainer.commands", "evaluate a checkpoint or ONNX model (YIBP protocol)"),
+    "export": ("trainer.commands", "export a checkpoint to ONNX with pipeline metadata"),
 }
 
 
@@ -38,12 +39,27 @@ def _usage(commands: Mapping[str, tuple[str, str]]) -> str:
     return f"usage: infant-stream COMMAND [options]   (infant-stream COMMAND --help)\n\ncommands:\n{rows}\n"
 
 
+_REST_ROLE = re.compile(r":[a-z]+:`~?([^`]+)`")
+_REST_LITERAL = re.compile(r"``([^`]+)``")
+
+
+def plain_text(text: str) -> str:
+    """Docstring text for a terminal: reST roles (:func:`~a.b`) and literals (``x``) unwrapped."""
+    text = _REST_ROLE.sub(lambda m: m.group(1).rsplit(".", 1)[-1], text)
+    return _REST_LITERAL.sub(r"\1", text)
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse with one-line errors: a bad flag or value is a :class:`ConfigError` (exit 2)
-    naming the command, like every other bad input."""
+    """argparse with one-line errors (a bad flag or value is a :class:`ConfigError`, exit 2, naming
+    the command once, like every other bad input) and help without reST markup."""
 
     def error(self, message: str) -> NoReturn:
-        raise ConfigError(f"{self.prog}: {message} (--help lists the options)")
+        command = self.prog.removeprefix("infant-stream").strip()
+        where = f"{command}: " if command else ""
+        raise ConfigError(f"{where}{message} (--help lists the options)")
+
+    def format_help(self) -> str:
+        return plain_text(super().format_help())
 
 
 def main(argv: Sequence[str] | None = None, commands: Mapping[str, tuple[str, str]] = COMMANDS) -> int:
@@ -69,7 +85,10 @@ def main(argv: Sequence[str] | None = None, commands: Mapping[str, tuple[str, st
         module = importlib.import_module(commands[name][0])
         parser = _Parser(prog="infant-stream")
         parser.add_argument("--debug", action="store_true", help="show tracebacks")
-        module.register(parser.add_subparsers(dest="command", required=True))
+        subparsers = parser.add_subparsers(dest="command", required=True)
+        module.register(subparsers)
+        for sub in subparsers.choices.values():  # accepted anywhere; listed in every command's --help
+            sub.add_argument("--debug", action="store_true", help="show tracebacks of errors")
         args = parser.parse_args(args_in)
         return int(args.func(args))
     except InfantStreamError as exc:

@@ -16,11 +16,8 @@ The pure part (:func:`read_records`, :func:`extract_series`) is separate from dr
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -29,6 +26,7 @@ import numpy as np
 
 from pipeline.contract.classes import CLASS_NAMES
 from pipeline.errors import ConfigError, DatasetError
+from pipeline.files import write_whole
 
 log = logging.getLogger(__name__)
 
@@ -298,16 +296,7 @@ def draw(series: Series, out: Path, title: str) -> None:
     )
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format="png")
-        os.replace(tmp, out)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
+    write_whole(out, lambda f: fig.savefig(f, format="png"))
 
 
 def parse_parts(text: str | None) -> tuple[str, ...]:

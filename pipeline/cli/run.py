@@ -17,7 +17,10 @@ OVERRIDES: dict[str, tuple[str, dict[str, Any]]] = {
     "--precision": ("model.precision", {"help": "GPU engines: fp32, fp16 (default) or int8"}),
     "--engine-cache": ("model.engine_cache", {"help": "TensorRT engine folder (default models/.engines)"}),
     "--calibration": ("model.calibration", {"help": "int8: folder of frames or a video to calibrate from"}),
-    "--max-batch": ("model.max_batch", {"type": int, "help": "frames inferred together (default 1)"}),
+    "--max-batch": (
+        "model.max_batch",
+        {"type": int, "help": "frames inferred together (default 0: one frame per source)"},
+    ),
     "--threads": ("model.threads", {"type": int, "help": "inference threads (0 = all cores)"}),
     "--mode": ("source.mode", {"help": "queue policy: latest (live) or lossless (files); default by source"}),
     "--jsonl": ("output.jsonl", {"help": "write one JSON record per frame to this file"}),

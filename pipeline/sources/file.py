@@ -38,7 +38,6 @@ class FileSource:
         self.source_id = source_id
         self.realtime = realtime
         self.loop = loop
-        self.live = realtime  # a paced file behaves like a camera
         self.state: State = State.STARTING
         self.description = str(self.path)
         self.last_report = DecodeReport()

@@ -187,7 +187,12 @@ CASES = [
         id="model-missing",
     ),
     pytest.param(
-        Case(("--source", "{video}", "--model", "{media}"), 4, ("{media}",)), id="model-is-a-folder"
+        Case(
+            ("--source", "{video}", "--model", "{media}"),
+            4,
+            ("{media}", "is a folder, not an ONNX model file"),
+        ),
+        id="model-is-a-folder",
     ),
     pytest.param(
         Case(("--source", "{video}", "--model", "{media}/fake.onnx"), 4, ("fake.onnx", "cannot load model")),

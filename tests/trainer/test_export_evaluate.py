@@ -17,7 +17,7 @@ from pipeline.contract.geometry import compute_letterbox, letterbox_image
 from pipeline.contract.model_meta import LetterboxAlign, ModelSpec
 from pipeline.errors import ConfigError, ModelError
 from tests.trainer.yibp_data import class_map
-from trainer import evaluate, export
+from trainer import commands, evaluate, export
 from trainer.checkpoint import load_checkpoint
 from trainer.config import TrainConfig
 from trainer.evaluate import evaluate_split, prediction_on_canvas, truth_on_canvas
@@ -82,7 +82,7 @@ def test_export_other_input_size_and_errors(
     checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     parser = argparse.ArgumentParser()
-    export.register(parser.add_subparsers(dest="command", required=True))
+    commands.register_export(parser.add_subparsers(dest="command", required=True))
     out = tmp_path / "m96.onnx"
     args = parser.parse_args(
         ["export", "--checkpoint", str(checkpoint), "--out", str(out), "--input-size", "96"]

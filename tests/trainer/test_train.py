@@ -16,7 +16,7 @@ import torch
 
 from pipeline.contract.model_meta import ModelSpec
 from pipeline.errors import ConfigError, ModelError
-from trainer import train
+from trainer import commands
 from trainer.checkpoint import load_checkpoint, model_from_checkpoint, spec_from_checkpoint
 from trainer.config import TrainConfig
 from trainer.dataset import SegmentationDataset
@@ -27,7 +27,7 @@ from trainer.transforms import eval_transform
 
 def _parse(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
-    train.register(parser.add_subparsers(dest="command", required=True))
+    commands.register_train(parser.add_subparsers(dest="command", required=True))
     return parser.parse_args(["train", *argv])
 
 

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Final
 
 from pipeline.config import Precision
+from pipeline.files import write_whole
 
 KEY_VERSION: Final = 1
 """Bumped when the meaning of a key field changes (old sidecars then never match)."""
@@ -125,17 +124,6 @@ def store(entry: CacheEntry, key: EngineKey, engine_bytes: bytes) -> None:
     """Write an engine and its sidecar atomically (temp file + rename; the sidecar goes last, so a
     crash in between leaves an engine without sidecar, which :func:`check_entry` rejects)."""
     entry.engine.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write(entry.engine, engine_bytes)
+    write_whole(entry.engine, lambda f: f.write(engine_bytes))
     meta = {"key": key.as_json(), "engine_sha256": hashlib.sha256(engine_bytes).hexdigest()}
-    _atomic_write(entry.sidecar, (json.dumps(meta, indent=1) + "\n").encode())
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_whole(entry.sidecar, lambda f: f.write((json.dumps(meta, indent=1) + "\n").encode()))

@@ -78,8 +78,7 @@ def read_model_io(path: Path) -> tuple[ModelSpec, str, str]:
     """
     import onnxruntime as ort
 
-    if not path.is_file():
-        raise ModelError(f"{path}: model file not found")
+    check_model_file(path)
     so = ort.SessionOptions()
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     so.log_severity_level = 3
@@ -88,6 +87,14 @@ def read_model_io(path: Path) -> tuple[ModelSpec, str, str]:
     except Exception as exc:  # noqa: BLE001 - ORT raises its own exception types
         raise ModelError(f"{path}: cannot load model ({_first_line(exc)})") from None
     return check_io(session, str(path))
+
+
+def check_model_file(path: Path) -> None:
+    """One line when ``path`` cannot be a model file: missing, or a folder."""
+    if path.is_dir():
+        raise ModelError(f"{path}: is a folder, not an ONNX model file")
+    if not path.is_file():
+        raise ModelError(f"{path}: model file not found")
 
 
 def _first_line(exc: BaseException) -> str:
@@ -108,8 +115,7 @@ class OrtBackend:
 
         self.path = Path(path)
         self.options = o = options or OrtOptions()
-        if not self.path.is_file():
-            raise ModelError(f"{self.path}: model file not found")
+        check_model_file(self.path)
         available = ort.get_available_providers()
         names = choose_providers(o.providers, available, gpu_driver_present())
         input_name, input_hw = "input", (0, 0)
