@@ -155,9 +155,16 @@ def pixelate_frame(image_rgb: np.ndarray, block_px: int) -> np.ndarray:
     side has at most :data:`FRAME_CELLS` cells; aligned to the origin, each the mean of its cell."""
     h, w = image_rgb.shape[:2]
     block = max(block_px, -(-max(h, w) // FRAME_CELLS))
-    out = image_rgb.copy()
-    _pixelate_into(out, np.ones((h, w), bool), (0, 0, w, h), block, 0)
-    return out
+    ph, pw = -(-h // block) * block, -(-w // block) * block
+    # cells cut by the right/bottom edge: replicate the edge so the mean stays inside the frame
+    padded = (
+        cv2.copyMakeBorder(image_rgb, 0, ph - h, 0, pw - w, cv2.BORDER_REPLICATE)
+        if (ph, pw) != (h, w)
+        else image_rgb
+    )
+    small = cv2.resize(padded, (pw // block, ph // block), interpolation=cv2.INTER_AREA)
+    mosaic = cv2.resize(small, (pw, ph), interpolation=cv2.INTER_NEAREST)
+    return mosaic if (ph, pw) == (h, w) else np.ascontiguousarray(mosaic[:h, :w])
 
 
 def protect(result: Result, cfg: PrivacyConfig, applied: PrivacyApplied | None = None) -> np.ndarray:
