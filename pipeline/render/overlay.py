@@ -1,8 +1,8 @@
 """The overlay: class colours over the frame, part boxes with labels, centroids and motion trails.
 
 Everything is drawn in RGB on a new array (``result.image`` is shared and never written).
-Drawing order: privacy (the frame's decision: head or whole image pixelated) → class colours blended with ``alpha`` → trails → boxes,
-labels and centroids. Colours: :mod:`pipeline.render.palette`.
+Drawing order: privacy (the frame's decision: head or whole image pixelated) → class colours
+blended with ``alpha`` → trails → boxes, labels and centroids. Colours: :mod:`pipeline.render.palette`.
 
 Observed parts: solid box, raw centroid as a small hollow circle, smoothed centroid as a filled
 dot. Predicted parts (Kalman coasting, no region this frame): dashed box and dot in a dimmed colour.
