@@ -19,6 +19,7 @@ from typing import Any, TypeAlias
 
 import numpy as np
 
+from pipeline.config import PrivacyApplied
 from pipeline.contract.geometry import CellGrid, Letterbox
 
 Tensor: TypeAlias = Any
@@ -147,6 +148,10 @@ class Result:
         class_map: (h, w) uint8 class ids at the model's resolution, padding cropped;
             :meth:`full_class_map` blows it up to the frame (for overlays).
         grid: which frame pixels each cell of ``class_map`` covers.
+        privacy: what every image of this frame that leaves the process gets (the record's
+            ``privacy`` key), decided once by the postprocessor (``pipeline.render.privacy.decide``):
+            ``head`` region pixelated, whole ``frame`` pixelated, or ``none``. A result nobody
+            decided for is ``frame`` (fail closed).
         dropped_since_last: frames of this source dropped between the previous result and this one.
         publish_mono: ``time.monotonic()`` when postprocessing finished and the record was built
             (the one publish time of every output).
@@ -163,6 +168,7 @@ class Result:
     image: np.ndarray = field(repr=False)
     class_map: np.ndarray = field(repr=False)
     grid: CellGrid = field(repr=False)
+    privacy: PrivacyApplied = "frame"
     publish_mono: float = 0.0
     record: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
     record_json: bytes = field(default=b"", repr=False, compare=False)

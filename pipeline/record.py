@@ -7,6 +7,9 @@ One record per result: :func:`sealed` builds the record and its JSON once, when 
 ends (the publish time, stamped once), and every output (JSONL, CSV, ZeroMQ, the web) sends those
 same bytes. :data:`BUILDS` counts the records built, so a test can check that.
 
+``privacy``: what every image of this frame that leaves the process got (``head``, ``frame`` or
+``none``), the decision carried on the result (:attr:`pipeline.frames.Result.privacy`).
+
 Latencies (``latency_ms``): ``preprocess``, ``inference`` (a batch's time divided by its size),
 ``postprocess`` (parts + tracking), each the stage's own time for this frame; ``capture_to_publish``
 from the frame leaving the decoder to its record being built (includes queue waits and batching).
@@ -81,6 +84,7 @@ def to_record(result: Result) -> dict[str, Any]:
         "width": m.width,
         "height": m.height,
         "dropped_since_last": result.dropped_since_last,
+        "privacy": result.privacy,
         "latency_ms": {
             "preprocess": _r(t.preprocess_ms),
             "inference": _r(t.inference_ms),

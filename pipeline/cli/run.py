@@ -53,7 +53,18 @@ OVERRIDES: dict[str, tuple[str, dict[str, Any]]] = {
         {"metavar": "HOST", "help": "address for --metrics-port (default 127.0.0.1; 0.0.0.0 warns)"},
     ),
     "--record": ("record.overlay", {"help": "record the overlay video (H.264 mp4) to this file"}),
-    "--record-raw": ("record.raw", {"help": "record the frames as captured (head pixelated) to this file"}),
+    "--record-raw": (
+        "record.raw",
+        {"help": "record the frames as captured (pixelated as --privacy says) to this file"},
+    ),
+    "--privacy": (
+        "privacy.mode",
+        {
+            "metavar": "MODE",
+            "help": "what outgoing images hide: fail_closed (default: the head when the model is sure "
+            "of it, else the whole image), head, frame (always the whole image) or off (warns)",
+        },
+    ),
     "--max-frames": ("run.max_frames", {"type": int, "help": "stop after N frames"}),
     "--duration": ("run.duration_s", {"type": float, "help": "stop after S seconds"}),
     "--min-area": ("postprocess.min_area_px", {"type": int, "help": "smallest part region in pixels"}),
@@ -65,10 +76,14 @@ FLAGS: dict[str, tuple[str, Any, str]] = {
     "--no-progress": ("output.progress", False, "no health line on stderr"),
     "--no-tracking": ("tracker.enabled", False, "publish raw regions only (no Kalman tracks)"),
     "--zmq-connect": ("zmq.connect", True, "connect the PUB socket to the endpoint instead of binding"),
-    "--zmq-frames": ("zmq.frames", True, "also publish frame.<source> JPEG overlays (head pixelated)"),
+    "--zmq-frames": (
+        "zmq.frames",
+        True,
+        "also publish frame.<source> JPEG overlays (pixelated as --privacy says)",
+    ),
     "--display": ("display.mode", "on", "show the monitor window (default: when a display exists)"),
     "--no-display": ("display.mode", "off", "no monitor window"),
-    "--no-blur": ("privacy.blur_head", False, "do not pixelate the head in recordings and frame messages"),
+    "--no-blur": ("privacy.mode", "off", "same as --privacy off: pixelate nothing (warns)"),
     "--gpu-preprocess": ("model.gpu_preprocess", True, "letterbox/normalise/arg-max on the GPU (torch CUDA)"),
 }
 
@@ -107,6 +122,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
         for value in getattr(args, flag[2:].replace("-", "_")) or ():
             refuse_empty(flag, value)
     cfg = load_config(args.config)
+    if args.privacy is not None and args.no_blur:
+        raise ConfigError("--privacy and --no-blur: give one or the other (--no-blur is --privacy off)")
     for flag, (dotted, _) in OVERRIDES.items():
         value = getattr(args, flag[2:].replace("-", "_"))
         if value is not None:

@@ -30,6 +30,15 @@ BackendName = Literal["onnxruntime", "tensorrt"]
 Precision = Literal["fp32", "fp16", "int8"]
 Motion = Literal["constant_velocity", "constant_acceleration"]
 DisplayMode = Literal["auto", "on", "off"]
+PrivacyMode = Literal["fail_closed", "head", "frame", "off"]
+"""``privacy.mode``: how every image that leaves the process is hidden. ``fail_closed``: the head
+region when the model finds a head with enough confidence (``privacy.min_head_score``,
+``privacy.min_head_area_px``), else the whole image; ``head``: the head class's region only (none
+when no head is found); ``frame``: always the whole image; ``off``: nothing (an explicit choice
+that logs a warning)."""
+PrivacyApplied = Literal["head", "frame", "none"]
+"""What one frame's outgoing images got (the record's ``privacy`` key): the head region pixelated,
+the whole image pixelated, or nothing."""
 
 
 def _int_as_text(value: Any) -> Any:
@@ -76,6 +85,13 @@ class _Section(BaseModel):
     @classmethod
     def _null_is_empty(cls, data: Any) -> Any:
         return {} if data is None else data
+
+
+def _replaced(data: Any, key: str, message: str) -> Any:
+    """``data`` unchanged, unless it holds ``key``, a removed setting: then ``message`` (one rule)."""
+    if isinstance(data, dict) and key in data:
+        raise PydanticCustomError(RULE, message)
+    return data
 
 
 class SourceConfig(_Section):
@@ -192,7 +208,7 @@ class ZmqConfig(_Section):
         endpoint: e.g. ``tcp://127.0.0.1:5555`` (what ``--zmq`` without a value uses).
         connect: connect to ``endpoint`` (a broker/XSUB) instead of binding it.
         send_hwm: messages queued per subscriber before ZeroMQ drops for that subscriber.
-        frames: also publish ``frame.<source>`` JPEGs of the overlay (head-blurred by ``privacy``).
+        frames: also publish ``frame.<source>`` JPEGs of the overlay (pixelated as ``privacy`` decides).
         frame_fps: at most this many ``frame.*`` messages per second.
         jpeg_quality: 1..100.
         curve_secret_key: the publisher's CURVE secret key file (zmq.auth format); empty = no encryption.
@@ -235,16 +251,28 @@ class MetricsConfig(_Section):
 class DisplayConfig(_Section):
     """The monitor window. ``mode``: ``auto`` (on when a display exists), ``on`` or ``off``.
 
+    The window starts hiding what every output hides (``privacy.mode``, fail-closed by default);
+    key ``b`` switches the local view between that and no pixelation (``off`` runs: between none
+    and ``fail_closed``). The view never changes what the outputs get.
+
     Attributes:
         alpha: opacity of the coloured mask over the frame, 0..1.
         trail_s: seconds of centroid history drawn as trails.
-        blur_head: start with the head pixelated in the window (key ``b`` toggles).
     """
 
     mode: DisplayMode = "auto"
     alpha: Annotated[float, Field(ge=0, le=1)] = 0.45
     trail_s: NonNegative = 3.0
-    blur_head: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_blur_head(cls, data: Any) -> Any:
+        return _replaced(
+            data,
+            "blur_head",
+            "blur_head was removed: the window starts as privacy.mode says (fail_closed by default) "
+            "and key b toggles it; remove the key",
+        )
 
 
 class RecordConfig(_Section):
@@ -252,7 +280,7 @@ class RecordConfig(_Section):
 
     Attributes:
         overlay: the frames with the overlay drawn.
-        raw: the frames as captured (head still pixelated when ``privacy.blur_head``).
+        raw: the frames as captured (still pixelated as ``privacy.mode`` says).
         crf: x264 constant rate factor (0 lossless .. 51 worst; 23 default).
     """
 
@@ -262,17 +290,37 @@ class RecordConfig(_Section):
 
 
 class PrivacyConfig(_Section):
-    """Head pixelation for every image that leaves the process (recordings, ``frame.*`` messages).
+    """Pixelation of every image that leaves the process (recordings, ``frame.*`` messages, the
+    window's first view), decided once per frame (``pipeline.render.privacy.decide``; the record's
+    ``privacy`` key says what was applied).
 
     Attributes:
-        blur_head: pixelate the head class.
-        block_px: mosaic cell size in frame pixels.
+        mode: :data:`PrivacyMode`; ``fail_closed`` (default) hides the whole image unless the model
+            finds a confident head.
+        min_head_score: ``fail_closed``: the head class's mean softmax probability over its pixels
+            (the record's ``classes`` score of ``head``) must be at least this ...
+        min_head_area_px: ... and its pixel count (``area_px``) at least this, for the head region
+            alone to be pixelated; otherwise the whole image is.
+        block_px: mosaic cell size in frame pixels (a whole image: never finer than 1/32 of its
+            longer side).
         margin_px: the head region is grown by this many pixels first.
     """
 
-    blur_head: bool = True
+    mode: PrivacyMode = "fail_closed"
+    min_head_score: Annotated[float, Field(ge=0, le=1)] = 0.8
+    min_head_area_px: Annotated[int, Field(ge=1)] = 400
     block_px: Annotated[int, Field(ge=2)] = 16
     margin_px: Count = 8
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_blur_head(cls, data: Any) -> Any:
+        return _replaced(
+            data,
+            "blur_head",
+            "blur_head was replaced by mode (fail_closed, head, frame or off); remove it "
+            "(blur_head: false is mode: off)",
+        )
 
 
 class OutputConfig(_Section):

@@ -9,11 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from pipeline.config import PrivacyConfig
 from pipeline.contract.geometry import CellGrid, Letterbox, cell_grid
 from pipeline.contract.model_meta import ModelSpec
 from pipeline.frames import Inferred, Result
 from pipeline.postprocess.parts import extract_parts, logits_to_maps
 from pipeline.record import sealed
+from pipeline.render.privacy import decide
 
 if TYPE_CHECKING:  # scipy/filterpy are only imported by whoever builds a tracker
     from pipeline.postprocess.tracking import PartTracker
@@ -31,6 +33,8 @@ class Postprocessor:
             (h, w) float32, both host arrays); default :func:`pipeline.parts.logits_to_maps` (numpy
             logits), or :class:`pipeline.infer.gpu_ops.DeviceMaps` to reduce device logits on the
             device (only the maps come back).
+        privacy: ``privacy.mode`` and its thresholds: each result carries the one privacy decision
+            (:func:`pipeline.render.privacy.decide`) its record states and every renderer applies.
     """
 
     def __init__(
@@ -39,8 +43,10 @@ class Postprocessor:
         min_area_px: int = 100,
         tracker: PartTracker | None = None,
         maps: Callable[[Any, Letterbox], tuple[np.ndarray, np.ndarray]] = logits_to_maps,
+        privacy: PrivacyConfig | None = None,
     ) -> None:
         self.spec = spec
+        self.privacy = privacy or PrivacyConfig()
         self.maps = maps
         self.min_area_px = min_area_px
         self.tracker = tracker
@@ -81,5 +87,6 @@ class Postprocessor:
                 image=item.frame.image,
                 class_map=class_map,
                 grid=grid,
+                privacy=decide(classes, self.privacy),
             )
         )

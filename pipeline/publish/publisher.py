@@ -9,7 +9,8 @@ Messages are multipart, never pickled:
                     second): ``header`` is UTF-8 JSON ``{"schema": 1, "source", "seq", "capture_ts",
                     "width", "height", "encoding": "jpeg"}`` (``seq`` matches the record of the same
                     frame; width/height are the JPEG's pixels); ``jpeg`` a baseline JPEG of the
-                    rendered image (overlay, head pixelated per ``privacy``).
+                    rendered image (overlay, hidden as the frame's privacy decision says: the
+                    record's ``privacy`` key).
 
 One hop: :meth:`ZmqPublisher.write` (a :class:`~pipeline.runtime.sink.Tap`, called on the postprocess
 thread) and :meth:`ZmqPublisher.publish_status` (the health thread) only append to one bounded
@@ -43,7 +44,7 @@ from typing import Any, Final
 import cv2
 import zmq
 
-from pipeline.config import ZmqConfig
+from pipeline.config import PrivacyConfig, ZmqConfig
 from pipeline.errors import ConfigError
 from pipeline.frames import Result
 from pipeline.lifecycle import HealthStatus
@@ -51,12 +52,14 @@ from pipeline.loopback import is_loopback_host
 from pipeline.publish.curve import check_clients_dir, load_secret_pair
 from pipeline.record import SCHEMA, encode, record_of, status_record
 from pipeline.render import Renderer
+from pipeline.render.privacy import protect
 from pipeline.runtime.sink import OutputFailures
 
 log = logging.getLogger(__name__)
 
 LINGER_MS: Final = 200
 """How long closing the socket may wait to push out what libzmq still holds."""
+_DEFAULT_PRIVACY: Final = PrivacyConfig()
 QUEUE_SIZE: Final = 256
 """Default length of the in-process queue (messages; ~8 s of records at 30 fps)."""
 FLUSH_S: Final = 1.0
@@ -106,8 +109,8 @@ class ZmqPublisher:
     Args:
         cfg: endpoint, bind/connect, ``send_hwm``, CURVE key files, ``frames``/``frame_fps``/
             ``jpeg_quality``.
-        render: the image of a result for ``frame.*`` messages; None = the captured frame itself
-            (no overlay, no privacy filter: pass a renderer whenever frames leave the machine).
+        render: the image of a result for ``frame.*`` messages; None = the captured frame hidden
+            as its privacy decision says (:func:`pipeline.render.privacy.protect`, default mosaic).
         queue_size: in-process queue length (messages); when full, the oldest is dropped.
         failures: where a frame-encoding failure is recorded (shared with the pipeline's sinks).
 
@@ -305,7 +308,7 @@ class ZmqPublisher:
     def _frame_message(self, result: Result) -> tuple[bytes, ...] | None:
         """``[topic, header, jpeg]`` of ``render(result)``; None (and frames stop) when it fails."""
         try:
-            rgb = result.image if self.render is None else self.render(result)
+            rgb = protect(result, _DEFAULT_PRIVACY) if self.render is None else self.render(result)
             ok, jpeg = cv2.imencode(
                 ".jpg",
                 cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),

@@ -1,8 +1,8 @@
 """The overlay: class colours over the frame, part boxes with labels, centroids and motion trails.
 
 Everything is drawn in RGB on a new array (``result.image`` is shared and never written).
-Drawing order: head pixelation (privacy) → class colours blended with ``alpha`` → trails → boxes,
-labels and centroids. Colours: :mod:`pipeline.render.palette`.
+Drawing order: privacy (the frame's decision: head or whole image pixelated) → class colours
+blended with ``alpha`` → trails → boxes, labels and centroids. Colours: :mod:`pipeline.render.palette`.
 
 Observed parts: solid box, raw centroid as a small hollow circle, smoothed centroid as a filled
 dot. Predicted parts (Kalman coasting, no region this frame): dashed box and dot in a dimmed colour.
@@ -15,11 +15,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from pipeline.config import PrivacyConfig
+from pipeline.config import PrivacyConfig, PrivacyMode
 from pipeline.contract.geometry import CellGrid
 from pipeline.frames import PartInstance, Result
 from pipeline.render.palette import RGB, class_colour, class_colours, class_name, dimmed
-from pipeline.render.privacy import blur_head
+from pipeline.render.privacy import decide, protect
 from pipeline.render.trails import TrailPath, Trails
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
@@ -186,12 +186,19 @@ class OverlayRenderer:
     Args:
         style: what to draw (replace ``self.style`` to toggle layers).
         trail_s: seconds of trail kept.
-        privacy: head pixelation settings; None or ``blur_head=False`` = no pixelation.
+        privacy: mosaic settings: each result is hidden as its own decision says
+            (``result.privacy``, what its record states); None = no pixelation at all (drawing
+            only: every renderer of an output passes one).
+
+    Attributes:
+        view: None = apply each result's decision (what every output gets); a mode = decide again
+            under that mode (the window's ``b`` key: a local view, outputs are unaffected).
     """
 
     def __init__(self, style: OverlayStyle, trail_s: float, privacy: PrivacyConfig | None = None) -> None:
         self.style = style
         self.privacy = privacy
+        self.view: PrivacyMode | None = None
         self.trails = Trails(trail_s)
         self._scratch = BlendScratch()
         self._last: tuple[str, int] | None = None
@@ -206,10 +213,12 @@ class OverlayRenderer:
         if key != self._last:
             self.trails.update(result)
             self._last = key
-        if self.privacy is not None and self.privacy.blur_head:
-            out = blur_head(result, self.privacy)
-        else:
-            out = result.image.copy()
+        out = result.image
+        if self.privacy is not None:
+            applied = None if self.view is None else decide(result.classes, self.privacy, self.view)
+            out = protect(result, self.privacy, applied)
+        if out is result.image:
+            out = out.copy()
         style = self.style
         scale = line_scale(*out.shape[:2])
         if style.mask:

@@ -1,4 +1,12 @@
-"""Head pixelation: a mosaic over the head region, for every image that leaves the process.
+"""Privacy: what every image that leaves the process hides, decided once per frame, and the mosaic.
+
+The decision (:func:`decide`, ``privacy.mode``) is made once per result at the end of
+postprocessing (:class:`~pipeline.postprocess.stage.Postprocessor`), carried on
+:attr:`Result.privacy <pipeline.frames.Result>` and written into its record (``privacy``:
+``head``, ``frame`` or ``none``); every renderer of an output applies exactly that decision
+(:func:`protect`), so the record says what the recordings, ``frame.*`` messages and the window's
+first view got. ``fail_closed`` (the default) hides the whole image unless the model found a head it
+is sure of: if the head cannot be found, nothing of the frame leaves clear.
 
 Pure functions on RGB (H, W, 3) uint8 images. The mosaic grid is aligned to the frame origin
 (cell ``(i, j)`` covers rows ``i*block .. i*block+block-1``), so the blocks do not shimmer as the
@@ -9,14 +17,21 @@ frame pixels over that box only.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Final
+
 import cv2
 import numpy as np
 
-from pipeline.config import PrivacyConfig
+from pipeline.config import PrivacyApplied, PrivacyConfig, PrivacyMode
 from pipeline.contract.classes import HEAD
-from pipeline.frames import Result
+from pipeline.frames import ClassSummary, Result
 
 Box = tuple[int, int, int, int]
+
+FRAME_CELLS: Final = 32
+"""A whole image (``frame``) is hidden as a mosaic of at most this many cells along its longer side
+(cells never finer than ``privacy.block_px``): 60 px cells at 1920x1080, 16 px at 512x512."""
 
 
 def _grow(box: Box, by: int, hw: tuple[int, int]) -> Box:
@@ -80,6 +95,10 @@ def pixelate_mask(image_rgb: np.ndarray, mask_bool: np.ndarray, block_px: int, m
 def head_region(result: Result, class_id: int = HEAD) -> tuple[Box, np.ndarray] | None:
     """The head's frame-pixel bounding box and its mask over that box, from the model-resolution map.
 
+    This is the one definition of the region ``head`` pixelates: every cell of the head class.
+    Extension point: when a keypoint model is present (a later issue), its face points widen this
+    region here (the box and mask grow to cover them) and count as head evidence in :func:`decide`.
+
     Returns:
         ((x0, y0, x1, y1), mask (y1-y0, x1-x0) bool), or None when no cell shows ``class_id``.
         Only the box is blown up to frame pixels (exactly as :meth:`Result.full_class_map`).
@@ -99,15 +118,68 @@ def head_region(result: Result, class_id: int = HEAD) -> tuple[Box, np.ndarray] 
     return (x0, y0, x1, y1), mask
 
 
-def blur_head(result: Result, cfg: PrivacyConfig) -> np.ndarray:
-    """The frame with the head pixelated as ``cfg`` says.
+def decide(
+    classes: Sequence[ClassSummary], cfg: PrivacyConfig, mode: PrivacyMode | None = None
+) -> PrivacyApplied:
+    """The privacy decision of one frame: what every image of it that leaves the process gets.
+
+    The confidence rule (``fail_closed``): the head class's pixels, as summarised in the record's
+    ``classes`` entry of ``head``, must number at least ``cfg.min_head_area_px`` and have a mean
+    softmax probability of at least ``cfg.min_head_score``; then only the head region is pixelated,
+    otherwise (no head, a small one, or an unsure model) the whole image is.
+
+    Args:
+        classes: the frame's class summaries (:attr:`Result.classes <pipeline.frames.Result>`).
+        cfg: the thresholds, and the mode unless ``mode`` is given.
+        mode: decide under this mode instead of ``cfg.mode`` (the window's ``b`` key).
 
     Returns:
-        when ``cfg.blur_head``: a new (H, W, 3) uint8 RGB array (also when no head is visible, so
-        the caller may draw on it); otherwise ``result.image`` itself (shared: do not write into it).
+        ``head`` (the head region; ``head`` mode with a head in view, or ``fail_closed`` with a
+        confident one), ``frame`` (the whole image) or ``none`` (``off``, or ``head`` mode with no
+        head in view).
     """
-    if not cfg.blur_head:
+    mode = cfg.mode if mode is None else mode
+    if mode == "off":
+        return "none"
+    if mode == "frame":
+        return "frame"
+    head = next((c for c in classes if c.class_id == HEAD and c.area_px > 0), None)
+    if mode == "head":
+        return "none" if head is None else "head"
+    confident = head is not None and head.area_px >= cfg.min_head_area_px and head.score >= cfg.min_head_score
+    return "head" if confident else "frame"
+
+
+def pixelate_frame(image_rgb: np.ndarray, block_px: int) -> np.ndarray:
+    """A copy of ``image_rgb`` as a mosaic, whole: cells of ``block_px``, or coarser so that the longer
+    side has at most :data:`FRAME_CELLS` cells; aligned to the origin, each the mean of its cell."""
+    h, w = image_rgb.shape[:2]
+    block = max(block_px, -(-max(h, w) // FRAME_CELLS))
+    ph, pw = -(-h // block) * block, -(-w // block) * block
+    # cells cut by the right/bottom edge: replicate the edge so the mean stays inside the frame
+    padded = (
+        cv2.copyMakeBorder(image_rgb, 0, ph - h, 0, pw - w, cv2.BORDER_REPLICATE)
+        if (ph, pw) != (h, w)
+        else image_rgb
+    )
+    small = cv2.resize(padded, (pw // block, ph // block), interpolation=cv2.INTER_AREA)
+    mosaic = cv2.resize(small, (pw, ph), interpolation=cv2.INTER_NEAREST)
+    return mosaic if (ph, pw) == (h, w) else np.ascontiguousarray(mosaic[:h, :w])
+
+
+def protect(result: Result, cfg: PrivacyConfig, applied: PrivacyApplied | None = None) -> np.ndarray:
+    """The frame as it may leave the process: ``applied`` (default: ``result.privacy``, the decision
+    made once for this frame and written into its record) with ``cfg``'s mosaic cell and margin.
+
+    Returns:
+        ``head``/``frame``: a new (H, W, 3) uint8 RGB array (``head`` also when no head region shows,
+        so the caller may draw on it); ``none``: ``result.image`` itself (shared: do not write into it).
+    """
+    applied = result.privacy if applied is None else applied
+    if applied == "none":
         return result.image
+    if applied == "frame":
+        return pixelate_frame(result.image, cfg.block_px)
     out = result.image.copy()
     found = head_region(result)
     if found is not None:

@@ -9,8 +9,9 @@ Several sources (``sources:`` or repeated ``--source``) share the model, the tra
 the JSONL/CSV/ZeroMQ outputs (records name their source); each source gets its own recordings
 (:func:`recording_path`) and its own status topic.
 
-Every image that leaves the process (recordings, ``frame.*`` messages) goes through the head
-pixelation of ``privacy`` (:func:`overlay_renderer`, :func:`raw_renderer`).
+Every image that leaves the process (recordings, ``frame.*`` messages) goes through the privacy
+decision of its frame (``privacy.mode``, made once in postprocessing and stated in the record;
+:func:`overlay_renderer`, :func:`raw_renderer`).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from pipeline.postprocess.stage import Postprocessor
 from pipeline.publish.publisher import ZmqPublisher
 from pipeline.render import Renderer
 from pipeline.render.overlay import OverlayRenderer, OverlayStyle
-from pipeline.render.privacy import blur_head
+from pipeline.render.privacy import protect
 from pipeline.runtime.pipeline import Pipeline
 from pipeline.runtime.sink import OutputFailures, Sink, Tap
 from pipeline.session.engine_status import EngineBuildStatus
@@ -110,7 +111,7 @@ def _stages(
         from pipeline.postprocess.tracking import PartTracker  # SciPy/filterpy: ~0.6 s, only when tracking
 
         tracker = PartTracker(cfg.tracker)
-    post = Postprocessor(backend.spec, cfg.postprocess.min_area_px, tracker, maps=maps)
+    post = Postprocessor(backend.spec, cfg.postprocess.min_area_px, tracker, maps=maps, privacy=cfg.privacy)
     return pre, InferenceStage(backend), post
 
 
@@ -168,15 +169,26 @@ def limit_opencv_threads() -> None:
 
 
 def overlay_renderer(cfg: Config) -> Renderer:
-    """A new overlay renderer (it keeps trails, so one per consuming thread), head pixelated per
-    ``privacy``. Returns (height, width, 3) uint8 RGB; never writes into ``result.image``."""
-    privacy = cfg.privacy if cfg.privacy.blur_head else None
-    return OverlayRenderer(OverlayStyle(alpha=cfg.display.alpha), cfg.display.trail_s, privacy)
+    """A new overlay renderer (it keeps trails, so one per consuming thread), each frame hidden as
+    its privacy decision says. Returns (height, width, 3) uint8 RGB; never writes into ``result.image``."""
+    return OverlayRenderer(OverlayStyle(alpha=cfg.display.alpha), cfg.display.trail_s, cfg.privacy)
+
+
+def warn_privacy_off(cfg: Config) -> bool:
+    """Log one warning when ``privacy.mode`` is ``off`` (an explicit choice: recordings, ``frame.*``
+    messages and the window's first view then show faces); True if it warned."""
+    if cfg.privacy.mode != "off":
+        return False
+    log.warning(
+        "privacy.mode off: images that leave the process (recordings, frame messages, the window) "
+        "are not pixelated; faces are shown"
+    )
+    return True
 
 
 def raw_renderer(cfg: Config) -> Renderer:
-    """The frame as captured, head pixelated per ``privacy`` (a copy only when it pixelates)."""
-    return functools.partial(blur_head, cfg=cfg.privacy)
+    """The frame as captured, hidden as its privacy decision says (a copy only when it pixelates)."""
+    return functools.partial(protect, cfg=cfg.privacy)
 
 
 def make_sinks(cfg: Config, policies: Mapping[str, Policy]) -> list[Sink]:

@@ -43,6 +43,7 @@ from pipeline.session.build import (
     open_sources,
     overlay_renderer,
     queue_policies,
+    warn_privacy_off,
 )
 from pipeline.sinks.window import WindowSink, open_window
 from pipeline.sources.base import Source
@@ -112,6 +113,7 @@ class Session:
         limit_opencv_threads()
         limit_malloc_arenas()
         sources = list(self._sources) if self._sources is not None else open_sources(cfg)
+        warn_privacy_off(cfg)
         if cfg.zmq.endpoint:
             self.publisher = ZmqPublisher(cfg.zmq, render=overlay_renderer(cfg), failures=self.failures)
         if cfg.metrics.port:

@@ -34,7 +34,7 @@ from typing import Final
 import cv2
 import numpy as np
 
-from pipeline.config import Config, DisplayConfig, Policy, PrivacyConfig, evolve
+from pipeline.config import Config, DisplayConfig, Policy, PrivacyConfig
 from pipeline.frames import Result
 from pipeline.lifecycle import HealthStatus
 from pipeline.render.hud import banner_for, draw_hud, hud_lines
@@ -143,9 +143,10 @@ class WindowSink:
     """Shows results with the overlay and a HUD in a window (Sink protocol: name ``window``, ``latest``, 1).
 
     Args:
-        cfg: window settings (alpha, trail_s, initial head pixelation).
-        privacy: mosaic cell and margin for the head pixelation (its ``blur_head`` is ignored: the
-            window starts with ``cfg.blur_head``; key ``b`` toggles).
+        cfg: window settings (alpha, trail_s).
+        privacy: the run's privacy settings: the window starts showing each frame as every output
+            gets it (its privacy decision: fail-closed by default); key ``b`` switches this local
+            view to no pixelation and back (in an ``off`` run: to ``fail_closed`` and back).
         on_quit: called once, on the render thread, when the user quits (q, Esc, window closed);
             pass ``pipeline.stop``. Must not block.
         title: window title.
@@ -174,9 +175,7 @@ class WindowSink:
         """With several sources, the one shown (key ``n`` moves on); None = whatever comes."""
         self.on_quit = on_quit
         self.period_s = 1.0 / max_hz
-        self.renderer = OverlayRenderer(
-            OverlayStyle(alpha=cfg.alpha), cfg.trail_s, evolve(privacy, blur_head=cfg.blur_head)
-        )
+        self.renderer = OverlayRenderer(OverlayStyle(alpha=cfg.alpha), cfg.trail_s, privacy)
         self.frames_shown = 0
         self.last_shown_seq: int | None = None
         self.paused = False
@@ -229,12 +228,18 @@ class WindowSink:
 
     def toggles(self) -> dict[str, bool]:
         """Layer switches as shown in the HUD."""
-        privacy = self.renderer.privacy
         return {
             "mask": self.renderer.style.mask,
-            "blur": bool(privacy and privacy.blur_head),
+            "blur": self.hiding,
             "trails": self.renderer.style.trails,
         }
+
+    @property
+    def hiding(self) -> bool:
+        """Whether the view pixelates at all (``b`` toggles): as the outputs, or the local override."""
+        privacy, view = self.renderer.privacy, self.renderer.view
+        mode = view if view is not None else privacy.mode if privacy is not None else "off"
+        return mode != "off"
 
     def handle_key(self, code: int) -> str | None:
         """Apply the action of ``cv2.waitKey`` code ``code``; returns the action (None for other keys)."""
@@ -249,7 +254,10 @@ class WindowSink:
         elif action == "trails":
             self.renderer.style = replace(style, trails=not style.trails)
         elif action == "blur" and privacy is not None:
-            self.renderer.privacy = evolve(privacy, blur_head=not privacy.blur_head)
+            if self.renderer.view is not None:
+                self.renderer.view = None  # back to what the outputs get
+            else:
+                self.renderer.view = "off" if privacy.mode != "off" else "fail_closed"
         elif action == "next" and len(self.source_ids) > 1 and self.selected is not None:
             i = self.source_ids.index(self.selected)
             self.selected = self.source_ids[(i + 1) % len(self.source_ids)]

@@ -18,6 +18,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
+from pipeline.config import PrivacyApplied
 from pipeline.contract.geometry import cell_grid
 from pipeline.contract.model_meta import ModelSpec
 from pipeline.frames import Frame, FrameMeta, PartInstance, Result, Timings
@@ -251,8 +252,10 @@ def make_result(
     pts_s: float | None = 0.0,
     mono: float = 0.0,
     source_id: str = "t",
+    privacy: PrivacyApplied = "frame",
 ) -> Result:
-    """A :class:`Result` for sink/overlay tests: ``image`` RGB, ``class_map`` over it (default 1x1 zeros)."""
+    """A :class:`Result` for sink/overlay tests: ``image`` RGB, ``class_map`` over it (default 1x1 zeros),
+    ``privacy`` the decision its outgoing images get (default ``frame``, as an undecided result)."""
     h, w = image.shape[:2]
     cm = np.zeros((1, 1), np.uint8) if class_map is None else class_map
     return sealed(
@@ -265,6 +268,7 @@ def make_result(
             image=image,
             class_map=cm,
             grid=cell_grid(cm.shape, (h, w)),
+            privacy=privacy,
         ),
         publish_mono=mono,
     )

@@ -43,6 +43,22 @@ def test_shipped_configs_load(name):
         ("output: {progress: maybe}", r"output.progress: must be true or false"),
         ("source: [1, 2]", r"source: must be a mapping"),
         ("source: {uri: [", r"not valid YAML"),
+        ("privacy: {mode: blur}", r"privacy.mode: must be one of fail_closed, head, frame, off, got 'blur'"),
+        ("privacy: {min_head_score: 1.5}", r"privacy.min_head_score: must be 0..1, got 1.5"),
+        ("privacy: {min_head_area_px: 0}", r"privacy.min_head_area_px: must be >= 1, got 0"),
+        # removed keys: a config written before fail-closed privacy is refused, never read fail-open
+        (
+            "privacy: {blur_head: false}",
+            r"privacy: blur_head was replaced by mode .*blur_head: false is mode: off",
+        ),
+        (
+            "privacy: {blur_head: true}",
+            r"privacy: blur_head was replaced by mode \(fail_closed, head, frame or off\)",
+        ),
+        (
+            "display: {blur_head: false}",
+            r"display: blur_head was removed: the window starts as privacy.mode says",
+        ),
     ],
 )
 def test_bad_values_name_file_field_and_value(tmp_path, text, message):

@@ -171,3 +171,31 @@ def test_tensorrt_backend_without_tensorrt_is_one_line(infant_stream, colour_mod
     )
     assert_one_line_error(proc, 4)
     assert not out.exists()
+
+
+def test_privacy_flags_and_removed_keys(infant_stream, colour_model_path, tmp_path):
+    """--no-blur is --privacy off (records say none, a warning says so); the two together, a bad mode
+    and a config written before fail-closed privacy (blur_head) are one-line errors, nothing written."""
+    video = write_h264(tmp_path / "v.mp4", frames=3)
+    base = ("run", "--source", str(video), "--model", str(colour_model_path), "--no-display")
+    out = tmp_path / "off.jsonl"
+    proc = run(infant_stream, *base, "--no-blur", "--jsonl", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert "WARNING" in proc.stderr and "privacy.mode off" in proc.stderr
+    assert [json.loads(line)["privacy"] for line in out.read_text().splitlines()] == ["none"] * 3
+    default = tmp_path / "default.jsonl"
+    proc = run(infant_stream, *base, "--jsonl", str(default))
+    assert proc.returncode == 0 and "privacy.mode off" not in proc.stderr
+    assert {json.loads(line)["privacy"] for line in default.read_text().splitlines()} == {"frame"}  # no head
+
+    old = tmp_path / "old.yaml"
+    old.write_text("privacy:\n  blur_head: false\n")
+    bad = tmp_path / "bad.jsonl"
+    for args, needles in (
+        (("--no-blur", "--privacy", "frame"), ("--privacy and --no-blur", "one or the other")),
+        (("--privacy", "blur"), ("--privacy: must be one of fail_closed, head, frame, off", "'blur'")),
+        (("--config", str(old)), ("old.yaml.privacy: blur_head was replaced by mode", "mode: off")),
+    ):
+        proc = run(infant_stream, *base, *args, "--jsonl", str(bad))
+        assert_one_line_error(proc, 2, *needles)
+        assert not bad.exists()

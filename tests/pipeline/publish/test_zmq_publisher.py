@@ -8,17 +8,19 @@ import logging
 import threading
 import time
 
+import cv2
 import numpy as np
 import pytest
 import zmq
 
-from pipeline.config import ZmqConfig
+from pipeline.config import PrivacyConfig, ZmqConfig
 from pipeline.errors import ConfigError
 from pipeline.infer.backends.onnxruntime import OrtBackend
 from pipeline.lifecycle import HealthStatus
 from pipeline.observe.health import HealthReporter
 from pipeline.publish.publisher import ZmqPublisher, is_loopback
-from tests.helpers.media import SyntheticCamera, colour_pipeline
+from pipeline.render.privacy import protect
+from tests.helpers.media import SyntheticCamera, colour_pipeline, make_result
 from tests.helpers.procs import free_port
 from tests.helpers.zmq_helpers import endpoint, handshake, sub_socket
 
@@ -223,3 +225,26 @@ def test_late_joiner_gets_next_status_within_interval(ctx, colour_model_path):
     assert waited < 1.3
     assert record["source"] == "live0" and record["state"] == "running"
     assert record["fps"]["postprocess"] > 10 and record["publisher"]["sent"] >= 1
+
+
+@pytest.mark.parametrize("applied", ["frame", "head", "none"])
+def test_frames_without_a_renderer_still_get_the_privacy_decision(ctx, applied):
+    """``render=None`` sends the captured frame hidden as its decision says, never the frame as is
+    (fail closed: a caller that forgets the renderer leaks nothing the record does not state)."""
+    img = np.repeat(np.random.default_rng(2).integers(0, 256, (64, 96, 1), dtype=np.uint8), 3, axis=2)
+    cm = np.zeros((8, 12), np.uint8)
+    cm[1:4, 2:5] = 1
+    result = make_result(img, cm, privacy=applied)
+    ep = endpoint()
+    with ZmqPublisher(ZmqConfig(endpoint=ep, frames=True, frame_fps=1000.0, jpeg_quality=100)) as pub:
+        sub = sub_socket(ctx, ep, b"frame.")
+        handshake(pub, sub, "frame.ping")
+        pub.write(result)
+        assert sub.poll(5000), "no frame message"
+        _, header, jpeg = sub.recv_multipart()
+    got = cv2.cvtColor(cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    expected = protect(result, PrivacyConfig())
+    assert json.loads(header)["seq"] == result.meta.seq
+    assert np.abs(got.astype(int) - expected).mean() < 3  # JPEG at quality 100
+    if applied != "none":
+        assert np.abs(got.astype(int) - img).mean() > 10  # not the frame as captured

@@ -11,7 +11,7 @@ from pipeline.frames import PartInstance, Result
 from pipeline.render.hud import banner_for, draw_hud, hud_lines
 from pipeline.render.overlay import OverlayRenderer, OverlayStyle, blend_classes, foreground_box
 from pipeline.render.palette import blended, class_colour, class_colours, dimmed
-from pipeline.render.privacy import blur_head
+from pipeline.render.privacy import protect
 from tests.helpers.media import make_result
 
 GREY = (100, 100, 100)
@@ -125,16 +125,32 @@ def test_trails_drawn_and_not_duplicated_by_rerendering():
     assert near.mean() > 0.8
 
 
-def test_privacy_comes_first():
+@pytest.mark.parametrize("applied", ["head", "frame", "none"])
+def test_privacy_comes_first(applied):
+    """The overlay starts from the frame hidden as its decision says, then draws on it."""
     r = grey_scene()
     noisy = np.random.default_rng(0).integers(0, 256, r.image.shape, dtype=np.uint8)
-    r = make_result(noisy, r.class_map)
-    cfg = PrivacyConfig(blur_head=True, block_px=8, margin_px=2)
+    r = make_result(noisy, r.class_map, privacy=applied)
+    cfg = PrivacyConfig(block_px=8, margin_px=2)
     out = OverlayRenderer(PLAIN, 1.0, cfg)(r)
-    expected = blur_head(r, cfg)
+    expected = protect(r, cfg).copy()
     blend_classes(expected, r.class_map, r.grid, 0.5)
     assert np.array_equal(out, expected)
-    assert not np.array_equal(out, OverlayRenderer(PLAIN, 1.0, None)(r))
+    clear = OverlayRenderer(PLAIN, 1.0, None)(r)
+    assert np.array_equal(out, clear) == (applied == "none")
+
+
+def test_view_override_decides_again():
+    """The window's ``b`` key: a view mode decides again under that mode (outputs keep theirs)."""
+    r = grey_scene()
+    noisy = np.random.default_rng(1).integers(0, 256, r.image.shape, dtype=np.uint8)
+    r = make_result(noisy, r.class_map, privacy="frame")
+    renderer = OverlayRenderer(PLAIN, 1.0, PrivacyConfig(block_px=8))
+    hidden = renderer(r)
+    renderer.view = "off"
+    assert np.array_equal(renderer(r), OverlayRenderer(PLAIN, 1.0, None)(r))
+    renderer.view = None
+    assert np.array_equal(renderer(r), hidden)
 
 
 def test_hud_draws_text_and_banner():

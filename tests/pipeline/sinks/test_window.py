@@ -30,9 +30,12 @@ from pipeline.config import DisplayConfig, PrivacyConfig
 from pipeline.contract.geometry import cell_grid
 from pipeline.frames import FrameMeta, Result, Timings
 from pipeline.lifecycle import HealthStatus
+from pipeline.render.overlay import OverlayRenderer, OverlayStyle
 from pipeline.render.palette import blended, class_colour
+from pipeline.render.privacy import pixelate_frame
 from pipeline.sinks import window as window_mod
 from pipeline.sinks.window import WindowSink, display_available, initial_window_size, key_action
+from tests.helpers.media import make_result
 
 REPO = Path(__file__).resolve().parents[3]
 DEADLINE_S = 30.0
@@ -80,11 +83,11 @@ def test_key_action_table(code, action):
 
 def test_handle_key_toggles_and_quits_once():
     quits = []
-    sink = WindowSink(DisplayConfig(blur_head=False), PrivacyConfig(block_px=12), lambda: quits.append(1))
-    assert sink.toggles() == {"mask": True, "blur": False, "trails": True}
+    sink = WindowSink(DisplayConfig(), PrivacyConfig(block_px=12), lambda: quits.append(1))
+    assert sink.toggles() == {"mask": True, "blur": True, "trails": True}
     for key in "mbt ":
         sink.handle_key(ord(key))
-    assert sink.toggles() == {"mask": False, "blur": True, "trails": False} and sink.paused
+    assert sink.toggles() == {"mask": False, "blur": False, "trails": False} and sink.paused
     assert sink.renderer.privacy is not None and sink.renderer.privacy.block_px == 12
     sink.handle_key(ord(" "))
     assert not sink.paused
@@ -93,9 +96,33 @@ def test_handle_key_toggles_and_quits_once():
     sink.close()  # never started: returns at once
 
 
-def test_window_starts_with_display_blur_setting():
-    sink = WindowSink(DisplayConfig(blur_head=True), PrivacyConfig(blur_head=False), lambda: None)
+def noisy_result(privacy: str) -> Result:
+    img = np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    return make_result(img, np.zeros((12, 16), np.uint8), privacy=privacy)
+
+
+def test_window_starts_fail_closed_and_b_shows_the_frame_clear_and_back():
+    """The default view hides what the outputs hide (a frame without a head: all of it); ``b`` is a
+    local switch to the clear frame and back."""
+    sink = WindowSink(DisplayConfig(), PrivacyConfig(), lambda: None)
+    r = noisy_result("frame")
+    clear = OverlayRenderer(OverlayStyle(alpha=0.45), 3.0, None)(r)
     assert sink.toggles()["blur"] is True
+    hidden = sink.renderer(r)
+    assert np.array_equal(hidden, pixelate_frame(r.image, 16))  # nothing found: nothing drawn over it
+    sink.handle_key(ord("b"))
+    assert sink.toggles()["blur"] is False and np.array_equal(sink.renderer(r), clear)
+    sink.handle_key(ord("b"))
+    assert sink.toggles()["blur"] is True and np.array_equal(sink.renderer(r), hidden)
+
+
+def test_window_of_an_off_run_starts_clear_and_b_fails_closed():
+    sink = WindowSink(DisplayConfig(), PrivacyConfig(mode="off"), lambda: None)
+    r = noisy_result("none")
+    assert sink.toggles()["blur"] is False and np.array_equal(sink.renderer(r), r.image)
+    sink.handle_key(ord("b"))
+    assert sink.toggles()["blur"] is True
+    assert np.array_equal(sink.renderer(r), pixelate_frame(r.image, 16))  # no head found: all of it
 
 
 @pytest.mark.parametrize(
