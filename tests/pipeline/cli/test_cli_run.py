@@ -194,7 +194,7 @@ def test_privacy_flags_and_removed_keys(infant_stream, colour_model_path, tmp_pa
     for args, needles in (
         (("--no-blur", "--privacy", "frame"), ("--privacy and --no-blur", "one or the other")),
         (("--privacy", "blur"), ("--privacy: must be one of fail_closed, head, frame, off", "'blur'")),
-        (("--config", str(old)), ("old.yaml.privacy: blur_head was replaced by mode", "mode: off")),
+        (("--config", str(old)), ("old.yaml: privacy: blur_head was replaced by mode", "mode: off")),
     ):
         proc = run(infant_stream, *base, *args, "--jsonl", str(bad))
         assert_one_line_error(proc, 2, *needles)

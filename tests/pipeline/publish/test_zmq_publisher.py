@@ -5,6 +5,7 @@ Every wait below has an explicit deadline (plus pytest-timeout).
 
 import json
 import logging
+import re
 import threading
 import time
 
@@ -53,9 +54,21 @@ def test_port_in_use_is_one_line_config_error():
 @pytest.mark.parametrize(
     ("ep", "reason"),
     [
-        ("tcp://127.0.0.1:notaport", "Invalid argument"),
-        ("nonsense", "Invalid argument"),
-        ("udp://127.0.0.1:5555", "not compatible"),
+        ("tcp://127.0.0.1:notaport", "the port must be 1..65535"),
+        ("tcp://127.0.0.1:99999", "the port must be 1..65535"),  # ZeroMQ would bind a random port
+        ("nonsense", "must be tcp://HOST:PORT, ipc://PATH or inproc://NAME"),
+        ("udp://127.0.0.1:5555", "must be tcp://HOST:PORT, ipc://PATH or inproc://NAME"),
+    ],
+)
+def test_malformed_endpoint_is_refused_by_the_config(ep, reason):
+    with pytest.raises(ConfigError, match=f"^ZmqConfig.endpoint: {re.escape(reason)}, got ") as err:
+        ZmqConfig(endpoint=ep)
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("ep", "reason"),
+    [
         ("tcp://192.0.2.1:5555", "Cannot assign"),
         ("", "no endpoint"),
     ],
