@@ -36,6 +36,10 @@ class FrameMeta:
         capture_wall: ``time.time()`` seconds (Unix epoch) at the same instant.
         pts_s: presentation time in seconds from the stream (None when the source has none).
         width, height: frame size in pixels.
+        image_file: the image file the frame was read from (image sources: the path as the source
+            names it, e.g. ``frames/0003.jpg``); None for video, streams and cameras.
+        still: the frame is an independent still (an image, not a frame of a sequence): nothing is
+            tracked from the previous frame of its source into it.
     """
 
     source_id: str
@@ -45,6 +49,8 @@ class FrameMeta:
     pts_s: float | None
     width: int
     height: int
+    image_file: str | None = None
+    still: bool = False
 
 
 @dataclass(frozen=True)

@@ -169,6 +169,11 @@ class TrackerConfig(_Section):
         max_coast_s: how long a track without a region is predicted before it ends.
         min_hits_to_coast: frames a track must have been observed in before it may coast; younger
             tracks (fragments, short false positives) end at their first miss.
+        coast_damping_per_s: rate (1/s) at which a coasting track's velocity decays: ``τ`` seconds
+            after its last region it moves at ``v·e^(−rate·τ)`` and has travelled at most
+            ``v/rate`` in all; 0 = keeps its velocity.
+        coast_max_speed_px_s: a coasting track starts from its last velocity capped at this speed
+            (px/s; the direction is kept).
     """
 
     enabled: bool = True
@@ -179,6 +184,8 @@ class TrackerConfig(_Section):
     gate_chi2: Positive = 13.8
     max_coast_s: NonNegative = 1.0
     min_hits_to_coast: Annotated[int, Field(ge=1)] = 3
+    coast_damping_per_s: NonNegative = 2.0
+    coast_max_speed_px_s: Positive = 600.0
 
 
 class ZmqConfig(_Section):
