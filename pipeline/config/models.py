@@ -86,7 +86,9 @@ class SourceConfig(_Section):
     with a backoff from ``reconnect_initial_s`` doubling up to ``reconnect_max_s``; the 2 s cap
     keeps the time from a camera's return to the first frame under ~3 s. Timeouts and backoffs are
     seconds; ``width``/``height`` pixels and ``fps`` frames per second requested from a camera
-    (0 = its default).
+    (0 = its default). ``sequence``: a folder of images is a frame sequence (tracked across images,
+    like video frames); by default each image is an independent still (nothing tracked from one
+    image into the next).
     """
 
     uri: Text = ""
@@ -104,6 +106,7 @@ class SourceConfig(_Section):
     width: Count = 0
     height: Count = 0
     fps: NonNegative = 0.0
+    sequence: bool = False
 
 
 class ModelConfig(_Section):

@@ -431,6 +431,21 @@ def test_time_going_backwards_resets_that_source_only():
     ] == [1]
 
 
+def test_a_still_ends_every_track_of_its_source_first():
+    """Images of a folder that is not a sequence: each image's parts start new tracks at rest, nothing
+    coasts from one image into the next (another source keeps its tracks)."""
+    tracker = BoundedTracker(TrackerConfig())
+    for k in range(5):
+        tracker.update(meta(k, k / FPS, source="video"), (part(300.0 + 5 * k, 300.0),))
+    stills = [replace(meta(k, None, source="images", mono=float(k)), still=True) for k in range(5)]
+    outs = [tracker.update(m, (part(100.0 + k, 100.0), part(200.0, 200.0, 3))) for k, m in enumerate(stills)]
+    outs.append(tracker.update(replace(meta(5, None, source="images", mono=5.0), still=True), ()))
+    assert [[p.track_id for p in out] for out in outs] == [[1, 2], [3, 4], [5, 6], [7, 8], [9, 10], []]
+    assert all(p.state == "observed" and p.velocity == (0.0, 0.0) for out in outs for p in out)
+    (video,) = tracker.update(meta(5, 5 / FPS, source="video"), (part(325.0, 300.0),))
+    assert (video.track_id, video.state) == (1, "observed")
+
+
 def test_time_jump_beyond_coasting_ends_tracks():
     tracker = BoundedTracker(TrackerConfig(max_coast_s=1.0))
     for k in range(5):
