@@ -113,13 +113,15 @@ class PartTracker:
         """Track one frame's regions.
 
         Args:
-            meta: the frame (``source_id``, and ``pts_s`` or ``capture_mono`` for the time).
+            meta: the frame (``source_id``, ``pts_s`` or ``capture_mono`` for the time, ``width`` and
+                ``height`` for the frame's bounds, ``still`` for an independent image).
             parts: the frame's regions, as :func:`~pipeline.parts.extract_parts` returns them.
         Returns:
-            every region in input order, copied with ``track_id``, ``state="observed"``, ``smoothed``,
-            ``velocity`` and ``uncertainty`` set (``centroid`` stays the measured one); then one
-            ``predicted`` part per coasting track, by ``track_id``. A part without a centroid is passed
-            through unchanged.
+            every region in input order, copied with ``track_id``, ``state="observed"``, ``smoothed``
+            (held inside the frame), ``velocity`` and ``uncertainty`` set (``centroid`` stays the
+            measured one); then one ``predicted`` part per coasting track still inside the frame, by
+            ``track_id`` (damped motion, box cut at the frame's edges). A part without a centroid is
+            passed through unchanged.
         """
         src = self._sources.setdefault(meta.source_id, _SourceTracks())
         t = meta.pts_s if meta.pts_s is not None else meta.capture_mono

@@ -177,6 +177,8 @@ def test_real_photos_of_different_sizes_keep_their_size(infant_stream, tmp_path)
     assert [(r["width"], r["height"]) for r in records] == [(512, 512), (640, 480), (640, 480)]
     assert_records_in_frame(records)
     assert not any(p["state"] == "predicted" for r in records for p in r["parts"])
+    ids = [{p["track_id"] for p in r["parts"]} for r in records]
+    assert all(ids) and not (ids[0] & ids[1]) and not (ids[1] & ids[2])  # (11 were shared before)
     for r in records:
         name = Path(r["image"]).name
         assert read_rgb(overlay / name).shape == (r["height"], r["width"], 3), name
