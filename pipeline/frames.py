@@ -37,6 +37,10 @@ class FrameMeta:
         capture_wall: ``time.time()`` seconds (Unix epoch) at the same instant.
         pts_s: presentation time in seconds from the stream (None when the source has none).
         width, height: frame size in pixels.
+        image_file: the image file the frame was read from (image sources: the path as the source
+            names it, e.g. ``frames/0003.jpg``); None for video, streams and cameras.
+        still: the frame is an independent still (an image, not a frame of a sequence): nothing is
+            tracked from the previous frame of its source into it.
     """
 
     source_id: str
@@ -46,6 +50,8 @@ class FrameMeta:
     pts_s: float | None
     width: int
     height: int
+    image_file: str | None = None
+    still: bool = False
 
 
 @dataclass(frozen=True)
@@ -96,14 +102,15 @@ class PartInstance:
         instance: 0-based index among this class's regions in this frame, largest area first;
             None for a ``predicted`` part (no region this frame).
         box: (x0, y0, x1, y1), x1/y1 exclusive; for a ``predicted`` part, the last observed box
-            moved by the predicted displacement.
+            moved by the predicted displacement and cut at the frame's edges.
         centroid: (x, y) measured mean pixel position (pixel indices, as
             cv2.connectedComponentsWithStats); None for a ``predicted`` part.
         area_px: pixel count (0 for a ``predicted`` part).
         score: mean softmax probability of ``class_id`` over the region, 0..1 (0 when predicted).
         track_id: stable id of the part's track (None without a tracker).
         state: ``observed`` (a region this frame) or ``predicted`` (Kalman coasting, no region).
-        smoothed: (x, y) Kalman-filtered position, px.
+        smoothed: (x, y) Kalman-filtered position, px, inside the frame (``[0, width − 1] ×
+            [0, height − 1]``; a coasting track that leaves the frame ends).
         velocity: (vx, vy) Kalman velocity, px/s (x right, y down).
         uncertainty: (σx, σy) standard deviation of the smoothed position, px.
     """

@@ -72,13 +72,19 @@ def class_record(summary: ClassSummary) -> dict[str, Any]:
 
 
 def to_record(result: Result) -> dict[str, Any]:
-    """The schema-1 record of ``result`` (its ``publish_mono`` gives ``capture_to_publish``)."""
+    """The schema-1 record of ``result`` (its ``publish_mono`` gives ``capture_to_publish``).
+
+    Frames read from image files also carry ``image``: the file, as the source names it (an
+    additive key: only image sources have it; schema-1 readers ignore keys they do not know).
+    """
     m, t = result.meta, result.timings
     publish_mono = result.publish_mono
+    image = {} if m.image_file is None else {"image": m.image_file}
     return {
         "schema": SCHEMA,
         "source": m.source_id,
         "seq": m.seq,
+        **image,
         "pts_s": None if m.pts_s is None else round(m.pts_s, 4),
         "capture_ts": round(m.capture_wall, 4),
         "width": m.width,

@@ -7,6 +7,7 @@ import json
 import subprocess
 from pathlib import Path
 
+from tests.helpers.bounds import assert_records_in_frame
 from trainer.accuracy import compare, load_jsonl
 
 MODEL = Path(__file__).resolve().parents[1] / "models" / "infant-seg.onnx"
@@ -52,6 +53,7 @@ def test_default_model_tracks_synthetic_infant(infant_stream, tmp_path):
     assert proc.returncode == 0, proc.stderr
     records = load_jsonl(out)
     assert len(records) == 60
+    assert assert_records_in_frame(records) > 0  # no part, observed or predicted, outside the frame
     report = {r.name: r for r in compare(records, json.loads(video.with_suffix(".json").read_text()))}
     assert set(report) == {"head", "arm", "torso", "leg"}
     for part in report.values():

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import av
 
+from tests.helpers.bounds import assert_records_in_frame
 from tests.helpers.procs import free_port
 
 MODEL = Path(__file__).resolve().parents[1] / "models" / "infant-seg.onnx"
@@ -54,6 +55,7 @@ def test_run_publishes_tracked_records_to_a_subscriber_and_records_a_playable_mp
     assert all(r["schema"] == 1 and r["source"] == "cam0" for r in records)
     parts = [p for r in records for p in r["parts"]]
     assert parts and all(isinstance(p["track_id"], int) for p in parts)
+    assert_records_in_frame(records)  # no part, observed or predicted, outside the frame
     observed = [p for p in parts if p["state"] == "observed"]
     assert observed and all(p["smoothed"] is not None and p["velocity"] is not None for p in observed)
     # a track keeps its id from frame to frame (the same id appears in many records)

@@ -22,15 +22,17 @@ duration)), neither of which counts. Windows, growth and ratios: :mod:`tools.soa
 Writes ``DIR/soak.png`` (RSS, fps, latency, CPU vs time; first/last 10 % shaded), ``DIR/soak.json``
 (summary and per-second samples), the child's outputs and ``DIR/child.log`` (its stderr); prints a
 table. At the end (or on Ctrl-C/SIGTERM of the soak) the child gets SIGINT and must exit 130 (a clean
-stop). Exit code: 0; 1 when the run failed (child died, no records, unclean stop) or, with ``--check``,
-when a target is missed (RSS growth ≤ 5 %, p99 latency of the last 10 % ≤ 1.10 × the first); 130 when
-interrupted.
+stop). After the run the child's JSONL is read back and every part outside its frame is counted
+(:func:`tools.soak_stats.parts_outside_frame`). Exit code: 0; 1 when the run failed (child died, no
+records, unclean stop) or, with ``--check``, when a target is missed (RSS growth ≤ 5 %, p99 latency of
+the last 10 % ≤ 1.10 × the first, no part outside its frame); 130 when interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import math
 import shutil
 import signal
@@ -45,7 +47,7 @@ from typing import Any, Final
 
 from tools.soak_probe import LoadProbe, Record, RecordReader
 from tools.soak_report import CLEAN_EXIT, Run, Sample, draw, format_table, summarize, write_json
-from tools.soak_stats import default_warmup, per_second
+from tools.soak_stats import default_warmup, part_outside_frame, parts_outside_frame, per_second
 from tools.zmq_bench import free_port
 
 DEFAULT_DURATION_S: Final = 1800.0
@@ -220,6 +222,33 @@ def soak(cmd: list[str], endpoint: str, log_path: Path, duration_s: float, warmu
     return run
 
 
+OUTSIDE_EXAMPLES: Final = 5
+
+
+def outside_frame(jsonl: Path) -> tuple[int, list[str]]:
+    """(parts outside their frame, the first few as ``source#seq state name#track``) over every
+    record of the run's JSONL (a missing file: 0; a torn last line is skipped)."""
+    count, examples = 0, []
+    if not jsonl.exists():
+        return 0, []
+    with jsonl.open(encoding="utf-8") as lines:
+        for line in lines:
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            n = parts_outside_frame(record)
+            count += n
+            if n and len(examples) < OUTSIDE_EXAMPLES:
+                w, h = int(record["width"]), int(record["height"])
+                examples += [
+                    f"{record['source']}#{record['seq']} {p.get('state')} {p.get('name')}#{p.get('track_id')}"
+                    for p in record["parts"]
+                    if part_outside_frame(p, w, h)
+                ]
+    return count, examples[:OUTSIDE_EXAMPLES]
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog="python -m tools.soak", description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--duration", type=float, default=DEFAULT_DURATION_S, help="measured seconds (1800)")
@@ -266,6 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"soak: /metrics scraped every {scraper.interval_s:g} s: {scraper.ok} answers, {scraper.failed} failed"
     )
+    run.outside_frame, run.outside_examples = outside_frame(out / "soak.jsonl")
     summary = summarize(run, warmup)
     info = {
         "command": cmd,

@@ -19,6 +19,7 @@ from tools.soak_stats import (
     MAX_P99_RATIO,
     MAX_RSS_GROWTH,
     WindowStats,
+    frame_failures,
     in_window,
     load_note,
     lost_records,
@@ -68,6 +69,10 @@ class Run:
     exit_code: int | None = None
     interrupted: bool = False
     errors: list[str] = field(default_factory=list)
+    outside_frame: int = 0
+    """Parts of the run's JSONL records outside their frame (:func:`tools.soak_stats.parts_outside_frame`)."""
+    outside_examples: list[str] = field(default_factory=list)
+    """The first few of them (``source#seq state name#track``)."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,8 @@ class Summary:
     failures: list[str]
     errors: list[str]
     note: str
+    outside_frame: int = 0
+    outside_examples: list[str] = field(default_factory=list)
 
 
 def _mean(values: np.ndarray) -> float:
@@ -145,9 +152,11 @@ def summarize(run: Run, warmup_s: float) -> Summary:
         load=load,
         stage_fps={k: float(np.mean(v)) for k, v in stage.items()},
         exit_code=run.exit_code,
-        failures=target_failures(stats),
+        failures=target_failures(stats) + frame_failures(run.outside_frame),
         errors=errors,
         note=load_note(*(tuple(load[f]) for f in ("wait", "others", "pressure"))),  # type: ignore[arg-type]
+        outside_frame=run.outside_frame,
+        outside_examples=list(run.outside_examples),
     )
 
 
@@ -184,6 +193,11 @@ def format_table(s: Summary) -> str:
             f"child CPU {ld['cpu'][0]:.0f} → {ld['cpu'][1]:.0f} %, run-queue wait {ld['wait'][0]:.0f} → "
             f"{ld['wait'][1]:.0f} %, others' CPU {ld['others'][0]:.0f} → {ld['others'][1]:.0f} %, "
             f"CPU pressure {ld['pressure'][0]:.0f} → {ld['pressure'][1]:.0f} %",
+        ),
+        (
+            "parts outside the frame",
+            f"{s.outside_frame}  (target 0: {_ok(s.outside_frame == 0)})"
+            + (f"; e.g. {', '.join(s.outside_examples[:3])}" if s.outside_examples else ""),
         ),
         ("stage fps (mean)", ", ".join(f"{k} {v:.1f}" for k, v in s.stage_fps.items()) or "-"),
         ("child exit code", f"{s.exit_code} (SIGINT → {CLEAN_EXIT} expected)"),

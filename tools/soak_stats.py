@@ -18,14 +18,18 @@ The measured run is ``[0, D]``, D = the time of the last per-second sample.
   is about the 3rd-highest latency, which moves by ~8 % between windows with no creep at all (replaying
   the quiet 30-minute run as 2-minute runs, the point ratio exceeded 1.10 in 16 % of them). Over 30
   minutes (4,500 records per window) the bound is within a few % of the point ratio.
+- **parts outside the frame** = parts of the run's records (every record of the JSONL, warm-up included)
+  with a ``centroid`` or ``smoothed`` outside ``[0, width − 1] × [0, height − 1]`` or a ``box`` not a
+  non-empty box within ``[0, width] × [0, height]`` (:func:`parts_outside_frame`). Target: 0 (a tracker
+  that lets a coasting part fly out of the picture publishes such parts).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 
@@ -181,6 +185,32 @@ def target_failures(
             f"{s.p99_first_ms:.1f} ms{bound} > {max_ratio:.2f}"
         )
     return out
+
+
+def part_outside_frame(part: Mapping[str, Any], width: int, height: int) -> bool:
+    """Does a record's part lie (partly) outside a ``width`` × ``height`` frame? (definition: module doc)"""
+    for key in ("centroid", "smoothed"):
+        xy = part.get(key)
+        if xy is not None and not (0 <= xy[0] <= width - 1 and 0 <= xy[1] <= height - 1):
+            return True
+    box = part.get("box")
+    if box is None:
+        return False
+    x0, y0, x1, y1 = box
+    return not (0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height)
+
+
+def parts_outside_frame(record: Mapping[str, Any]) -> int:
+    """How many parts of a schema-1 record lie outside the record's ``width`` × ``height``."""
+    w, h = int(record["width"]), int(record["height"])
+    return sum(part_outside_frame(p, w, h) for p in record.get("parts") or ())
+
+
+def frame_failures(outside_parts: int) -> list[str]:
+    """The missed target of the parts-outside-the-frame count (0 allowed), as :func:`target_failures`."""
+    if outside_parts == 0:
+        return []
+    return [f"{outside_parts} published parts outside their frame (target 0)"]
 
 
 def per_second(values: Sequence[float]) -> tuple[float, float]:

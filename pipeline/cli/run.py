@@ -73,6 +73,11 @@ OVERRIDES: dict[str, tuple[str, dict[str, Any]]] = {
 FLAGS: dict[str, tuple[str, Any, str]] = {
     "--realtime": ("source.realtime", True, "pace a file to its frame rate, like a camera"),
     "--loop": ("source.loop", True, "restart a file at its end"),
+    "--sequence": (
+        "source.sequence",
+        True,
+        "an image folder is a frame sequence: track parts across its images (default: independent stills)",
+    ),
     "--no-progress": ("output.progress", False, "no health line on stderr"),
     "--no-tracking": ("tracker.enabled", False, "publish raw regions only (no Kalman tracks)"),
     "--zmq-connect": ("zmq.connect", True, "connect the PUB socket to the endpoint instead of binding"),

@@ -102,7 +102,9 @@ class SourceConfig(_Section):
     with a backoff from ``reconnect_initial_s`` doubling up to ``reconnect_max_s``; the 2 s cap
     keeps the time from a camera's return to the first frame under ~3 s. Timeouts and backoffs are
     seconds; ``width``/``height`` pixels and ``fps`` frames per second requested from a camera
-    (0 = its default).
+    (0 = its default). ``sequence``: a folder of images is a frame sequence (tracked across images,
+    like video frames); by default each image is an independent still (nothing tracked from one
+    image into the next).
     """
 
     uri: Text = ""
@@ -120,6 +122,7 @@ class SourceConfig(_Section):
     width: Count = 0
     height: Count = 0
     fps: NonNegative = 0.0
+    sequence: bool = False
 
 
 class ModelConfig(_Section):
@@ -185,6 +188,11 @@ class TrackerConfig(_Section):
         max_coast_s: how long a track without a region is predicted before it ends.
         min_hits_to_coast: frames a track must have been observed in before it may coast; younger
             tracks (fragments, short false positives) end at their first miss.
+        coast_damping_per_s: rate (1/s) at which a coasting track's velocity decays: ``τ`` seconds
+            after its last region it moves at ``v·e^(−rate·τ)`` and has travelled at most
+            ``v/rate`` in all; 0 = keeps its velocity.
+        coast_max_speed_px_s: a coasting track starts from its last velocity capped at this speed
+            (px/s; the direction is kept).
     """
 
     enabled: bool = True
@@ -195,6 +203,8 @@ class TrackerConfig(_Section):
     gate_chi2: Positive = 13.8
     max_coast_s: NonNegative = 1.0
     min_hits_to_coast: Annotated[int, Field(ge=1)] = 3
+    coast_damping_per_s: NonNegative = 2.0
+    coast_max_speed_px_s: Positive = 600.0
 
 
 ZMQ_DEFAULT_ENDPOINT = "tcp://127.0.0.1:5555"

@@ -2,8 +2,9 @@
 
 Time of a result = its ``pts_s`` when the source has one, else its ``capture_mono``. A point is
 forgotten once it is more than ``trail_s`` older than the newest result; a track not seen for
-``trail_s`` is forgotten whole. Time going backwards (a looping file) clears everything. Memory is
-bounded by time and, whatever the timestamps do, by :data:`MAX_POINTS` per track.
+``trail_s`` is forgotten whole. Time going backwards (a looping file) clears everything, and so does
+a still (``meta.still``: an independent image has no motion history). Memory is bounded by time and,
+whatever the timestamps do, by :data:`MAX_POINTS` per track.
 """
 
 from __future__ import annotations
@@ -64,8 +65,8 @@ class Trails:
     def update(self, result: Result) -> None:
         """Add the tracked parts of ``result`` and forget what is older than ``trail_s``."""
         now = result_time(result)
-        if self._now is not None and now < self._now:
-            self._tracks.clear()  # time went backwards: a looped file or a restarted source
+        if (self._now is not None and now < self._now) or result.meta.still:
+            self._tracks.clear()  # time went backwards (a looped file, a restarted source), or a still
         self._now = now
         if self.trail_s > 0:
             for part in result.parts:

@@ -31,6 +31,7 @@ from pipeline import REPO_ROOT
 from pipeline.config import Config, Policy, evolve
 from pipeline.contract.geometry import Letterbox
 from pipeline.contract.model_meta import ModelSpec
+from pipeline.errors import ConfigError
 from pipeline.frames import Frame, Prepared
 from pipeline.infer.backends import Backend, create_backend
 from pipeline.infer.inference import InferenceStage
@@ -45,9 +46,11 @@ from pipeline.runtime.pipeline import Pipeline
 from pipeline.runtime.sink import OutputFailures, Sink, Tap
 from pipeline.session.engine_status import EngineBuildStatus
 from pipeline.sinks.csv import CsvSink
+from pipeline.sinks.images import ImageFileSink
 from pipeline.sinks.jsonl import JsonlSink
 from pipeline.sinks.video import VideoSink
-from pipeline.sources import Source, open_source
+from pipeline.sinks.video_writer import SUFFIXES
+from pipeline.sources import ImageSource, Source, open_source
 from pipeline.sources.base import queue_policy
 
 if TYPE_CHECKING:
@@ -191,24 +194,52 @@ def raw_renderer(cfg: Config) -> Renderer:
     return functools.partial(protect, cfg=cfg.privacy)
 
 
-def make_sinks(cfg: Config, policies: Mapping[str, Policy]) -> list[Sink]:
-    """The file and recording sinks ``cfg`` asks for (``policies``: source id → queue policy). Each
+def image_inputs(sources: Sequence[Source]) -> dict[str, Path]:
+    """Source id → the image file or folder it reads, for the sources that read image files."""
+    return {s.source_id: s.path for s in sources if isinstance(s, ImageSource)}
+
+
+def make_sinks(
+    cfg: Config, policies: Mapping[str, Policy], images: Mapping[str, Path] | None = None
+) -> list[Sink]:
+    """The file and recording sinks ``cfg`` asks for (``policies``: source id → queue policy;
+    ``images``: source id → image file or folder, for image sources, :func:`image_inputs`). Each
     source gets its own recordings, following its policy: every frame from files (critical), the
-    newest (never holding up inference; best-effort) from live sources."""
+    newest (never holding up inference; best-effort) from live sources.
+
+    An image source's recording is a folder with one image per input image, each of its own size
+    (:class:`~pipeline.sinks.images.ImageFileSink`), unless its path ends in a video suffix (then
+    one video, images of other sizes letterboxed into the first one's size). The CSV gets the
+    ``image`` column when a source reads images.
+    """
+    images = images or {}
     sinks: list[Sink] = []
     if cfg.output.jsonl:
         sinks.append(JsonlSink(cfg.output.jsonl))
     if cfg.output.csv:
-        sinks.append(CsvSink(cfg.output.csv))
+        sinks.append(CsvSink(cfg.output.csv, image_column=bool(images)))
     rec = cfg.record
     several = len(policies) > 1
     for sid, policy in policies.items():
+        folders: dict[Path, str] = {}
         for path, render, flag in (
             (rec.overlay, overlay_renderer, "--record"),
             (rec.raw, raw_renderer, "--record-raw"),
         ):
-            if path:
-                out = recording_path(path, sid, several)
+            if not path:
+                continue
+            out = recording_path(path, sid, several)
+            if sid in images and Path(out).suffix.lower() not in SUFFIXES:
+                folder, given = Path(out).resolve(), images[sid].resolve()
+                if folder == (given if given.is_dir() else given.parent):
+                    raise ConfigError(
+                        f"{flag} {out}: is the folder of the input images (would overwrite them)"
+                    )
+                if folder in folders:
+                    raise ConfigError(f"{folders[folder]} and {flag}: give them different folders")
+                folders[folder] = flag
+                sinks.append(ImageFileSink(out, render(cfg), flag, source_id=sid))
+            else:
                 sinks.append(VideoSink(out, render(cfg), rec.crf, flag, policy, source_id=sid))
     return sinks
 

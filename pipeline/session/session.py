@@ -36,6 +36,7 @@ from pipeline.runtime.signals import StopSignals
 from pipeline.runtime.sink import OutputFailures, Sink
 from pipeline.session.build import (
     build_pipeline,
+    image_inputs,
     limit_malloc_arenas,
     limit_opencv_threads,
     load_backend,
@@ -123,7 +124,7 @@ class Session:
         backend = self._backend or load_backend(cfg, self.publisher)
         if self._want_window:
             self.window = open_window(cfg, on_quit=self.stop)
-        sinks = make_sinks(cfg, queue_policies(cfg, sources))
+        sinks = make_sinks(cfg, queue_policies(cfg, sources), image_inputs(sources))
         if self.window is not None:
             sinks.append(self.window)
         if self.metrics is not None:

@@ -13,6 +13,9 @@ from pipeline.sinks.table import CsvWriter
 class CsvSink:
     """Writes the rows of each result's schema-1 record to ``path`` (``--csv``); lossless.
 
+    ``image_column``: the run reads image files; the CSV gets the ``image`` column
+    (:data:`pipeline.sinks.table.IMAGE_COLUMN`).
+
     The folder is created (or refused with a ConfigError naming ``flag_name``) at construction,
     the file with the first record.
     """
@@ -22,8 +25,8 @@ class CsvSink:
     capacity = 256
     critical = True
 
-    def __init__(self, path: str | Path, flag_name: str = "--csv") -> None:
-        self.writer = CsvWriter(path, flag_name)
+    def __init__(self, path: str | Path, flag_name: str = "--csv", image_column: bool = False) -> None:
+        self.writer = CsvWriter(path, flag_name, image_column)
         self.path = self.writer.path
 
     def write(self, result: Result) -> None:

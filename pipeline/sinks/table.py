@@ -5,6 +5,9 @@ same file. Units as in the record (pipeline/publish/record.py): pixels of the or
 px/s, ``pts_s`` stream seconds, ``capture_ts`` Unix seconds. A value the record does not have
 (``None``: a ``predicted`` part has no centroid and no instance; no tracker → no track id,
 smoothed position or velocity) is an empty cell. A frame without parts has no row.
+
+Records of image sources name their file (``image``); a CSV of such records has one more column,
+:data:`IMAGE_COLUMN`, after :data:`COLUMNS` (a CSV of video frames keeps exactly :data:`COLUMNS`).
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ COLUMNS: Final[tuple[str, ...]] = (
     "score",
 )
 """Column order of the CSV file (the header)."""
+IMAGE_COLUMN: Final = "image"
+"""The last column of a CSV of image records: the image file the row's part was found in."""
 
 # column pair → the record's part key holding [x, y] (or [x0, y0, x1, y1] for the box)
 _PAIRS: Final = (
@@ -64,7 +69,8 @@ def _spread(names: Sequence[str], value: Sequence[Any] | None) -> dict[str, Any]
 
 
 def record_rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The rows (column → value, ``None`` for missing) of one schema-1 record, in ``parts`` order.
+    """The rows (column → value, ``None`` for missing) of one schema-1 record, in ``parts`` order:
+    :data:`COLUMNS`, and :data:`IMAGE_COLUMN` when the record names an image file.
 
     Raises:
         KeyError, TypeError, ValueError: the record is not a schema-1 parts record.
@@ -82,6 +88,8 @@ def record_rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:
             row.update(_spread(names, part.get(key)))
         row["area_px"] = part.get("area_px")
         row["score"] = part.get("score")
+        if IMAGE_COLUMN in record:
+            row[IMAGE_COLUMN] = record[IMAGE_COLUMN]
         rows.append(row)
     return rows
 
@@ -91,11 +99,14 @@ class CsvWriter:
 
     The folder is created at construction (errors name ``flag_name``); the file and its header
     are written with the first record, so a run that fails before producing anything leaves no file.
+    ``image_column``: add :data:`IMAGE_COLUMN` to the header (True), or not (False), or when the
+    first record names an image (None); a record's ``image`` without the column is left out.
     """
 
-    def __init__(self, path: str | Path, flag_name: str = "--csv") -> None:
+    def __init__(self, path: str | Path, flag_name: str = "--csv", image_column: bool | None = None) -> None:
         self.path = prepare_output(path, flag_name)
         self.flag_name = flag_name
+        self.image_column = image_column
         self._file: IO[str] | None = None
         self._writer: csv.DictWriter[str] | None = None
         self.records = 0
@@ -106,7 +117,10 @@ class CsvWriter:
         rows = record_rows(record)
         if self._writer is None:
             self._file = open_output(self.path, self.flag_name, newline="")
-            self._writer = csv.DictWriter(self._file, fieldnames=COLUMNS)  # RFC 4180: CRLF rows
+            image = IMAGE_COLUMN in record if self.image_column is None else self.image_column
+            header = (*COLUMNS, IMAGE_COLUMN) if image else COLUMNS
+            # RFC 4180: CRLF rows
+            self._writer = csv.DictWriter(self._file, fieldnames=header, extrasaction="ignore")
             self._writer.writeheader()
         assert self._file is not None
         self._writer.writerows(rows)  # csv writes None as an empty cell

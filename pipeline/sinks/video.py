@@ -26,7 +26,8 @@ class VideoSink:
     The folder is created and checked at construction (ConfigError naming ``flag``); the file is
     created with the first frame, so a run that fails before producing a frame leaves no file.
     The frame size is the first rendered frame's, rounded up to even (odd sizes are padded by
-    one replicated column/row); later frames of another size are resized to it.
+    one replicated column/row); later frames of another size are letterboxed into it (aspect kept,
+    :func:`~pipeline.sinks.video_writer.fit_frame`).
 
     Timestamps: a frame's time is ``meta.pts_s`` (the stream's clock) when the first frame has
     one, else ``meta.capture_mono``; a later frame lacking ``pts_s`` is placed after the previous

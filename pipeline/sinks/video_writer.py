@@ -102,8 +102,9 @@ def fit_frame(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
     A frame of the recording's source size with odd dims (``size`` is that size rounded up to even)
     is padded by one replicated column/row on the right/bottom: no pixel is lost and coordinates are
-    unchanged. A frame of any other size (a stream that came back at another resolution) is resized
-    to ``size`` (aspect not preserved). Never writes into ``rgb``; may return it unchanged.
+    unchanged. A frame of any other size (a stream that came back at another resolution, images of
+    different sizes) is letterboxed: scaled to fit inside ``size`` with its aspect ratio kept, centred,
+    the rest black. Never writes into ``rgb``; may return it unchanged.
     """
     width, height = size
     h, w = rgb.shape[:2]
@@ -111,8 +112,13 @@ def fit_frame(rgb: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         return rgb
     if even_size(w, h) == (width, height):
         return cv2.copyMakeBorder(rgb, 0, height - h, 0, width - w, cv2.BORDER_REPLICATE)
-    shrink = w * h > width * height
-    return cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    scale = min(width / w, height / h)
+    sw, sh = max(1, min(width, round(w * scale))), max(1, min(height, round(h * scale)))
+    scaled = cv2.resize(rgb, (sw, sh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    out = np.zeros((height, width, 3), np.uint8)
+    x0, y0 = (width - sw) // 2, (height - sh) // 2
+    out[y0 : y0 + sh, x0 : x0 + sw] = scaled
+    return out
 
 
 class H264Writer:

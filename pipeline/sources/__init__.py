@@ -35,7 +35,7 @@ def open_source(cfg: SourceConfig) -> Source:
         raise SourceError(f"{mask_url(uri)}: unsupported URL scheme")
     path = Path(uri)
     if path.is_dir() or path.suffix.lower() in IMAGE_EXTENSIONS:
-        images = ImageSource(path, cfg.id)
+        images = ImageSource(path, cfg.id, sequence=cfg.sequence)
         images.files()  # fails now, with the path named, if there is nothing to read
         return images
     video = FileSource(path, cfg.id, realtime=cfg.realtime, loop=cfg.loop)

@@ -1,9 +1,16 @@
-"""Still images: one file or every image in a folder (sorted by name), for batch use."""
+"""Still images: one file or every image in a folder (sorted by name), for batch use.
+
+Each frame names its file (``FrameMeta.image_file``: the path as the source names it, e.g.
+``frames/0003.jpg``). By default the images are independent stills (``FrameMeta.still``): nothing is
+tracked from one into the next, whatever their order. With ``sequence`` the folder is a frame
+sequence, like a video's frames (tracked across images).
+"""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -16,14 +23,21 @@ from pipeline.sources.urls import IMAGE_EXTENSIONS
 
 
 class ImageSource:
-    """Frames read from image files; pts is None (stills have no stream time)."""
+    """Frames read from image files; pts is None (stills have no stream time).
+
+    Args:
+        path: an image file or a folder of images.
+        source_id: the source's id.
+        sequence: the images are frames of one sequence (tracked across images), not independent stills.
+    """
 
     live = False
     reconnects = 0
 
-    def __init__(self, path: str | Path, source_id: str = "images0"):
+    def __init__(self, path: str | Path, source_id: str = "images0", sequence: bool = False):
         self.path = Path(path)
         self.source_id = source_id
+        self.sequence = sequence
         self.state: State = State.STARTING
         self.description = str(self.path)
 
@@ -48,5 +62,6 @@ class ImageSource:
             if bgr is None:
                 self.state = State.ERROR
                 raise SourceError(f"{path}: not a readable image")
-            yield stamper.stamp(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), None)
+            frame = stamper.stamp(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), None)
+            yield Frame(replace(frame.meta, image_file=str(path), still=not self.sequence), frame.image)
         self.state = State.STOPPED

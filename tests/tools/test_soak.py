@@ -16,19 +16,22 @@ import psutil
 import pytest
 from PIL import Image
 
-from tests.helpers.media import write_h264
-from tools.soak import child_args
-from tools.soak_report import CLEAN_EXIT, DPI, FIG_SIZE_IN
+from tests.helpers.media import OBSERVED_PART, PREDICTED_PART, write_h264
+from tools.soak import child_args, outside_frame
+from tools.soak_report import CLEAN_EXIT, DPI, FIG_SIZE_IN, Run, format_table, summarize
 from tools.soak_stats import (
     MAX_P99_RATIO,
     MAX_RSS_GROWTH,
     WindowStats,
     default_warmup,
+    frame_failures,
     growth,
     in_window,
     load_note,
     lost_records,
     p99,
+    part_outside_frame,
+    parts_outside_frame,
     per_second,
     ratio,
     ratio_lower_bound,
@@ -331,3 +334,63 @@ def test_ratio_lower_bound() -> None:
     assert same < 1.0 < 1.10 < slower < 1.5
     assert ratio_lower_bound(a, a) == ratio_lower_bound(a, a)  # seeded: the same data, the same bound
     assert math.isnan(ratio_lower_bound(a[:5], a))
+
+
+# --- parts outside their frame --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("changes", "outside"),
+    [
+        ({}, False),
+        ({"centroid": [0.0, 0.0], "smoothed": [63.0, 47.0], "box": [0, 0, 64, 48]}, False),  # the edges
+        ({"centroid": None, "smoothed": None}, False),  # predicted / no tracker: nothing to check
+        ({"smoothed": [64.0, 20.0]}, True),  # past the last pixel column
+        ({"smoothed": [-0.5, 20.0]}, True),
+        ({"centroid": [10.0, 48.0]}, True),
+        ({"smoothed": [1499.0, 1277.0]}, True),  # the live run's worst coasting part (720×528 there)
+        ({"box": [60, 10, 65, 20]}, True),  # sticks out on the right
+        ({"box": [-1, 10, 5, 20]}, True),
+        ({"box": [10, 10, 10, 20]}, True),  # empty
+    ],
+)
+def test_part_outside_frame(changes: dict, outside: bool) -> None:
+    part = {**OBSERVED_PART, "centroid": [20.0, 30.0], "smoothed": [20.5, 29.5], "box": [10, 20, 30, 40]}
+    assert part_outside_frame({**part, **changes}, 64, 48) is outside
+
+
+def test_parts_outside_frame_counts_per_record() -> None:
+    inside = {**PREDICTED_PART, "box": [1, 2, 3, 4], "smoothed": [2.0, 3.0]}
+    flown = {**PREDICTED_PART, "box": [700, 500, 740, 550], "smoothed": [720.0, 525.0]}
+    record = {"width": 720, "height": 528, "parts": [OBSERVED_PART, inside, flown, flown]}
+    assert parts_outside_frame(record) == 2
+    assert parts_outside_frame({**record, "parts": []}) == 0
+    assert frame_failures(0) == [] and "2 published parts outside" in frame_failures(2)[0]
+
+
+def test_outside_frame_reads_the_runs_jsonl_and_fails_the_check(tmp_path: Path) -> None:
+    flown = {
+        **PREDICTED_PART,
+        "name": "torso",
+        "track_id": 9,
+        "box": [100, 10, 140, 60],
+        "smoothed": [120.0, 35.0],
+    }
+    records = [
+        {"source": "soak", "seq": seq, "width": 128, "height": 96, "parts": [OBSERVED_PART, *extra]}
+        for seq, extra in ((0, []), (1, [flown]), (2, [flown, flown]))
+    ]
+    jsonl = tmp_path / "soak.jsonl"
+    jsonl.write_text("".join(json.dumps(r) + "\n" for r in records) + '{"torn')
+    count, examples = outside_frame(jsonl)
+    assert (count, examples[0]) == (3, "soak#1 predicted torso#9")
+    assert outside_frame(tmp_path / "none.jsonl") == (0, [])
+
+    summary = summarize(Run(outside_frame=count, outside_examples=examples), 1.0)
+    assert any("3 published parts outside their frame" in f for f in summary.failures)
+    assert "parts outside the frame  3  (target 0: FAIL); e.g. soak#1 predicted torso#9" in format_table(
+        summary
+    )
+    clean = summarize(Run(), 1.0)
+    assert not any("outside" in f for f in clean.failures)
+    assert "parts outside the frame  0  (target 0: pass)" in format_table(clean)

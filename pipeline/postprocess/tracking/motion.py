@@ -15,6 +15,13 @@ A frame without a measurement for a track is a *predict only* step: ``x ← F x`
 The estimate moves along the modelled motion and its covariance grows with every such step (by ``Q``
 and by the velocity/acceleration uncertainty carried through ``F``), so the gate around a coasting
 track widens until it is re-observed or ends.
+
+Coasting (a track with no region, :func:`coast`) is not left to ``F`` alone: extrapolating the last
+velocity at full speed for up to ``max_coast_s`` sends a part that vanished while moving fast (a kick,
+a bad association) hundreds of pixels away, out of the frame. A coasting track instead follows the
+*damped* motion of :func:`coast` from its last observed state: its speed is capped, its velocity
+decays exponentially, its acceleration (constant_acceleration) is taken as 0. The covariance ``P``
+keeps growing as above (the gate stays at least as wide as the undamped model's).
 """
 
 from __future__ import annotations
@@ -137,3 +144,30 @@ def new_filter(motion: Motion, position: tuple[float, float], position_std_px: f
     kf.H = measurement_matrix(motion)
     kf.R = measurement_noise(position_std_px)
     return kf
+
+
+def coast(
+    position: tuple[float, float],
+    velocity: tuple[float, float],
+    tau_s: float,
+    damping_per_s: float,
+    max_speed_px_s: float,
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Where a track coasting for ``tau_s`` seconds since its last region is, and how fast it moves.
+
+    ``position`` (px) and ``velocity`` (px/s) are the filter's state right after the last region.
+    The velocity is first capped at ``max_speed_px_s`` (same direction): ``v₀``. Then, with
+    ``λ = damping_per_s`` (1/s), the velocity decays as ``v(τ) = v₀·e^(−λτ)`` and the position is its
+    integral ``p(τ) = p₀ + v₀·(1 − e^(−λτ))/λ`` (``p₀ + v₀·τ`` for λ = 0): the track slows down and
+    travels at most ``|v₀|/λ`` however long it coasts. Per axis this is the exact discretisation of
+    ``dv/dt = −λ v``, i.e. the transition ``[[1, (1 − e^(−λτ))/λ], [0, e^(−λτ)]]`` from the last
+    observed state. Returns ((x, y) px, (vx, vy) px/s).
+    """
+    vx, vy = velocity
+    speed = math.hypot(vx, vy)
+    if speed > max_speed_px_s:
+        vx, vy = vx * max_speed_px_s / speed, vy * max_speed_px_s / speed
+    tau = max(tau_s, 0.0)
+    decay = math.exp(-damping_per_s * tau)
+    travel = tau if damping_per_s == 0.0 else -math.expm1(-damping_per_s * tau) / damping_per_s
+    return (position[0] + vx * travel, position[1] + vy * travel), (vx * decay, vy * decay)

@@ -9,7 +9,13 @@ from __future__ import annotations
 import numpy as np
 
 from pipeline.config import Motion
-from pipeline.postprocess.tracking.motion import measurement_noise, new_filter, process_noise, transition
+from pipeline.postprocess.tracking.motion import (
+    coast,
+    measurement_noise,
+    new_filter,
+    process_noise,
+    transition,
+)
 
 
 class Track:
@@ -31,6 +37,7 @@ class Track:
         last_box: the last observed region's box.
         last_observed_t: time (s) of the last observed region.
         last_observed_pos: (x, y) px, the filtered position right after the last update.
+        last_observed_vel: (vx, vy) px/s, the filtered velocity right after the last update.
         state: ``observed`` when the latest step had a region, ``predicted`` while coasting.
         hits: number of regions assigned to the track.
     """
@@ -57,6 +64,7 @@ class Track:
         self.last_box = box
         self.last_observed_t = t
         self.last_observed_pos = (float(centroid[0]), float(centroid[1]))
+        self.last_observed_vel = (0.0, 0.0)
         self.state = "observed"
         self.hits = 1
 
@@ -103,8 +111,25 @@ class Track:
         self.last_box = box
         self.last_observed_t = self.t
         self.last_observed_pos = self.position
+        self.last_observed_vel = self.velocity
         self.state = "observed"
         self.hits += 1
+
+    def coast(self, damping_per_s: float, max_speed_px_s: float) -> None:
+        """Replace the (already predicted) state's motion by the damped coasting motion.
+
+        Position and velocity become :func:`~pipeline.postprocess.tracking.motion.coast` of the last
+        observed state over ``t − last_observed_t`` (speed capped, velocity decaying), acceleration 0
+        (constant_acceleration); the covariance ``P`` stays that of the prediction. Call it on a track
+        left without a region this frame.
+        """
+        tau = self.t - self.last_observed_t
+        (x, y), (vx, vy) = coast(
+            self.last_observed_pos, self.last_observed_vel, tau, damping_per_s, max_speed_px_s
+        )
+        self.kf.x[:, 0] = 0.0
+        self.kf.x[0:4, 0] = (x, y, vx, vy)
+        self.state = "predicted"
 
     @property
     def position(self) -> tuple[float, float]:

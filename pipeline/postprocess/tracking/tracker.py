@@ -13,11 +13,27 @@ For each frame of a source, at time ``t`` (``pts_s``, else ``capture_mono``; sec
    possible, then the cheapest such set; forbidden pairs it still returns are dropped.
 4. Paired tracks are updated; unpaired regions start new tracks (ids unique per source, increasing, never
    reused); unpaired tracks coast (``state="predicted"``).
+5. A coasting track moves by the damped coasting motion (:meth:`Track.coast`,
+   :func:`~pipeline.postprocess.tracking.motion.coast`): from its last observed state, its speed capped
+   at ``coast_max_speed_px_s`` and its velocity decaying at ``coast_damping_per_s``, so it slows down
+   and stays near where it was last seen instead of flying on at full speed.
 
 A track ends (before step 2) once ``t − last_observed_t > max_coast_s``: it coasts for at most
 ``max_coast_s`` and a region after a longer gap gets a new id; a forward time jump beyond
 ``max_coast_s`` therefore ends every track as well. A track observed in fewer than
-``tracker.min_hits_to_coast`` frames does not coast at all: it ends at its first miss.
+``tracker.min_hits_to_coast`` frames does not coast at all: it ends at its first miss. A coasting track
+also ends (after step 5) as soon as its predicted position leaves the frame (``meta.width`` ×
+``meta.height``): a part that left the picture is not published outside it.
+
+Everything returned lies inside its frame (``tests/helpers/bounds.py`` is the check): a position
+(``centroid``, ``smoothed``) in ``[0, width − 1] × [0, height − 1]``, a box within
+``[0, width] × [0, height]`` and not empty. A measured centroid always is; the filter's ``smoothed``
+of an observed part can overshoot the edge (a part that stops at the edge after a fast move) and is
+published held at the edge (the filter's own state is not changed); a coasting part's box (the last
+box moved with it) is cut at the frame's edges.
+
+A *still* (``meta.still``: an image of a folder that is not a frame sequence) ends every track of its
+source first: its parts start new tracks at rest, and nothing coasts from one image into the next.
 
 Region instance indices are ordered by area each frame, so nothing here relies on them.
 """
@@ -97,17 +113,19 @@ class PartTracker:
         """Track one frame's regions.
 
         Args:
-            meta: the frame (``source_id``, and ``pts_s`` or ``capture_mono`` for the time).
+            meta: the frame (``source_id``, ``pts_s`` or ``capture_mono`` for the time, ``width`` and
+                ``height`` for the frame's bounds, ``still`` for an independent image).
             parts: the frame's regions, as :func:`~pipeline.parts.extract_parts` returns them.
         Returns:
-            every region in input order, copied with ``track_id``, ``state="observed"``, ``smoothed``,
-            ``velocity`` and ``uncertainty`` set (``centroid`` stays the measured one); then one
-            ``predicted`` part per coasting track, by ``track_id``. A part without a centroid is passed
-            through unchanged.
+            every region in input order, copied with ``track_id``, ``state="observed"``, ``smoothed``
+            (held inside the frame), ``velocity`` and ``uncertainty`` set (``centroid`` stays the
+            measured one); then one ``predicted`` part per coasting track still inside the frame, by
+            ``track_id`` (damped motion, box cut at the frame's edges). A part without a centroid is
+            passed through unchanged.
         """
         src = self._sources.setdefault(meta.source_id, _SourceTracks())
         t = meta.pts_s if meta.pts_s is not None else meta.capture_mono
-        if src.last_t is not None and t < src.last_t:
+        if (src.last_t is not None and t < src.last_t) or meta.still:
             src.tracks.clear()
         src.last_t = t
         # A track unobserved for longer than max_coast_s ends before association (a region after a
@@ -151,35 +169,65 @@ class PartTracker:
                     src.next_id += 1
                     src.tracks.append(assigned[i])
 
-        # Young tracks end at their first miss (no ghost of a one-frame fragment).
-        src.tracks = [
-            tr for tr in src.tracks if tr.state == "observed" or tr.hits >= self.cfg.min_hits_to_coast
-        ]
-        out = [_observed(p, assigned[i]) if i in assigned else p for i, p in enumerate(parts)]
+        # Young tracks end at their first miss (no ghost of a one-frame fragment); the others coast
+        # (damped) and end once their prediction has left the frame.
+        size = (meta.width, meta.height)
+        kept = []
+        for tr in src.tracks:
+            if tr.state == "predicted":
+                if tr.hits < self.cfg.min_hits_to_coast:
+                    continue
+                tr.coast(self.cfg.coast_damping_per_s, self.cfg.coast_max_speed_px_s)
+                if not inside(tr.position, size) or clip_box(tr.predicted_box(), size) is None:
+                    continue
+            kept.append(tr)
+        src.tracks = kept
+        out = [_observed(p, assigned[i], size) if i in assigned else p for i, p in enumerate(parts)]
         coasting = sorted((tr for tr in src.tracks if tr.state == "predicted"), key=lambda tr: tr.track_id)
-        out.extend(_predicted(tr) for tr in coasting)
+        out.extend(_predicted(tr, size) for tr in coasting)
         return tuple(out)
 
 
-def _observed(part: PartInstance, track: Track) -> PartInstance:
-    """``part`` with its track's id and filtered state."""
+def inside(xy: tuple[float, float], size: tuple[int, int]) -> bool:
+    """Is the pixel position ``xy`` (x, y) inside a frame of ``size`` (width, height): in
+    ``[0, width − 1] × [0, height − 1]``?"""
+    return 0.0 <= xy[0] <= size[0] - 1 and 0.0 <= xy[1] <= size[1] - 1
+
+
+def held_inside(xy: tuple[float, float], size: tuple[int, int]) -> tuple[float, float]:
+    """``xy`` moved to the nearest position :func:`inside` the frame (unchanged when inside)."""
+    return min(max(xy[0], 0.0), size[0] - 1.0), min(max(xy[1], 0.0), size[1] - 1.0)
+
+
+def clip_box(box: tuple[int, int, int, int], size: tuple[int, int]) -> tuple[int, int, int, int] | None:
+    """``box`` (x0, y0, x1, y1; x1/y1 exclusive) cut to a frame of ``size``; None when nothing is left."""
+    w, h = size
+    x0, y0, x1, y1 = max(box[0], 0), max(box[1], 0), min(box[2], w), min(box[3], h)
+    return (x0, y0, x1, y1) if x0 < x1 and y0 < y1 else None
+
+
+def _observed(part: PartInstance, track: Track, size: tuple[int, int]) -> PartInstance:
+    """``part`` with its track's id and filtered state (the position held inside the frame)."""
     return replace(
         part,
         track_id=track.track_id,
         state="observed",
-        smoothed=track.position,
+        smoothed=held_inside(track.position, size),
         velocity=track.velocity,
         uncertainty=track.uncertainty,
     )
 
 
-def _predicted(track: Track) -> PartInstance:
-    """The part a coasting track stands for: no region, the predicted position and moved box."""
+def _predicted(track: Track, size: tuple[int, int]) -> PartInstance:
+    """The part a coasting track stands for: no region, the predicted position (inside the frame:
+    tracks that leave it end) and the moved box cut at the frame's edges."""
+    box = clip_box(track.predicted_box(), size)
+    assert box is not None, "a coasting track whose box left the frame has ended"
     return PartInstance(
         class_id=track.class_id,
         name=track.name,
         instance=None,
-        box=track.predicted_box(),
+        box=box,
         centroid=None,
         area_px=0,
         score=0.0,

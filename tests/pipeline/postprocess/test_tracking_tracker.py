@@ -1,4 +1,5 @@
 import itertools
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -12,6 +13,7 @@ from pipeline.postprocess.stage import Postprocessor
 from pipeline.postprocess.tracking import PartTracker
 from pipeline.postprocess.tracking.motion import measurement_std
 from pipeline.postprocess.tracking.tracker import assign
+from tests.helpers.bounds import assert_parts_in_frame
 from trainer.accuracy import compare_tracks
 
 MIN_HITS_TO_COAST = TrackerConfig().min_hits_to_coast
@@ -20,8 +22,19 @@ FPS = 30.0
 NAMES = {1: "head", 2: "arm", 3: "torso", 4: "leg"}
 
 
-def meta(seq: int, t: float | None, source: str = "cam0", mono: float = 0.0) -> FrameMeta:
-    return FrameMeta(source, seq, mono, 1.7e9 + mono, t, 640, 480)
+def meta(
+    seq: int, t: float | None, source: str = "cam0", mono: float = 0.0, size: tuple[int, int] = (640, 480)
+) -> FrameMeta:
+    return FrameMeta(source, seq, mono, 1.7e9 + mono, t, *size)
+
+
+class BoundedTracker(PartTracker):
+    """The tracker under test: every part it returns is checked to lie inside its frame."""
+
+    def update(self, meta: FrameMeta, parts: tuple[PartInstance, ...]) -> tuple[PartInstance, ...]:
+        out = super().update(meta, parts)
+        assert_parts_in_frame(meta, out)
+        return out
 
 
 def part(x: float, y: float, class_id: int = 1, area: int = 2000, score: float = 1.0, instance: int = 0):
@@ -74,7 +87,7 @@ def test_assign_empty():
 def test_confident_track_wins_over_uncertain_one():
     """Two tracks near one spot, one coasting for a while: the region goes to the confident one
     even though its Mahalanobis distance is larger (d² alone favours uncertain tracks)."""
-    tracker = PartTracker(TrackerConfig())
+    tracker = BoundedTracker(TrackerConfig())
     for k in range(12):
         second = (part(100.0, 120.0, 3, area=150),) if k < MIN_HITS_TO_COAST else ()
         tracker.update(meta(k, k / FPS), (part(100.0, 100.0, 3), *second))
@@ -97,7 +110,7 @@ def test_confident_track_wins_over_uncertain_one():
     ("hits", "coasts"), [(1, False), (MIN_HITS_TO_COAST - 1, False), (MIN_HITS_TO_COAST, True)]
 )
 def test_young_tracks_end_at_their_first_miss(hits, coasts):
-    tracker = PartTracker(TrackerConfig())
+    tracker = BoundedTracker(TrackerConfig())
     for k in range(hits):
         tracker.update(meta(k, k / FPS), (part(100.0 + k, 100.0),))
     out = tracker.update(meta(hits, hits / FPS), ())
@@ -116,7 +129,7 @@ def test_young_tracks_end_at_their_first_miss(hits, coasts):
 def test_smoothed_positions_beat_raw_on_noisy_smooth_path(motion, process_noise, seed):
     rng = np.random.default_rng(seed)
     cfg = TrackerConfig(motion=motion, process_noise=process_noise, measurement_noise_px=3.0)
-    tracker = PartTracker(cfg)
+    tracker = BoundedTracker(cfg)
     t = np.arange(150) / FPS
     truth = np.stack([320 + 80 * np.sin(2 * np.pi * 0.3 * t), 240 + 50 * np.sin(2 * np.pi * 0.2 * t + 1)], 1)
     meas = truth + rng.normal(0.0, 3.0, truth.shape)
@@ -135,7 +148,7 @@ def test_smoothed_positions_beat_raw_on_noisy_smooth_path(motion, process_noise,
 
 def test_new_track_starts_at_rest_on_its_measurement():
     cfg = TrackerConfig()
-    (out,) = PartTracker(cfg).update(meta(0, 0.0), (part(100.0, 50.0, area=500, score=0.8),))
+    (out,) = BoundedTracker(cfg).update(meta(0, 0.0), (part(100.0, 50.0, area=500, score=0.8),))
     std = measurement_std(cfg.measurement_noise_px, cfg.reference_area_px, 500, 0.8)
     assert out.track_id == 1 and out.state == "observed"
     assert out.smoothed == pytest.approx((100.0, 50.0))
@@ -151,20 +164,23 @@ def moving(k: int) -> tuple[float, float]:
     return 200.0 + 3.0 * k, 300.0 - 1.0 * k
 
 
+@pytest.mark.parametrize("damping", [0.0, 2.0])
 @pytest.mark.parametrize("motion", ["constant_velocity", "constant_acceleration"])
 @pytest.mark.parametrize(("gap", "same_id"), [(8, True), (14, True), (15, False), (40, False)])
-def test_occlusion_coasts_then_resumes_or_ends(motion, gap, same_id):
-    cfg = TrackerConfig(motion=motion, max_coast_s=0.5)  # 15 frames at 30 fps
-    tracker = PartTracker(cfg)
+def test_occlusion_coasts_then_resumes_or_ends(motion, gap, same_id, damping):
+    """Without damping the coasting part goes on along the true straight path; with it, it slows down
+    along the same line (the damped motion of the last observed state), and is still re-found."""
+    cfg = TrackerConfig(motion=motion, max_coast_s=0.5, coast_damping_per_s=damping)  # 15 frames at 30 fps
+    tracker = BoundedTracker(cfg)
     first, last = 20, 20 + gap  # frames first..last-1 have no region
-    box_at_loss = None
     for k in range(first):
         (out,) = tracker.update(meta(k, k / FPS), (part(*moving(k)),))
-        box_at_loss = out.box
     assert out.track_id == 1
+    at_loss = out
     for k in range(first, last):
         out_k = tracker.update(meta(k, k / FPS), ())
-        if (k - first + 1) / FPS <= cfg.max_coast_s + 1e-9:
+        tau = (k - first + 1) / FPS
+        if tau <= cfg.max_coast_s + 1e-9:
             (p,) = out_k
             assert (p.state, p.track_id, p.centroid, p.instance, p.area_px, p.score) == (
                 "predicted",
@@ -174,12 +190,20 @@ def test_occlusion_coasts_then_resumes_or_ends(motion, gap, same_id):
                 0,
                 0.0,
             )
-            x, y = moving(k)
-            assert p.smoothed == pytest.approx((x, y), abs=2.0)
-            assert p.velocity == pytest.approx((90.0, -30.0), abs=3.0)
-            shift = round(3.0 * (k - first + 1)), -(k - first + 1)
-            assert p.box[0] - box_at_loss[0] == pytest.approx(shift[0], abs=2)
-            assert p.box[1] - box_at_loss[1] == pytest.approx(shift[1], abs=2)
+            if damping == 0.0:
+                x, y = moving(k)
+                assert p.smoothed == pytest.approx((x, y), abs=2.0)
+                assert p.velocity == pytest.approx((90.0, -30.0), abs=3.0)
+            else:
+                decay = math.exp(-damping * tau)
+                travelled = (1.0 - decay) / damping
+                v0 = at_loss.velocity
+                assert p.velocity == pytest.approx((v0[0] * decay, v0[1] * decay))
+                assert p.smoothed == pytest.approx(
+                    (at_loss.smoothed[0] + v0[0] * travelled, at_loss.smoothed[1] + v0[1] * travelled)
+                )
+            shift = (round(p.smoothed[0] - at_loss.smoothed[0]), round(p.smoothed[1] - at_loss.smoothed[1]))
+            assert (p.box[0] - at_loss.box[0], p.box[1] - at_loss.box[1]) == shift
             assert p.box[2] - p.box[0] == 40 and p.box[3] - p.box[1] == 50
         else:
             assert out_k == ()
@@ -189,11 +213,112 @@ def test_occlusion_coasts_then_resumes_or_ends(motion, gap, same_id):
 
 
 def test_uncertainty_grows_while_coasting():
-    tracker = PartTracker(TrackerConfig())
+    tracker = BoundedTracker(TrackerConfig())
     for k in range(10):
         tracker.update(meta(k, k / FPS), (part(*moving(k)),))
     sigmas = [tracker.update(meta(k, k / FPS), ())[0].uncertainty[0] for k in range(10, 20)]
     assert all(b > a for a, b in itertools.pairwise(sigmas))
+
+
+# --- coasting stays physically plausible and inside the frame ------------------------------------------------
+
+
+def coast_after(cfg: TrackerConfig, path, frames_seen: int, frames_after: int, size=(640, 480)):
+    """Feed ``frames_seen`` frames of one part at ``path(k)``, then ``frames_after`` empty frames.
+
+    Returns (the last observed output part, [output of each empty frame])."""
+    tracker = BoundedTracker(cfg)
+    for k in range(frames_seen):
+        (last,) = tracker.update(meta(k, k / FPS, size=size), (part(*path(k)),))
+    after = [
+        tracker.update(meta(k, k / FPS, size=size), ())
+        for k in range(frames_seen, frames_seen + frames_after)
+    ]
+    return last, after
+
+
+def speed(p: PartInstance) -> float:
+    assert p.velocity is not None
+    return math.hypot(*p.velocity)
+
+
+@pytest.mark.parametrize("motion", ["constant_velocity", "constant_acceleration"])
+def test_fast_part_that_vanishes_slows_down_stays_in_the_frame_and_ends_at_the_edge(motion):
+    """The live run's worst: a part at ~(1350, 890) px/s that vanishes. Before, its prediction flew on at
+    full speed out of the 640×480 frame and was published there for the whole ``max_coast_s``."""
+    cfg = TrackerConfig(motion=motion)
+    last, after = coast_after(cfg, lambda k: (100.0 + 45.0 * k, 60.0 + 30.0 * k), 10, 45)
+    assert speed(last) > 1300.0  # the filter did see the speed
+    coasting = [out for out in after if out]
+    assert coasting and all(after[: len(coasting)])  # it coasts for a while, then nothing
+    pred = [p for (p,) in coasting]
+    assert all((p.state, p.track_id) == ("predicted", 1) for p in pred)
+    speeds = [speed(p) for p in pred]
+    assert speeds[0] <= cfg.coast_max_speed_px_s + 1e-6  # bounded ...
+    assert all(b < a for a, b in itertools.pairwise(speeds))  # ... and decaying
+    # it ended because its prediction left the frame, well before max_coast_s
+    assert len(pred) / FPS < 0.6 * cfg.max_coast_s
+    x, y = pred[-1].smoothed
+    vx, vy = pred[-1].velocity
+    assert x + vx / FPS > 639 or y + vy / FPS > 479  # the next step is outside
+
+
+def test_coasting_velocity_decays_exponentially_and_the_track_ends_after_max_coast_s():
+    cfg = TrackerConfig()
+    last, after = coast_after(cfg, moving, 20, 40)  # 90 px/s right, 30 px/s up, in the middle
+    rate = cfg.coast_damping_per_s
+    assert rate > 0
+    coasting = [out for out in after if out]
+    assert len(coasting) == round(cfg.max_coast_s * FPS)  # never leaves the frame: coasts max_coast_s
+    for i, (p,) in enumerate(coasting):
+        tau = (i + 1) / FPS
+        decay = math.exp(-rate * tau)
+        assert p.velocity == pytest.approx((last.velocity[0] * decay, last.velocity[1] * decay), rel=1e-9)
+        travelled = (1.0 - decay) / rate
+        assert p.smoothed == pytest.approx(
+            (
+                last.smoothed[0] + last.velocity[0] * travelled,
+                last.smoothed[1] + last.velocity[1] * travelled,
+            ),
+            rel=1e-9,
+        )
+    assert not any(after[len(coasting) :])
+
+
+@pytest.mark.parametrize("motion", ["constant_velocity", "constant_acceleration"])
+def test_coasting_speed_is_capped(motion):
+    cfg = TrackerConfig(motion=motion, coast_max_speed_px_s=300.0, coast_damping_per_s=0.0)
+    last, after = coast_after(cfg, lambda k: (100.0 + 1.0 * k, 100.0 + 40.0 * k), 8, 3, size=(640, 2000))
+    assert speed(last) > 1100.0
+    for (p,) in after:
+        assert speed(p) == pytest.approx(300.0)
+        assert p.velocity[1] / p.velocity[0] == pytest.approx(last.velocity[1] / last.velocity[0])
+
+
+def test_predicted_box_is_cut_at_the_frame_edge():
+    """A slow part near the right edge: its centroid stays inside while coasting, its box is cut."""
+    cfg = TrackerConfig(coast_damping_per_s=0.0)
+    last, after = coast_after(cfg, lambda k: (600.0 + 1.0 * k, 200.0), 12, 30)  # 30 px/s right
+    assert last.box[2] == 631
+    boxes = [out[0].box for out in after if out]
+    assert boxes and max(b[2] for b in boxes) == 640  # cut, not moved past the edge
+    assert any(b[2] - b[0] < 40 for b in boxes)
+
+
+@pytest.mark.parametrize("motion", ["constant_velocity", "constant_acceleration"])
+def test_part_stopping_at_the_edge_after_a_fast_move_is_published_inside(motion):
+    """A part moves left at 1200 px/s and stops at the frame's edge, a sliver of it still visible: the
+    filter overshoots past the edge (smoothed x ≈ −9 px). What is published stays inside (smoothed held
+    at the edge), and the overshooting track, whose estimate is outside, does not coast on."""
+    tracker = BoundedTracker(TrackerConfig(motion=motion))
+    outs = []
+    for k in range(20):
+        x = max(4.0, 300.0 - 40.0 * k)
+        half = 4 if x < 20 else 20
+        region = replace(part(x, 200.0), box=(round(x) - half, 175, round(x) + half, 225), area_px=400)
+        outs.append(tracker.update(meta(k, k / FPS), (region,)))
+    assert min(p.smoothed[0] for out in outs for p in out) == 0.0  # held at the edge
+    assert not any(p.state == "predicted" for out in outs for p in out)
 
 
 # --- dropped frames ------------------------------------------------------------------------------------------
@@ -206,13 +331,18 @@ def test_uncertainty_grows_while_coasting():
 def test_dropped_frames_keep_velocity_in_px_per_s(clock, motion, process_noise):
     """A constant-velocity target seen at irregular intervals (0 to 4 frames dropped between two)."""
     rng = np.random.default_rng(7)
-    tracker = PartTracker(TrackerConfig(motion=motion, process_noise=process_noise))
+    tracker = BoundedTracker(TrackerConfig(motion=motion, process_noise=process_noise))
     velocity = np.array([150.0, -80.0])
     seq, outs = 0, []
+    size = (1600, 900)  # the target travels ~1000 px right and ~540 px up
     for _ in range(60):
         t = seq / FPS
-        pos = np.array([100.0, 400.0]) + velocity * t + rng.normal(0.0, 1.0, 2)
-        m = meta(seq, t, mono=1000.0 + t) if clock == "pts" else meta(seq, None, mono=1000.0 + t)
+        pos = np.array([100.0, 700.0]) + velocity * t + rng.normal(0.0, 1.0, 2)
+        m = (
+            meta(seq, t, mono=1000.0 + t, size=size)
+            if clock == "pts"
+            else meta(seq, None, mono=1000.0 + t, size=size)
+        )
         outs.extend(tracker.update(m, (part(*pos),)))
         seq += int(rng.choice([1, 2, 3, 5]))  # 0, 1, 2 or 4 frames dropped
     assert {p.track_id for p in outs} == {1}
@@ -237,7 +367,7 @@ def test_crossing_arms_keep_their_ids(motion, process_noise, merged_frames):
     crossing the two regions are one (as a segmentation would see it).
     """
     rng = np.random.default_rng(3)
-    tracker = PartTracker(TrackerConfig(motion=motion, process_noise=process_noise))
+    tracker = BoundedTracker(TrackerConfig(motion=motion, process_noise=process_noise))
     start = {"left": np.array([200.0, 150.0]), "right": np.array([440.0, 150.0])}
     step = {"left": np.array([4.0, 3.0]), "right": np.array([-4.0, 3.0])}  # 150 px/s along each line
     id_of: dict[str, set[int]] = {"left": set(), "right": set()}
@@ -273,7 +403,7 @@ def test_crossing_arms_keep_their_ids(motion, process_noise, merged_frames):
 
 
 def test_sources_are_independent():
-    tracker = PartTracker(TrackerConfig())
+    tracker = BoundedTracker(TrackerConfig())
     for k in range(10):
         a = tracker.update(meta(k, 100.0 + k / FPS, source="a"), (part(100.0 + k, 100.0),))
         b = tracker.update(meta(k, 5.0 + k / FPS, source="b"), (part(400.0 - k, 300.0), part(50.0, 50.0, 3)))
@@ -287,7 +417,7 @@ def test_sources_are_independent():
 
 
 def test_time_going_backwards_resets_that_source_only():
-    tracker = PartTracker(TrackerConfig())
+    tracker = BoundedTracker(TrackerConfig())
     for k in range(10):
         tracker.update(meta(k, k / FPS, source="loop"), (part(100.0 + k, 100.0),))
         tracker.update(meta(k, k / FPS, source="other"), (part(300.0, 300.0),))
@@ -301,8 +431,23 @@ def test_time_going_backwards_resets_that_source_only():
     ] == [1]
 
 
+def test_a_still_ends_every_track_of_its_source_first():
+    """Images of a folder that is not a sequence: each image's parts start new tracks at rest, nothing
+    coasts from one image into the next (another source keeps its tracks)."""
+    tracker = BoundedTracker(TrackerConfig())
+    for k in range(5):
+        tracker.update(meta(k, k / FPS, source="video"), (part(300.0 + 5 * k, 300.0),))
+    stills = [replace(meta(k, None, source="images", mono=float(k)), still=True) for k in range(5)]
+    outs = [tracker.update(m, (part(100.0 + k, 100.0), part(200.0, 200.0, 3))) for k, m in enumerate(stills)]
+    outs.append(tracker.update(replace(meta(5, None, source="images", mono=5.0), still=True), ()))
+    assert [[p.track_id for p in out] for out in outs] == [[1, 2], [3, 4], [5, 6], [7, 8], [9, 10], []]
+    assert all(p.state == "observed" and p.velocity == (0.0, 0.0) for out in outs for p in out)
+    (video,) = tracker.update(meta(5, 5 / FPS, source="video"), (part(325.0, 300.0),))
+    assert (video.track_id, video.state) == (1, "observed")
+
+
 def test_time_jump_beyond_coasting_ends_tracks():
-    tracker = PartTracker(TrackerConfig(max_coast_s=1.0))
+    tracker = BoundedTracker(TrackerConfig(max_coast_s=1.0))
     for k in range(5):
         tracker.update(meta(k, k / FPS), (part(100.0, 100.0),))
     assert tracker.update(meta(5, 5 / FPS + 1.5), ()) == ()
@@ -311,7 +456,7 @@ def test_time_jump_beyond_coasting_ends_tracks():
 
 
 def test_output_order_observed_in_input_order_then_predicted_by_id():
-    tracker = PartTracker(TrackerConfig())
+    tracker = BoundedTracker(TrackerConfig())
     first = (part(100, 100, 2), part(300, 100, 2, instance=1), part(200, 300, 4), part(200, 50, 1))
     for k in range(MIN_HITS_TO_COAST):
         assert [p.track_id for p in tracker.update(meta(k, k / FPS), first)] == [1, 2, 3, 4]
@@ -327,7 +472,7 @@ def test_output_order_observed_in_input_order_then_predicted_by_id():
 
 
 def test_classes_never_share_a_track():
-    tracker = PartTracker(TrackerConfig())
+    tracker = BoundedTracker(TrackerConfig())
     for k in range(MIN_HITS_TO_COAST):
         out = tracker.update(meta(k, k / FPS), (part(100, 100, 1), part(100, 100, 3)))
         assert [p.track_id for p in out] == [1, 2]
@@ -337,7 +482,7 @@ def test_classes_never_share_a_track():
 
 
 def test_ids_are_never_reused():
-    tracker = PartTracker(TrackerConfig(max_coast_s=0.0))
+    tracker = BoundedTracker(TrackerConfig(max_coast_s=0.0))
     ids = []
     for k in range(6):
         out = tracker.update(meta(k, k / FPS), (part(100, 100),) if k % 2 == 0 else ())
@@ -346,8 +491,8 @@ def test_ids_are_never_reused():
 
 
 def test_part_without_centroid_passes_through():
-    tracker = PartTracker(TrackerConfig())
-    odd = replace(part(10, 10), centroid=None)
+    tracker = BoundedTracker(TrackerConfig())
+    odd = replace(part(50, 50), centroid=None)
     assert tracker.update(meta(0, 0.0), (odd,)) == (odd,)
 
 
@@ -367,7 +512,7 @@ def inferred(seq: int, t: float, head_x0: int | None) -> Inferred:
 
 def test_postprocessor_runs_the_tracker():
     spec = ModelSpec(input_hw=(64, 64))
-    post = Postprocessor(spec, min_area_px=10, tracker=PartTracker(TrackerConfig()))
+    post = Postprocessor(spec, min_area_px=10, tracker=BoundedTracker(TrackerConfig()))
     plain = Postprocessor(spec, min_area_px=10)
     results = [post(inferred(k, k / 10, 10 + 2 * k)) for k in range(5)]
     for k, r in enumerate(results):

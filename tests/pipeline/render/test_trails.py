@@ -1,5 +1,7 @@
 """Trails: bounded by time (and a hard cap), ended tracks forgotten, predicted points kept smoothed-only."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -96,3 +98,15 @@ def test_many_tracks_over_a_long_run_stay_bounded():
     for i in range(3000):  # 100 s at 30 fps, a new track id every second
         trails.update(result_at(i / 30, [part(i // 30, float(i)), part(100_000 + i // 30, float(i))]))
     assert len(trails) <= 2 * 2 and trails.point_count() <= 2 * 16
+
+
+def test_a_still_starts_without_trails():
+    """An independent image (a still of an image folder) has no motion history: nothing of the previous
+    image's tracks is drawn on it, and a sequence of frames still builds trails."""
+    trails = Trails(3.0)
+    for i in range(3):
+        trails.update(result_at(i * 0.1, [part(1, float(i))], pts=False))
+    assert trails.point_count() == 3
+    still = result_at(0.3, [part(2, 50.0)], pts=False)
+    trails.update(replace(still, meta=replace(still.meta, still=True, image_file="b.png")))
+    assert set(trails.paths()) == {2} and trails.point_count() == 1

@@ -12,7 +12,7 @@ from pipeline.errors import ConfigError
 from pipeline.infer.backends.onnxruntime import OrtBackend
 from pipeline.sinks.csv import CsvSink
 from pipeline.sinks.jsonl import JsonlSink
-from pipeline.sinks.table import COLUMNS, CsvWriter, record_rows
+from pipeline.sinks.table import COLUMNS, IMAGE_COLUMN, CsvWriter, record_rows
 from pipeline.sources.file import FileSource
 from tests.helpers.media import (
     GREEN,
@@ -105,6 +105,31 @@ def test_writer_header_once_empty_cells_and_lazy_file(tmp_path):
     rows = list(csv.DictReader(path.open(newline="")))
     assert rows[0]["pts_s"] == "" and rows[1]["cx"] == "" and rows[1]["instance"] == ""
     assert rows[1]["state"] == "predicted" and rows[2]["seq"] == "2" and rows[2]["track_id"] == ""
+
+
+@pytest.mark.parametrize(("image_column", "header"), [(None, True), (True, True), (False, False)])
+def test_image_records_get_the_image_column(tmp_path, image_column, header):
+    """Records of image sources name their file: a CSV of them has an ``image`` column, last."""
+    path = tmp_path / "images.csv"
+    w = CsvWriter(path, image_column=image_column)
+    w.write_record({**record(0, [OBSERVED, OBSERVED]), "image": "frames/0001.png"})
+    w.write_record({**record(1, [OBSERVED]), "image": "frames/0002.jpg"})
+    w.close()
+    rows = list(csv.DictReader(path.open(newline="")))
+    assert list(rows[0]) == ([*COLUMNS, IMAGE_COLUMN] if header else list(COLUMNS))
+    if header:
+        assert [r["image"] for r in rows] == ["frames/0001.png"] * 2 + ["frames/0002.jpg"]
+    (row,) = record_rows({**record(0, [OBSERVED]), "image": "a.png"})
+    assert list(row) == [*COLUMNS, IMAGE_COLUMN] and row["image"] == "a.png"
+
+
+def test_video_records_keep_the_columns(tmp_path):
+    path = tmp_path / "video.csv"
+    w = CsvWriter(path)
+    w.write_record(record(0, [OBSERVED]))
+    w.write_record({**record(1, [OBSERVED]), "image": "a.png"})  # a mixed run: left out, no error
+    w.close()
+    assert path.read_text().splitlines()[0] == ",".join(COLUMNS)
 
 
 def test_writer_errors_name_the_flag(tmp_path):

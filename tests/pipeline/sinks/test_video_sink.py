@@ -142,6 +142,28 @@ def test_fit_frame_pads_odd_and_resizes_other_sizes() -> None:
     assert fit_frame(np.zeros((20, 30, 3), np.uint8), (6, 4)).shape == (4, 6, 3)
 
 
+@pytest.mark.parametrize(
+    ("hw", "size", "inside"),
+    [
+        ((30, 30), (60, 40), (10, 0, 50, 40)),  # square into landscape: bars left and right
+        ((160, 120), (160, 120), (35, 0, 125, 120)),  # portrait 120×160 into 160×120
+        ((20, 80), (40, 40), (0, 15, 40, 25)),  # wide: bars top and bottom
+    ],
+)
+def test_fit_frame_letterboxes_other_sizes(
+    hw: tuple[int, int], size: tuple[int, int], inside: tuple[int, int, int, int]
+) -> None:
+    """A frame of another size keeps its aspect: scaled to fit, centred, the rest black (it used to be
+    stretched to the recording's size)."""
+    out = fit_frame(np.full((*hw, 3), 255, np.uint8), size)
+    assert out.shape == (size[1], size[0], 3)
+    x0, y0, x1, y1 = inside
+    assert (out[y0:y1, x0:x1] == 255).all()
+    mask = np.ones(out.shape[:2], bool)
+    mask[y0:y1, x0:x1] = False
+    assert (out[mask] == 0).all()
+
+
 def test_odd_size_is_padded(tmp_path: Path) -> None:
     images = [picture(i, 101, 75) for i in range(5)]
     path = tmp_path / "odd.mp4"

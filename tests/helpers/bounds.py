@@ -1,0 +1,67 @@
+"""Every published part lies inside its frame: a check of records (and of the tracker's parts).
+
+A part is inside a ``width`` × ``height`` frame when its points (``centroid``, ``smoothed``: pixel
+positions, x right, y down) lie in ``[0, width − 1] × [0, height − 1]`` (pixel indices, as a region's
+mean pixel position always does) and its ``box`` ``[x0, y0, x1, y1]`` (x1/y1 exclusive) is a non-empty
+box with ``0 ≤ x0 < x1 ≤ width`` and ``0 ≤ y0 < y1 ≤ height``. A missing point (``None``: a
+predicted part's centroid, no tracker) is not checked.
+
+Written independently of the pipeline's own code (it is the oracle the tests hold the pipeline to).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from pipeline.frames import FrameMeta, PartInstance
+
+
+def _fields(part: PartInstance | Mapping[str, Any]) -> dict[str, Any]:
+    if isinstance(part, PartInstance):
+        return {
+            "name": part.name,
+            "track_id": part.track_id,
+            "state": part.state,
+            "box": part.box,
+            "centroid": part.centroid,
+            "smoothed": part.smoothed,
+        }
+    return dict(part)
+
+
+def outside(parts: Iterable[PartInstance | Mapping[str, Any]], width: int, height: int) -> list[str]:
+    """One line per part of ``parts`` (record entries or :class:`PartInstance`) not inside the frame."""
+    bad = []
+    for part in parts:
+        p = _fields(part)
+        what = f"{p.get('state')} {p.get('name')}#{p.get('track_id')}"
+        for key in ("centroid", "smoothed"):
+            xy: Sequence[float] | None = p.get(key)
+            if xy is not None and not (0 <= xy[0] <= width - 1 and 0 <= xy[1] <= height - 1):
+                bad.append(f"{what}: {key} {list(xy)} outside {width}x{height}")
+        x0, y0, x1, y1 = p["box"]
+        if not (0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height):
+            bad.append(f"{what}: box {list(p['box'])} outside {width}x{height}")
+    return bad
+
+
+def assert_parts_in_frame(meta: FrameMeta, parts: Iterable[PartInstance]) -> None:
+    """Every part the tracker (or the postprocess stage) returned for the frame ``meta`` is inside it."""
+    bad = outside(parts, meta.width, meta.height)
+    assert not bad, f"{meta.source_id}#{meta.seq}: " + "; ".join(bad)
+
+
+def assert_record_in_frame(record: Mapping[str, Any]) -> None:
+    """Every part of a schema-1 record is inside the record's ``width`` × ``height``."""
+    bad = outside(record["parts"], record["width"], record["height"])
+    assert not bad, f"{record['source']}#{record['seq']}: " + "; ".join(bad)
+
+
+def assert_records_in_frame(records: Iterable[Mapping[str, Any]]) -> int:
+    """:func:`assert_record_in_frame` for each record; returns how many parts were checked."""
+    n = 0
+    for record in records:
+        assert_record_in_frame(record)
+        n += len(record["parts"])
+    return n
