@@ -121,7 +121,7 @@ def test_evaluate_checkpoint_and_onnx_agree(
     assert load_checkpoint(checkpoint)["metrics"]["fg_dice"] == pytest.approx(by_pt["fg_dice"], abs=1e-6)
 
     parser = argparse.ArgumentParser()
-    evaluate.register(parser.add_subparsers(dest="command", required=True))
+    commands.register_evaluate(parser.add_subparsers(dest="command", required=True))
     out_json = tmp_path / "m.json"
     args = parser.parse_args(
         [
