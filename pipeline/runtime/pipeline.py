@@ -322,6 +322,7 @@ class Pipeline:
                     stages=stages,
                     dropped=ch.frames.dropped + prepared.dropped + inferred.dropped,
                     latency_ms=tuple(self._latency[sid]),
+                    timestamp_repairs=ch.source.timestamp_repairs,
                 )
             )
         shared = [

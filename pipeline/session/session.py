@@ -212,6 +212,7 @@ class Session:
         for src in self.counters().sources:
             out = src.processed("postprocess")
             extra = f", {src.reconnects} reconnects" if src.reconnects else ""
+            extra += f", {src.timestamp_repairs} timestamps repaired" if src.timestamp_repairs else ""
             extra += ", failed" if src.state == State.ERROR else ""
             lines.append(
                 f"{src.source_id}: {out} frames in {self.elapsed_s:.1f} s "

@@ -45,8 +45,12 @@ MP4_SUFFIXES: Final = (".mp4", ".m4v", ".mov")
 MKV_SUFFIXES: Final = (".mkv",)
 SUFFIXES: Final = MP4_SUFFIXES + MKV_SUFFIXES
 
-MP4_OPTIONS: Final = {"movflags": "frag_keyframe+empty_moov+default_base_moof", "flush_packets": "1"}
-MKV_OPTIONS: Final = {"flush_packets": "1"}
+MP4_OPTIONS: Final = {
+    "movflags": "frag_keyframe+empty_moov+default_base_moof",
+    "flush_packets": "1",
+    "frag_duration": "1000000",
+}
+MKV_OPTIONS: Final = {"flush_packets": "1", "cluster_time_limit": "1000"}
 
 
 class Ticks:
@@ -163,7 +167,13 @@ class H264Writer:
             cc.colorspace = cc.color_primaries = cc.color_trc = SMPTE170M
             cc.color_range = MPEG_RANGE
             # g: a backstop only; keyframes are forced by time in write().
-            stream.options = {"preset": preset, "crf": str(crf), "bf": "0", "g": str(20 * NOMINAL_FPS)}
+            stream.options = {
+                "preset": preset,
+                "crf": str(crf),
+                "bf": "0",
+                "g": str(20 * NOMINAL_FPS),
+                "rc-lookahead": "0",
+            }
             stream.codec_context.open()
         except BaseException:
             self._container.close()

@@ -48,6 +48,12 @@ class WebcamSource:
         self.state: State = State.STARTING
         self.description = f"camera {device}"
         self.reconnects = 0
+        self._stamper: FrameStamper | None = None
+
+    @property
+    def timestamp_repairs(self) -> int:
+        """Frames whose time did not advance and was repaired (the monotonic clock's resolution)."""
+        return self._stamper.repairs if self._stamper is not None else 0
 
     def _open(self) -> cv2.VideoCapture:
         cap = cv2.VideoCapture(self.device)
@@ -65,7 +71,7 @@ class WebcamSource:
         return cap
 
     def frames(self, stop: threading.Event) -> Iterator[Frame]:
-        stamper = FrameStamper(self.source_id)
+        stamper = self._stamper = FrameStamper(self.source_id, self.description)
         failures = 0
         t0: float | None = None
         while not stop.is_set():
