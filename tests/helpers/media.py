@@ -82,7 +82,8 @@ def scene(
     return img
 
 
-def _moving_gradient(i: int, size: tuple[int, int]) -> np.ndarray:
+def moving_gradient(i: int, size: tuple[int, int]) -> np.ndarray:
+    """Frame i of the default test picture: a horizontal gradient moving 4 px per frame, (H, W, 3) uint8."""
     w, h = size
     row = ((np.arange(w, dtype=np.uint16) + 4 * i) % 256).astype(np.uint8)
     return np.repeat(np.repeat(row[None, :, None], h, 0), 3, 2)
@@ -107,7 +108,7 @@ def write_h264(
     stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
     stream.options = {"g": str(fps), "bf": "0"}
     for i in range(frames):
-        img = _moving_gradient(i, size) if draw is None else draw(i)
+        img = moving_gradient(i, size) if draw is None else draw(i)
         for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
             container.mux(packet)
     for packet in stream.encode():
@@ -148,8 +149,10 @@ def write_packed_avi(
     size: tuple[int, int] = (128, 96),
     draw: Callable[[int], np.ndarray] | None = None,
     b_frames: int = 1,
+    packed: bool = True,
 ) -> Path:
-    """An MPEG-4 Part 2 AVI with DivX/Xvid-style *packed B-frames*, as old DivX/Xvid encoders wrote them.
+    """An MPEG-4 Part 2 AVI with DivX/Xvid-style *packed B-frames*, as old DivX/Xvid encoders wrote them
+    (``packed=False``: the same B-frames the way FFmpeg writes them, one per chunk).
 
     FFmpeg's ``mpeg4`` encoder writes B-frames one per packet, in decode order (its AVI files decode
     with correct timestamps), and FFmpeg has no filter that packs them, so this packs them itself:
@@ -170,13 +173,23 @@ def write_packed_avi(
     enc.time_base, enc.framerate = Fraction(1, fps), Fraction(fps, 1)
     enc.max_b_frames, enc.gop_size = b_frames, 12
     enc.bit_rate = 40 * w * h  # good quality: the pictures matter to the tests, not the size
-    packets: list[bytes] = []
+    encoded: list[Any] = []
     for i in range(frames):
-        img = _moving_gradient(i, size) if draw is None else draw(i)
+        img = moving_gradient(i, size) if draw is None else draw(i)
         frame = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format="yuv420p")
         frame.pts = i
-        packets += [bytes(p) for p in enc.encode(frame)]
-    packets += [bytes(p) for p in enc.encode(None)]
+        encoded += enc.encode(frame)
+    encoded += enc.encode(None)
+    if not packed:
+        with av.open(str(path), "w", format="avi") as out:
+            stream: Any = out.add_stream("mpeg4", rate=fps)
+            stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+            stream.time_base = Fraction(1, fps)
+            for packet in encoded:
+                packet.stream = stream
+                out.mux(packet)
+        return path
+    packets = [bytes(p) for p in encoded]
     time_bits = max(1, (fps - 1).bit_length())  # FFmpeg's vop_time_increment width for rate ``fps``
     chunks: list[bytes] = []
     i = 0
@@ -197,7 +210,7 @@ def write_packed_avi(
     chunks[0] = chunks[0][:k] + DIVX_PACKED + chunks[0][k:]
     assert len(chunks) == frames
     with av.open(str(path), "w", format="avi") as out:
-        stream: Any = out.add_stream("mpeg4", rate=fps)
+        stream = out.add_stream("mpeg4", rate=fps)
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
         stream.time_base = Fraction(1, fps)
         for n, data in enumerate(chunks):
