@@ -14,7 +14,6 @@ import pytest
 from pipeline.config import SourceConfig
 from pipeline.errors import SourceError
 from pipeline.sources import FileSource, ImageSource, StreamSource, WebcamSource, open_source
-from pipeline.sources.av_decode import UNPACK_BFRAMES
 from pipeline.sources.stream import StreamOptions, backoff_delay
 from pipeline.sources.urls import is_stream_url, is_webcam, mask_url, url_problem
 from tests.helpers.media import moving_gradient, truncated_h264, write_h264, write_packed_avi
@@ -100,7 +99,7 @@ def test_packed_bframe_avi_times_increase_and_repairs_are_counted(tmp_path, capl
     assert abs((times[-1] - times[0] + 1 / fps) - n / fps) <= 1 / fps + 1e-6
     assert np.diff(times[2:]) == pytest.approx([1 / fps] * (n - 3))
     assert source.timestamp_repairs == went_back
-    assert source.last_report.bitstream_filter == UNPACK_BFRAMES
+    assert source.last_report.bitstream_filter == "mpeg4_unpack_bframes"
     said = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert len(said) == 1 and said[0].startswith(f"{path}: timestamps out of order"), said
 
