@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -64,6 +65,8 @@ Clock = Literal["pts", "dts", "index"]
 
 DEFAULT_INTERVAL_S: Final = 1.0 / 25
 """Frame interval assumed before a source's rate or spacing is known."""
+MAX_TIME_S: Final = 1e9
+"""Timestamps beyond ±this (31 years; float seconds still resolve 1 µs there) are garbage: missing."""
 TRUST_AFTER_FRAMES: Final = 16
 """A container clock that went backwards (or stood still) is not used again until it has advanced
 this many frames in a row (about the longest B-frame reordering window)."""
@@ -140,7 +143,10 @@ class Timeline:
     def place(self, pts_s: float | None, dts_s: float | None = None, fps: float | None = None) -> float:
         """The time (s) of the next frame, from its container ``pts_s`` and ``dts_s`` (None =
         missing), at the container's nominal rate ``fps`` (None = unknown). Always after the
-        previous frame's time."""
+        previous frame's time. A timestamp that is not finite or beyond :data:`MAX_TIME_S` counts
+        as missing."""
+        pts_s = pts_s if pts_s is not None and abs(pts_s) <= MAX_TIME_S else None
+        dts_s = dts_s if dts_s is not None and abs(dts_s) <= MAX_TIME_S else None
         step = self._step(fps)
         pts_prev = self._prev.get("pts")
         anomaly: str | None = None
@@ -177,6 +183,8 @@ class Timeline:
             self._timed = True
             if last is not None and clock == self._clock and clock != "index":
                 self._interval = min(max(t - last, 1e-3), 1.0)
+        if last is not None and t <= last:  # a step lost to float rounding at huge times
+            t = math.nextafter(last, math.inf)
         self._clock = clock
         self._last = t
         self._frames += 1
