@@ -48,6 +48,8 @@ class HealthStatus:
         frames_out: this source's results produced since the start.
         latency_p50_ms: median capture → publish latency of recent frames, ms (NaN if none).
         reconnects: times the source was reopened since the start.
+        timestamp_repairs: the source's frames whose timestamp was missing or out of order and was
+            repaired, since the start.
         failed_outputs: names of best-effort outputs (window, ZeroMQ frames, live recordings) that
             failed and were stopped while the run went on.
     """
@@ -59,4 +61,5 @@ class HealthStatus:
     frames_out: int
     latency_p50_ms: float
     reconnects: int = 0
+    timestamp_repairs: int = 0
     failed_outputs: tuple[str, ...] = field(default=())

@@ -127,7 +127,9 @@ def status_record(status: HealthStatus, wall_ts: float, **extra: Any) -> dict[st
     """The heartbeat record of topic ``status.<source>`` (docs/architecture.md), at Unix time ``wall_ts``.
 
     ``fps``: items per second per stage over the last interval; ``dropped``: frames dropped
-    between stages since the start; ``reconnects``: times the source was reopened; ``extra``: more counters (e.g. the publisher's own drops).
+    between stages since the start; ``reconnects``: times the source was reopened;
+    ``timestamp_repairs``: the source's frames whose timestamp was missing or out of order and was
+    repaired; ``extra``: more counters (e.g. the publisher's own drops).
     """
     lat = status.latency_p50_ms
     return {
@@ -141,6 +143,7 @@ def status_record(status: HealthStatus, wall_ts: float, **extra: Any) -> dict[st
         "frames_out": status.frames_out,
         "latency_p50_ms": None if lat != lat else _r(lat),
         "reconnects": status.reconnects,
+        "timestamp_repairs": status.timestamp_repairs,
         "failed_outputs": list(status.failed_outputs),
         **extra,
     }

@@ -83,6 +83,7 @@ class PacedFrames:
 
     live = True
     reconnects = 0
+    timestamp_repairs = 0
     description = "paced frames"
 
     def __init__(self, images: list[np.ndarray], fps: float, count: int, source_id: str = "live") -> None:

@@ -69,6 +69,7 @@ class _MemorySource:
 
     live = False
     reconnects = 0
+    timestamp_repairs = 0
     description = "memory"
 
     def __init__(self, images: list[np.ndarray], count: int) -> None:

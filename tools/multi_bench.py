@@ -56,6 +56,7 @@ class _Dead:
 
     live = True
     reconnects = 0
+    timestamp_repairs = 0
     description = "unreachable camera"
 
     def __init__(self, source_id: str) -> None:

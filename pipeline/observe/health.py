@@ -32,6 +32,7 @@ def health_between(prev: PipelineCounters, cur: PipelineCounters) -> list[Health
                 frames_out=src.processed("postprocess"),
                 latency_p50_ms=percentile(src.latency_ms[-64:], 50),
                 reconnects=src.reconnects,
+                timestamp_repairs=src.timestamp_repairs,
                 failed_outputs=cur.failed_outputs,
             )
         )
@@ -44,6 +45,7 @@ def format_health(h: HealthStatus) -> str:
     rates = " ".join(f"{short[k]} {v:.1f}" for k, v in h.fps.items() if k in short)
     lat = "-" if h.latency_p50_ms != h.latency_p50_ms else f"{h.latency_p50_ms:.0f} ms"
     again = f" | reconnects {h.reconnects}" if h.reconnects else ""
+    again += f" | timestamps repaired {h.timestamp_repairs}" if h.timestamp_repairs else ""
     return (
         f"[{h.source_id}] {h.state} | fps {rates} | frames {h.frames_out} | drops {h.dropped} | "
         f"latency {lat}{again}"

@@ -10,6 +10,8 @@ capture, preprocess, inference, postprocess):
 - ``frames_total{source,stage}`` (counter): this source's frames the stage has handled;
 - ``dropped_frames_total{source}`` (counter): frames dropped between stages (``latest`` policy);
 - ``reconnects_total{source}`` (counter): times the source was reopened;
+- ``timestamp_repairs_total{source}`` (counter): frames whose timestamp was missing or out of
+  order (not after the previous frame's) and was repaired so that times increase strictly;
 - ``source_state{source,state}`` (gauge): 1 for the current state, 0 for the other five;
 - ``source_info{source,uri}`` (gauge, 1): the source's description, credentials masked;
 - ``fps{source,stage}`` (gauge): items per second over the last health interval;
@@ -122,6 +124,11 @@ class PipelineCollector(Collector):
         reconnects = CounterMetricFamily(
             PREFIX + "reconnects", "Times a source was reopened after a loss or stall.", labels=["source"]
         )
+        repairs = CounterMetricFamily(
+            PREFIX + "timestamp_repairs",
+            "Frames of a source whose timestamp was missing or out of order and was repaired.",
+            labels=["source"],
+        )
         state = GaugeMetricFamily(
             PREFIX + "source_state", "1 for the source's current state.", labels=["source", "state"]
         )
@@ -142,6 +149,7 @@ class PipelineCollector(Collector):
                     fps.add_metric([sid, st.name], 0.0 if ended else rates[sid].get(st.name, 0.0))
             dropped.add_metric([sid], src.dropped)
             reconnects.add_metric([sid], src.reconnects)
+            repairs.add_metric([sid], src.timestamp_repairs)
             for name in STATES:
                 state.add_metric([sid, name], 1.0 if src.state == name else 0.0)
             info.add_metric([sid, mask_url(src.description)], 1.0)
@@ -159,7 +167,7 @@ class PipelineCollector(Collector):
         outputs = [st.name.removeprefix("sink:") for st in counters.shared if st.name.startswith("sink:")]
         for output in dict.fromkeys([*outputs, *counters.failed_outputs]):
             failures.add_metric([output], 1.0 if output in counters.failed_outputs else 0.0)
-        yield from (frames, dropped, reconnects, state, info, fps, sinks, failures)
+        yield from (frames, dropped, reconnects, repairs, state, info, fps, sinks, failures)
 
 
 class MetricsSink:

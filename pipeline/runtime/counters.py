@@ -45,6 +45,8 @@ class SourceCounters:
         state: ``starting``/``running``/``reconnecting``/``stalled`` while it runs, then
             ``stopped`` (ended) or ``error`` (failed; the other sources carry on).
         reconnects: times the source was reopened after a loss or stall.
+        timestamp_repairs: frames whose timestamp was missing or out of order and was repaired
+            (:class:`pipeline.sources.base.Timeline`).
         stages: capture, preprocess, inference, postprocess counts of this source's frames.
         dropped: this source's frames dropped between stages (not counting sink queues).
         latency_ms: recent capture → postprocess-done latencies of this source's frames.
@@ -60,6 +62,7 @@ class SourceCounters:
     dropped: int
     latency_ms: tuple[float, ...]
     last_result_at: float | None = None
+    timestamp_repairs: int = 0
 
     def processed(self, stage: str) -> int:
         """Items of this source that ``stage`` has handled."""

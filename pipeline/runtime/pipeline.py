@@ -325,6 +325,7 @@ class Pipeline:
                     dropped=ch.frames.dropped + prepared.dropped + inferred.dropped,
                     latency_ms=tuple(self._latency[sid]),
                     last_result_at=self._last_result[sid],
+                    timestamp_repairs=ch.source.timestamp_repairs,
                 )
             )
         shared = [

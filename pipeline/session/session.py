@@ -222,6 +222,7 @@ class Session:
             if src.state.ended and src.last_result_at is not None:
                 span = min(span, src.last_result_at - self._t0)
             extra = f", {src.reconnects} reconnects" if src.reconnects else ""
+            extra += f", {src.timestamp_repairs} timestamps repaired" if src.timestamp_repairs else ""
             extra += ", failed" if src.state == State.ERROR else ""
             lines.append(
                 f"{src.source_id}: {out} frames in {span:.1f} s "

@@ -29,10 +29,11 @@ class VideoSink:
     one replicated column/row); later frames of another size are letterboxed into it (aspect kept,
     :func:`~pipeline.sinks.video_writer.fit_frame`).
 
-    Timestamps: a frame's time is ``meta.pts_s`` (the stream's clock) when the first frame has
-    one, else ``meta.capture_mono``; a later frame lacking ``pts_s`` is placed after the previous
-    one by the capture-clock interval. Non-increasing times are repaired by
-    :class:`pipeline.sinks.video_writer.Ticks`.
+    Timestamps: a frame's time is ``meta.pts_s`` (the stream's clock, strictly increasing: every
+    source repairs it, :class:`pipeline.sources.base.Timeline`) when the first frame has one, else
+    ``meta.capture_mono``; a later frame lacking ``pts_s`` is placed after the previous one by the
+    capture-clock interval. So the recording lasts as long as its source (within a frame); should
+    a time still not increase, :class:`pipeline.sinks.video_writer.Ticks` keeps the pts increasing.
 
     Policy: ``lossless`` (every result recorded; the pipeline waits for the encoder) for file
     sources, ``latest`` for live sources (the encoder can never hold up inference; when it falls

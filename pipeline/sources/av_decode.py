@@ -1,6 +1,13 @@
 """Decoding a PyAV container into RGB frames, tolerating damaged packets.
 
-Shared by the file and the network-stream sources.
+Shared by the file and the network-stream sources. Frames come out in presentation order with the
+container's raw timestamps (pts and the packet dts, either may be missing or out of order); the
+sources' :class:`~pipeline.sources.base.Timeline` turns them into strictly increasing times.
+
+MPEG-4 Part 2 video in AVI may use DivX/Xvid "packed B-frames" (a P-frame and the next B-frame
+in one AVI chunk, then a placeholder chunk): such streams go through FFmpeg's
+``mpeg4_unpack_bframes`` bitstream filter, which restores one frame per packet (as FFmpeg
+itself advises; a stream that is not packed passes through unchanged).
 """
 
 from __future__ import annotations
@@ -8,13 +15,24 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import av
 import numpy as np
+from av.bitstream import BitStreamFilterContext, bitstream_filters_available
 
 MAX_BAD_PACKETS_IN_A_ROW: Final = 200
 """After this many undecodable packets in a row, the rest of the stream is treated as garbage."""
+UNPACK_BFRAMES: Final = "mpeg4_unpack_bframes"
+"""FFmpeg's bitstream filter for DivX/Xvid packed B-frames."""
+
+
+class Decoded(NamedTuple):
+    """One decoded frame: RGB image (H, W, 3) uint8 and its container timestamps (s, None = missing)."""
+
+    image: np.ndarray
+    pts_s: float | None
+    dts_s: float | None
 
 
 @dataclass
@@ -29,7 +47,9 @@ class DecodeReport:
         error: the demuxer/decoder error that ended the pass early, if any.
         declared_frames: frame count the container header declares (0 = unknown).
         declared_duration_s: duration the container header declares (None = unknown).
-        last_pts_s: pts of the last decoded frame.
+        last_pts_s: the latest container timestamp (pts or dts) of a decoded frame.
+        fps: the stream's nominal frame rate (None = unknown).
+        bitstream_filter: the bitstream filter the packets went through (None = none).
     """
 
     frames: int = 0
@@ -40,6 +60,7 @@ class DecodeReport:
     declared_duration_s: float | None = None
     last_pts_s: float | None = None
     fps: float | None = None
+    bitstream_filter: str | None = None
 
     def damage(self) -> str | None:
         """One line describing damage or truncation, or None when the pass looks complete."""
@@ -73,19 +94,36 @@ def open_video(url: str, options: dict[str, str] | None = None, timeout: Any = N
     return container
 
 
-def _guess_pts(report: DecodeReport) -> float | None:
-    """A frame without a timestamp (e.g. the first of an RTSP stream): one interval after the last."""
-    if report.last_pts_s is None:
-        return 0.0 if report.frames == 0 else None
-    return report.last_pts_s + 1.0 / report.fps if report.fps else None
+def _unpacker(container: Any, stream: Any) -> BitStreamFilterContext | None:
+    """``mpeg4_unpack_bframes`` for MPEG-4 Part 2 video in AVI, when this FFmpeg has it, else None."""
+    if stream.codec_context.name != "mpeg4" or "avi" not in container.format.name.split(","):
+        return None
+    if UNPACK_BFRAMES not in bitstream_filters_available:
+        return None
+    try:
+        return BitStreamFilterContext(UNPACK_BFRAMES, stream)
+    except (av.FFmpegError, ValueError):
+        return None
+
+
+def _filtered(bsf: BitStreamFilterContext | None, packet: Any) -> list[Any]:
+    """The packets to decode for one demuxed ``packet`` (the empty end-of-stream packet drains
+    the filter first, then still flushes the decoder)."""
+    if bsf is None:
+        return [packet]
+    if packet.size == 0:
+        return [*bsf.filter(None), packet]
+    return list(bsf.filter(packet))
+
+
+def _seconds(value: int | None, time_base: Any) -> float | None:
+    return float(value * time_base) if value is not None and time_base else None
 
 
 def decode_rgb(
     container: Any, report: DecodeReport, frame_timeout_s: float | None = None
-) -> Iterator[tuple[np.ndarray, float | None]]:
-    """Yield (image (H, W, 3) uint8 RGB, pts seconds or None) for every decodable frame.
-
-    A frame without a timestamp gets one frame interval after the previous one.
+) -> Iterator[Decoded]:
+    """Yield every decodable frame, in presentation order, with its raw container timestamps.
 
     Damaged packets are skipped and counted in ``report``, as are frames the decoder flags corrupt
     (yielded: error concealment patched them, as live streams need); a demuxer error ends the pass and is
@@ -100,6 +138,8 @@ def decode_rgb(
         report.declared_duration_s = container.duration / 1_000_000
     rate = stream.average_rate or stream.guessed_rate
     report.fps = float(rate) if rate else None
+    unpack = _unpacker(container, stream)
+    report.bitstream_filter = UNPACK_BFRAMES if unpack is not None else None
     bad_in_row = 0
     last_frame = time.monotonic()
     packets = container.demux(stream)
@@ -115,7 +155,7 @@ def decode_rgb(
             report.error = f"no frame decoded for {frame_timeout_s:g} s"
             return
         try:
-            decoded = packet.decode()
+            decoded = [f for pkt in _filtered(unpack, packet) for f in stream.decode(pkt)]
         except av.FFmpegError:
             report.bad_packets += 1
             bad_in_row += 1
@@ -125,9 +165,11 @@ def decode_rgb(
             continue
         bad_in_row = 0
         for frame in decoded:
-            pts = float(frame.time) if frame.time is not None else _guess_pts(report)
+            pts = _seconds(frame.pts, frame.time_base)
+            dts = _seconds(frame.dts, frame.time_base)
             report.frames += 1
             report.concealed_frames += bool(frame.is_corrupt)
-            report.last_pts_s = pts
-            yield frame.to_ndarray(format="rgb24"), pts
+            seen = [t for t in (report.last_pts_s, pts, dts) if t is not None]
+            report.last_pts_s = max(seen) if seen else None
+            yield Decoded(frame.to_ndarray(format="rgb24"), pts, dts)
             last_frame = time.monotonic()  # the time the caller held the frame does not count

@@ -26,6 +26,9 @@ class FileSource:
         source_id: id for records.
         realtime: release frames at the file's own rate (pts), as a camera would.
         loop: start again at the end (pts keep increasing across loops).
+
+    Frame times are the file's own timestamps made strictly increasing by the stamper's
+    :class:`~pipeline.sources.base.Timeline` (repairs counted in :attr:`timestamp_repairs`).
     """
 
     live = False
@@ -41,6 +44,12 @@ class FileSource:
         self.state: State = State.STARTING
         self.description = str(self.path)
         self.last_report = DecodeReport()
+        self._stamper: FrameStamper | None = None
+
+    @property
+    def timestamp_repairs(self) -> int:
+        """Frames whose timestamp was missing or out of order and was repaired."""
+        return self._stamper.repairs if self._stamper is not None else 0
 
     def check(self) -> None:
         """Fail early, with one line, if the file cannot be a video."""
@@ -59,22 +68,22 @@ class FileSource:
     def frames(self, stop: threading.Event) -> Iterator[Frame]:
         if not self.path.is_file():
             raise SourceError(f"{self.path}: no such file")
-        stamper = FrameStamper(self.source_id)
+        stamper = self._stamper = FrameStamper(self.source_id, self.description)
         pacer = Pacer()
-        offset = 0.0
+
+        def pace(t: float) -> None:
+            pacer.wait(t, stop)
+
         while not stop.is_set():
             container = self._open()
             report = DecodeReport()
             self.last_report = report
             self.state = State.RUNNING
             try:
-                for image, pts in decode_rgb(container, report):
+                for image, pts, dts in decode_rgb(container, report):
                     if stop.is_set():
                         break
-                    t = offset + (pts if pts is not None else report.frames / (report.fps or 25.0))
-                    if self.realtime:
-                        pacer.wait(t, stop)
-                    yield stamper.stamp(image, t)
+                    yield stamper.stamp(image, pts, dts, report.fps, pace if self.realtime else None)
             finally:
                 container.close()  # type: ignore[attr-defined]
             damage = report.damage()
@@ -83,6 +92,5 @@ class FileSource:
                 raise SourceError(f"{self.path}: {damage}")
             if not self.loop or report.frames == 0:
                 break
-            step = 1.0 / (report.fps or 25.0)
-            offset += (report.last_pts_s or 0.0) + step
+            stamper.restart()  # the next pass continues one frame after this one's last
         self.state = State.STOPPED

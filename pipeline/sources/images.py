@@ -33,6 +33,7 @@ class ImageSource:
 
     live = False
     reconnects = 0
+    timestamp_repairs = 0
 
     def __init__(self, path: str | Path, source_id: str = "images0", sequence: bool = False):
         self.path = Path(path)
@@ -53,7 +54,7 @@ class ImageSource:
         return [self.path]
 
     def frames(self, stop: threading.Event) -> Iterator[Frame]:
-        stamper = FrameStamper(self.source_id)
+        stamper = FrameStamper(self.source_id, self.description, timed=False)
         self.state = State.RUNNING
         for path in self.files():
             if stop.is_set():

@@ -12,6 +12,10 @@ blocked: the connection is up but nothing comes); a network read blocks at most
 ``min(read_timeout_s, stall_timeout_s)``, so a stalled stream is abandoned and reopened right after.
 A lost stream is reopened at once, then after a capped exponential backoff per failed open
 (``reconnect_initial_s * 2**attempt``, at most ``reconnect_max_s``). Every log line masks credentials.
+
+Frame times: the stream's timestamps, made strictly increasing by the stamper's
+:class:`~pipeline.sources.base.Timeline`; a reopened stream (whose clock starts afresh) goes on
+after the previous connection's last frame by the real time the outage took.
 """
 
 from __future__ import annotations
@@ -85,6 +89,13 @@ class StreamSource:
         self._last_frame = time.monotonic()  # when the last frame (or the open) happened
         self.description = mask_url(url)
         self.reconnects = 0
+        self._stamper: FrameStamper | None = None
+        self._last_yield: float | None = None  # monotonic time the last frame was handed out
+
+    @property
+    def timestamp_repairs(self) -> int:
+        """Frames whose timestamp was missing or out of order and was repaired."""
+        return self._stamper.repairs if self._stamper is not None else 0
 
     @property
     def state(self) -> State:
@@ -119,7 +130,7 @@ class StreamSource:
         return opts
 
     def frames(self, stop: threading.Event) -> Iterator[Frame]:
-        stamper = FrameStamper(self.source_id)
+        stamper = self._stamper = FrameStamper(self.source_id, self.description)
         failures = 0
         o = self.options
         read_timeout = min(o.read_timeout_s, o.stall_timeout_s)
@@ -161,12 +172,18 @@ class StreamSource:
     def _read(
         self, container: object, report: DecodeReport, stamper: FrameStamper, stop: threading.Event
     ) -> Iterator[Frame]:
-        for image, pts in decode_rgb(container, report, frame_timeout_s=self.options.stall_timeout_s):
+        first = True
+        for image, pts, dts in decode_rgb(container, report, frame_timeout_s=self.options.stall_timeout_s):
             if stop.is_set():
                 return
             self._last_frame = time.monotonic()
             if self._state != State.RUNNING:
                 log.info("%s: receiving frames", self.description)
             self._state = State.RUNNING
-            yield stamper.stamp(image, pts)
+            if first and self._last_yield is not None:
+                # a reopened stream's clock starts afresh: its times go on after the outage
+                stamper.restart(gap_s=self._last_frame - self._last_yield)
+            first = False
+            self._last_yield = time.monotonic()
+            yield stamper.stamp(image, pts, dts, report.fps)
             self._last_frame = time.monotonic()  # a consumer that held the frame is not a stall

@@ -103,6 +103,12 @@ class WebcamSource:
         self.state: State = State.STARTING
         self.description = f"camera {device}"
         self.reconnects = 0
+        self._stamper: FrameStamper | None = None
+
+    @property
+    def timestamp_repairs(self) -> int:
+        """Frames whose time did not advance and was repaired (the monotonic clock's resolution)."""
+        return self._stamper.repairs if self._stamper is not None else 0
 
     def check(self) -> None:
         """Fail now, with one line, when the camera is not there (before the model loads)."""
@@ -127,7 +133,7 @@ class WebcamSource:
         return cap
 
     def frames(self, stop: threading.Event) -> Iterator[Frame]:
-        stamper = FrameStamper(self.source_id)
+        stamper = self._stamper = FrameStamper(self.source_id, self.description)
         o = self.options
         failures = 0
         delivered = False

@@ -11,7 +11,9 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
+from fractions import Fraction
 from pathlib import Path
+from typing import Any, Final
 
 import av
 import numpy as np
@@ -81,6 +83,13 @@ def scene(
     return img
 
 
+def moving_gradient(i: int, size: tuple[int, int]) -> np.ndarray:
+    """Frame i of the default test picture: a horizontal gradient moving 4 px per frame, (H, W, 3) uint8."""
+    w, h = size
+    row = ((np.arange(w, dtype=np.uint16) + 4 * i) % 256).astype(np.uint8)
+    return np.repeat(np.repeat(row[None, :, None], h, 0), 3, 2)
+
+
 def write_h264(
     path: Path,
     frames: int,
@@ -99,18 +108,119 @@ def write_h264(
     stream = container.add_stream("libx264", rate=fps)
     stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
     stream.options = {"g": str(fps), "bf": "0"}
-    xs = np.arange(w, dtype=np.uint16)
     for i in range(frames):
-        if draw is None:
-            row = ((xs + 4 * i) % 256).astype(np.uint8)
-            img = np.repeat(np.repeat(row[None, :, None], h, 0), 3, 2)
-        else:
-            img = draw(i)
+        img = moving_gradient(i, size) if draw is None else draw(i)
         for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
             container.mux(packet)
     for packet in stream.encode():
         container.mux(packet)
     container.close()
+    return path
+
+
+VOP_START: Final = b"\x00\x00\x01\xb6"
+"""MPEG-4 Part 2 start code of a video object plane (one coded frame)."""
+DIVX_PACKED: Final = b"\x00\x00\x01\xb2DivX503b1393p"
+"""DivX user data; the trailing ``p`` says "packed bitstream" (FFmpeg's decoder looks for it)."""
+
+
+def _vop_type(data: bytes) -> str:
+    """I, P, B or S: the coding type of the first VOP in ``data``."""
+    k = data.find(VOP_START)
+    return "IPBS"[data[k + 4] >> 6]
+
+
+def _not_coded_vop(ref: bytes, time_bits: int) -> bytes:
+    """A DivX placeholder ("N-VOP", ``vop_coded = 0``) at the time of the reference VOP ``ref``."""
+    k = ref.find(VOP_START)
+    bits = "".join(format(b, "08b") for b in ref[k + 4 : k + 16])
+    i = 2  # after vop_coding_type: modulo_time_base (1s then a 0), marker, vop_time_increment
+    while bits[i] == "1":
+        i += 1
+    increment = bits[i + 2 : i + 2 + time_bits]
+    out = "01" + "0" + "1" + increment + "1" + "0"  # P, same second, marker, time, marker, not coded
+    out += "0" + "1" * ((-len(out) - 1) % 8)  # MPEG-4 stuffing: a 0 then 1s to the byte boundary
+    return VOP_START + int(out, 2).to_bytes(len(out) // 8, "big")
+
+
+def write_packed_avi(
+    path: Path,
+    frames: int,
+    fps: int = 25,
+    size: tuple[int, int] = (128, 96),
+    draw: Callable[[int], np.ndarray] | None = None,
+    b_frames: int = 1,
+    packed: bool = True,
+) -> Path:
+    """An MPEG-4 Part 2 AVI with DivX/Xvid-style *packed B-frames*, as old DivX/Xvid encoders wrote them
+    (``packed=False``: the same B-frames the way FFmpeg writes them, one per chunk).
+
+    FFmpeg's ``mpeg4`` encoder writes B-frames one per packet, in decode order (its AVI files decode
+    with correct timestamps), and FFmpeg has no filter that packs them, so this packs them itself:
+    the packets of PyAV's ``mpeg4`` encoder (``max_b_frames = b_frames``), decode order I P B (B) P
+    B (B) ..., become AVI chunks [I] [P+B] ([B]) [N-VOP] [P+B] ([B]) [N-VOP] ...: each reference
+    frame shares its chunk with the first B-frame after it, and a not-coded placeholder VOP
+    (N-VOP) keeps one chunk per frame; DivX user data with the ``p`` flag marks the stream packed.
+    Chunk ``j`` has timestamp ``j / fps``. Decoded, the frames come out in presentation order but
+    with the pts of the wrong chunks (0.04, 0.12, 0.08, 0.20, 0.16, ... s at 25 fps), as real
+    DivX/Xvid files do in FFmpeg.
+
+    ``draw(i)`` gives frame i as RGB (H, W, 3) uint8 of ``size`` = (width, height); default: a moving
+    gradient.
+    """
+    w, h = size
+    enc: Any = av.CodecContext.create("mpeg4", "w")
+    enc.width, enc.height, enc.pix_fmt = w, h, "yuv420p"
+    enc.time_base, enc.framerate = Fraction(1, fps), Fraction(fps, 1)
+    enc.max_b_frames, enc.gop_size = b_frames, 12
+    enc.bit_rate = 40 * w * h  # good quality: the pictures matter to the tests, not the size
+    encoded: list[Any] = []
+    for i in range(frames):
+        img = moving_gradient(i, size) if draw is None else draw(i)
+        frame = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format="yuv420p")
+        frame.pts = i
+        encoded += enc.encode(frame)
+    encoded += enc.encode(None)
+    if not packed:
+        with av.open(str(path), "w", format="avi") as out:
+            stream: Any = out.add_stream("mpeg4", rate=fps)
+            stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+            stream.time_base = Fraction(1, fps)
+            for packet in encoded:
+                packet.stream = stream
+                out.mux(packet)
+        return path
+    packets = [bytes(p) for p in encoded]
+    time_bits = max(1, (fps - 1).bit_length())  # FFmpeg's vop_time_increment width for rate ``fps``
+    chunks: list[bytes] = []
+    i = 0
+    while i < len(packets):
+        j = i + 1
+        while j < len(packets) and _vop_type(packets[j]) == "B":
+            j += 1
+        if j > i + 1:  # a reference frame followed by B-frames
+            chunks += [
+                packets[i] + packets[i + 1],
+                *packets[i + 2 : j],
+                _not_coded_vop(packets[i], time_bits),
+            ]
+        else:
+            chunks.append(packets[i])
+        i = j
+    k = chunks[0].find(VOP_START)
+    chunks[0] = chunks[0][:k] + DIVX_PACKED + chunks[0][k:]
+    assert len(chunks) == frames
+    with av.open(str(path), "w", format="avi") as out:
+        stream = out.add_stream("mpeg4", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        stream.time_base = Fraction(1, fps)
+        for n, data in enumerate(chunks):
+            packet = av.Packet(data)
+            packet.stream = stream
+            packet.pts = packet.dts = n
+            packet.time_base = Fraction(1, fps)
+            packet.is_keyframe = _vop_type(data) == "I"
+            out.mux(packet)
     return path
 
 
@@ -182,6 +292,7 @@ class SyntheticCamera:
 
     live = True
     reconnects = 0
+    timestamp_repairs = 0
     description = "synthetic camera"
 
     def __init__(

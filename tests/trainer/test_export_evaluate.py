@@ -17,7 +17,7 @@ from pipeline.contract.geometry import compute_letterbox, letterbox_image
 from pipeline.contract.model_meta import LetterboxAlign, ModelSpec
 from pipeline.errors import ConfigError, ModelError
 from tests.trainer.yibp_data import class_map
-from trainer import commands, evaluate, export
+from trainer import commands, export
 from trainer.checkpoint import load_checkpoint
 from trainer.config import TrainConfig
 from trainer.evaluate import evaluate_split, prediction_on_canvas, truth_on_canvas

@@ -71,9 +71,17 @@ class Track:
     def predict_to(self, t: float) -> None:
         """Move the state to time ``t`` (s) without a measurement: ``x ← F x``, ``P ← F P Fᵀ + Q``.
 
-        A ``t`` not after the current one changes nothing (a zero step).
+        ``t`` equal to the state's time: no step (the state is already there). The motion model is
+        never run over a non-positive ``dt``.
+
+        Raises:
+            ValueError: ``t`` is before the state's time (``dt < 0``: the model would run backwards).
+                :class:`~pipeline.postprocess.tracking.tracker.PartTracker` never asks for one: it
+                ends a source's tracks on a frame time that does not increase.
         """
         dt = t - self.t
+        if dt < 0.0 or dt != dt:
+            raise ValueError(f"track {self.track_id}: cannot predict back in time ({self.t!r} s -> {t!r} s)")
         if dt > 0.0:
             self.kf.predict(F=transition(self.motion, dt), Q=process_noise(self.motion, dt, self.process_std))
             self.t = t

@@ -2,7 +2,14 @@
 
 For each frame of a source, at time ``t`` (``pts_s``, else ``capture_mono``; seconds):
 
-1. Time going backwards (a looping file restarting, a new stream) ends every track of the source.
+1. ``t`` must be after the source's previous frame time: the Kalman prediction over a step
+   ``dt = t − t_prev`` is only defined for ``dt > 0`` (a zero step would update the filters twice at
+   one instant and shrink their uncertainty for nothing; a negative one would run the motion model
+   backwards). Sources guarantee strictly increasing times (``pipeline.sources.base.Timeline``), so
+   a frame at or before the previous time is a broken source, never a normal event. The tracker does
+   not raise — one bad timestamp must not end a live run — and never predicts over it: it ends every
+   track of that source (as after a gap longer than ``max_coast_s``: the regions of this frame start
+   new tracks at ``t``), logs a warning once per source and counts it in :attr:`PartTracker.time_faults`.
 2. Every track is predicted to ``t`` (:meth:`Track.predict_to`): a dropped frame is just a longer step.
 3. Per class, track *i* and region *j* may pair only if the squared Mahalanobis distance ``d²`` of the
    region's centroid from the track's predicted position (innovation covariance ``S = H P Hᵀ + R``) is
@@ -40,6 +47,7 @@ Region instance indices are ordered by area each frame, so nothing here relies o
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from typing import Final
 
@@ -53,6 +61,8 @@ from pipeline.postprocess.tracking.track import Track
 
 FORBIDDEN: Final = 1e9
 COAST_SLACK_S: Final = 1e-6
+
+log = logging.getLogger(__name__)
 
 
 class _SourceTracks:
@@ -87,11 +97,16 @@ class PartTracker:
 
     Args:
         cfg: motion model, noises, gate and coasting time.
+
+    Attributes:
+        time_faults: source id → frames whose time was not after the source's previous frame's
+            (each ended that source's tracks; see the module docstring, step 1).
     """
 
     def __init__(self, cfg: TrackerConfig) -> None:
         self.cfg = cfg
         self._sources: dict[str, _SourceTracks] = {}
+        self.time_faults: dict[str, int] = {}
 
     def reset(self, source_id: str) -> None:
         """End every track of ``source_id`` (ids keep increasing afterwards)."""
@@ -125,8 +140,10 @@ class PartTracker:
         """
         src = self._sources.setdefault(meta.source_id, _SourceTracks())
         t = meta.pts_s if meta.pts_s is not None else meta.capture_mono
-        if (src.last_t is not None and t < src.last_t) or meta.still:
+        if meta.still:
             src.tracks.clear()
+        elif src.last_t is not None and t <= src.last_t:
+            self._time_fault(meta, t, src)
         src.last_t = t
         # A track unobserved for longer than max_coast_s ends before association (a region after a
         # longer gap starts a new track). COAST_SLACK_S absorbs the float rounding of timestamps so
@@ -186,6 +203,22 @@ class PartTracker:
         coasting = sorted((tr for tr in src.tracks if tr.state == "predicted"), key=lambda tr: tr.track_id)
         out.extend(_predicted(tr, size) for tr in coasting)
         return tuple(out)
+
+    def _time_fault(self, meta: FrameMeta, t: float, src: _SourceTracks) -> None:
+        """A frame at or before the previous one's time: no prediction over ``dt <= 0``; the
+        source's tracks end (module docstring, step 1)."""
+        sid = meta.source_id
+        self.time_faults[sid] = self.time_faults.get(sid, 0) + 1
+        if self.time_faults[sid] == 1:
+            log.warning(
+                "%s: frame %d at %.6f s is not after the previous frame (%.6f s); its tracks end "
+                "(the tracker never predicts over a non-positive time step)",
+                sid,
+                meta.seq,
+                t,
+                src.last_t,
+            )
+        src.tracks.clear()
 
 
 def inside(xy: tuple[float, float], size: tuple[int, int]) -> bool:

@@ -22,13 +22,24 @@ from prometheus_client.parser import text_string_to_metric_families
 from pipeline.config import Config, MetricsConfig, override
 from pipeline.errors import ConfigError
 from pipeline.infer.backends.onnxruntime import OrtBackend
-from pipeline.observe.health import HealthReporter
+from pipeline.lifecycle import HealthStatus
+from pipeline.observe.health import HealthReporter, format_health, health_between
 from pipeline.observe.metrics import LATENCY_STAGES, STATES, health_verdict
 from pipeline.observe.metrics_server import MetricsServer
+from pipeline.record import status_record
 from pipeline.runtime.counters import PipelineCounters, SourceCounters, StageCount
 from pipeline.sources.file import FileSource
 from pipeline.sources.stream import StreamOptions, StreamSource
-from tests.helpers.media import DEADLINE_S, RED, colour_pipeline, run_to_end, scene, wait_for, write_h264
+from tests.helpers.media import (
+    DEADLINE_S,
+    RED,
+    colour_pipeline,
+    run_to_end,
+    scene,
+    wait_for,
+    write_h264,
+    write_packed_avi,
+)
 from tests.helpers.procs import free_port
 
 HTTP_TIMEOUT_S = 5.0
@@ -229,6 +240,7 @@ def test_live_pipeline_metrics_and_health(server, tmp_path, colour_model_path):
         assert value(now, "infant_stream_source_info", source="cam0", uri=str(video)) == 1
         assert value(now, "infant_stream_dropped_frames_total", source="cam0") == 0
         assert value(now, "infant_stream_reconnects_total", source="cam0") == 0
+        assert value(now, "infant_stream_timestamp_repairs_total", source="cam0") == 0
         assert value(now, "infant_stream_sink_dropped_total", sink="metrics") == 0
         for stage in LATENCY_STAGES:
             count = value(now, "infant_stream_stage_latency_seconds_count", source="cam0", stage=stage)
@@ -251,6 +263,28 @@ def test_live_pipeline_metrics_and_health(server, tmp_path, colour_model_path):
         end, "infant_stream_stage_latency_seconds_bucket", source="cam0", stage="inference", le="+Inf"
     )
     assert bucket == done
+
+
+def test_timestamp_repairs_reach_status_records_health_line_and_metrics(server, tmp_path, colour_model_path):
+    """A DivX packed-B-frame AVI (its pts go back every other frame): the repairs are counted per
+    source through counters → health → status records and ``timestamp_repairs_total``."""
+    video = write_packed_avi(tmp_path / "divx.avi", frames=40, fps=25, draw=red_square)
+    source = FileSource(video, "divx")
+    p = colour_pipeline(source, OrtBackend(colour_model_path), [server.sink()])
+    server.attach(p.counters)
+    start = p.counters()
+    run_to_end(p)
+    assert source.timestamp_repairs == 19  # pts 2 after 3, 4 after 5, ... (in 1/25 s)
+    (counted,) = p.counters().sources
+    assert counted.timestamp_repairs == 19
+    (status,) = health_between(start, p.counters())
+    assert status.timestamp_repairs == 19
+    assert status_record(status, 1.7e9)["timestamp_repairs"] == 19
+    assert format_health(status).endswith("| timestamps repaired 19")
+    assert status_record(HealthStatus("cam0", "running", {}, 0, 0, 0.0), 1.7e9)["timestamp_repairs"] == 0
+    samples, text = scrape(server.url)
+    assert value(samples, "infant_stream_timestamp_repairs_total", source="divx") == 19
+    assert "# TYPE infant_stream_timestamp_repairs_total counter" in text
 
 
 def test_two_sources_have_their_own_labels(server, tmp_path, colour_model_path):

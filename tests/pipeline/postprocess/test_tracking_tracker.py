@@ -446,6 +446,29 @@ def test_a_still_ends_every_track_of_its_source_first():
     assert (video.track_id, video.state) == (1, "observed")
 
 
+def test_a_time_that_does_not_advance_never_predicts_it_ends_the_tracks_and_warns_once(caplog):
+    """dt <= 0 is refused by design: no zero or negative Kalman step; the source's tracks end (the
+    run goes on), a warning names the source once, and ``time_faults`` counts every such frame."""
+    tracker = PartTracker(TrackerConfig())
+    for k in range(5):
+        tracker.update(meta(k, k / FPS), (part(100.0 + k, 100.0),))
+    (track,) = tracker.tracks("cam0")
+    covariance = track.kf.P.copy()
+    with caplog.at_level("WARNING", logger="pipeline.postprocess.tracking.tracker"):
+        same = tracker.update(meta(5, 4 / FPS), (part(105.0, 100.0),))  # the previous frame's time again
+        back = tracker.update(meta(6, 3 / FPS), (part(106.0, 100.0),))  # and earlier still
+    np.testing.assert_array_equal(track.kf.P, covariance)  # the ended track was never stepped
+    assert [(p.track_id, p.state, p.velocity) for p in same] == [(2, "observed", (0.0, 0.0))]
+    assert [p.track_id for p in back] == [3]
+    assert tracker.time_faults == {"cam0": 2}
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 1 and said[0].startswith(
+        "cam0: frame 5 at 0.133333 s is not after the previous frame"
+    )
+    with pytest.raises(ValueError, match="cannot predict back in time"):
+        track.predict_to(0.0)
+
+
 def test_time_jump_beyond_coasting_ends_tracks():
     tracker = BoundedTracker(TrackerConfig(max_coast_s=1.0))
     for k in range(5):

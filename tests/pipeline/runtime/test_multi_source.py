@@ -88,6 +88,7 @@ def test_a_live_source_keeps_its_rate_beside_a_source_that_never_delivers(colour
         """A source that never connects (state reconnecting) and never yields a frame."""
 
         source_id, live, state, description, reconnects = "dead", True, "reconnecting", "never reachable", 0
+        timestamp_repairs = 0
 
         def frames(self, stop: threading.Event):
             stop.wait()

@@ -275,3 +275,56 @@ def test_sigkill_leaves_a_playable_file(tmp_path: Path) -> None:
     # lost: at most one keyframe interval (0.5 s = 15 frames) + x264 lookahead (veryfast: 10) + slack
     assert written - 30 <= len(got) <= written
     assert times == sorted(times) and len(set(times)) == len(times)
+
+
+# A writer that records ``count`` frames at ``fps`` (pts i / fps) with the sink's defaults, says so,
+# then waits to be killed: the file on disk is what a crash at that moment leaves (the frames were
+# handed to the sink; nothing is closed or flushed on purpose).
+KILL_AT_SCRIPT = textwrap.dedent(
+    """
+    import sys, time
+    sys.path[:0] = [{repo!r}]
+    from tests.pipeline.sinks.test_video_sink import picture, result
+    from pipeline.sinks.video import VideoSink
+    fps, count = int(sys.argv[2]), int(sys.argv[3])
+    sink = VideoSink(sys.argv[1], lambda r: r.image)
+    for i in range(count):
+        sink.write(result(picture(i % 30, 320, 240), i, i / fps))
+    print(sink.frames, flush=True)
+    time.sleep(60)
+    """
+)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+@pytest.mark.parametrize(
+    ("fps", "count"),
+    [
+        (10, 91),  # before: the last 31 frames lost (3.1 s: a 2 s fragment + 11 frames of x264 lookahead)
+        (25, 111),  # before: 61 frames lost (2.44 s)
+    ],
+)
+def test_sigkill_loses_at_most_2s_of_video_at_any_frame_rate(
+    tmp_path: Path, suffix: str, fps: int, count: int
+) -> None:
+    path = tmp_path / f"killed{suffix}"
+    script = tmp_path / "writer.py"
+    script.write_text(KILL_AT_SCRIPT.format(repo=str(REPO)))
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(path), str(fps), str(count)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == str(count), "writer did not get going"
+    finally:
+        proc.kill()
+        proc.wait(10)
+    times, got, bad, _ = decode(path)
+    assert bad == 0, "the file ends inside a fragment"
+    assert times == pytest.approx([i / fps for i in range(len(got))], abs=1.5 * TICK)  # a playable prefix
+    lost_s = (count - len(got)) / fps
+    assert 0 <= lost_s <= 2.0, f"{count - len(got)} of {count} frames lost ({lost_s:.2f} s)"

@@ -3,6 +3,7 @@
 In CI (CI=true) these run; the fixture fails instead of skipping when the server is missing.
 """
 
+import itertools
 import threading
 import time
 
@@ -61,6 +62,11 @@ def test_server_restart_mid_run_frames_flow_again(rtsp_server, colour_model_path
     p.join()
     seqs = [r.meta.seq for r in sink.results]
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    # the reopened stream's clock starts afresh; its times go on after the outage (>= the 1 s sleep)
+    pts = [r.meta.pts_s for r in sink.results]
+    assert all(b > a for a, b in itertools.pairwise(pts)), pts
+    assert max(b - a for a, b in itertools.pairwise(pts)) >= 1.0
+    assert src.timestamp_repairs == 0
 
 
 def test_unreachable_url_keeps_retrying_and_stops_within_2s(colour_model_path):

@@ -1,6 +1,9 @@
-"""Sources on real media: PyAV-written H.264 files, the shared vtest.avi, damaged files, images."""
+"""Sources on real media: PyAV-written H.264 files, the shared vtest.avi, DivX-style packed-B-frame
+AVI files, damaged files, images."""
 
 import contextlib
+import itertools
+import logging
 import socket
 import subprocess
 import threading
@@ -18,7 +21,7 @@ from pipeline.sources import FileSource, ImageSource, StreamSource, WebcamSource
 from pipeline.sources.stream import StreamOptions, backoff_delay
 from pipeline.sources.urls import is_stream_url, is_webcam, mask_url, url_problem
 from pipeline.sources.webcam import WebcamOptions
-from tests.helpers.media import truncated_h264, write_h264
+from tests.helpers.media import moving_gradient, truncated_h264, write_h264, write_packed_avi
 from tests.helpers.procs import free_port
 
 
@@ -65,10 +68,56 @@ def test_file_loop_continues_pts(tmp_path):
 
 
 def test_vtest_avi_decodes_end_to_end(vtest_avi):
-    frames = collect(FileSource(vtest_avi, "vtest"), deadline_s=60)
+    source = FileSource(vtest_avi, "vtest")
+    frames = collect(source, deadline_s=60)
     assert len(frames) == 795
     assert frames[0].image.shape == (576, 768, 3)
     assert frames[-1].meta.seq == 794
+    # MS-MPEG4 v2 without B-frames: its own timestamps, untouched
+    assert [f.meta.pts_s for f in frames] == pytest.approx([i / 10 for i in range(795)])
+    assert source.timestamp_repairs == 0 and source.last_report.bitstream_filter is None
+
+
+def raw_pts(path: Path) -> list[float]:
+    """The pts FFmpeg attaches to each decoded frame of ``path``, in output order."""
+    import av
+
+    with av.open(str(path)) as c:
+        return [float(f.time) for f in c.decode(video=0)]
+
+
+@pytest.mark.parametrize("b_frames", [1, 2])
+def test_packed_bframe_avi_times_increase_and_repairs_are_counted(tmp_path, caplog, b_frames):
+    fps, n = 25, 60
+    path = write_packed_avi(tmp_path / "divx.avi", frames=n, fps=fps, b_frames=b_frames)
+    wrong = raw_pts(path)
+    went_back = sum(b <= a for a, b in itertools.pairwise(wrong))
+    assert went_back >= n // (b_frames + 2)  # the defect as FFmpeg decodes the file: pts go back and forth
+    source = FileSource(path, "divx")
+    with caplog.at_level(logging.WARNING):
+        frames = collect(source)
+    # every frame, in presentation order
+    assert [f.meta.seq for f in frames] == list(range(n))
+    for i, f in enumerate(frames):
+        assert np.abs(f.image.astype(int) - moving_gradient(i, (128, 96))).mean() < 3.0, i
+    times = [f.meta.pts_s for f in frames]
+    assert all(b > a for a, b in itertools.pairwise(times)), times[:8]
+    assert abs((times[-1] - times[0] + 1 / fps) - n / fps) <= 1 / fps + 1e-6
+    assert np.diff(times[2:]) == pytest.approx([1 / fps] * (n - 3))
+    assert source.timestamp_repairs == went_back
+    assert source.last_report.bitstream_filter == "mpeg4_unpack_bframes"
+    said = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(said) == 1 and said[0].startswith(f"{path}: timestamps out of order"), said
+
+
+def test_mpeg4_avi_with_bframes_as_ffmpeg_writes_them_needs_no_repair(tmp_path):
+    path = write_packed_avi(tmp_path / "lavc.avi", frames=30, fps=25, b_frames=2, packed=False)
+    source = FileSource(path, "lavc")
+    frames = collect(source)
+    assert [f.meta.pts_s for f in frames] == pytest.approx([(i + 1) / 25 for i in range(30)])
+    assert source.timestamp_repairs == 0
+    for i, f in enumerate(frames):
+        assert np.abs(f.image.astype(int) - moving_gradient(i, (128, 96))).mean() < 3.0, i
 
 
 def test_truncated_file_yields_frames_then_reports(tmp_path):
