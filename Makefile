@@ -20,9 +20,10 @@ test: venv lint pytest
 pytest: venv
 	$(PY) -m pytest -q
 
-# everything but the tests marked slow (over ~15 s each: soak, fault timings, benchmarks): < 3 min on 2 cores
+# everything but the tests marked slow (over ~15 s each: soak, fault timings, benchmarks), two workers
+# (tests of one file stay on one worker: the window tests share an X display): < 3 min on 2 cores
 test-fast: venv lint
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -m "not slow" -n 2 --dist loadfile
 
 lint: venv
 	$(VENV)/bin/ruff check .

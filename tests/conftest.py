@@ -9,6 +9,7 @@ import pytest
 import zmq
 
 from pipeline.infer.backends.gpu_info import gpu_driver_present
+from tests.helpers.bounds import assert_record_in_frame, pipeline_records
 from tests.helpers.media import colour_model
 from tests.helpers.procs import REPO, cli_command, free_port
 from tests.helpers.rtsp import RtspServer, require_rtsp_server
@@ -77,3 +78,19 @@ def rtsp_server() -> Iterator[RtspServer]:
 def infant_stream() -> list[str]:
     """The console command, run as a subprocess of this venv's python."""
     return cli_command()
+
+
+@pytest.fixture(autouse=True)
+def every_published_part_lies_in_its_frame(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After every test that used ``tmp_path``: each record the pipeline wrote there (JSONL) has all
+    its parts inside its frame, observed or predicted (the real-footage issue's invariant, checked in
+    every test run, not only in the tests written for it)."""
+    yield
+    if request.node.get_closest_marker("records_by_hand") is not None:
+        return
+    tmp = request.node.funcargs.get("tmp_path")
+    if not isinstance(tmp, Path) or not tmp.exists():
+        return
+    for path in sorted(tmp.rglob("*.jsonl")):
+        for record in pipeline_records(path):
+            assert_record_in_frame(record)

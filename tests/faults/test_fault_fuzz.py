@@ -39,6 +39,8 @@ from pipeline.contract.classes import CLASS_NAMES
 from pipeline.errors import ConfigError, InfantStreamError
 from pipeline.sinks.table import COLUMNS, record_rows
 
+pytestmark = pytest.mark.records_by_hand  # fuzzed records: any geometry, on purpose
+
 FUZZ = settings(
     max_examples=100,
     deadline=None,

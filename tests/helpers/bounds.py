@@ -11,7 +11,9 @@ Written independently of the pipeline's own code (it is the oracle the tests hol
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from pipeline.frames import FrameMeta, PartInstance
@@ -65,3 +67,25 @@ def assert_records_in_frame(records: Iterable[Mapping[str, Any]]) -> int:
         assert_record_in_frame(record)
         n += len(record["parts"])
     return n
+
+
+def pipeline_records(path: Path) -> Iterator[Mapping[str, Any]]:
+    """The records of a JSONL file that the pipeline wrote (they carry ``latency_ms.capture_to_publish``
+    and a frame size); hand-made test records and unreadable lines are passed over."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if (
+            isinstance(record, dict)
+            and isinstance(record.get("latency_ms"), dict)
+            and "capture_to_publish" in record["latency_ms"]
+            and isinstance(record.get("parts"), list)
+            and record.get("width")
+        ):
+            yield record
