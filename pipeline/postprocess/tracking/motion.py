@@ -26,6 +26,7 @@ keeps growing as above (the gate stays at least as wide as the undamped model's)
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Final, get_args
 
@@ -63,22 +64,25 @@ def state_dim(motion: Motion) -> int:
     return 2 * derivatives(motion)
 
 
+@functools.lru_cache(maxsize=256)
 def transition(motion: Motion, dt: float) -> np.ndarray:
     """State transition ``F`` over ``dt`` seconds: (n, n) float64, n = :func:`state_dim`.
 
     Per axis, the Taylor expansion of the motion: CV ``[[1, dt], [0, 1]]``, CA
     ``[[1, dt, dt²/2], [0, 1, dt], [0, 0, 1]]``; x and y do not interact. Entries are unitless on
     the diagonal and seconds (or s²/2) above it, mapping velocity px/s → px and acceleration
-    px/s² → px or px/s.
+    px/s² → px or px/s. Cached per (motion, dt): every track of a frame steps by the same ``dt``;
+    the array is read-only.
     """
     k = derivatives(motion)
     per_axis = np.zeros((k, k))
     for i in range(k):
         for j in range(i, k):
             per_axis[i, j] = dt ** (j - i) / math.factorial(j - i)
-    return np.kron(per_axis, np.eye(2))
+    return _read_only(np.kron(per_axis, np.eye(2)))
 
 
+@functools.lru_cache(maxsize=256)
 def process_noise(motion: Motion, dt: float, std: float) -> np.ndarray:
     """Process noise covariance ``Q`` over ``dt`` seconds: (n, n) float64, symmetric, PSD, rank 2.
 
@@ -88,14 +92,17 @@ def process_noise(motion: Motion, dt: float, std: float) -> np.ndarray:
     constant on the state over ``dt`` (CV ``[dt²/2, dt]``, CA ``[dt²/2, dt, 1]``),
     ``Q_axis = Γ Γᵀ std²``, e.g. CV ``[[dt⁴/4, dt³/2], [dt³/2, dt²]] std²`` (px², px²/s, px²/s²).
     Note the CA variant is filterpy's: the jerk-driven model in which the acceleration itself jumps
-    by the noise each step. x and y get the same, independent noise.
+    by the noise each step. x and y get the same, independent noise. Cached like :func:`transition`.
     """
-    return np.asarray(
-        Q_discrete_white_noise(
-            dim=derivatives(motion), dt=dt, var=std * std, block_size=2, order_by_dim=False
-        ),
-        dtype=np.float64,
+    q = Q_discrete_white_noise(
+        dim=derivatives(motion), dt=dt, var=std * std, block_size=2, order_by_dim=False
     )
+    return _read_only(np.asarray(q, dtype=np.float64))
+
+
+def _read_only(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False
+    return a
 
 
 def measurement_matrix(motion: Motion) -> np.ndarray:

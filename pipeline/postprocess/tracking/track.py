@@ -6,6 +6,8 @@ is a frozen :class:`~pipeline.frames.PartInstance`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from pipeline.config import Motion
@@ -87,27 +89,14 @@ class Track:
             self.t = t
         self.state = "predicted"
 
-    def innovation(self, centroid: tuple[float, float], noise_std_px: float) -> tuple[np.ndarray, np.ndarray]:
-        """Residual ``y = z − H x`` (2,) px and its covariance ``S = H P Hᵀ + R`` (2, 2) px²."""
-        h = self.kf.H
-        y = np.asarray(centroid, dtype=np.float64) - (h @ self.kf.x)[:, 0]
-        s = h @ self.kf.P @ h.T + measurement_noise(noise_std_px)
-        return y, s
-
     def mahalanobis2(self, centroid: tuple[float, float], noise_std_px: float) -> float:
         """Squared Mahalanobis distance ``yᵀ S⁻¹ y`` (unitless, χ² with 2 dof for a true match)."""
         return self.distance(centroid, noise_std_px)[0]
 
     def distance(self, centroid: tuple[float, float], noise_std_px: float) -> tuple[float, float]:
-        """(``d² = yᵀ S⁻¹ y``, ``d² + ln det S``) of a measurement against the predicted state.
-
-        The second is −2 ln of the Gaussian likelihood of the measurement, up to a constant: unlike
-        ``d²`` alone it does not favour a track just because it is uncertain (a long-coasting track
-        has a large ``S`` and therefore a small ``d²`` to everything near it).
-        """
-        y, s = self.innovation(centroid, noise_std_px)
-        d2 = float(y @ np.linalg.solve(s, y))
-        return d2, d2 + float(np.log(np.linalg.det(s)))
+        """:func:`distances` of one measurement against this track."""
+        d = distances([self], np.asarray([centroid], np.float64), np.asarray([noise_std_px], np.float64))
+        return float(d[0, 0, 0]), float(d[0, 0, 1])
 
     def update(
         self, centroid: tuple[float, float], noise_std_px: float, box: tuple[int, int, int, int]
@@ -162,3 +151,30 @@ class Track:
         dy = round(y - self.last_observed_pos[1])
         x0, y0, x1, y1 = self.last_box
         return (x0 + dx, y0 + dy, x1 + dx, y1 + dy)
+
+
+def distances(tracks: Sequence[Track], centroids: np.ndarray, noise_std_px: np.ndarray) -> np.ndarray:
+    """(T, R, 2) float64: for each track and measurement, (``d² = yᵀ S⁻¹ y``, ``d² + ln det S``), with
+    the residual ``y = z − H x`` (px) and its covariance ``S = H P Hᵀ + R`` (px², ``R = std²·I``).
+
+    The second is −2 ln of the Gaussian likelihood of the measurement, up to a constant: unlike ``d²``
+    alone it does not favour a track just because it is uncertain (a long-coasting track has a large
+    ``S`` and therefore a small ``d²`` to everything near it). All pairs in one batched solve (the
+    tracks share one motion model, so one ``H``).
+
+    Args:
+        tracks: T tracks of one motion model, already predicted to the frame's time.
+        centroids: (R, 2) float64 measured positions, px.
+        noise_std_px: (R,) float64 measurement std of each, px.
+    """
+    if not tracks or not len(centroids):
+        return np.zeros((len(tracks), len(centroids), 2), np.float64)
+    h = tracks[0].kf.H  # (2, n)
+    x = np.stack([tr.kf.x[:, 0] for tr in tracks])  # (T, n)
+    p = np.stack([tr.kf.P for tr in tracks])  # (T, n, n)
+    hph = h @ p @ h.T  # (T, 2, 2)
+    s = hph[:, None] + (noise_std_px**2)[None, :, None, None] * np.eye(2)  # (T, R, 2, 2)
+    y = centroids[None, :, :] - (x @ h.T)[:, None, :]  # (T, R, 2)
+    solved = np.linalg.solve(s, y[..., None])[..., 0]
+    d2 = np.einsum("trk,trk->tr", y, solved)
+    return np.stack([d2, d2 + np.log(np.linalg.det(s))], axis=-1)

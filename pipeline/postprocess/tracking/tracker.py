@@ -57,7 +57,7 @@ from scipy.optimize import linear_sum_assignment
 from pipeline.config import TrackerConfig
 from pipeline.frames import FrameMeta, PartInstance
 from pipeline.postprocess.tracking.motion import measurement_std
-from pipeline.postprocess.tracking.track import Track
+from pipeline.postprocess.tracking.track import Track, distances
 
 FORBIDDEN: Final = 1e9
 COAST_SLACK_S: Final = 1e-6
@@ -162,9 +162,11 @@ class PartTracker:
                 if p.class_id == class_id and p.centroid is not None
             ]
             tracks = [tr for tr in src.tracks if tr.class_id == class_id]
-            dist = np.array(
-                [[tr.distance(z, n) for _, z, n in regions] for tr in tracks], dtype=np.float64
-            ).reshape(len(tracks), len(regions), 2)
+            dist = distances(
+                tracks,
+                np.array([z for _, z, _ in regions], np.float64).reshape(-1, 2),
+                np.array([n for _, _, n in regions], np.float64),
+            )
             for r, c in assign(dist[..., 1], dist[..., 0] <= self.cfg.gate_chi2):
                 i, z, n = regions[c]
                 tracks[r].update(z, n, parts[i].box)
