@@ -123,16 +123,28 @@ def decode_frames(source: Path, frames: int) -> list[np.ndarray]:
 
 
 def cpu_ms_per_frame(work: Callable[[], int]) -> float:
-    """Process CPU time (ms) per frame of ``work()`` (which returns how many frames it handled); the
-    caller makes sure ``work`` uses one thread."""
+    """Process CPU time (ms) per frame of ``work()`` (which returns how many frames it handled)."""
     c0 = time.process_time()
     n = work()
     return 1000.0 * (time.process_time() - c0) / max(n, 1)
 
 
+def median_thread_cpu_ms(step: Callable[[Any], Any], items: list[Any]) -> tuple[float, list[Any]]:
+    """Median CPU time (ms) of this thread per ``step(item)``, and the outputs. The median keeps a
+    few slow calls (a page fault, the host stealing the core) out of the cost; ``step`` must do its
+    work on the calling thread (a one-thread ONNX Runtime session does)."""
+    times, outs = [], []
+    for item in items:
+        c0 = time.thread_time()
+        outs.append(step(item))
+        times.append(time.thread_time() - c0)
+    return 1000.0 * float(np.median(times)), outs
+
+
 def stage_costs(source: Path, model: Path, images: list[np.ndarray]) -> dict[str, float]:
-    """Each stage's CPU time per frame on one core, ms: decode (+ RGB), preprocess, inference (a
-    one-intra-op-thread session of the same model), postprocess (parts and tracking)."""
+    """Each stage's CPU time per frame on one core, ms: decode (+ RGB; the whole pass, FFmpeg's own
+    threads included), preprocess, inference (a one-thread session of the same model), postprocess
+    (parts and tracking), the last three as per-frame medians."""
     from pipeline.infer.backends.onnxruntime import OrtBackend
     from pipeline.infer.backends.ort_providers import OrtOptions
     from pipeline.postprocess.tracking import PartTracker
@@ -155,28 +167,11 @@ def stage_costs(source: Path, model: Path, images: list[np.ndarray]) -> dict[str
                 stop.set()
         return count
 
-    pre(frames[0])  # warm-up (first-call allocations)
+    infer(pre(frames[0]))  # warm-up (first-call allocations)
     cost = {"decode": cpu_ms_per_frame(decode)}
-    prepared: list[Any] = []
-    inferred: list[Any] = []
-
-    def preprocess() -> int:
-        prepared.extend(pre(f) for f in frames)
-        return len(prepared)
-
-    def inference() -> int:
-        inferred.extend(infer(x) for x in prepared)
-        return len(inferred)
-
-    def postprocess() -> int:
-        for x in inferred:
-            post(x)
-        return len(inferred)
-
-    cost["preprocess"] = cpu_ms_per_frame(preprocess)
-    infer(prepared[0])  # warm-up
-    cost["inference"] = cpu_ms_per_frame(inference)
-    cost["postprocess"] = cpu_ms_per_frame(postprocess)
+    cost["preprocess"], prepared = median_thread_cpu_ms(pre, frames)
+    cost["inference"], inferred = median_thread_cpu_ms(infer, prepared)
+    cost["postprocess"], _ = median_thread_cpu_ms(post, inferred)
     return cost
 
 

@@ -16,6 +16,9 @@ KEYS = {
     "live_p50_ms",
     "live_p99_ms",
     "live_drop_rate",
+    "cores",
+    "stage_cpu_ms",
+    "limit_fps",
 }
 
 
@@ -49,6 +52,9 @@ def test_bench_json(colour_model_path, tmp_path):
     assert 0.0 <= result["live_drop_rate"] < 1.0
     assert 0 < result["live_p50_ms"] <= result["live_p99_ms"]
     assert result["live_source_fps"] == pytest.approx(1.5 * result["bare_fps"])
+    cost = result["stage_cpu_ms"]
+    assert set(cost) == {"decode", "preprocess", "inference", "postprocess"} and min(cost.values()) > 0
+    assert result["limit_fps"] == pytest.approx(1000.0 * result["cores"] / sum(cost.values()))
 
 
 def test_bench_table_and_bad_args(colour_model_path, tmp_path):
@@ -59,5 +65,6 @@ def test_bench_table_and_bad_args(colour_model_path, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert "x bare" in proc.stdout and "x naive" in proc.stdout and "p99" in proc.stdout
+    assert "compute limit" in proc.stdout and "x limit" in proc.stdout
     bad = subprocess.run([*base, "--frames", "0"], capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "--frames: must be >= 1, got 0" in bad.stderr
