@@ -71,14 +71,14 @@ def class_record(summary: ClassSummary) -> dict[str, Any]:
     }
 
 
-def to_record(result: Result) -> dict[str, Any]:
-    """The schema-1 record of ``result`` (its ``publish_mono`` gives ``capture_to_publish``).
+def to_record(result: Result, publish_mono: float) -> dict[str, Any]:
+    """The schema-1 record of ``result``, published at ``publish_mono`` (``time.monotonic()`` s; it
+    gives ``capture_to_publish``).
 
     Frames read from image files also carry ``image``: the file, as the source names it (an
     additive key: only image sources have it; schema-1 readers ignore keys they do not know).
     """
     m, t = result.meta, result.timings
-    publish_mono = result.publish_mono
     image = {} if m.image_file is None else {"image": m.image_file}
     return {
         "schema": SCHEMA,
@@ -108,10 +108,10 @@ def sealed(result: Result, publish_mono: float | None = None) -> Result:
     Called once per result, at the end of postprocessing; outputs read ``result.record`` (a dict:
     treat as read-only) and ``result.record_json`` (UTF-8 bytes, no newline).
     """
-    stamped = replace(result, publish_mono=time.monotonic() if publish_mono is None else publish_mono)
-    record = to_record(stamped)
+    now = time.monotonic() if publish_mono is None else publish_mono
+    record = to_record(result, now)
     next(BUILDS)
-    return replace(stamped, record=record, record_json=encode(record).encode("utf-8"))
+    return replace(result, publish_mono=now, record=record, record_json=encode(record).encode("utf-8"))
 
 
 def record_of(result: Result) -> tuple[Mapping[str, Any], bytes]:

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Final, Literal, Protocol
+from typing import Any, Final, Literal, Protocol, TypeVar
 
 import numpy as np
 
-from pipeline.config import Policy, SourceMode
+from pipeline.config import Policy, SourceConfig, SourceMode
 from pipeline.frames import Frame, FrameMeta
 from pipeline.lifecycle import State
 
@@ -51,6 +52,16 @@ class Source(Protocol):
                 before the error are valid.
         """
         ...
+
+
+Options = TypeVar("Options")
+
+
+def options_from(cls: type[Options], cfg: SourceConfig) -> Options:
+    """A source's option dataclass ``cls`` (its fields are ``source:`` keys) from a ``source:`` section:
+    one place where those settings are copied, so their defaults stay the config's."""
+    fields: Any = dataclasses.fields(cls)  # type: ignore[arg-type]
+    return cls(**{f.name: getattr(cfg, f.name) for f in fields})
 
 
 def queue_policy(source: Source, mode: SourceMode = "auto") -> Policy:

@@ -33,7 +33,7 @@ from pipeline.errors import SourceError
 from pipeline.frames import Frame
 from pipeline.lifecycle import State
 from pipeline.sources.av_decode import DecodeReport, decode_rgb, open_video
-from pipeline.sources.base import FrameStamper
+from pipeline.sources.base import FrameStamper, options_from
 from pipeline.sources.urls import ffmpeg_reason, mask_url, why_unreachable
 
 PROBE_US = 500_000
@@ -68,7 +68,7 @@ class StreamOptions:
     @classmethod
     def from_config(cls, cfg: SourceConfig) -> StreamOptions:
         """The network settings of a ``source:`` section."""
-        return cls(**{f: getattr(cfg, f) for f in cls.__dataclass_fields__})
+        return options_from(cls, cfg)
 
 
 def backoff_delay(attempt: int, initial: float, maximum: float) -> float:

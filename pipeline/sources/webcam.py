@@ -17,7 +17,7 @@ from pipeline.config import SourceConfig
 from pipeline.errors import SourceError
 from pipeline.frames import Frame
 from pipeline.lifecycle import State
-from pipeline.sources.base import FrameStamper
+from pipeline.sources.base import FrameStamper, options_from
 from pipeline.sources.stream import backoff_delay
 
 log = logging.getLogger(__name__)
@@ -48,14 +48,8 @@ class WebcamOptions:
 
     @classmethod
     def from_config(cls, cfg: SourceConfig) -> WebcamOptions:
-        return cls(
-            width=cfg.width,
-            height=cfg.height,
-            fps=cfg.fps,
-            reconnect_initial_s=cfg.reconnect_initial_s,
-            reconnect_max_s=cfg.reconnect_max_s,
-            reconnect_attempts=cfg.reconnect_attempts,
-        )
+        """The camera settings of a ``source:`` section."""
+        return options_from(cls, cfg)
 
 
 def device_path(device: int | str) -> Path | None:
