@@ -85,12 +85,14 @@ class Prepared:
 @dataclass(frozen=True)
 class Inferred:
     """Model output for one frame. ``logits``: (num_classes, out_h, out_w) float32; a numpy array,
-    or a torch tensor on the model's device when the input was one."""
+    or a torch tensor on the model's device when the input was one. ``pose``: the pose stage's answer
+    (None before the pose stage, without a pose model, or when no infant was found)."""
 
     frame: Frame
     letterbox: Letterbox
     logits: Tensor
     timings: Timings
+    pose: PoseEstimate | None = None
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,51 @@ class PartInstance:
     area_px: int
     score: float
     track_id: int | None = None
+    state: str = "observed"
+    smoothed: tuple[float, float] | None = None
+    velocity: tuple[float, float] | None = None
+    uncertainty: tuple[float, float] | None = None
+
+
+@dataclass(frozen=True)
+class PoseEstimate:
+    """The pose model's answer for one frame's infant (one subject per camera: an infant in a cot).
+
+    Attributes:
+        box: (x0, y0, x1, y1) float frame px, x1/y1 exclusive: the crop the model saw (the padded
+            segmentation foreground at the model's aspect; the letterboxed frame without segmentation).
+        model: the pose model's name (its file stem).
+        names: keypoint names; index = keypoint id.
+        xy: (K, 2) float32 (x, y) frame px, pixel centres at integers (may lie outside the frame).
+        score: (K,) float32 decoder confidence, 0..1.
+    """
+
+    box: tuple[float, float, float, float]
+    model: str
+    names: tuple[str, ...]
+    xy: np.ndarray = field(repr=False)
+    score: np.ndarray = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Keypoint:
+    """One joint of the infant in one frame, after smoothing (the record's ``keypoints`` entries).
+
+    Attributes:
+        id, name: keypoint id (index in the pose model's keypoint set) and name.
+        x, y: the measured position, frame px; None when ``predicted`` (no confident measurement).
+        score: decoder confidence 0..1 (0 when predicted).
+        state: ``observed`` or ``predicted`` (the Kalman track coasts: low confidence or no crop).
+        smoothed: (x, y) Kalman-filtered position, px, inside the frame.
+        velocity: (vx, vy) px/s.
+        uncertainty: (σx, σy) px.
+    """
+
+    id: int
+    name: str
+    x: float | None
+    y: float | None
+    score: float
     state: str = "observed"
     smoothed: tuple[float, float] | None = None
     velocity: tuple[float, float] | None = None
@@ -165,6 +212,8 @@ class Result:
         record: the schema-1 record (:mod:`pipeline.record`), built once by
             :func:`pipeline.record.sealed`; read-only. None until sealed.
         record_json: the record as compact UTF-8 JSON, the bytes every output writes or sends.
+        pose: the pose model's raw answer (None without a pose model or without an infant).
+        keypoints: the infant's smoothed joints (empty without a pose model).
     """
 
     meta: FrameMeta
@@ -179,6 +228,8 @@ class Result:
     publish_mono: float = 0.0
     record: Mapping[str, Any] | None = field(default=None, repr=False, compare=False)
     record_json: bytes = field(default=b"", repr=False, compare=False)
+    pose: PoseEstimate | None = field(default=None, repr=False)
+    keypoints: tuple[Keypoint, ...] = ()
 
     def full_class_map(self) -> np.ndarray:
         """(height, width) uint8 class ids in original-frame pixels."""

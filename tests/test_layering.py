@@ -28,7 +28,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ),
     ("pipeline.contract",),
     ("pipeline.frames", "pipeline.record"),
-    ("pipeline.sources", "pipeline.infer", "pipeline.postprocess", "pipeline.render"),
+    ("pipeline.sources", "pipeline.infer", "pipeline.pose", "pipeline.postprocess", "pipeline.render"),
     ("pipeline.runtime",),
     ("pipeline.observe",),
     ("pipeline.publish",),
