@@ -22,7 +22,7 @@ import argparse
 import logging
 import sys
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Final
 
@@ -64,10 +64,7 @@ def _log_skipped(where: object, skipped: Counter[str]) -> None:
         log.warning("%s: skipped %d %s", where, n, reason)
 
 
-def _warn_shared_groups(assigned: Iterable[tuple[str, SourceImage]]) -> None:
-    splits_of: dict[str, set[str]] = {}
-    for split, image in assigned:
-        splits_of.setdefault(image.group, set()).add(split)
+def _warn_shared_groups(splits_of: dict[str, set[str]]) -> None:
     shared = sorted(g for g, s in splits_of.items() if len(s) > 1)
     if shared:
         log.warning(
@@ -88,13 +85,13 @@ def _write(
     info: dict[str, object],
 ) -> dict[str, SplitCount]:
     check_out(out, force, sources)
-    seen: list[tuple[str, SourceImage]] = []
+    splits_of: dict[str, set[str]] = {}  # group → the splits it is in
     with staged(out) as tmp:
         writer = LayoutWriter(tmp, kset, source)
         for split, image in tqdm(assigned, desc="images", unit="image", disable=None):
             writer.add(split, image)
-            seen.append((split, image))
-        _warn_shared_groups(seen)
+            splits_of.setdefault(image.group, set()).add(split)
+        _warn_shared_groups(splits_of)
         return writer.finish(info)
 
 

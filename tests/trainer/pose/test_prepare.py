@@ -256,3 +256,20 @@ def test_formats_replace_each_other_with_force(tmp_path: Path, capsys: pytest.Ca
     )
     assert not (out / "annotations").exists()
     assert cli_main(["verify", "--data", str(out)]) == 0 and "OK keypoints" not in capsys.readouterr().out
+
+
+def test_source_split_by_frame_is_kept_but_warned_and_verify_reports_it(
+    nycu_root: tuple[Path, dict[str, np.ndarray]], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """prepare keeps a dataset's published splits; a video in two of them is logged, and verify fails."""
+    root, _ = nycu_root
+    for sub, ext in (("ann", "json"), ("img", "jpg")):
+        src = root / "Train" / sub / f"002_00000002.{ext}"
+        src.rename(root / "Test" / sub / src.name)
+    caplog.set_level("WARNING", logger="trainer")
+    prepare_nycu(root, tmp_path / "out")
+    assert "1 videos/subjects lie in more than one of the source's splits (e.g. 002)" in caplog.text
+    assert verify_keypoints(tmp_path / "out").problems == [
+        f"{tmp_path / 'out' / 'annotations'}: video/subject 002 is in more than one split: "
+        "train (002_00000001.jpg), test (002_00000002.jpg)"
+    ]
