@@ -28,7 +28,7 @@ def _scene(occluder: np.ndarray | None = None) -> Scene:
 
 
 def _keypoints(
-    scene: Scene | None = None, **joints: float
+    scene: Scene | None = None, /, **joints: float
 ) -> tuple[BodyKeypoints, BodyKeypoints, np.ndarray]:
     """(NYCU, COCO, instance map) of the canonical pose with ``joints`` overridden."""
     scene = _scene() if scene is None else scene
