@@ -30,9 +30,11 @@ Visibility of each point in each frame (``v``; the first rule that applies):
      (more lifted, drawn later) arm is occluded, a foot under the other leg is occluded;
   c. it is an ear the head's turn hides: the ear the drawing shrinks below :data:`EAR_HIDDEN_SCALE` of its
      size (``head_turn`` more than 0.5 towards the other side: the right ear for ``head_turn > 0.5``, the
-     left ear for ``head_turn < -0.5``). Eyes, nose and lips stay on the drawn face at every turn (the turn
-     shifts them sideways by at most 1.6 cm x head scale, never past the skull outline), so the turn alone
-     never hides them.
+     left ear for ``head_turn < -0.5``). The flag follows the drawing so labels match the pixels; note that
+     the drawing shrinks the ear on the side AWAY from the face's turn, whereas a real head hides the ear
+     the face turns towards. Eyes, nose and lips stay on the drawn face at every turn (the turn shifts them
+     sideways by at most 1.6 cm x head scale, never past the skull outline), so the turn alone never hides
+     them.
 
 * ``2`` visible otherwise.
 
