@@ -94,7 +94,7 @@ def foreground_box(labels: U8) -> tuple[tuple[float, float, float, float], int]:
 def labelme_document(frame: KeypointFrame) -> dict[str, Any]:
     """The LabelMe 4.5.6 document of ``frame`` (module doc)."""
     kp = frame.nycu
-    shapes = [
+    shapes: list[dict[str, Any]] = [
         {"label": name, "points": [[x, y]], "group_id": None, "shape_type": "point", "flags": {}}
         for name, (x, y, v) in zip(kp.keypoint_set.names, kp.triples(), strict=True)
         if v > 0
