@@ -19,6 +19,9 @@ nor Big5, invalid JSON, a file name not ``VVV_FFFFFFFF.json``, missing or non-po
 imageWidth/imageHeight, an unknown label, a label twice, a keypoint label on a non-point shape, a point
 that is not one finite [x, y] pair or lies off the image, imageData that is not base64 JPEG/PNG, an image
 whose size differs from imageWidth × imageHeight, no image on disk and no imageData.
+Frames written by ``infant-stream synth keypoints`` carry an extra ``infant_stream`` key (occlusion flags
+and the segmentation-foreground body box; LabelMe ignores it): points flagged occluded become v = 1 and the
+box becomes the annotation's ``bbox``.
 Skipped and counted (logged by ``prepare``): shapes that are not points and carry no keypoint label
 (a box or polygon drawn beside the points). A frame with no labelled point is read with no instance.
 """
@@ -42,6 +45,10 @@ from PIL import Image, UnidentifiedImageError
 from pipeline.contract.keypoints import NYCU22, VISIBLE
 from pipeline.errors import DatasetError
 from trainer.pose.source import Instance, SourceImage, off_image
+
+Bbox = tuple[float, float, float, float]
+EXTENSION: Final = "infant_stream"
+"""The top-level key ``infant-stream synth keypoints`` adds to its LabelMe files (see :func:`_extension`)."""
 
 log = logging.getLogger(__name__)
 
@@ -199,6 +206,43 @@ def _check_size(path: Path, what: str, size: tuple[int, int], width: int, height
         )
 
 
+def _extension(doc: dict[str, Any], path: Path, keypoints: np.ndarray) -> tuple[Bbox | None, bool]:
+    """Apply the generator's ``infant_stream`` key, when present: occlusion flags and the body box.
+
+    ``infant-stream synth keypoints`` adds ``{"infant_stream": {"bbox": [x, y, w, h], "visibility":
+    {name: 0|1|2}}}`` (LabelMe ignores unknown keys): a labelled point flagged 1 becomes v = 1 (occluded)
+    in place; the bbox is the infant's segmentation foreground. Returns (bbox or None, is synthetic).
+    """
+    ext = doc.get(EXTENSION)
+    if ext is None:
+        return None, False
+    if not isinstance(ext, dict):
+        raise DatasetError(f"{path}: {EXTENSION}: need an object, got {type(ext).__name__}")
+    vis = ext.get("visibility", {})
+    if not isinstance(vis, dict):
+        raise DatasetError(f"{path}: {EXTENSION}.visibility: need an object of name: 0|1|2")
+    for name, v in vis.items():
+        if name not in NYCU22.names or v not in (0, 1, 2):
+            raise DatasetError(
+                f"{path}: {EXTENSION}.visibility.{name}: need a NYCU-22 name and 0, 1 or 2, got {v!r}"
+            )
+        i = NYCU22.index(name)
+        if v == 1 and keypoints[i, 2] > 0:
+            keypoints[i, 2] = 1
+    box = ext.get("bbox")
+    if box is None:
+        return None, True
+    if not (
+        isinstance(box, list)
+        and len(box) == 4
+        and all(isinstance(b, int | float) for b in box)
+        and box[2] > 0
+        and box[3] > 0
+    ):
+        raise DatasetError(f"{path}: {EXTENSION}.bbox: need [x, y, w, h] with w, h > 0, got {box!r}")
+    return (float(box[0]), float(box[1]), float(box[2]), float(box[3])), True
+
+
 def read_frame(path: Path, img_dir: Path, skipped: Counter[str] | None = None) -> SourceImage:
     """One LabelMe frame as a :class:`SourceImage` named ``<video>/<stem>.jpg`` (``.png`` for an
     embedded PNG), grouped by its video id; no instance when no point is labelled.
@@ -241,6 +285,7 @@ def read_frame(path: Path, img_dir: Path, skipped: Counter[str] | None = None) -
         raise DatasetError(
             f"{path}: imagePath: no image {img_dir / (path.stem + '.jpg')} and imageData is null"
         )
+    bbox, synthetic = _extension(doc, path, keypoints)
     labelled = bool((keypoints[:, 2] > 0).any())
     return SourceImage(
         where=str(path),
@@ -250,5 +295,5 @@ def read_frame(path: Path, img_dir: Path, skipped: Counter[str] | None = None) -
         width=width,
         height=height,
         group=video,
-        instances=(Instance(keypoints, None, None, False),) if labelled else (),
+        instances=(Instance(keypoints, bbox, None, synthetic),) if labelled else (),
     )

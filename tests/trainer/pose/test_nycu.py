@@ -197,3 +197,39 @@ def test_image_on_disk_wins_over_embedded_data_but_both_are_checked(tmp_path: Pa
     small = base64.b64encode(jpeg_bytes(8, 8)).decode()
     with pytest.raises(DatasetError, match="say 64x48 but imageData is 8x8"):
         read_frame(_frame(tmp_path, _doc(imageData=small)), tmp_path / "img")
+
+
+def test_generator_extension_gives_occlusion_flags_and_the_body_box(tmp_path: Path) -> None:
+    pts = {"Head": (10.0, 20.0), "Wrist_L": (30.0, 40.0)}
+    doc = labelme_doc(pts)
+    doc["infant_stream"] = {
+        "bbox": [2.5, 3.5, 50.0, 40.0],
+        "visibility": {"Head": 2, "Wrist_L": 1, "Knee_R": 0},
+    }
+    (inst,) = read_frame(_frame(tmp_path, doc), tmp_path / "img").instances
+    from pipeline.contract.keypoints import NYCU22
+
+    assert inst.keypoints[NYCU22.index("Head"), 2] == 2
+    assert inst.keypoints[NYCU22.index("Wrist_L"), 2] == 1
+    assert inst.keypoints[NYCU22.index("Knee_R"), 2] == 0
+    assert inst.bbox == (2.5, 3.5, 50.0, 40.0) and inst.is_synthetic
+
+
+@pytest.mark.parametrize(
+    ("ext", "field"),
+    [
+        ({"visibility": {"Elbow": 1}}, "infant_stream.visibility.Elbow"),
+        ({"visibility": {"Head": 3}}, "infant_stream.visibility.Head"),
+        ({"bbox": [0, 0, -1, 5]}, "infant_stream.bbox"),
+        ([1, 2], "infant_stream"),
+    ],
+)
+def test_malformed_generator_extension_is_one_line_naming_the_field(
+    tmp_path: Path, ext: Any, field: str
+) -> None:
+    doc = labelme_doc({"Head": (10.0, 20.0)})
+    doc["infant_stream"] = ext
+    with pytest.raises(DatasetError) as err:
+        read_frame(_frame(tmp_path, doc), tmp_path / "img")
+    msg = str(err.value)
+    assert "\n" not in msg and STEM in msg and f"{field}:" in msg
