@@ -182,7 +182,11 @@ class PoseConfig(_Section):
     @classmethod
     def _a_path(cls, value: str | None) -> str | None:
         if value is not None and not value.strip():
-            raise PydanticCustomError(RULE, "must be a file path, or null for the shipped pose model")
+            raise PydanticCustomError(
+                RULE,
+                "must be a file path, or null for the shipped pose model, got {value}",
+                {"value": show(value)},
+            )
         return value
 
 
