@@ -11,7 +11,9 @@ same bytes. :data:`BUILDS` counts the records built, so a test can check that.
 ``none``), the decision carried on the result (:attr:`pipeline.frames.Result.privacy`).
 
 Latencies (``latency_ms``): ``preprocess``, ``inference`` (a batch's time divided by its size),
-``postprocess`` (parts + tracking), each the stage's own time for this frame; ``capture_to_publish``
+``postprocess`` (parts + tracking), ``pose`` (the pose stage: the class/score maps, the crop, a share of
+the pose model's batch, decoding; 0 without a pose model), each the stage's own time for this frame;
+``capture_to_publish``
 from the frame leaving the decoder to its record being built (includes queue waits and batching).
 """
 
@@ -95,6 +97,7 @@ def to_record(result: Result, publish_mono: float) -> dict[str, Any]:
             "preprocess": _r(t.preprocess_ms),
             "inference": _r(t.inference_ms),
             "postprocess": _r(t.postprocess_ms),
+            "pose": _r(t.pose_ms),
             "capture_to_publish": _r((publish_mono - m.capture_mono) * 1000.0),
         },
         "parts": [part_record(p) for p in result.parts],

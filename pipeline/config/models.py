@@ -126,10 +126,12 @@ class SourceConfig(_Section):
 
 
 class ModelConfig(_Section):
-    """The segmentation model and how to run it.
+    """The segmentation model and how to run it (the pose model, ``pose:``, runs with the same
+    providers, spin and, by default, threads).
 
     Attributes:
-        path: ONNX model file.
+        path: ONNX segmentation model file; "" = none (``--no-seg``): the pose model runs alone on
+            the letterboxed frame (no parts).
         backend: ``onnxruntime`` (CPU, CUDA or TensorRT execution providers) or ``tensorrt``
             (the TensorRT Python API with a cached engine; GPU only).
         providers: ONNX Runtime providers, ``auto`` = TensorRT > CUDA > CPU.
@@ -157,6 +159,35 @@ class ModelConfig(_Section):
     max_batch: Annotated[int, Field(ge=0, le=256)] = 0
     batch_wait_ms: NonNegative = 2.0
     gpu_preprocess: bool = False
+
+
+class PoseConfig(_Section):
+    """The keypoint (pose) model: two-stage, on the crop of the infant that segmentation finds (one
+    subject per camera), or alone on the letterboxed frame without a segmentation model.
+
+    Attributes:
+        enabled: run a pose model (``--no-pose``: off).
+        model: its ONNX file (``--pose-model``); null = the shipped ``models/infant-pose.onnx`` when
+            that file exists (else no pose stage, said in one info line). A keypoints model:
+            ``infant_stream.task`` = ``keypoints`` in its metadata, or a sidecar YAML beside it
+            (``model.onnx`` → ``model.yaml``).
+        threads: ONNX Runtime intra-op threads of the pose model; 0 = as ``model.threads``.
+    """
+
+    enabled: bool = True
+    model: Text | None = None
+    threads: Count = 0
+
+    @field_validator("model")
+    @classmethod
+    def _a_path(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise PydanticCustomError(
+                RULE,
+                "must be a file path, or null for the shipped pose model, got {value}",
+                {"value": show(value)},
+            )
+        return value
 
 
 class PostprocessConfig(_Section):
@@ -359,6 +390,7 @@ class Config(_Section):
     source: SourceConfig = Field(default_factory=SourceConfig)
     sources: tuple[SourceConfig, ...] = ()
     model: ModelConfig = Field(default_factory=ModelConfig)
+    pose: PoseConfig = Field(default_factory=PoseConfig)
     postprocess: PostprocessConfig = Field(default_factory=PostprocessConfig)
     tracker: TrackerConfig = Field(default_factory=TrackerConfig)
     queues: QueueConfig = Field(default_factory=QueueConfig)

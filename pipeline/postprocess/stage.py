@@ -1,4 +1,5 @@
-"""The postprocess stage: logits → :class:`~pipeline.frames.Result` with parts, tracks and drop counts."""
+"""The postprocess stage: logits (or the maps the pose stage computed from them) →
+:class:`~pipeline.frames.Result` with parts, tracks, drop counts and the pose stage's answer."""
 
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ class Postprocessor:
         maps: logits (C, out_h, out_w) float32 + letterbox → (class map (h, w) uint8, score map
             (h, w) float32, both host arrays); default :func:`pipeline.parts.logits_to_maps` (numpy
             logits), or :class:`pipeline.infer.gpu_ops.DeviceMaps` to reduce device logits on the
-            device (only the maps come back).
+            device (only the maps come back). Not called when the item carries its ``maps`` already
+            (the pose stage computed them): those are used as they are.
         privacy: ``privacy.mode`` and its thresholds: each result carries the one privacy decision
             (:func:`pipeline.render.privacy.decide`) its record states and every renderer applies.
     """
@@ -69,7 +71,8 @@ class Postprocessor:
 
     def __call__(self, item: Inferred) -> Result:
         t0 = time.perf_counter()
-        class_map, score_map = self.maps(item.logits, item.letterbox)
+        maps = item.maps if item.maps is not None else self.maps(item.logits, item.letterbox)
+        class_map, score_map = maps
         grid = self.grid_for(class_map.shape, item.letterbox)
         parts, classes = extract_parts(class_map, score_map, self.spec.class_names, self.min_area_px, grid)
         meta = item.frame.meta
@@ -88,5 +91,6 @@ class Postprocessor:
                 class_map=class_map,
                 grid=grid,
                 privacy=decide(classes, self.privacy),
+                pose=item.pose,
             )
         )
