@@ -114,7 +114,11 @@ def _stages(
         from pipeline.postprocess.tracking import PartTracker  # SciPy/filterpy: ~0.6 s, only when tracking
 
         tracker = PartTracker(cfg.tracker)
-    post = Postprocessor(backend.spec, cfg.postprocess.min_area_px, tracker, maps=maps, privacy=cfg.privacy)
+    # the joints are smoothed when tracking is on at all (--no-tracking publishes raw points too)
+    joints = evolve(cfg.tracker.keypoints, enabled=cfg.tracker.enabled and cfg.tracker.keypoints.enabled)
+    post = Postprocessor(
+        backend.spec, cfg.postprocess.min_area_px, tracker, maps=maps, privacy=cfg.privacy, keypoints=joints
+    )
     return pre, InferenceStage(backend), post
 
 
