@@ -73,6 +73,7 @@ STATUS = HealthStatus(
         (ord("m"), "mask"),
         (ord("b"), "blur"),
         (ord("t"), "trails"),
+        (ord("k"), "keypoints"),
         (ord("x"), None),
         (-1, None),
     ],
@@ -84,10 +85,11 @@ def test_key_action_table(code, action):
 def test_handle_key_toggles_and_quits_once():
     quits = []
     sink = WindowSink(DisplayConfig(), PrivacyConfig(block_px=12), lambda: quits.append(1))
-    assert sink.toggles() == {"mask": True, "blur": True, "trails": True}
-    for key in "mbt ":
+    assert sink.toggles() == {"mask": True, "blur": True, "trails": True, "keypoints": True}
+    for key in "mbtk ":
         sink.handle_key(ord(key))
-    assert sink.toggles() == {"mask": False, "blur": False, "trails": False} and sink.paused
+    assert sink.toggles() == {"mask": False, "blur": False, "trails": False, "keypoints": False}
+    assert sink.paused
     assert sink.renderer.privacy is not None and sink.renderer.privacy.block_px == 12
     sink.handle_key(ord(" "))
     assert not sink.paused
