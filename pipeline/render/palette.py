@@ -17,7 +17,7 @@ boundary.
 
 Keypoints are coloured by the infant's own side (:data:`SIDE_COLOURS`), in hues none of the classes
 use, so a skeleton stays readable over the class colours: right magenta (255, 0, 255), left cyan
-(0, 255, 255), midline (head, nose, lips, an edge joining right and left) yellow (255, 255, 0).
+(0, 255, 255), midline (head, nose, lips, an edge joining right and left) white.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ _PALETTE: Final[np.ndarray] = np.array(CLASS_COLORS_RGB, dtype=np.uint8)
 _PALETTE.setflags(write=False)
 
 
-SIDE_COLOURS: Final[dict[str, RGB]] = {"R": (255, 0, 255), "L": (0, 255, 255), "": (255, 255, 0)}
+SIDE_COLOURS: Final[dict[str, RGB]] = {"R": (255, 0, 255), "L": (0, 255, 255), "": (255, 255, 255)}
 """Keypoint side (``R``, ``L``, ``""`` midline: :class:`pipeline.contract.keypoints.KeypointSet`) → RGB."""
 
 

@@ -137,7 +137,9 @@ def keypoint_rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:
     Raises:
         KeyError, TypeError, ValueError: the record's ``keypoints`` are not schema-1 keypoints.
     """
-    keypoints = record.get("keypoints") or []
+    keypoints = record.get("keypoints")
+    if keypoints is None:
+        return []
     if not isinstance(keypoints, list | tuple):
         raise TypeError(f"keypoints: expected a list, got {type(keypoints).__name__}")
     pose = record.get("pose")

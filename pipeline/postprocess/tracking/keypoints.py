@@ -164,11 +164,10 @@ class KeypointTracker:
             std = self.noise_std(float(pose.score[k]))
             pixel = (math.floor(xy[0]), math.floor(xy[1]))
             box = (pixel[0], pixel[1], pixel[0] + 1, pixel[1] + 1)  # the joint's pixel
-            track = src.tracks.get(k)
-            if track is None:
-                src.tracks[k] = Track(k, k, pose.names[k], cfg.motion, cfg.process_noise, xy, std, box, t)
+            if k in src.tracks:
+                src.tracks[k].update(xy, std, box)
             else:
-                track.update(xy, std, box)
+                src.tracks[k] = Track(k, k, pose.names[k], cfg.motion, cfg.process_noise, xy, std, box, t)
 
         kept: dict[int, Track] = {}
         for k, tr in src.tracks.items():
