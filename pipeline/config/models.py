@@ -187,7 +187,8 @@ class KeypointTrackerConfig(_Section):
             ``s`` gets ``measurement_noise_px / s``.
         process_noise: as the part tracker's; joints (hands, feet) turn faster than part centroids.
             The default halves the frame-to-frame jitter of a straight, evenly moving joint at 30 fps
-            and still follows a 40 px, 1 Hz kick without lagging behind the raw points.
+            and, on a 40 px, 1 Hz kick, stays as close to the truth as the raw points (its lag costs
+            no more than the noise it removes).
     """
 
     enabled: bool = True
