@@ -1,5 +1,5 @@
-"""The postprocess stage: logits (or the maps the pose stage computed from them) →
-:class:`~pipeline.frames.Result` with parts, tracks, drop counts and the pose stage's answer."""
+"""The postprocess stage: logits (or the maps the pose stage computed from them) and the pose model's
+answer → :class:`~pipeline.frames.Result` with parts, tracks, smoothed joints and drop counts."""
 
 from __future__ import annotations
 
@@ -10,16 +10,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pipeline.config import PrivacyConfig
+from pipeline.config import KeypointTrackerConfig, PrivacyConfig
 from pipeline.contract.geometry import CellGrid, Letterbox, cell_grid
 from pipeline.contract.model_meta import ModelSpec
-from pipeline.frames import Inferred, Result
+from pipeline.frames import Inferred, Keypoint, PoseEstimate, Result
 from pipeline.postprocess.parts import extract_parts, logits_to_maps
 from pipeline.record import sealed
 from pipeline.render.privacy import decide
 
 if TYPE_CHECKING:  # scipy/filterpy are only imported by whoever builds a tracker
     from pipeline.postprocess.tracking import PartTracker
+    from pipeline.postprocess.tracking.keypoints import KeypointTracker
 
 
 class Postprocessor:
@@ -37,6 +38,11 @@ class Postprocessor:
             (the pose stage computed them): those are used as they are.
         privacy: ``privacy.mode`` and its thresholds: each result carries the one privacy decision
             (:func:`pipeline.render.privacy.decide`) its record states and every renderer applies.
+        keypoints: ``tracker.keypoints``: how the pose model's joints (``Inferred.pose``) become the
+            result's ``keypoints`` (:mod:`pipeline.postprocess.tracking.keypoints`); ``enabled`` off =
+            the decoder's confident points unsmoothed. The tracker is made at the first frame that
+            carries a pose (a run without a pose model never builds one); its time counts in
+            ``postprocess_ms``. None = the defaults.
     """
 
     def __init__(
@@ -46,12 +52,15 @@ class Postprocessor:
         tracker: PartTracker | None = None,
         maps: Callable[[Any, Letterbox], tuple[np.ndarray, np.ndarray]] = logits_to_maps,
         privacy: PrivacyConfig | None = None,
+        keypoints: KeypointTrackerConfig | None = None,
     ) -> None:
         self.spec = spec
         self.privacy = privacy or PrivacyConfig()
         self.maps = maps
         self.min_area_px = min_area_px
         self.tracker = tracker
+        self.keypoint_cfg = keypoints or KeypointTrackerConfig()
+        self.keypoint_tracker: KeypointTracker | None = None
         self._last_seq: dict[str, int] = {}
         self._grids: dict[tuple[int, int, int, int], CellGrid] = {}
 
@@ -78,6 +87,7 @@ class Postprocessor:
         meta = item.frame.meta
         if self.tracker is not None:
             parts = self.tracker.update(meta, parts)
+        keypoints = self.joints(item)
         done = time.perf_counter()
         timings = replace(item.timings, postprocess_ms=(done - t0) * 1000.0)
         return sealed(
@@ -90,7 +100,25 @@ class Postprocessor:
                 image=item.frame.image,
                 class_map=class_map,
                 grid=grid,
-                privacy=decide(classes, self.privacy),
+                privacy=decide(classes, self.privacy, keypoints=keypoints),
                 pose=item.pose,
+                keypoints=keypoints,
             )
         )
+
+    def joints(self, item: Inferred) -> tuple[Keypoint, ...]:
+        """The frame's keypoints: ``item.pose`` smoothed by the keypoint tracker (made at the first
+        pose; without a pose, its tracks coast), or unsmoothed when ``tracker.keypoints`` is off."""
+        pose: PoseEstimate | None = item.pose
+        meta = item.frame.meta
+        if not self.keypoint_cfg.enabled:
+            from pipeline.postprocess.tracking.keypoints import raw_keypoints
+
+            return raw_keypoints(meta, pose, self.keypoint_cfg.min_score)
+        if self.keypoint_tracker is None:
+            if pose is None:
+                return ()
+            from pipeline.postprocess.tracking.keypoints import KeypointTracker
+
+            self.keypoint_tracker = KeypointTracker(self.keypoint_cfg)
+        return self.keypoint_tracker.update(meta, pose)

@@ -169,7 +169,11 @@ def postprocessor(cfg: Config, spec: ModelSpec, maps: Maps = logits_to_maps) -> 
         from pipeline.postprocess.tracking import PartTracker  # SciPy/filterpy: ~0.6 s, only when tracking
 
         tracker = PartTracker(cfg.tracker)
-    return Postprocessor(spec, cfg.postprocess.min_area_px, tracker, maps=maps, privacy=cfg.privacy)
+    # the joints are smoothed when tracking is on at all (--no-tracking publishes raw points too)
+    joints = evolve(cfg.tracker.keypoints, enabled=cfg.tracker.enabled and cfg.tracker.keypoints.enabled)
+    return Postprocessor(
+        spec, cfg.postprocess.min_area_px, tracker, maps=maps, privacy=cfg.privacy, keypoints=joints
+    )
 
 
 def pose_only_stages(
