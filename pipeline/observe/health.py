@@ -41,8 +41,8 @@ def health_between(prev: PipelineCounters, cur: PipelineCounters) -> list[Health
 
 def format_health(h: HealthStatus) -> str:
     """The one-line progress/health text printed on stderr."""
-    short = {"capture": "cap", "preprocess": "pre", "inference": "inf", "postprocess": "post"}
-    rates = " ".join(f"{short[k]} {v:.1f}" for k, v in h.fps.items() if k in short)
+    short = {"capture": "cap", "preprocess": "pre", "inference": "inf", "pose": "pose", "postprocess": "post"}
+    rates = " ".join(f"{v} {h.fps[k]:.1f}" for k, v in short.items() if k in h.fps)
     lat = "-" if h.latency_p50_ms != h.latency_p50_ms else f"{h.latency_p50_ms:.0f} ms"
     again = f" | reconnects {h.reconnects}" if h.reconnects else ""
     again += f" | timestamps repaired {h.timestamp_repairs}" if h.timestamp_repairs else ""

@@ -5,7 +5,7 @@ The HTTP side lives in :mod:`pipeline.observe.metrics_server`. Everything here w
 and a server never share samples.
 
 Metric families (prefix ``infant_stream_``; ``source`` is the source id, ``stage`` one of
-capture, preprocess, inference, postprocess):
+capture, preprocess, inference, postprocess, and pose with a pose model):
 
 - ``frames_total{source,stage}`` (counter): this source's frames the stage has handled;
 - ``dropped_frames_total{source}`` (counter): frames dropped between stages (``latest`` policy);
@@ -18,7 +18,8 @@ capture, preprocess, inference, postprocess):
 - ``sink_dropped_total{sink}`` (counter): results a sink's queue dropped;
 - ``output_failures_total{output}`` (counter, 0 or 1): a best-effort output failed and was stopped;
 - ``stage_latency_seconds{source,stage}`` (histogram): per result, stage preprocess, inference,
-  postprocess or capture_to_publish;
+  postprocess, pose (the record's ``latency_ms.pose``: 0 for every frame without a pose model) or
+  capture_to_publish;
 - ``build_info{version}`` (gauge, 1): there from the start, beside the process metrics.
 
 Counters, states and fps are read from :meth:`Pipeline.counters` at scrape time by
@@ -47,7 +48,7 @@ from pipeline.sources.urls import mask_url
 PREFIX: Final = "infant_stream_"
 STATES: Final = tuple(State)
 """Source states, each a ``source_state`` sample (1 for the current one)."""
-LATENCY_STAGES: Final = ("preprocess", "inference", "postprocess", "capture_to_publish")
+LATENCY_STAGES: Final = ("preprocess", "inference", "postprocess", "pose", "capture_to_publish")
 BUCKETS_S: Final = (0.001, 0.002, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.0)
 """Latency histogram bounds, seconds: 1 ms (a preprocess step) to 2 s (a stuck stage); +Inf added."""
 SINK_CAPACITY: Final = 256
@@ -194,10 +195,11 @@ class MetricsSink:
             children = tuple(self.histogram.labels(sid, stage) for stage in LATENCY_STAGES)
             self._children[sid] = children
         t = result.timings
-        pre, inf, post, total = children
+        pre, inf, post, pose, total = children
         pre.observe(t.preprocess_ms / 1000.0)
         inf.observe(t.inference_ms / 1000.0)
         post.observe(t.postprocess_ms / 1000.0)
+        pose.observe(t.pose_ms / 1000.0)
         total.observe(max(0.0, result.publish_mono - result.meta.capture_mono))
 
     def close(self) -> None:
