@@ -45,6 +45,7 @@ from tools.bench_measure import (
     Collect,
     Live,
     PacedFrames,
+    StageCosts,
     decode_frames,
     live,
     naive_fps,
@@ -130,6 +131,40 @@ def _live_fields(r: Live) -> dict[str, Any]:
     }
 
 
+def _with_pose(
+    source: Path,
+    images: list[np.ndarray],
+    backend: Backend,
+    pose: PoseModel,
+    costs: StageCosts,
+    cores: int,
+    live_fps: float,
+    live_count: int,
+) -> PoseBench:
+    """The naive, pipeline and live measurements again with the pose stage, beside its ``costs``."""
+    assert costs.with_pose is not None
+    n = len(images)
+    naive = naive_fps(source, n, backend, pose)
+    sink = Collect()
+    pipe_s = run_pipeline(FileSource(source, "pipeline"), backend, sink, "lossless", n, pose)
+    paced = live(images, live_fps, live_count, backend, pose)
+    spec = pose.spec
+    return PoseBench(
+        model=str(pose.path),
+        output=spec.output,
+        keypoints=len(spec.keypoints.names),
+        input_hw=spec.input_hw,
+        frames_with_pose=costs.frames_with_pose,
+        stage_cpu_ms=costs.with_pose,
+        keypoint_tracker_ms=costs.keypoint_tracker_ms,
+        pose_wall_ms=float(np.median(sink.pose_ms)),
+        limit_fps=1000.0 * cores / sum(costs.with_pose.values()),
+        naive_fps=naive,
+        pipeline_fps=len(sink.latency_ms) / pipe_s,
+        **_live_fields(paced),
+    )
+
+
 def run_bench(
     source: Path,
     backend: Backend,
@@ -165,23 +200,7 @@ def run_bench(
     h, w = images[0].shape[:2]
     with_pose = None
     if pose is not None and costs.with_pose is not None:
-        pose_sink = Collect()
-        pose_s = run_pipeline(FileSource(source, "pipeline"), backend, pose_sink, "lossless", n, pose)
-        spec = pose.spec
-        with_pose = PoseBench(
-            model=str(pose.path),
-            output=spec.output,
-            keypoints=len(spec.keypoints.names),
-            input_hw=spec.input_hw,
-            frames_with_pose=costs.frames_with_pose,
-            stage_cpu_ms=costs.with_pose,
-            keypoint_tracker_ms=costs.keypoint_tracker_ms,
-            pose_wall_ms=float(np.median(pose_sink.pose_ms)),
-            limit_fps=1000.0 * cores / sum(costs.with_pose.values()),
-            naive_fps=naive_fps(source, n, backend, pose),
-            pipeline_fps=len(pose_sink.latency_ms) / pose_s,
-            **_live_fields(live(images, live_fps, live_count, backend, pose)),
-        )
+        with_pose = _with_pose(source, images, backend, pose, costs, cores, live_fps, live_count)
     return BenchResult(
         frames=n,
         model=str(getattr(backend, "path", "?")),

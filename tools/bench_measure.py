@@ -70,19 +70,19 @@ class PacedFrames:
 
     def __init__(self, images: list[np.ndarray], fps: float, count: int, source_id: str = "live") -> None:
         self.source_id = source_id
-        self.state: State = "starting"
+        self.state = State.STARTING
         self.images, self.fps, self.count = images, fps, count
 
     def frames(self, stop: threading.Event) -> Iterator[Frame]:
         stamper = FrameStamper(self.source_id)
         t0 = time.monotonic()
-        self.state = "running"
+        self.state = State.RUNNING
         for i in range(self.count):
             due = t0 + i / self.fps
             if stop.wait(max(0.0, due - time.monotonic())):
                 break
             yield stamper.stamp(self.images[i % len(self.images)], i / self.fps)
-        self.state = "stopped"
+        self.state = State.STOPPED
 
 
 def decode_frames(source: Path, frames: int) -> list[np.ndarray]:
