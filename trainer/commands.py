@@ -31,7 +31,7 @@ def register_train(subparsers: argparse._SubParsersAction[argparse.ArgumentParse
     p = subparsers.add_parser(
         "train",
         help="train the body-part segmentation or the keypoint model on a prepared dataset",
-        description=f"{module_doc('trainer.train')}\n\n--task keypoints: {module_doc('trainer.pose.train')}",
+        description=f"{module_doc('trainer.train')}\n\n{module_doc('trainer.pose.train')}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_train_arguments(p)
@@ -43,7 +43,7 @@ def register_evaluate(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
     p = subparsers.add_parser(
         "evaluate",
         help="Dice / mIoU (segmentation) or PCKsh / mKS (keypoints) of a .pt or .onnx model on a split",
-        description=f"{module_doc('trainer.evaluate')}\n\nKeypoint models: {module_doc('trainer.pose.evaluate')}",
+        description=f"{module_doc('trainer.evaluate')}\n\n{module_doc('trainer.pose.evaluate')}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--data", type=Path, default=Path("data"), help="prepared dataset folder (default: data)")
@@ -73,7 +73,7 @@ def register_export(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
     p = subparsers.add_parser(
         "export",
         help="export a training checkpoint to ONNX (with pipeline metadata and a parity check)",
-        description=f"{module_doc('trainer.export')}\n\nKeypoint checkpoints: {module_doc('trainer.pose.export')}",
+        description=f"{module_doc('trainer.export')}\n\n{module_doc('trainer.pose.export')}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(

@@ -49,7 +49,7 @@ TEMPLATE = np.array(
 def joint_colour(k: int) -> tuple[int, int, int]:
     """A distinct RGB colour for joint k (hues permuted so that neighbouring ids, e.g. a right/left pair,
     are far apart)."""
-    hue = np.uint8([[[(k * 7 % 22) * 180 // 22, 255, 255]]])
+    hue = np.array([[[(k * 7 % 22) * 180 // 22, 255, 255]]], dtype=np.uint8)
     r, g, b = cv2.cvtColor(hue, cv2.COLOR_HSV2RGB)[0, 0]
     return int(r), int(g), int(b)
 

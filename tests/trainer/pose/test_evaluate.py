@@ -87,5 +87,5 @@ def test_other_keypoint_set_or_empty_split_is_a_config_error(kp_layout: Path, tm
     ):
         load_samples(kp_layout, "test", tuple(f"p{i}" for i in range(17)))
     empty = make_keypoint_layout(tmp_path / "empty", {"test": 0})
-    with pytest.raises(ConfigError, match="test.json: no usable labelled infant to evaluate"):
+    with pytest.raises(ConfigError, match=r"test\.json: no usable labelled infant to evaluate"):
         load_samples(empty, "test", NYCU22.names)
