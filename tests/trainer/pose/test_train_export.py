@@ -23,7 +23,8 @@ from trainer.checkpoint import load_checkpoint
 from trainer.pose.checkpoint import pose_model_from_checkpoint, pose_spec_from_checkpoint
 from trainer.pose.config import PoseTrainConfig
 from trainer.pose.export import export_pose_onnx
-from trainer.pose.train import build_pose_state, restore_pose_state, run_pose_training
+from trainer.pose.state import build_pose_state, restore_pose_state
+from trainer.pose.train import run_pose_training
 
 TINY = (
     *("--arch", "mnv3-small", "--head-channels", "16", "--input-size", "64", "--batch-size", "4"),
