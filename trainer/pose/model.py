@@ -45,7 +45,7 @@ BACKBONES: Final[dict[str, Backbone]] = {
 
 
 def architecture_name(arch: str, head_channels: int) -> str:
-    """The ``architecture`` written into metadata, e.g. ``simplebaseline_mobilenet_v3_large_h128``."""
+    """The ``architecture`` written into metadata, e.g. ``simplebaseline_mobilenet_v3_large_h96``."""
     return f"simplebaseline_{BACKBONES[arch].builder}_h{head_channels}"
 
 
@@ -80,7 +80,7 @@ class PoseNet(nn.Module):
 
 
 def build_pose_model(
-    arch: str, num_keypoints: int, head_channels: int = 128, weights_backbone: str = "none"
+    arch: str, num_keypoints: int, head_channels: int = 96, weights_backbone: str = "none"
 ) -> PoseNet:
     """A fresh keypoint model.
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from pipeline.contract.keypoints import NYCU22
+from pipeline.contract.keypoints import COCO17, NYCU22, NYCU_TO_COCO, KeypointSet
 from trainer.pose.layout import coco_document, write_split
 
 TEMPLATE = np.array(
@@ -75,14 +75,28 @@ def draw_figure(
     return image
 
 
+def coco_points(nycu: np.ndarray) -> np.ndarray:
+    """(22, 2) NYCU-22 points → (17, 2) COCO-17 points: shared names copied, ears beside the eyes."""
+    by_name = {NYCU_TO_COCO[n]: nycu[i] for i, n in enumerate(NYCU22.names) if n in NYCU_TO_COCO}
+    eyes = nycu[NYCU22.index("Eye_L")] - nycu[NYCU22.index("Eye_R")]
+    by_name["left_ear"] = nycu[NYCU22.index("Eye_L")] + 0.8 * eyes
+    by_name["right_ear"] = nycu[NYCU22.index("Eye_R")] - 0.8 * eyes
+    return np.array([by_name[n] for n in COCO17.names])
+
+
 def make_keypoint_layout(
-    root: Path, counts: dict[str, int] | None = None, hw: tuple[int, int] = (96, 128), seed: int = 0
+    root: Path,
+    counts: dict[str, int] | None = None,
+    hw: tuple[int, int] = (96, 128),
+    seed: int = 0,
+    kset: KeypointSet = NYCU22,
 ) -> Path:
-    """Write images and ``annotations/<split>.json`` for a tiny NYCU-22 dataset under ``root``; returns root.
+    """Write images and ``annotations/<split>.json`` for a tiny NYCU-22 (or COCO-17) dataset under ``root``;
+    returns root.
 
     The train split also gets one sample with a degenerate body box (0 px wide) and one with no labelled
-    point, which training must skip. In every figure ``Lower_Lip`` is unlabelled (v = 0) and ``MP_joint_L``
-    is labelled but occluded (v = 1).
+    point, which training must skip. In every NYCU figure ``Lower_Lip`` is unlabelled (v = 0) and
+    ``MP_joint_L`` is labelled but occluded (v = 1); COCO figures have every point visible.
     """
     counts = counts or {"train": 8, "val": 3, "test": 3}
     rng = np.random.default_rng(seed)
@@ -98,9 +112,12 @@ def make_keypoint_layout(
             path = root / "images" / name
             path.parent.mkdir(parents=True, exist_ok=True)
             cv2.imwrite(str(path), cv2.cvtColor(draw_figure(hw, pts, rng), cv2.COLOR_RGB2BGR))
-            v = np.full(22, 2.0)
-            v[NYCU22.index("Lower_Lip")] = 0
-            v[NYCU22.index("MP_joint_L")] = 1
+            v = np.full(kset.num_keypoints, 2.0)
+            if kset is NYCU22:
+                v[NYCU22.index("Lower_Lip")] = 0
+                v[NYCU22.index("MP_joint_L")] = 1
+            else:
+                pts = coco_points(pts)
             kp = np.concatenate([pts, v[:, None]], axis=1)
             kp[v == 0, :2] = 0
             lab = pts[v > 0]
@@ -126,5 +143,5 @@ def make_keypoint_layout(
                     "iscrowd": 0,
                 }
             )
-        write_split(root, split, coco_document(NYCU22, "hand-made stick figures", images, anns))
+        write_split(root, split, coco_document(kset, "hand-made stick figures", images, anns))
     return root

@@ -4,15 +4,18 @@ give the labels back, for each activation the metadata can name."""
 
 from __future__ import annotations
 
+import argparse
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from pipeline.contract.keypoints import NYCU22
+from pipeline.contract.keypoints import COCO17, NYCU22
 from pipeline.contract.pose_meta import Activation, Decoder, PoseSpec
 from pipeline.errors import ConfigError
 from tests.trainer.pose.kp_data import make_keypoint_layout
+from trainer.pose import evaluate
 from trainer.pose.dataset import PoseDataset, usable_samples
 from trainer.pose.evaluate import evaluate_samples, load_samples, predict_samples
 from trainer.pose.layout import read_split
@@ -89,3 +92,24 @@ def test_other_keypoint_set_or_empty_split_is_a_config_error(kp_layout: Path, tm
     empty = make_keypoint_layout(tmp_path / "empty", {"test": 0})
     with pytest.raises(ConfigError, match=r"test\.json: no usable labelled infant to evaluate"):
         load_samples(empty, "test", NYCU22.names)
+
+
+def test_coco17_model_gets_coco_ap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``evaluate`` on a COCO-17 set adds COCO AP; the model is the oracle (open_pose_predictor replaced:
+    an exactly right model cannot exist)."""
+    data = make_keypoint_layout(tmp_path / "coco", {"test": 4}, kset=COCO17)
+    spec = PoseSpec(keypoints=COCO17, input_hw=(128, 128))
+    monkeypatch.setattr(evaluate, "open_pose_predictor", lambda *_: OraclePredictor(spec, data, "test"))
+    args = argparse.Namespace(
+        model=Path("oracle.onnx"), data=data, split="test", decoder=None, face_occlusion=False,
+        batch_size=3, device="cpu", json=tmp_path / "out.json",
+    )  # fmt: skip
+    assert evaluate.main(args) == 0
+    out = capsys.readouterr().out
+    assert "4 crops from the GT body box (padding 0.15), 4 with a body size; decoder argmax" in out
+    assert "COCO keypoints (OKS, body-box area): AP 100.0, AP50 100.0, AP75 100.0, AR 100.0" in out
+    doc = json.loads((tmp_path / "out.json").read_text())
+    assert doc["coco"] == {"AP": 1.0, "AP50": 1.0, "AP75": 1.0, "AR": 1.0}
+    assert doc["metrics"]["keypoint_set"] == "coco17" and doc["metrics"]["PCKsh@0.02"] == 1.0

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import urllib.error
+from pathlib import Path
+
 import pytest
 import torch
 
-from pipeline.errors import ConfigError
+from pipeline.errors import ConfigError, ModelError
 from trainer.pose.model import HEATMAP_STRIDE, architecture_name, build_pose_model
 
 
@@ -38,3 +41,19 @@ def test_names_and_bad_arch() -> None:
         build_pose_model("lraspp", 22)
     with pytest.raises(ConfigError, match="--weights-backbone"):
         build_pose_model("mnv3-small", 22, weights_backbone="coco")
+
+
+def test_weights_backbone_offline_is_one_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No network here: the download is replaced by the error urllib raises offline (a real one cannot be had)."""
+    import torchvision.models._api as api
+
+    def offline(*_: object, **__: object) -> None:
+        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setattr(api, "load_state_dict_from_url", offline)
+    with pytest.raises(
+        ModelError, match=r"--weights-backbone imagenet: cannot download .*mobilenet_v3_small"
+    ) as e:
+        build_pose_model("mnv3-small", 22, weights_backbone="imagenet")
+    assert "\n" not in str(e.value) and "--weights-backbone none" in str(e.value)
