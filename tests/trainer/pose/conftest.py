@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.trainer.pose.kp_data import make_keypoint_layout
+from tests.trainer.pose.stick_figures import make_keypoint_layout
 
 
 @pytest.fixture(scope="session")

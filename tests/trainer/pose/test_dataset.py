@@ -14,7 +14,7 @@ from pipeline.contract.keypoints import NYCU22
 from pipeline.contract.pose_meta import PoseSpec
 from pipeline.infer.preprocess import normalize
 from pipeline.pose.decode import decode_heatmaps, heatmap_to_input
-from tests.trainer.pose.kp_data import joint_colour, make_keypoint_layout
+from tests.trainer.pose.stick_figures import joint_colour, make_keypoint_layout
 from trainer.layout import load_rgb
 from trainer.pose.crops import Augment, body_box, eval_crop, is_degenerate, train_crop
 from trainer.pose.dataset import PoseDataset, usable_samples

@@ -14,7 +14,7 @@ import pytest
 from pipeline.contract.keypoints import COCO17, NYCU22
 from pipeline.contract.pose_meta import Activation, Decoder, PoseSpec
 from pipeline.errors import ConfigError
-from tests.trainer.pose.kp_data import make_keypoint_layout
+from tests.trainer.pose.stick_figures import make_keypoint_layout
 from trainer.pose import evaluate
 from trainer.pose.dataset import PoseDataset, usable_samples
 from trainer.pose.evaluate import evaluate_samples, load_samples, predict_samples
