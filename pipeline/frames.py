@@ -64,11 +64,18 @@ class Frame:
 
 @dataclass(frozen=True)
 class Timings:
-    """Milliseconds spent in each stage for one frame (0.0 until the stage has run)."""
+    """Milliseconds spent in each stage for one frame (0.0 until the stage has run).
+
+    ``pose_ms``: the pose stage's time for this frame (the class/score maps it computes for
+    postprocessing too, the crop, its share of the batch's pose-model call, decoding); 0.0 without
+    a pose model. Without segmentation the pose model runs in the inference stage and its time is
+    ``pose_ms`` (``inference_ms`` stays 0.0).
+    """
 
     preprocess_ms: float = 0.0
     inference_ms: float = 0.0
     postprocess_ms: float = 0.0
+    pose_ms: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -85,14 +92,18 @@ class Prepared:
 @dataclass(frozen=True)
 class Inferred:
     """Model output for one frame. ``logits``: (num_classes, out_h, out_w) float32; a numpy array,
-    or a torch tensor on the model's device when the input was one. ``pose``: the pose stage's answer
-    (None before the pose stage, without a pose model, or when no infant was found)."""
+    or a torch tensor on the model's device when the input was one (None without a segmentation
+    model). ``pose``: the pose stage's answer (None before the pose stage, without a pose model, or
+    when no infant was found). ``maps``: the host (class map (h, w) uint8, score map (h, w) float32)
+    of ``logits`` over the frame region, when a stage already computed them (the pose stage does, for
+    the infant's box): postprocessing then uses them instead of computing them again; None = not yet."""
 
     frame: Frame
     letterbox: Letterbox
     logits: Tensor
     timings: Timings
     pose: PoseEstimate | None = None
+    maps: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)

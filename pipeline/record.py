@@ -10,8 +10,17 @@ same bytes. :data:`BUILDS` counts the records built, so a test can check that.
 ``privacy``: what every image of this frame that leaves the process got (``head``, ``frame`` or
 ``none``), the decision carried on the result (:attr:`pipeline.frames.Result.privacy`).
 
+Keypoints (additive, schema 1): with a pose model, ``pose`` ``{"box": [x0, y0, x1, y1], "model"}``
+(the crop the pose model saw, float frame px; null when it had no answer for this frame) and
+``keypoints`` ``[{"id", "name", "x", "y", "score", "state", "smoothed", "velocity", "uncertainty"}]``
+(frame px, velocity px/s; ``x``/``y`` null when ``predicted``). Both keys are written only when the
+frame has a pose or a keypoint: absent means none (a run without a pose model writes the records it
+always wrote). ``docs/record.schema.json`` is the JSON Schema of every record (and of status records).
+
 Latencies (``latency_ms``): ``preprocess``, ``inference`` (a batch's time divided by its size),
-``postprocess`` (parts + tracking), each the stage's own time for this frame; ``capture_to_publish``
+``postprocess`` (parts + tracking), ``pose`` (the pose stage: the class/score maps, the crop, a share of
+the pose model's batch, decoding; 0 without a pose model), each the stage's own time for this frame;
+``capture_to_publish``
 from the frame leaving the decoder to its record being built (includes queue waits and batching).
 """
 
@@ -24,7 +33,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, Final
 
-from pipeline.frames import ClassSummary, PartInstance, Result
+from pipeline.frames import ClassSummary, Keypoint, PartInstance, PoseEstimate, Result
 from pipeline.lifecycle import HealthStatus
 
 SCHEMA: Final = 1
@@ -71,15 +80,42 @@ def class_record(summary: ClassSummary) -> dict[str, Any]:
     }
 
 
+def keypoint_record(kp: Keypoint) -> dict[str, Any]:
+    """One entry of ``keypoints``: positions px (2 decimals), velocity px/s, score 0..1 (3 decimals)."""
+    return {
+        "id": kp.id,
+        "name": kp.name,
+        "x": None if kp.x is None else _r(kp.x),
+        "y": None if kp.y is None else _r(kp.y),
+        "score": _r(kp.score, 3),
+        "state": kp.state,
+        "smoothed": _pair(kp.smoothed),
+        "velocity": _pair(kp.velocity),
+        "uncertainty": _pair(kp.uncertainty),
+    }
+
+
+def pose_record(pose: PoseEstimate | None) -> dict[str, Any] | None:
+    """``pose``: the crop the pose model saw (float frame px, 2 decimals) and the model's name."""
+    return None if pose is None else {"box": [_r(v) for v in pose.box], "model": pose.model}
+
+
 def to_record(result: Result, publish_mono: float) -> dict[str, Any]:
     """The schema-1 record of ``result``, published at ``publish_mono`` (``time.monotonic()`` s; it
     gives ``capture_to_publish``).
 
     Frames read from image files also carry ``image``: the file, as the source names it (an
     additive key: only image sources have it; schema-1 readers ignore keys they do not know).
+    Frames with a pose or keypoints also carry ``pose`` and ``keypoints`` (module docstring).
     """
     m, t = result.meta, result.timings
     image = {} if m.image_file is None else {"image": m.image_file}
+    joints: dict[str, Any] = {}
+    if result.pose is not None or result.keypoints:
+        joints = {
+            "pose": pose_record(result.pose),
+            "keypoints": [keypoint_record(k) for k in result.keypoints],
+        }
     return {
         "schema": SCHEMA,
         "source": m.source_id,
@@ -95,10 +131,12 @@ def to_record(result: Result, publish_mono: float) -> dict[str, Any]:
             "preprocess": _r(t.preprocess_ms),
             "inference": _r(t.inference_ms),
             "postprocess": _r(t.postprocess_ms),
+            "pose": _r(t.pose_ms),
             "capture_to_publish": _r((publish_mono - m.capture_mono) * 1000.0),
         },
         "parts": [part_record(p) for p in result.parts],
         "classes": [class_record(c) for c in result.classes],
+        **joints,
     }
 
 

@@ -13,6 +13,7 @@ from tests.helpers.bounds import assert_record_in_frame, pipeline_records
 from tests.helpers.media import colour_model
 from tests.helpers.procs import REPO, cli_command, free_port
 from tests.helpers.rtsp import RtspServer, require_rtsp_server
+from tests.helpers.schema import validate_record
 
 SHARED_MEDIA = REPO.parent / "shared" / "media"
 
@@ -82,9 +83,10 @@ def infant_stream() -> list[str]:
 
 @pytest.fixture(autouse=True)
 def every_published_part_lies_in_its_frame(request: pytest.FixtureRequest) -> Iterator[None]:
-    """After every test that used ``tmp_path``: each record the pipeline wrote there (JSONL) has all
-    its parts inside its frame, observed or predicted (the real-footage issue's invariant, checked in
-    every test run, not only in the tests written for it)."""
+    """After every test that used ``tmp_path``: each record the pipeline wrote there (JSONL) matches
+    ``docs/record.schema.json`` and has all its parts and keypoints inside its frame, observed or
+    predicted (the real-footage issue's invariant, checked in every test run, not only in the tests
+    written for it)."""
     yield
     if request.node.get_closest_marker("records_by_hand") is not None:
         return
@@ -93,4 +95,5 @@ def every_published_part_lies_in_its_frame(request: pytest.FixtureRequest) -> It
         return
     for path in sorted(tmp.rglob("*.jsonl")):
         for record in pipeline_records(path):
+            validate_record(record)
             assert_record_in_frame(record)

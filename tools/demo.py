@@ -5,7 +5,8 @@
    ``out/demo.csv`` and the overlay video ``out/demo-overlay.mp4`` (the monitor window opens too
    when a display exists);
 3. prints frames, FPS, per-part detection rate and centroid error against the ground truth,
-   raw vs Kalman-smoothed, and plots the trajectories to ``out/demo.png``.
+   raw vs Kalman-smoothed, the keypoints' per-joint error and jitter (with ``models/infant-pose.onnx``,
+   which the run uses by default), and plots the trajectories to ``out/demo.png``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pipeline import REPO_ROOT
 from pipeline.cli.main import main as cli
 
 MODEL = REPO_ROOT / "models" / "infant-seg.onnx"
+POSE_MODEL = REPO_ROOT / "models" / "infant-pose.onnx"
 OUT = REPO_ROOT / "out"
 VIDEO = OUT / "demo.mp4"
 RECORDS = OUT / "demo.jsonl"
@@ -69,6 +71,14 @@ def main() -> int:
     )
     print(format_report(compare(records, truth)))
     print(format_track_report(compare_tracks(records, truth)))
+    from trainer.pose.accuracy import compare_keypoints, format_keypoint_report
+
+    joints = compare_keypoints(records, truth)
+    if joints:
+        print("\nkeypoints against the clip's ground truth (labelled frames; error of the raw measurement):")
+        print(format_keypoint_report(joints))
+    else:
+        print(f"\nno keypoints in the records (no pose model at {POSE_MODEL})")
     code = cli(["plot", str(RECORDS), "--out", str(RECORDS.with_suffix(".png"))])
     print(f"records: {RECORDS}, {RECORDS.with_suffix('.csv')}; overlay video: {OVERLAY}")
     return code

@@ -25,6 +25,7 @@ from tqdm import tqdm
 from pipeline.errors import ConfigError, DatasetError
 from trainer.layout import SPLITS, UNLABELLED, Layout, save_mask, video_of
 from trainer.logs import show_info_logs
+from trainer.pose import prepare as pose_prepare
 from trainer.yibp import IMAGE_DIR, Entry, decode_label, image_size, iter_json_files, read_entries
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,8 @@ def _clear_outputs(layout: Layout) -> None:
         if folder.exists():
             shutil.rmtree(folder)
     layout.info.unlink(missing_ok=True)
+    # A keypoint dataset this one replaces (verify would take the folder for one).
+    shutil.rmtree(layout.root / "annotations", ignore_errors=True)
 
 
 def _write_labelled(root: Path, layout: Layout, entry: Entry) -> None:
@@ -165,24 +168,48 @@ def prepare_dataset(
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the ``prepare`` subcommand."""
+    """Add the ``prepare`` subcommand (``--format yibp``, the default, or ``nycu`` / ``coco`` keypoints)."""
     p = subparsers.add_parser(
         "prepare",
-        help="convert a Youtube-Infant-Body-Parsing download into images/, masks/ and splits/",
-        description=__doc__,
+        help="convert a YIBP (segmentation) or NYCU / COCO-SyRIP (keypoints) dataset into a prepared layout",
+        description=f"{__doc__}\n{pose_prepare.__doc__}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--root", type=Path, required=True, help="folder with *_label.json and all_data/")
+    p.add_argument(
+        "--format",
+        choices=("yibp", "nycu", "coco"),
+        default="yibp",
+        help="source: yibp (segmentation, default), nycu or coco (keypoints)",
+    )
+    p.add_argument(
+        "--root",
+        type=Path,
+        default=None,
+        help="yibp: *_label.json + all_data/; nycu: Train/ Valid/ Test/; coco: SyRIP (standard names)",
+    )
     p.add_argument("--out", type=Path, default=Path("data"), help="output folder (default: data)")
-    p.add_argument("--val-fraction", type=float, default=0.1, help="share of training VIDEOS for val (0.1)")
+    p.add_argument(
+        "--val-fraction",
+        type=float,
+        default=0.1,
+        help="share of training VIDEOS (coco: groups) for val (0.1)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the video split (0)")
     p.add_argument("--force", action="store_true", help="replace an existing prepared dataset in --out")
+    pose_prepare.add_arguments(p)
     p.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:
     """Run ``prepare``; returns the exit code (errors are raised as InfantStreamError)."""
     show_info_logs()
+    if getattr(args, "format", "yibp") != "yibp":
+        return pose_prepare.main(args)
+    extra = [f"--{k}" for k in ("train", "val", "test", "images") if getattr(args, k, None) is not None]
+    if extra:
+        raise ConfigError(f"{extra[0]}: only for --format coco")
+    if args.root is None:
+        raise ConfigError("--root: --format yibp needs --root YIBP_ROOT (with *_label.json and all_data/)")
     summary = prepare_dataset(args.root, args.out, args.val_fraction, args.seed, args.force)
     n = sum(summary.frames[s] for s in ("train", "val", "test"))
     parts = ", ".join(

@@ -22,6 +22,7 @@ from pipeline.contract.classes import CLASS_NAMES, NUM_CLASSES
 from pipeline.errors import DatasetError
 from trainer.layout import SPLITS, UNLABELLED, Layout, load_mask, video_of
 from trainer.logs import show_info_logs
+from trainer.pose import verify as pose_verify
 
 log = logging.getLogger(__name__)
 
@@ -156,16 +157,21 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     """Add the ``verify`` subcommand."""
     p = subparsers.add_parser(
         "verify",
-        help="check a prepared dataset (images/masks 1:1, mask values, sizes, splits) and show class shares",
-        description=__doc__,
+        help="check a prepared dataset (segmentation: images/masks, mask values, sizes, splits, class shares; "
+        "keypoints: images, points and boxes on their images, splits by video, labelled shares)",
+        description=f"{__doc__}\n{pose_verify.__doc__}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--data", type=Path, default=Path("data"), help="prepared dataset folder (default: data)")
     p.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:
-    """Run ``verify``: prints the class-share table; raises DatasetError (exit 5) when problems exist."""
+    """Run ``verify``: prints the class-share table; raises DatasetError (exit 5) when problems exist.
+    A keypoint dataset (``annotations/*.json``) is checked by :mod:`trainer.pose.verify`."""
     show_info_logs()
+    if pose_verify.is_keypoint_layout(args.data):
+        return pose_verify.main(args)
     report = verify_dataset(args.data)
     if report.class_pixels:
         sys.stdout.write(report.shares_table() + "\n")

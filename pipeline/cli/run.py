@@ -11,7 +11,15 @@ from pipeline.errors import ConfigError
 
 # flag → (config field, argparse options)
 OVERRIDES: dict[str, tuple[str, dict[str, Any]]] = {
-    "--model": ("model.path", {"help": "ONNX model (default models/infant-seg.onnx)"}),
+    "--model": ("model.path", {"help": "ONNX segmentation model (default models/infant-seg.onnx)"}),
+    "--pose-model": (
+        "pose.model",
+        {
+            "metavar": "PATH",
+            "help": "ONNX keypoint model run on the infant's crop (default models/infant-pose.onnx "
+            "when it exists); its metadata or a sidecar PATH.yaml describes it",
+        },
+    ),
     "--providers": ("model.providers", {"help": "auto, or ONNX Runtime providers, comma-separated"}),
     "--backend": ("model.backend", {"help": "onnxruntime (default) or tensorrt (TensorRT API, GPU)"}),
     "--precision": ("model.precision", {"help": "GPU engines: fp32, fp16 (default) or int8"}),
@@ -90,7 +98,19 @@ FLAGS: dict[str, tuple[str, Any, str]] = {
     "--no-display": ("display.mode", "off", "no monitor window"),
     "--no-blur": ("privacy.mode", "off", "same as --privacy off: pixelate nothing (warns)"),
     "--gpu-preprocess": ("model.gpu_preprocess", True, "letterbox/normalise/arg-max on the GPU (torch CUDA)"),
+    "--no-pose": ("pose.enabled", False, "no keypoint model (segmentation only)"),
+    "--no-seg": (
+        "model.path",
+        "",
+        "no segmentation model: the pose model runs alone on the whole (letterboxed) frame",
+    ),
 }
+CONFLICTS: tuple[tuple[str, str, str], ...] = (
+    ("--privacy", "--no-blur", " (--no-blur is --privacy off)"),
+    ("--pose-model", "--no-pose", ""),
+    ("--model", "--no-seg", ""),
+)
+"""Flags that contradict each other: (flag, switch, hint)."""
 
 
 def register(subparsers: Any) -> None:
@@ -127,8 +147,11 @@ def config_from_args(args: argparse.Namespace) -> Config:
         for value in getattr(args, flag[2:].replace("-", "_")) or ():
             refuse_empty(flag, value)
     cfg = load_config(args.config)
-    if args.privacy is not None and args.no_blur:
-        raise ConfigError("--privacy and --no-blur: give one or the other (--no-blur is --privacy off)")
+    for flag, switch, hint in CONFLICTS:
+        if getattr(args, flag[2:].replace("-", "_")) is not None and getattr(
+            args, switch[2:].replace("-", "_")
+        ):
+            raise ConfigError(f"{flag} and {switch}: give one or the other{hint}")
     for flag, (dotted, _) in OVERRIDES.items():
         value = getattr(args, flag[2:].replace("-", "_"))
         if value is not None:

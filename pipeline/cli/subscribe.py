@@ -27,7 +27,7 @@ from pipeline.publish.curve import load_public_key, load_secret_pair
 from pipeline.publish.publisher import zmq_reason
 from pipeline.runtime.signals import StopSignals
 from pipeline.sinks.outfile import LineFile
-from pipeline.sinks.table import CsvWriter, record_rows
+from pipeline.sinks.table import CsvWriter, keypoint_rows, record_rows
 
 POLL_MS: Final = 100
 """How often the receive loop looks at signals and the timeout."""
@@ -126,7 +126,8 @@ def describe(parts: list[bytes]) -> tuple[str, str, dict[str, Any] | None]:
         raise ValueError(f"{shown}: payload nested too deeply") from None
     if topic.startswith("parts."):
         try:
-            record_rows(obj)  # is it a schema-1 parts record?
+            record_rows(obj)  # is it a schema-1 parts record (with well-formed keypoints)?
+            keypoint_rows(obj)
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"{shown}: not a schema-1 parts record ({type(exc).__name__}: {exc})") from None
         return topic, line, obj

@@ -126,10 +126,12 @@ class SourceConfig(_Section):
 
 
 class ModelConfig(_Section):
-    """The segmentation model and how to run it.
+    """The segmentation model and how to run it (the pose model, ``pose:``, runs with the same
+    providers, spin and, by default, threads).
 
     Attributes:
-        path: ONNX model file.
+        path: ONNX segmentation model file; "" = none (``--no-seg``): the pose model runs alone on
+            the letterboxed frame (no parts).
         backend: ``onnxruntime`` (CPU, CUDA or TensorRT execution providers) or ``tensorrt``
             (the TensorRT Python API with a cached engine; GPU only).
         providers: ONNX Runtime providers, ``auto`` = TensorRT > CUDA > CPU.
@@ -159,6 +161,35 @@ class ModelConfig(_Section):
     gpu_preprocess: bool = False
 
 
+class PoseConfig(_Section):
+    """The keypoint (pose) model: two-stage, on the crop of the infant that segmentation finds (one
+    subject per camera), or alone on the letterboxed frame without a segmentation model.
+
+    Attributes:
+        enabled: run a pose model (``--no-pose``: off).
+        model: its ONNX file (``--pose-model``); null = the shipped ``models/infant-pose.onnx`` when
+            that file exists (else no pose stage, said in one info line). A keypoints model:
+            ``infant_stream.task`` = ``keypoints`` in its metadata, or a sidecar YAML beside it
+            (``model.onnx`` → ``model.yaml``).
+        threads: ONNX Runtime intra-op threads of the pose model; 0 = as ``model.threads``.
+    """
+
+    enabled: bool = True
+    model: Text | None = None
+    threads: Count = 0
+
+    @field_validator("model")
+    @classmethod
+    def _a_path(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise PydanticCustomError(
+                RULE,
+                "must be a file path, or null for the shipped pose model, got {value}",
+                {"value": show(value)},
+            )
+        return value
+
+
 class PostprocessConfig(_Section):
     """Mask → parts. ``min_area_px``: smallest region (original pixels) reported as an instance."""
 
@@ -171,6 +202,35 @@ class QueueConfig(_Section):
 
     capacity: Count = 0
     drain_s: Positive = 5.0
+
+
+class KeypointTrackerConfig(_Section):
+    """Kalman smoothing of the pose model's joints (pipeline/postprocess/tracking/keypoints.py): one
+    track per keypoint, identified by name (left and right limbs never merge). Same motion models and
+    coasting rules as the part tracker; the names mean what they mean in :class:`TrackerConfig`.
+
+    Attributes:
+        enabled: smooth the joints (smoothed positions, velocities, coasting) or publish the decoder's
+            points as they are (``smoothed``/``velocity``/``uncertainty`` null).
+        min_score: a joint whose decoder confidence (0..1) is below this is not measured this frame:
+            its track coasts (``predicted``) or, without one, the joint is absent.
+        measurement_noise_px: position std (px) of a joint with confidence 1; a joint of confidence
+            ``s`` gets ``measurement_noise_px / s``.
+        process_noise: as the part tracker's; joints (hands, feet) turn faster than part centroids.
+            The default halves the frame-to-frame jitter of a straight, evenly moving joint at 30 fps
+            and, on a 40 px, 1 Hz kick, stays as close to the truth as the raw points (its lag costs
+            no more than the noise it removes).
+    """
+
+    enabled: bool = True
+    min_score: Annotated[float, Field(ge=0, le=1)] = 0.3
+    motion: Motion = "constant_velocity"
+    process_noise: Positive = 3000.0
+    measurement_noise_px: Positive = 4.0
+    max_coast_s: NonNegative = 0.5
+    min_hits_to_coast: Annotated[int, Field(ge=1)] = 2
+    coast_damping_per_s: NonNegative = 4.0
+    coast_max_speed_px_s: Positive = 600.0
 
 
 class TrackerConfig(_Section):
@@ -193,6 +253,8 @@ class TrackerConfig(_Section):
             ``v/rate`` in all; 0 = keeps its velocity.
         coast_max_speed_px_s: a coasting track starts from its last velocity capped at this speed
             (px/s; the direction is kept).
+        keypoints: the pose model's joints (:class:`KeypointTrackerConfig`); smoothed only when
+            ``enabled`` is on too.
     """
 
     enabled: bool = True
@@ -205,6 +267,7 @@ class TrackerConfig(_Section):
     min_hits_to_coast: Annotated[int, Field(ge=1)] = 3
     coast_damping_per_s: NonNegative = 2.0
     coast_max_speed_px_s: Positive = 600.0
+    keypoints: KeypointTrackerConfig = Field(default_factory=KeypointTrackerConfig)
 
 
 ZMQ_DEFAULT_ENDPOINT = "tcp://127.0.0.1:5555"
@@ -314,6 +377,11 @@ class PrivacyConfig(_Section):
         block_px: mosaic cell size in frame pixels (a whole image: never finer than 1/32 of its
             longer side).
         margin_px: the head region is grown by this many pixels first.
+        min_keypoint_score: facial keypoints (the pose model's facial points, its head point and
+            ears) observed with at least this confidence also show the head: the region grows to
+            cover their box, and they count as a head found (``fail_closed``/``head``).
+        keypoint_pad: that box is first grown on every side by this fraction of its longer side
+            (the points mark the face's inside, not its outline).
     """
 
     mode: PrivacyMode = "fail_closed"
@@ -321,6 +389,8 @@ class PrivacyConfig(_Section):
     min_head_area_px: Annotated[int, Field(ge=1)] = 400
     block_px: Annotated[int, Field(ge=2)] = 16
     margin_px: Count = 8
+    min_keypoint_score: Annotated[float, Field(ge=0, le=1)] = 0.5
+    keypoint_pad: NonNegative = 0.75
 
     @model_validator(mode="before")
     @classmethod
@@ -359,6 +429,7 @@ class Config(_Section):
     source: SourceConfig = Field(default_factory=SourceConfig)
     sources: tuple[SourceConfig, ...] = ()
     model: ModelConfig = Field(default_factory=ModelConfig)
+    pose: PoseConfig = Field(default_factory=PoseConfig)
     postprocess: PostprocessConfig = Field(default_factory=PostprocessConfig)
     tracker: TrackerConfig = Field(default_factory=TrackerConfig)
     queues: QueueConfig = Field(default_factory=QueueConfig)

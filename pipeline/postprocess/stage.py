@@ -1,4 +1,5 @@
-"""The postprocess stage: logits → :class:`~pipeline.frames.Result` with parts, tracks and drop counts."""
+"""The postprocess stage: logits (or the maps the pose stage computed from them) and the pose model's
+answer → :class:`~pipeline.frames.Result` with parts, tracks, smoothed joints and drop counts."""
 
 from __future__ import annotations
 
@@ -9,16 +10,17 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pipeline.config import PrivacyConfig
+from pipeline.config import KeypointTrackerConfig, PrivacyConfig
 from pipeline.contract.geometry import CellGrid, Letterbox, cell_grid
 from pipeline.contract.model_meta import ModelSpec
-from pipeline.frames import Inferred, Result
+from pipeline.frames import Inferred, Keypoint, PoseEstimate, Result
 from pipeline.postprocess.parts import extract_parts, logits_to_maps
 from pipeline.record import sealed
 from pipeline.render.privacy import decide
 
 if TYPE_CHECKING:  # scipy/filterpy are only imported by whoever builds a tracker
     from pipeline.postprocess.tracking import PartTracker
+    from pipeline.postprocess.tracking.keypoints import KeypointTracker
 
 
 class Postprocessor:
@@ -32,9 +34,15 @@ class Postprocessor:
         maps: logits (C, out_h, out_w) float32 + letterbox → (class map (h, w) uint8, score map
             (h, w) float32, both host arrays); default :func:`pipeline.parts.logits_to_maps` (numpy
             logits), or :class:`pipeline.infer.gpu_ops.DeviceMaps` to reduce device logits on the
-            device (only the maps come back).
+            device (only the maps come back). Not called when the item carries its ``maps`` already
+            (the pose stage computed them): those are used as they are.
         privacy: ``privacy.mode`` and its thresholds: each result carries the one privacy decision
             (:func:`pipeline.render.privacy.decide`) its record states and every renderer applies.
+        keypoints: ``tracker.keypoints``: how the pose model's joints (``Inferred.pose``) become the
+            result's ``keypoints`` (:mod:`pipeline.postprocess.tracking.keypoints`); ``enabled`` off =
+            the decoder's confident points unsmoothed. The tracker is made at the first frame that
+            carries a pose (a run without a pose model never builds one); its time counts in
+            ``postprocess_ms``. None = the defaults.
     """
 
     def __init__(
@@ -44,12 +52,15 @@ class Postprocessor:
         tracker: PartTracker | None = None,
         maps: Callable[[Any, Letterbox], tuple[np.ndarray, np.ndarray]] = logits_to_maps,
         privacy: PrivacyConfig | None = None,
+        keypoints: KeypointTrackerConfig | None = None,
     ) -> None:
         self.spec = spec
         self.privacy = privacy or PrivacyConfig()
         self.maps = maps
         self.min_area_px = min_area_px
         self.tracker = tracker
+        self.keypoint_cfg = keypoints or KeypointTrackerConfig()
+        self.keypoint_tracker: KeypointTracker | None = None
         self._last_seq: dict[str, int] = {}
         self._grids: dict[tuple[int, int, int, int], CellGrid] = {}
 
@@ -69,12 +80,14 @@ class Postprocessor:
 
     def __call__(self, item: Inferred) -> Result:
         t0 = time.perf_counter()
-        class_map, score_map = self.maps(item.logits, item.letterbox)
+        maps = item.maps if item.maps is not None else self.maps(item.logits, item.letterbox)
+        class_map, score_map = maps
         grid = self.grid_for(class_map.shape, item.letterbox)
         parts, classes = extract_parts(class_map, score_map, self.spec.class_names, self.min_area_px, grid)
         meta = item.frame.meta
         if self.tracker is not None:
             parts = self.tracker.update(meta, parts)
+        keypoints = self.joints(item)
         done = time.perf_counter()
         timings = replace(item.timings, postprocess_ms=(done - t0) * 1000.0)
         return sealed(
@@ -87,6 +100,25 @@ class Postprocessor:
                 image=item.frame.image,
                 class_map=class_map,
                 grid=grid,
-                privacy=decide(classes, self.privacy),
+                privacy=decide(classes, self.privacy, keypoints=keypoints),
+                pose=item.pose,
+                keypoints=keypoints,
             )
         )
+
+    def joints(self, item: Inferred) -> tuple[Keypoint, ...]:
+        """The frame's keypoints: ``item.pose`` smoothed by the keypoint tracker (made at the first
+        pose; without a pose, its tracks coast), or unsmoothed when ``tracker.keypoints`` is off."""
+        pose: PoseEstimate | None = item.pose
+        meta = item.frame.meta
+        if not self.keypoint_cfg.enabled:
+            from pipeline.postprocess.tracking.keypoints import raw_keypoints
+
+            return raw_keypoints(meta, pose, self.keypoint_cfg.min_score)
+        if self.keypoint_tracker is None:
+            if pose is None:
+                return ()
+            from pipeline.postprocess.tracking.keypoints import KeypointTracker
+
+            self.keypoint_tracker = KeypointTracker(self.keypoint_cfg)
+        return self.keypoint_tracker.update(meta, pose)

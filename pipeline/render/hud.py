@@ -60,7 +60,7 @@ def hud_lines(
     lines.append(f"latency capture->display {lat}  drops {drops}")
     flags = "  ".join(f"{name} {'on' if on else 'off'}" for name, on in toggles.items())
     lines.append(f"{flags}{'  PAUSED' if paused else ''}")
-    lines.append("q quit  space pause  m mask  b blur  t trails")
+    lines.append("q quit  space pause  m mask  b blur  t trails  k keypoints")
     return lines
 
 

@@ -1,8 +1,10 @@
-"""The overlay: class colours over the frame, part boxes with labels, centroids and motion trails.
+"""The overlay: class colours over the frame, part boxes with labels, centroids, motion trails and
+the infant's skeleton.
 
 Everything is drawn in RGB on a new array (``result.image`` is shared and never written).
 Drawing order: privacy (the frame's decision: head or whole image pixelated) → class colours
-blended with ``alpha`` → trails → boxes, labels and centroids. Colours: :mod:`pipeline.render.palette`.
+blended with ``alpha`` → trails → boxes, labels and centroids → skeleton (joints and edges coloured
+by side: :mod:`pipeline.render.skeleton`). Colours: :mod:`pipeline.render.palette`.
 
 Observed parts: solid box, raw centroid as a small hollow circle, smoothed centroid as a filled
 dot. Predicted parts (Kalman coasting, no region this frame): dashed box and dot in a dimmed colour.
@@ -20,6 +22,7 @@ from pipeline.contract.geometry import CellGrid
 from pipeline.frames import PartInstance, Result
 from pipeline.render.palette import RGB, class_colour, class_colours, class_name, dimmed
 from pipeline.render.privacy import decide, protect
+from pipeline.render.skeleton import draw_skeleton
 from pipeline.render.trails import TrailPath, Trails
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
@@ -29,13 +32,15 @@ SUBPIXEL_SHIFT = 2
 
 @dataclass(frozen=True)
 class OverlayStyle:
-    """What the overlay draws. ``alpha``: opacity of the class colours, 0..1."""
+    """What the overlay draws. ``alpha``: opacity of the class colours, 0..1; ``keypoints``: the
+    skeleton (the window's ``k`` key)."""
 
     alpha: float = 0.45
     mask: bool = True
     boxes: bool = True
     centroids: bool = True
     trails: bool = True
+    keypoints: bool = True
 
 
 def line_scale(height: int, width: int) -> int:
@@ -215,7 +220,11 @@ class OverlayRenderer:
             self._last = key
         out = result.image
         if self.privacy is not None:
-            applied = None if self.view is None else decide(result.classes, self.privacy, self.view)
+            applied = (
+                None
+                if self.view is None
+                else decide(result.classes, self.privacy, self.view, result.keypoints)
+            )
             out = protect(result, self.privacy, applied)
         if out is result.image:
             out = out.copy()
@@ -228,6 +237,8 @@ class OverlayRenderer:
         if style.boxes or style.centroids:
             for part in result.parts:
                 draw_part(out, part, style, scale)
+        if style.keypoints:
+            draw_skeleton(out, result.keypoints, scale)
         return out
 
 

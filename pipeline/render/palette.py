@@ -14,6 +14,10 @@ id     class     RGB              hue
 
 Background (0) is never drawn. All colours are RGB; convert to BGR only at the cv2 display/encode
 boundary.
+
+Keypoints are coloured by the infant's own side (:data:`SIDE_COLOURS`), in hues none of the classes
+use, so a skeleton stays readable over the class colours: right magenta (255, 0, 255), left cyan
+(0, 255, 255), midline (head, nose, lips, an edge joining right and left) white.
 """
 
 from __future__ import annotations
@@ -28,6 +32,15 @@ RGB = tuple[int, int, int]
 
 _PALETTE: Final[np.ndarray] = np.array(CLASS_COLORS_RGB, dtype=np.uint8)
 _PALETTE.setflags(write=False)
+
+
+SIDE_COLOURS: Final[dict[str, RGB]] = {"R": (255, 0, 255), "L": (0, 255, 255), "": (255, 255, 255)}
+"""Keypoint side (``R``, ``L``, ``""`` midline: :class:`pipeline.contract.keypoints.KeypointSet`) → RGB."""
+
+
+def side_colour(side: str) -> RGB:
+    """RGB colour of keypoints on ``side`` (``R``, ``L``; anything else is the midline's)."""
+    return SIDE_COLOURS.get(side, SIDE_COLOURS[""])
 
 
 def class_colours() -> np.ndarray:

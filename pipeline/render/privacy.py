@@ -8,6 +8,14 @@ postprocessing (:class:`~pipeline.postprocess.stage.Postprocessor`), carried on
 first view got. ``fail_closed`` (the default) hides the whole image unless the model found a head it
 is sure of: if the head cannot be found, nothing of the frame leaves clear.
 
+With a pose model the face has a second witness: the *head points* of the frame's keypoints (the
+keypoint set's facial points, its head point and ears: :func:`is_head_point`) that are ``observed``
+with a confidence of at least ``privacy.min_keypoint_score``. The region pixelated is the union of
+the head class's cells and the box of those points (grown on every side by ``privacy.keypoint_pad``
+× its longer side, then by ``margin_px`` like the cells); at least :data:`MIN_HEAD_POINTS` of them
+count as a head found, as a confident head class does. Neither (no confident head class, too few
+head points): the whole image, as before.
+
 Pure functions on RGB (H, W, 3) uint8 images. The mosaic grid is aligned to the frame origin
 (cell ``(i, j)`` covers rows ``i*block .. i*block+block-1``), so the blocks do not shimmer as the
 head moves; a cell's value is the mean of the whole cell. Only the head's bounding box (grown by
@@ -17,6 +25,8 @@ frame pixels over that box only.
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Sequence
 from typing import Final
 
@@ -25,13 +35,65 @@ import numpy as np
 
 from pipeline.config import PrivacyApplied, PrivacyConfig, PrivacyMode
 from pipeline.contract.classes import HEAD
-from pipeline.frames import ClassSummary, Result
+from pipeline.contract.keypoints import KNOWN_SETS
+from pipeline.frames import ClassSummary, Keypoint, Result
 
 Box = tuple[int, int, int, int]
 
 FRAME_CELLS: Final = 32
 """A whole image (``frame``) is hidden as a mosaic of at most this many cells along its longer side
 (cells never finer than ``privacy.block_px``): 60 px cells at 1920x1080, 16 px at 512x512."""
+
+
+MIN_HEAD_POINTS: Final = 2
+"""Confident head points that count as a head found (one point alone does not say where the face is)."""
+HEAD_POINT_NAMES: Final[frozenset[str]] = frozenset(
+    {s.names[i] for s in KNOWN_SETS.values() for i in s.facial} | {"Head"}
+)
+"""The known sets' facial points (NYCU eyes, nose, lips; COCO nose, eyes, ears) and NYCU's head."""
+HEAD_WORDS: Final[frozenset[str]] = frozenset(
+    {"head", "face", "nose", "eye", "eyes", "ear", "ears", "lip", "lips", "mouth", "chin", "forehead"}
+)
+"""Words that make a third-party model's keypoint a head point (``left_ear``, ``Mouth-Center``)."""
+
+
+def is_head_point(name: str) -> bool:
+    """Whether keypoint ``name`` marks the head: a known set's facial point or head, or a name with a
+    word of :data:`HEAD_WORDS` (words split at ``_``, ``-``, spaces and dots, any case)."""
+    return name in HEAD_POINT_NAMES or any(w in HEAD_WORDS for w in re.split(r"[_\-\s.]+", name.lower()))
+
+
+def head_points(keypoints: Sequence[Keypoint], cfg: PrivacyConfig) -> list[tuple[float, float]]:
+    """(x, y) px of the confident head points: :func:`is_head_point`, ``observed`` and ``score`` at
+    least ``cfg.min_keypoint_score``; each gives its measured and its smoothed position."""
+    out: list[tuple[float, float]] = []
+    for kp in keypoints:
+        if kp.state != "observed" or kp.x is None or kp.y is None or kp.score < cfg.min_keypoint_score:
+            continue
+        if is_head_point(kp.name):
+            out.append((kp.x, kp.y))
+            if kp.smoothed is not None:
+                out.append(kp.smoothed)
+    return out
+
+
+def face_box(keypoints: Sequence[Keypoint], cfg: PrivacyConfig, hw: tuple[int, int]) -> Box | None:
+    """The frame-pixel box (x0, y0, x1, y1 exclusive) the confident head points ask to hide: their
+    bounding box grown on every side by ``cfg.keypoint_pad`` × its longer side (px), rounded out to
+    whole pixels and cut at the frame (``hw``: height, width); None without such points."""
+    pts = head_points(keypoints, cfg)
+    if not pts:
+        return None
+    xy = np.asarray(pts, np.float64)
+    (x0, y0), (x1, y1) = xy.min(axis=0), xy.max(axis=0)
+    pad = cfg.keypoint_pad * max(x1 - x0, y1 - y0)
+    box = (
+        max(0, math.floor(x0 - pad)),
+        max(0, math.floor(y0 - pad)),
+        min(hw[1], math.floor(x1 + pad) + 1),
+        min(hw[0], math.floor(y1 + pad) + 1),
+    )
+    return box if box[0] < box[2] and box[1] < box[3] else None
 
 
 def _grow(box: Box, by: int, hw: tuple[int, int]) -> Box:
@@ -92,17 +154,37 @@ def pixelate_mask(image_rgb: np.ndarray, mask_bool: np.ndarray, block_px: int, m
     return out
 
 
-def head_region(result: Result, class_id: int = HEAD) -> tuple[Box, np.ndarray] | None:
-    """The head's frame-pixel bounding box and its mask over that box, from the model-resolution map.
+def head_region(
+    result: Result, class_id: int = HEAD, cfg: PrivacyConfig | None = None
+) -> tuple[Box, np.ndarray] | None:
+    """The head's frame-pixel bounding box and its mask over that box.
 
-    This is the one definition of the region ``head`` pixelates: every cell of the head class.
-    Extension point: when a keypoint model is present (a later issue), its face points widen this
-    region here (the box and mask grow to cover them) and count as head evidence in :func:`decide`.
+    This is the one definition of the region ``head`` pixelates: every cell of the head class (from
+    the model-resolution map), and with ``cfg`` also the :func:`face_box` of the result's confident
+    head points (their box joins the region whole).
 
     Returns:
-        ((x0, y0, x1, y1), mask (y1-y0, x1-x0) bool), or None when no cell shows ``class_id``.
+        ((x0, y0, x1, y1), mask (y1-y0, x1-x0) bool), or None when neither shows a head.
         Only the box is blown up to frame pixels (exactly as :meth:`Result.full_class_map`).
     """
+    cells = _class_region(result, class_id)
+    face = None if cfg is None else face_box(result.keypoints, cfg, result.image.shape[:2])
+    if face is None:
+        return cells
+    if cells is None:
+        fx0, fy0, fx1, fy1 = face
+        return face, np.ones((fy1 - fy0, fx1 - fx0), bool)
+    (cx0, cy0, cx1, cy1), cell_mask = cells
+    x0, y0 = min(cx0, face[0]), min(cy0, face[1])
+    x1, y1 = max(cx1, face[2]), max(cy1, face[3])
+    mask = np.zeros((y1 - y0, x1 - x0), bool)
+    mask[cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0] = cell_mask
+    mask[face[1] - y0 : face[3] - y0, face[0] - x0 : face[2] - x0] = True
+    return (x0, y0, x1, y1), mask
+
+
+def _class_region(result: Result, class_id: int) -> tuple[Box, np.ndarray] | None:
+    """The box and mask of every cell of ``class_id`` blown up to frame pixels (None: no cell)."""
     cells = result.class_map == class_id
     rows, cols = np.flatnonzero(cells.any(axis=1)), np.flatnonzero(cells.any(axis=0))
     if len(rows) == 0:
@@ -119,19 +201,25 @@ def head_region(result: Result, class_id: int = HEAD) -> tuple[Box, np.ndarray] 
 
 
 def decide(
-    classes: Sequence[ClassSummary], cfg: PrivacyConfig, mode: PrivacyMode | None = None
+    classes: Sequence[ClassSummary],
+    cfg: PrivacyConfig,
+    mode: PrivacyMode | None = None,
+    keypoints: Sequence[Keypoint] = (),
 ) -> PrivacyApplied:
     """The privacy decision of one frame: what every image of it that leaves the process gets.
 
     The confidence rule (``fail_closed``): the head class's pixels, as summarised in the record's
     ``classes`` entry of ``head``, must number at least ``cfg.min_head_area_px`` and have a mean
-    softmax probability of at least ``cfg.min_head_score``; then only the head region is pixelated,
-    otherwise (no head, a small one, or an unsure model) the whole image is.
+    softmax probability of at least ``cfg.min_head_score``, or at least :data:`MIN_HEAD_POINTS` head
+    points must be observed with a confidence of at least ``cfg.min_keypoint_score``
+    (:func:`head_points`); then only the head region is pixelated, otherwise (no head, a small one,
+    an unsure model, no face points) the whole image is.
 
     Args:
         classes: the frame's class summaries (:attr:`Result.classes <pipeline.frames.Result>`).
         cfg: the thresholds, and the mode unless ``mode`` is given.
         mode: decide under this mode instead of ``cfg.mode`` (the window's ``b`` key).
+        keypoints: the frame's keypoints (:attr:`Result.keypoints <pipeline.frames.Result>`).
 
     Returns:
         ``head`` (the head region; ``head`` mode with a head in view, or ``fail_closed`` with a
@@ -144,10 +232,15 @@ def decide(
     if mode == "frame":
         return "frame"
     head = next((c for c in classes if c.class_id == HEAD and c.area_px > 0), None)
+    points = len({(kp.id, kp.name) for kp in keypoints if _confident_head_point(kp, cfg)})
     if mode == "head":
-        return "none" if head is None else "head"
+        return "none" if head is None and points == 0 else "head"
     confident = head is not None and head.area_px >= cfg.min_head_area_px and head.score >= cfg.min_head_score
-    return "head" if confident else "frame"
+    return "head" if confident or points >= MIN_HEAD_POINTS else "frame"
+
+
+def _confident_head_point(kp: Keypoint, cfg: PrivacyConfig) -> bool:
+    return bool(head_points((kp,), cfg))
 
 
 def pixelate_frame(image_rgb: np.ndarray, block_px: int) -> np.ndarray:
@@ -181,7 +274,7 @@ def protect(result: Result, cfg: PrivacyConfig, applied: PrivacyApplied | None =
     if applied == "frame":
         return pixelate_frame(result.image, cfg.block_px)
     out = result.image.copy()
-    found = head_region(result)
+    found = head_region(result, HEAD, cfg)
     if found is not None:
         box, mask = found
         _pixelate_into(out, mask, box, cfg.block_px, cfg.margin_px)

@@ -1,4 +1,4 @@
-"""Assembles sources → preprocess → inference → postprocess → sinks as threads (docs/architecture.md).
+"""Assembles sources → preprocess → inference → [pose] → postprocess → sinks as threads (docs/architecture.md).
 
 Lifecycle: ``start()``; then either the source ends (files) or ``stop()`` is called (signals,
 ``--duration``); ``join()`` waits for every thread and re-raises the first error.
@@ -41,6 +41,13 @@ class BatchInfer(Protocol):
     :class:`Inferred` per item, in order. The pipeline calls it with 1..``max_batch`` items."""
 
     def batch(self, items: Sequence[Prepared]) -> list[Inferred]: ...
+
+
+class BatchPose(Protocol):
+    """The pose step on a batch of inferred frames (:class:`pipeline.pose.stage.PoseStage`): one
+    :class:`Inferred` per item, in order, with its ``pose`` (and ``maps``) filled in."""
+
+    def batch(self, items: Sequence[Inferred]) -> list[Inferred]: ...
 
 
 class _Capture(threading.Thread):
@@ -122,6 +129,10 @@ class Pipeline:
             source's thread, so it must not keep state; ``postprocess`` runs on one thread).
         infer: inference on batches (:class:`BatchInfer`), run by the ``inference`` thread, a
             :class:`~pipeline.runtime.stage.BatchStage` (:attr:`inference`).
+        pose: the two-stage pose step (:class:`BatchPose`), or None. When given it runs on its own
+            shared thread, ``pose`` (a :class:`~pipeline.runtime.stage.BatchStage`), between inference
+            and postprocess, reading per-source lanes (``segmented``, sized like the inferred lanes)
+            round robin and taking what is queued, up to ``max_batch``, without waiting.
         sinks: result consumers, each on its own thread and queue; a critical sink's failure stops
             the run, a best-effort sink's failure stops only that sink (:mod:`pipeline.runtime.sink`).
         taps: outputs with their own thread and queue (the ZeroMQ publisher), handed every result
@@ -162,6 +173,7 @@ class Pipeline:
         drain_s: float = 5.0,
         max_batch: int = 1,
         batch_wait_s: float = 0.002,
+        pose: BatchPose | None = None,
     ) -> None:
         if max_batch < 1 or batch_wait_s < 0:
             raise ValueError(
@@ -191,8 +203,10 @@ class Pipeline:
                 for i, p in zip(ids, policies, strict=True)
             },
         )
-        self.q_inferred: LaneQueue[Inferred] = LaneQueue(
-            "inferred", {i: (max(cap(p), max_batch), p) for i, p in zip(ids, policies, strict=True)}
+        inferred_lanes = {i: (max(cap(p), max_batch), p) for i, p in zip(ids, policies, strict=True)}
+        self.q_inferred: LaneQueue[Inferred] = LaneQueue("inferred", inferred_lanes)
+        self.q_segmented: LaneQueue[Inferred] | None = (
+            LaneQueue("segmented", inferred_lanes) if pose is not None else None
         )
         self.failures = failures or OutputFailures()
         sink_queues: list[StageQueue[Result]] = [StageQueue(s.name, s.capacity, s.policy) for s in sinks]
@@ -217,13 +231,22 @@ class Pipeline:
             capture = _Capture(f"capture{suffix}", src, frames, c, max_frames, others_go_on=not one)
             pre = Stage(f"preprocess{suffix}", preprocess, frames, [self.q_prepared.lane(src.source_id)], c)
             self.chains.append(_Chain(src, frames, capture, pre))
-        route: Router[Inferred] = Router(self.q_inferred, lambda item: item.frame.meta.source_id)
+
+        def source_of(item: Inferred) -> str:
+            return item.frame.meta.source_id
+
+        route: Router[Inferred] = Router(self.q_inferred, source_of)
+        self.pose: BatchStage[Inferred, Inferred] | None = None
+        if pose is not None and self.q_segmented is not None:
+            self.pose = BatchStage("pose", pose.batch, self.q_segmented, [route], c, max_batch, 0.0)
+            route = Router(self.q_segmented, source_of)
         self.inference: BatchStage[Prepared, Inferred] = BatchStage(
             "inference", infer.batch, self.q_prepared, [route], c, max_batch, batch_wait_s
         )
         self.stages: list[StageThread[Any, Any]] = [
             *(ch.preprocess for ch in self.chains),
             self.inference,
+            *([self.pose] if self.pose is not None else []),
             Stage("postprocess", post, self.q_inferred, sink_queues, c),
         ]
         for sink, q in zip(sinks, sink_queues, strict=True):
@@ -308,13 +331,17 @@ class Pipeline:
         for ch in self.chains:
             sid = ch.source.source_id
             prepared, inferred = self.q_prepared.lane(sid), self.q_inferred.lane(sid)
+            segmented = self.q_segmented.lane(sid) if self.q_segmented is not None else None
             cap, pre = ch.capture.stats, ch.preprocess.stats
-            stages = (
+            infer_out = segmented or inferred  # what inference has handed on
+            stages: tuple[StageCount, ...] = (
                 StageCount("capture", cap.processed, cap.busy_s, 0, 0),
                 StageCount("preprocess", pre.processed, pre.busy_s, len(ch.frames), ch.frames.dropped),
-                StageCount("inference", inferred.accepted, 0.0, len(prepared), prepared.dropped),
+                StageCount("inference", infer_out.accepted, 0.0, len(prepared), prepared.dropped),
                 StageCount("postprocess", self._done[sid], 0.0, len(inferred), inferred.dropped),
             )
+            if segmented is not None:  # the pose stage's own inbox lane: its drops are this source's too
+                stages += (StageCount("pose", inferred.accepted, 0.0, len(segmented), segmented.dropped),)
             per_source.append(
                 SourceCounters(
                     source_id=sid,
@@ -322,7 +349,10 @@ class Pipeline:
                     state=self._source_state(ch, stage_failed),
                     reconnects=ch.source.reconnects,
                     stages=stages,
-                    dropped=ch.frames.dropped + prepared.dropped + inferred.dropped,
+                    dropped=ch.frames.dropped
+                    + prepared.dropped
+                    + inferred.dropped
+                    + (segmented.dropped if segmented is not None else 0),
                     latency_ms=tuple(self._latency[sid]),
                     last_result_at=self._last_result[sid],
                     timestamp_repairs=ch.source.timestamp_repairs,

@@ -5,6 +5,11 @@ metrics port are bound (so a TensorRT engine build can be announced in status re
 taken port fails fast), then the model is loaded, and only then are output files created (at their first record), so
 a bad input never leaves a half-written output behind.
 
+Pose (keypoints): with a pose model (``pose:``, :func:`load_pose_model`) a pose stage runs on its own
+thread between inference and postprocess (:class:`~pipeline.pose.stage.PoseStage`); without a
+segmentation model (``model.path`` "", ``--no-seg``) the pose model alone is the inference stage, on the
+letterboxed frame (:class:`~pipeline.pose.stage.PoseOnly`).
+
 Several sources (``sources:`` or repeated ``--source``) share the model, the tracker thread and
 the JSONL/CSV/ZeroMQ outputs (records name their source); each source gets its own recordings
 (:func:`recording_path`) and its own status topic.
@@ -34,8 +39,11 @@ from pipeline.contract.model_meta import ModelSpec
 from pipeline.errors import ConfigError
 from pipeline.frames import Frame, Prepared
 from pipeline.infer.backends import Backend, create_backend
+from pipeline.infer.backends.ort_providers import OrtOptions
 from pipeline.infer.inference import InferenceStage
 from pipeline.infer.preprocess import Preprocessor
+from pipeline.pose.model import PoseModel
+from pipeline.pose.stage import PoseOnly, PoseStage
 from pipeline.postprocess.parts import logits_to_maps
 from pipeline.postprocess.stage import Postprocessor
 from pipeline.publish.publisher import ZmqPublisher
@@ -58,6 +66,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+DEFAULT_POSE_MODEL: Final = "models/infant-pose.onnx"
+"""The shipped pose model: run by default (``pose.model`` null) when the file exists."""
+
 
 def resolve_model_path(path: str) -> Path:
     """``path`` as given if it exists, else relative to the repository (for the bundled default)."""
@@ -78,6 +89,45 @@ def load_backend(cfg: Config, publisher: ZmqPublisher | None = None) -> Backend:
         return create_backend(m, resolve_model_path(m.path), on_build=announce)
     finally:
         announce.stop()
+
+
+def pose_model_path(cfg: Config, default: str | Path = DEFAULT_POSE_MODEL) -> Path | None:
+    """The pose model file to run, or None: ``pose.enabled`` off, or ``pose.model`` null and the shipped
+    ``default`` is not there (said in one info line). A given ``pose.model`` is returned as resolved
+    (:func:`resolve_model_path`; a missing file fails when it loads)."""
+    if not cfg.pose.enabled:
+        return None
+    if cfg.pose.model is not None:
+        return resolve_model_path(cfg.pose.model)
+    path = resolve_model_path(str(default))
+    if not path.is_file():
+        log.info("pose: no pose model (%s is not there; --pose-model PATH runs one)", default)
+        return None
+    return path
+
+
+def load_pose_model(cfg: Config, default: str | Path = DEFAULT_POSE_MODEL) -> PoseModel | None:
+    """The configured pose model, loaded (:func:`pose_model_path`), on ``model.providers`` (the TensorRT
+    EP is not used for it yet) with ``pose.threads`` intra-op threads (0: as ``model.threads``).
+
+    Raises:
+        ConfigError: no segmentation model (``model.path`` "") and no pose model: nothing to run.
+        ModelError: the pose model cannot be loaded or is not a keypoints model (one line).
+    """
+    path = pose_model_path(cfg, default)
+    if path is None:
+        if not cfg.model.path:
+            raise ConfigError(
+                'model.path is "" (--no-seg) and there is no pose model (pose.model, --pose-model): '
+                "nothing to run"
+            )
+        return None
+    options = OrtOptions(
+        providers=cfg.model.providers,
+        intra_op_threads=cfg.pose.threads or cfg.model.threads,
+        spin=cfg.model.spin,
+    )
+    return PoseModel(path, options)
 
 
 Maps = Callable[[Any, Letterbox], tuple[np.ndarray, np.ndarray]]
@@ -109,13 +159,34 @@ def _stages(
     if cfg.model.gpu_preprocess and not on_device:
         log.warning("model.gpu_preprocess: ignored, %s runs on the CPU", backend.name)
     pre, maps = data_path(backend.spec, on_device)
+    return pre, InferenceStage(backend), postprocessor(cfg, backend.spec, maps)
+
+
+def postprocessor(cfg: Config, spec: ModelSpec, maps: Maps = logits_to_maps) -> Postprocessor:
+    """The postprocess stage of a run: parts of ``spec``'s classes, the tracker ``cfg`` asks for."""
     tracker = None
     if cfg.tracker.enabled:
         from pipeline.postprocess.tracking import PartTracker  # SciPy/filterpy: ~0.6 s, only when tracking
 
         tracker = PartTracker(cfg.tracker)
-    post = Postprocessor(backend.spec, cfg.postprocess.min_area_px, tracker, maps=maps, privacy=cfg.privacy)
-    return pre, InferenceStage(backend), post
+    # the joints are smoothed when tracking is on at all (--no-tracking publishes raw points too)
+    joints = evolve(cfg.tracker.keypoints, enabled=cfg.tracker.enabled and cfg.tracker.keypoints.enabled)
+    return Postprocessor(
+        spec, cfg.postprocess.min_area_px, tracker, maps=maps, privacy=cfg.privacy, keypoints=joints
+    )
+
+
+def pose_only_stages(
+    cfg: Config, pose: PoseModel
+) -> tuple[Callable[[Frame], Prepared], PoseOnly, Postprocessor]:
+    """(preprocess, infer, postprocess) without a segmentation model: frames letterboxed into the pose
+    input, the pose model as the inference stage, postprocessing with no class map (no parts; the
+    privacy decision is then the whole frame unless ``privacy.mode`` is ``off``). ``gpu_preprocess``
+    is ignored (host path) with a warning."""
+    if cfg.model.gpu_preprocess:
+        log.warning("model.gpu_preprocess: ignored without a segmentation model (model.path is empty)")
+    only = PoseOnly(pose)
+    return only.preprocessor(), only, postprocessor(cfg, ModelSpec())
 
 
 def wanted_batch(cfg: Config) -> int:
@@ -123,12 +194,13 @@ def wanted_batch(cfg: Config) -> int:
     return cfg.model.max_batch or len(cfg.source_list)
 
 
-def batch_size(cfg: Config, backend: Backend) -> int:
+def batch_size(cfg: Config, backend: Backend | PoseModel) -> int:
     """Frames inferred together: :func:`wanted_batch`; in auto mode no more than the model takes
-    (its batch dimension may be fixed at 1)."""
+    (its batch dimension may be fixed at 1; the pose model's when it runs alone)."""
     if cfg.model.max_batch:
         return cfg.model.max_batch
-    return max(1, min(wanted_batch(cfg), int(backend.max_batch)))
+    most = backend.io.max_batch if isinstance(backend, PoseModel) else backend.max_batch
+    return max(1, min(wanted_batch(cfg), int(most)))
 
 
 def recording_path(path: str, source_id: str, several: bool) -> str:
@@ -258,20 +330,32 @@ def queue_policies(cfg: Config, sources: Sequence[Source]) -> dict[str, Policy]:
 def build_pipeline(
     cfg: Config,
     sources: Sequence[Source],
-    backend: Backend,
+    backend: Backend | None,
     sinks: Sequence[Sink] = (),
     taps: Sequence[Tap] = (),
     failures: OutputFailures | None = None,
+    pose: PoseModel | None = None,
 ) -> Pipeline:
-    """The stages of ``backend`` wired between ``sources`` and the outputs as ``cfg`` says (not
-    started). The sinks are given, not made here: :class:`~pipeline.session.session.Session` owns
-    what a run opens."""
-    max_batch = batch_size(cfg, backend)
-    preprocess, infer, postprocess = _stages(cfg, backend)
+    """The stages of ``backend`` (and of the ``pose`` model: its own stage after inference) wired
+    between ``sources`` and the outputs as ``cfg`` says (not started); ``backend`` None = no
+    segmentation, the pose model alone (:func:`pose_only_stages`). The sinks are given, not made
+    here: :class:`~pipeline.session.session.Session` owns what a run opens."""
+    pose_step: PoseStage | None = None
+    infer: InferenceStage | PoseOnly
+    if backend is None:
+        if pose is None:
+            raise ConfigError('model.path is "" (--no-seg) and there is no pose model: nothing to run')
+        max_batch = batch_size(cfg, pose)
+        preprocess, infer, postprocess = pose_only_stages(cfg, pose)
+    else:
+        max_batch = batch_size(cfg, backend)
+        preprocess, infer, postprocess = _stages(cfg, backend)
+        pose_step = PoseStage(pose, postprocess.maps) if pose is not None else None
     return Pipeline(
         sources=sources,
         preprocess=preprocess,
         infer=infer,
+        pose=pose_step,
         postprocess=postprocess,
         sinks=sinks,
         taps=taps,

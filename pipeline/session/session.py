@@ -6,7 +6,8 @@ What it owns, in the order it opens them (a bad input fails before anything is w
 2. the ZeroMQ publisher (``--zmq``: bound now, so a taken port fails before the model loads, and a
    TensorRT engine build can be announced as ``building_engine`` status records);
 3. the metrics endpoint (``--metrics-port``: bound now, for the same reason);
-4. the model (backend);
+4. the models: the segmentation backend (none with ``model.path`` "": ``--no-seg``), then the pose
+   model (``pose:``; none when off or when the default pose model is not there);
 5. the monitor window (``display.mode``) and the file/recording sinks (files are created at their
    first record, so a run that produces nothing leaves nothing behind);
 6. the pipeline (threads) and the health reporter.
@@ -40,6 +41,7 @@ from pipeline.session.build import (
     limit_malloc_arenas,
     limit_opencv_threads,
     load_backend,
+    load_pose_model,
     make_sinks,
     open_sources,
     overlay_renderer,
@@ -62,7 +64,7 @@ class Session:
     Args:
         cfg: the run's configuration.
         sources: use these instead of opening ``cfg``'s (tests, benchmarks).
-        backend: use this model instead of loading ``cfg.model``.
+        backend: use this segmentation model instead of loading ``cfg.model``.
         extra_sinks: more sinks beside those ``cfg`` asks for.
         window: open the monitor window when ``cfg.display`` asks for one (off for embedding).
 
@@ -121,7 +123,10 @@ class Session:
             from pipeline.observe.metrics_server import MetricsServer
 
             self.metrics = MetricsServer(cfg.metrics)
-        backend = self._backend or load_backend(cfg, self.publisher)
+        backend = self._backend
+        if backend is None and cfg.model.path:
+            backend = load_backend(cfg, self.publisher)
+        pose = load_pose_model(cfg)
         if self._want_window:
             self.window = open_window(cfg, on_quit=self.stop)
         sinks = make_sinks(cfg, queue_policies(cfg, sources), image_inputs(sources))
@@ -131,7 +136,7 @@ class Session:
             sinks.append(self.metrics.sink())
         sinks.extend(self._extra_sinks)
         taps = [self.publisher] if self.publisher is not None else []
-        self.pipeline = build_pipeline(cfg, sources, backend, sinks, taps, self.failures)
+        self.pipeline = build_pipeline(cfg, sources, backend, sinks, taps, self.failures, pose)
         if self.metrics is not None:
             self.metrics.attach(self.pipeline.counters)
         listeners = [

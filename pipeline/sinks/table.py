@@ -8,6 +8,13 @@ smoothed position or velocity) is an empty cell. A frame without parts has no ro
 
 Records of image sources name their file (``image``); a CSV of such records has one more column,
 :data:`IMAGE_COLUMN`, after :data:`COLUMNS` (a CSV of video frames keeps exactly :data:`COLUMNS`).
+
+Keypoints go to a second file beside it, :func:`keypoints_path` (``out.csv`` → ``out.keypoints.csv``):
+one row per keypoint per frame, :data:`KEYPOINT_COLUMNS` (+ :data:`IMAGE_COLUMN`), from the record's
+``keypoints``. A second file, not a ``kind`` column in the first: parts and joints have different
+fields (a shared header would leave half of every row empty), the parts file stays exactly what
+it was for every existing reader, and each file loads as one typed table. It is created with the
+first record that has a keypoint, so a run without a pose model writes no second file.
 """
 
 from __future__ import annotations
@@ -45,6 +52,28 @@ COLUMNS: Final[tuple[str, ...]] = (
     "score",
 )
 """Column order of the CSV file (the header)."""
+KEYPOINT_COLUMNS: Final[tuple[str, ...]] = (
+    "source",
+    "seq",
+    "pts_s",
+    "capture_ts",
+    "model",
+    "id",
+    "name",
+    "state",
+    "x",
+    "y",
+    "score",
+    "sx",
+    "sy",
+    "vx",
+    "vy",
+    "sigma_x",
+    "sigma_y",
+)
+"""Column order of the keypoints CSV: the frame, the pose model (``pose.model``; empty when the
+frame had no pose), the joint (``id``, ``name``, ``state``), its measured position (``x``, ``y``;
+empty when predicted) and confidence, smoothed position, velocity (px/s) and position std (px)."""
 IMAGE_COLUMN: Final = "image"
 """The last column of a CSV of image records: the image file the row's part was found in."""
 
@@ -94,41 +123,102 @@ def record_rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-class CsvWriter:
-    """Writes :func:`record_rows` of each record to ``path``, flushed per record.
+def keypoints_path(path: str | Path) -> Path:
+    """The keypoints CSV beside the parts CSV ``path``: ``out.csv`` → ``out.keypoints.csv``."""
+    p = Path(path)
+    return p.with_name(f"{p.stem}.keypoints{p.suffix or '.csv'}")
 
-    The folder is created at construction (errors name ``flag_name``); the file and its header
-    are written with the first record, so a run that fails before producing anything leaves no file.
-    ``image_column``: add :data:`IMAGE_COLUMN` to the header (True), or not (False), or when the
-    first record names an image (None); a record's ``image`` without the column is left out.
+
+def keypoint_rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The keypoints CSV rows of one schema-1 record, in ``keypoints`` order: :data:`KEYPOINT_COLUMNS`,
+    and :data:`IMAGE_COLUMN` when the record names an image file. A record without ``keypoints``
+    has none.
+
+    Raises:
+        KeyError, TypeError, ValueError: the record's ``keypoints`` are not schema-1 keypoints.
     """
+    keypoints = record.get("keypoints")
+    if keypoints is None:
+        return []
+    if not isinstance(keypoints, list | tuple):
+        raise TypeError(f"keypoints: expected a list, got {type(keypoints).__name__}")
+    pose = record.get("pose")
+    frame = {k: record[k] for k in ("source", "seq", "pts_s", "capture_ts")}
+    frame["model"] = pose.get("model") if isinstance(pose, Mapping) else None
+    rows = []
+    for kp in keypoints:
+        if not isinstance(kp, Mapping):
+            raise TypeError(f"keypoints: expected objects, got {type(kp).__name__}")
+        row = {**frame, **{k: kp.get(k) for k in ("id", "name", "state", "x", "y", "score")}}
+        for names, key in _PAIRS[1:4]:  # smoothed, velocity, uncertainty
+            row.update(_spread(names, kp.get(key)))
+        if IMAGE_COLUMN in record:
+            row[IMAGE_COLUMN] = record[IMAGE_COLUMN]
+        rows.append(row)
+    return rows
 
-    def __init__(self, path: str | Path, flag_name: str = "--csv", image_column: bool | None = None) -> None:
-        self.path = prepare_output(path, flag_name)
-        self.flag_name = flag_name
-        self.image_column = image_column
+
+class _Table:
+    """One CSV file of rows with a fixed header, created (header first) with its first rows."""
+
+    def __init__(self, path: Path, flag: str, columns: tuple[str, ...], image_column: bool | None) -> None:
+        self.path, self.flag, self.columns, self.image_column = path, flag, columns, image_column
         self._file: IO[str] | None = None
         self._writer: csv.DictWriter[str] | None = None
-        self.records = 0
-        self.rows = 0
 
-    def write_record(self, record: Mapping[str, Any]) -> None:
-        """Append the rows of one schema-1 record (header first if the file is new)."""
-        rows = record_rows(record)
+    def write(self, rows: list[dict[str, Any]], record: Mapping[str, Any]) -> None:
         if self._writer is None:
-            self._file = open_output(self.path, self.flag_name, newline="")
+            self._file = open_output(self.path, self.flag, newline="")
             image = IMAGE_COLUMN in record if self.image_column is None else self.image_column
-            header = (*COLUMNS, IMAGE_COLUMN) if image else COLUMNS
+            header = (*self.columns, IMAGE_COLUMN) if image else self.columns
             # RFC 4180: CRLF rows
             self._writer = csv.DictWriter(self._file, fieldnames=header, extrasaction="ignore")
             self._writer.writeheader()
         assert self._file is not None
         self._writer.writerows(rows)  # csv writes None as an empty cell
         self._file.flush()
-        self.records += 1
-        self.rows += len(rows)
 
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
             self._file = None
+
+
+class CsvWriter:
+    """Writes :func:`record_rows` of each record to ``path`` and its :func:`keypoint_rows` to
+    :func:`keypoints_path` (``keypoints_file``), each flushed per record.
+
+    The folder is created at construction (errors name ``flag_name``); the parts file and its header
+    are written with the first record, so a run that fails before producing anything leaves no file;
+    the keypoints file with the first record that has a keypoint.
+    ``image_column``: add :data:`IMAGE_COLUMN` to the headers (True), or not (False), or when the
+    first record names an image (None); a record's ``image`` without the column is left out.
+    """
+
+    def __init__(self, path: str | Path, flag_name: str = "--csv", image_column: bool | None = None) -> None:
+        self.path = prepare_output(path, flag_name)
+        self.keypoints_file = keypoints_path(self.path)
+        self.flag_name = flag_name
+        self.image_column = image_column
+        self._parts = _Table(self.path, flag_name, COLUMNS, image_column)
+        self._joints = _Table(self.keypoints_file, flag_name, KEYPOINT_COLUMNS, image_column)
+        self.records = 0
+        self.rows = 0
+        self.keypoint_rows = 0
+
+    def write_record(self, record: Mapping[str, Any]) -> None:
+        """Append the rows of one schema-1 record (header first if the file is new)."""
+        rows = record_rows(record)
+        joints = keypoint_rows(record)
+        if self._parts.image_column is None:  # both files decide by the first record
+            self._parts.image_column = self._joints.image_column = IMAGE_COLUMN in record
+        self._parts.write(rows, record)
+        if joints:
+            self._joints.write(joints, record)
+        self.records += 1
+        self.rows += len(rows)
+        self.keypoint_rows += len(joints)
+
+    def close(self) -> None:
+        self._parts.close()
+        self._joints.close()

@@ -59,6 +59,7 @@ KEY_ACTIONS: Final[dict[int, str]] = {
     ord("m"): "mask",
     ord("b"): "blur",
     ord("t"): "trails",
+    ord("k"): "keypoints",
     ord("n"): "next",
 }
 """``cv2.waitKey`` code → action."""
@@ -73,8 +74,8 @@ _PROBE: Final = (
 
 
 def key_action(code: int) -> str | None:
-    """The action of a ``cv2.waitKey`` code (-1 = no key): quit, pause, mask, blur, trails, next
-    (show the next source) or None."""
+    """The action of a ``cv2.waitKey`` code (-1 = no key): quit, pause, mask, blur, trails, keypoints
+    (the skeleton), next (show the next source) or None."""
     return None if code < 0 else KEY_ACTIONS.get(code & 0xFF)
 
 
@@ -232,6 +233,7 @@ class WindowSink:
             "mask": self.renderer.style.mask,
             "blur": self.hiding,
             "trails": self.renderer.style.trails,
+            "keypoints": self.renderer.style.keypoints,
         }
 
     @property
@@ -253,6 +255,8 @@ class WindowSink:
             self.renderer.style = replace(style, mask=not style.mask)
         elif action == "trails":
             self.renderer.style = replace(style, trails=not style.trails)
+        elif action == "keypoints":
+            self.renderer.style = replace(style, keypoints=not style.keypoints)
         elif action == "blur" and privacy is not None:
             if self.renderer.view is not None:
                 self.renderer.view = None  # back to what the outputs get

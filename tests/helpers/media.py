@@ -23,7 +23,7 @@ from onnx import TensorProto, helper
 from pipeline.config import PrivacyApplied
 from pipeline.contract.geometry import cell_grid
 from pipeline.contract.model_meta import ModelSpec
-from pipeline.frames import Frame, FrameMeta, PartInstance, Result, Timings
+from pipeline.frames import Frame, FrameMeta, Keypoint, PartInstance, PoseEstimate, Result, Timings
 from pipeline.infer.inference import InferenceStage
 from pipeline.infer.preprocess import Preprocessor
 from pipeline.postprocess.stage import Postprocessor
@@ -364,9 +364,12 @@ def make_result(
     mono: float = 0.0,
     source_id: str = "t",
     privacy: PrivacyApplied = "frame",
+    pose: PoseEstimate | None = None,
+    keypoints: tuple[Keypoint, ...] | list[Keypoint] = (),
 ) -> Result:
     """A :class:`Result` for sink/overlay tests: ``image`` RGB, ``class_map`` over it (default 1x1 zeros),
-    ``privacy`` the decision its outgoing images get (default ``frame``, as an undecided result)."""
+    ``privacy`` the decision its outgoing images get (default ``frame``, as an undecided result),
+    ``pose`` and ``keypoints`` the pose model's answer and the smoothed joints (default none)."""
     h, w = image.shape[:2]
     cm = np.zeros((1, 1), np.uint8) if class_map is None else class_map
     return sealed(
@@ -380,6 +383,8 @@ def make_result(
             class_map=cm,
             grid=cell_grid(cm.shape, (h, w)),
             privacy=privacy,
+            pose=pose,
+            keypoints=tuple(keypoints),
         ),
         publish_mono=mono,
     )

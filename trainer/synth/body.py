@@ -5,7 +5,8 @@ Units and frames:
 * The body is modelled in centimetres in a *body-local* frame: origin at the torso centre, +y from the
   head towards the feet, +x to the image right when ``Pose.orientation == 0``. The infant faces the camera,
   so its LEFT side appears on the image RIGHT (+x) and its right side on the image left.
-* Image coordinates are pixels, x right, y down, origin at the top-left corner of the top-left pixel.
+* Image coordinates are pixels, x right, y down, pixel centres at integer coordinates (pixel (i, j)
+  covers [i - 0.5, i + 0.5) x [j - 0.5, j + 0.5); ``cv2.fillPoly`` fills the pixels a polygon covers).
   ``p_img = (center_x, center_y) + scale * R(orientation) @ p_local`` with
   ``R(a) = [[cos a, -sin a], [sin a, cos a]]`` (positive orientation turns the body clockwise on screen).
 * Limb angles are measured in the body-local frame from +y (pointing at the feet), positive turning
@@ -13,6 +14,9 @@ Units and frames:
   sideways, pi = up past the head. Child segments add their joint angle to the parent's angle.
 * ``*_lift`` (radians) tilts the limb's proximal segment towards the camera; its projected length shrinks by
   ``cos(lift)``. This is how kicks and reaches look from above.
+
+Every landmark (joints, hands, feet, facial features) comes from :func:`trainer.synth.skeleton.skeleton`;
+the primitives are drawn around those points and :mod:`trainer.synth.joints` reuses them as keypoints.
 
 Proportions follow a newborn (~50 cm long): the head is ~1/4 of the body length and limbs are short.
 """
@@ -28,6 +32,18 @@ import numpy as np
 import numpy.typing as npt
 
 from pipeline.contract.classes import BACKGROUND
+from trainer.synth.skeleton import (
+    LIP_HALF_H,
+    SKULL_A,
+    SKULL_B,
+    Face,
+    Limb,
+    Skeleton,
+    direction,
+    rotation,
+    skeleton,
+    to_image,
+)
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -176,23 +192,12 @@ def sample_clothing(rng: np.random.Generator) -> Clothing:
 # ---------------------------------------------------------------- geometry helpers (local cm)
 
 
-def rotation(angle: float) -> FloatArray:
-    """(2, 2) rotation matrix for image coordinates (y down)."""
-    c, s = math.cos(angle), math.sin(angle)
-    return np.array([[c, -s], [s, c]], dtype=np.float64)
-
-
 def _unit_circle(n: int) -> FloatArray:
     t = np.linspace(0.0, 2.0 * math.pi, n, endpoint=False)
     return np.stack([np.cos(t), np.sin(t)], axis=1)
 
 
 _CIRCLE12: Final = _unit_circle(12)
-
-
-def _direction(angle: float, side: float) -> FloatArray:
-    """Unit vector at limb ``angle`` (see module doc) for ``side`` +1 (left, image +x) or -1 (right)."""
-    return np.array([side * math.sin(angle), math.cos(angle)])
 
 
 def capsule(p0: FloatArray, p1: FloatArray, r0: float, r1: float) -> FloatArray:
@@ -223,19 +228,10 @@ def superellipse(half_widths: FloatArray, half_y: float, power: float, n: int = 
 # ---------------------------------------------------------------- the body
 
 
-def _arm(
-    pose: Pose, shape: BodyShape, clothing: Clothing, side: float, inst: int
-) -> list[tuple[FloatArray, int, str]]:
-    name = "left" if side > 0 else "right"
-    shoulder_a = getattr(pose, f"{name}_shoulder")
-    lift = getattr(pose, f"{name}_arm_lift")
-    a2 = shoulder_a + getattr(pose, f"{name}_elbow")
-    a3 = a2 + getattr(pose, f"{name}_wrist")
+def _arm(limb: Limb, shape: BodyShape, clothing: Clothing, inst: int) -> list[tuple[FloatArray, int, str]]:
+    side, sh, el, wr, hand_c = limb.side, limb.root, limb.mid, limb.end, limb.extremity
+    a3 = limb.angles[2]
     g, ll = shape.girth, shape.limb_length
-    sh = np.array([side * 5.8 * shape.torso_width, -7.0])
-    el = sh + _direction(shoulder_a, side) * 7.6 * ll * math.cos(lift)
-    wr = el + _direction(a2, side) * 7.0 * ll * math.cos(0.45 * lift)
-    hand_c = wr + _direction(a3, side) * 1.8 * ll
     r_sh, r_el, r_wr = 2.2 * g, 1.75 * g, 1.35 * g
     out = [
         (capsule(sh, el, r_sh, r_el), inst, "skin"),
@@ -256,24 +252,15 @@ def _arm(
     return out
 
 
-def _leg(
-    pose: Pose, shape: BodyShape, clothing: Clothing, side: float, inst: int
-) -> list[tuple[FloatArray, int, str]]:
-    name = "left" if side > 0 else "right"
-    b1 = getattr(pose, f"{name}_hip")
-    lift = getattr(pose, f"{name}_leg_lift")
-    b2 = b1 - getattr(pose, f"{name}_knee")
-    b3 = b2 + getattr(pose, f"{name}_ankle")
+def _leg(limb: Limb, shape: BodyShape, clothing: Clothing, inst: int) -> list[tuple[FloatArray, int, str]]:
+    side, hip, kn, an, foot_c = limb.side, limb.root, limb.mid, limb.end, limb.extremity
+    b1, _, b3 = limb.angles
     g, ll = shape.girth, shape.limb_length
-    hip = np.array([side * 3.7 * shape.torso_width, 7.0])
-    kn = hip + _direction(b1, side) * 9.6 * ll * math.cos(lift)
-    an = kn + _direction(b2, side) * 9.0 * ll * math.cos(0.3 * lift)
-    foot_c = an + _direction(b3, side) * 2.0 * ll
     r_hip, r_kn, r_an = 3.3 * g, 2.4 * g, 1.6 * g
     foot = ellipse(foot_c, 1.7 * g, 2.7 * ll, -side * b3)
     out = [
         (capsule(kn, an, r_kn, r_an), inst, "skin"),
-        (capsule(hip + _direction(b1, side) * 1.6, kn, r_hip, r_kn), inst, "skin"),
+        (capsule(hip + direction(b1, side) * 1.6, kn, r_hip, r_kn), inst, "skin"),
         (foot, inst, "sock" if clothing.socks else "skin"),
     ]
     cover = clothing.trouser
@@ -294,31 +281,13 @@ def _leg(
     return out
 
 
-def _head(pose: Pose, shape: BodyShape) -> list[tuple[FloatArray, int, str]]:
+def _head(face: Face, pose: Pose, shape: BodyShape) -> list[tuple[FloatArray, int, str]]:
     hs = shape.head_scale
-    a, b = 4.9 * hs, 6.0 * hs
-    neck = np.array([0.0, -10.0])
-    rot = rotation(pose.head_tilt)
-    centre = neck + rot @ np.array([0.0, -4.9 * hs])
-
-    def local(u: float, v: float) -> FloatArray:
-        p: FloatArray = centre + rot @ np.array([u, v])
-        return p
-
-    turn = pose.head_turn
-    off = 1.6 * hs * turn
+    a, b = SKULL_A * hs, SKULL_B * hs
+    centre, rot = face.centre, face.rot
     out: list[tuple[FloatArray, int, str]] = []
-    for s in (-1.0, 1.0):
-        ear_scale = float(np.clip(1.0 + 0.8 * s * turn, 0.25, 1.4))
-        out.append(
-            (
-                ellipse(
-                    local(s * (a - 0.3 * ear_scale), 0.6 * hs), 0.8 * ear_scale, 1.4 * hs, pose.head_tilt
-                ),
-                HEAD_I,
-                "skin",
-            )
-        )
+    for ear, ear_scale in ((face.ear_right, face.ear_scale_right), (face.ear_left, face.ear_scale_left)):
+        out.append((ellipse(ear, 0.8 * ear_scale, 1.4 * hs, pose.head_tilt), HEAD_I, "skin"))
     out.append((ellipse(centre, a, b, pose.head_tilt, n=36), HEAD_I, "skin"))
     if shape.hair > 0.0:
         # Arc of the skull above a hairline that is lower at the temples, closed along that hairline.
@@ -332,48 +301,40 @@ def _head(pose: Pose, shape: BodyShape) -> list[tuple[FloatArray, int, str]]:
             hairline = np.stack([hu, v_line + 0.3 * b * (hu / a) ** 2], axis=1)
             out.append((centre + np.concatenate([arc, hairline]) @ rot.T, HEAD_I, "hair"))
     eye_h = 0.42 if shape.eyes_open else 0.2
-    for s in (-1.0, 1.0):
-        out.append(
-            (
-                ellipse(local(s * 1.75 * hs + off, 0.9 * hs), 0.75 * hs, eye_h * hs, pose.head_tilt),
-                HEAD_I,
-                "eye",
-            )
-        )
-    out.append((ellipse(local(off * 1.1, 2.5 * hs), 0.6 * hs, 0.45 * hs, pose.head_tilt), HEAD_I, "nose"))
-    out.append((ellipse(local(off * 1.05, 3.8 * hs), 1.05 * hs, 0.38 * hs, pose.head_tilt), HEAD_I, "lip"))
+    for eye in (face.eye_right, face.eye_left):
+        out.append((ellipse(eye, 0.75 * hs, eye_h * hs, pose.head_tilt), HEAD_I, "eye"))
+    out.append((ellipse(face.nose, 0.6 * hs, 0.45 * hs, pose.head_tilt), HEAD_I, "nose"))
+    out.append((ellipse(face.mouth, 1.05 * hs, LIP_HALF_H * hs, pose.head_tilt), HEAD_I, "lip"))
     return out
 
 
-def build_body(pose: Pose, shape: BodyShape, clothing: Clothing) -> list[Primitive]:
+def build_body(
+    pose: Pose, shape: BodyShape, clothing: Clothing, bones: Skeleton | None = None
+) -> list[Primitive]:
     """The infant as an ordered list of primitives in image pixels (draw in order; later on top).
 
     Order: torso, legs (lifted legs after the diaper), diaper/crotch, head (ears, skull, hair, face), arms
-    (the more lifted arm last).
+    (the more lifted arm last). ``bones``: :func:`skeleton` of (``pose``, ``shape``) when already computed.
     """
+    bones = skeleton(pose, shape) if bones is None else bones
+    limbs = {LARM_I: bones.left_arm, RARM_I: bones.right_arm, LLEG_I: bones.left_leg, RLEG_I: bones.right_leg}
     local: list[tuple[FloatArray, int, str]] = []
     widths = np.array([7.3, 7.1, 6.1]) * shape.torso_width * (0.9 + 0.1 * shape.girth)
     torso_mat = "garment" if clothing.onesie else "skin"
     local.append((superellipse(widths, 10.2, 2.7), TORSO_I, torso_mat))
-    legs = sorted(
-        ((1.0, LLEG_I, pose.left_leg_lift), (-1.0, RLEG_I, pose.right_leg_lift)), key=lambda leg: leg[2]
-    )
-    for side, inst, lift in legs:
+    legs = sorted(((LLEG_I, pose.left_leg_lift), (RLEG_I, pose.right_leg_lift)), key=lambda leg: leg[1])
+    for inst, lift in legs:
         if lift <= 0.7:
-            local.extend(_leg(pose, shape, clothing, side, inst))
+            local.extend(_leg(limbs[inst], shape, clothing, inst))
     pelvis = superellipse(widths[[2, 2, 2]] * np.array([1.0, 1.06, 0.62]) + 0.3, 3.9, 3.2) + np.array(
         [0.0, 7.6]
     )
     local.append((pelvis, TORSO_I, "garment" if clothing.onesie else "diaper"))
-    for side, inst, lift in legs:
+    for inst, lift in legs:
         if lift > 0.7:
-            local.extend(_leg(pose, shape, clothing, side, inst))
-    local.extend(_head(pose, shape))
-    arms = sorted(
-        ((1.0, LARM_I, pose.left_arm_lift), (-1.0, RARM_I, pose.right_arm_lift)), key=lambda arm: arm[2]
-    )
-    for side, inst, _ in arms:
-        local.extend(_arm(pose, shape, clothing, side, inst))
-    rot = rotation(pose.orientation) * pose.scale
-    centre = np.array([pose.center_x, pose.center_y])
-    return [Primitive(points=centre + pts @ rot.T, instance=inst, material=mat) for pts, inst, mat in local]
+            local.extend(_leg(limbs[inst], shape, clothing, inst))
+    local.extend(_head(bones.face, pose, shape))
+    arms = sorted(((LARM_I, pose.left_arm_lift), (RARM_I, pose.right_arm_lift)), key=lambda arm: arm[1])
+    for inst, _ in arms:
+        local.extend(_arm(limbs[inst], shape, clothing, inst))
+    return [Primitive(points=to_image(pose, pts), instance=inst, material=mat) for pts, inst, mat in local]

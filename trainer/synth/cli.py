@@ -1,9 +1,11 @@
-"""``infant-stream synth``: make a synthetic YIBP dataset or a synthetic infant video.
+"""``infant-stream synth``: make a synthetic YIBP dataset, keypoint dataset or infant video.
 
 Usage::
 
     infant-stream synth dataset --out DIR [--videos 20] [--frames-per-video 8] [--seed 0]
                                 [--size-range 256 640] [--test-fraction 0.2] [--unlabelled-videos 0]
+    infant-stream synth keypoints --out DIR [--format nycu|coco|both] [--videos 50] [--frames-per-video 20]
+                                  [--seed 0] [--val-fraction 0.1] [--test-fraction 0.1] [--size-range 256 640]
     infant-stream synth video --out FILE.mp4 [--frames 150] [--fps 25] [--width 640 --height 480] [--seed 0]
 
 Also runnable on its own: ``python -m trainer.synth.cli dataset --out DIR``.
@@ -21,9 +23,11 @@ from pipeline.errors import ConfigError, InfantStreamError
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
-    """Add the ``synth`` subcommand (modes ``dataset`` and ``video``) with ``func=main``."""
-    synth = subparsers.add_parser("synth", help="make synthetic infant data (YIBP dataset or video)")
-    modes = synth.add_subparsers(dest="synth_mode", required=True, metavar="{dataset,video}")
+    """Add the ``synth`` subcommand (modes ``dataset``, ``keypoints`` and ``video``) with ``func=main``."""
+    synth = subparsers.add_parser(
+        "synth", help="make synthetic infant data (YIBP dataset, keypoint dataset or video)"
+    )
+    modes = synth.add_subparsers(dest="synth_mode", required=True, metavar="{dataset,keypoints,video}")
 
     ds = modes.add_parser("dataset", help="write a dataset in the Youtube-Infant-Body-Parsing layout")
     ds.add_argument("--out", type=Path, required=True, help="output directory (created)")
@@ -40,6 +44,29 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     ds.add_argument("--test-fraction", type=float, default=0.2, help="share of videos in test_label.json")
     ds.add_argument("--unlabelled-videos", type=int, default=0, help="extra videos for train_unlabel.json")
+
+    kp = modes.add_parser(
+        "keypoints", help="write a keypoint dataset in the NYCU (LabelMe) and/or COCO (SyRIP) layout"
+    )
+    kp.add_argument("--out", type=Path, required=True, help="output directory (created)")
+    kp.add_argument(
+        "--format", default="both", help="nycu, coco or both (default both; both share one output directory)"
+    )
+    kp.add_argument(
+        "--videos", type=int, default=50, help="videos, i.e. infant set-ups (default 50, max 999)"
+    )
+    kp.add_argument("--frames-per-video", type=int, default=20, help="frames per video (default 20)")
+    kp.add_argument("--seed", type=int, default=0, help="random seed; same seed, same files (default 0)")
+    kp.add_argument("--val-fraction", type=float, default=0.1, help="share of videos in val (default 0.1)")
+    kp.add_argument("--test-fraction", type=float, default=0.1, help="share of videos in test (default 0.1)")
+    kp.add_argument(
+        "--size-range",
+        type=int,
+        nargs=2,
+        default=(256, 640),
+        metavar=("MIN", "MAX"),
+        help="long image side in px",
+    )
 
     vid = modes.add_parser("video", help="write an H.264 clip of one moving infant plus ground-truth JSON")
     vid.add_argument(
@@ -94,6 +121,8 @@ def main(args: argparse.Namespace) -> int:
             f"{len(summary.test_videos)} test, {len(summary.unlabelled_videos)} unlabelled videos"
         )
         return 0
+    if args.synth_mode == "keypoints":
+        return _keypoints(args)
     if args.synth_mode == "video":
         from trainer.synth.video import validate_options as validate_video
         from trainer.synth.video import write_video
@@ -113,7 +142,34 @@ def main(args: argparse.Namespace) -> int:
             )
         print(f"wrote {result.frames} frames to {result.video_path} and ground truth to {result.truth_path}")
         return 0
-    raise ConfigError(f"synth mode must be dataset or video, got {args.synth_mode}")
+    raise ConfigError(f"synth mode must be dataset, keypoints or video, got {args.synth_mode}")
+
+
+def _keypoints(args: argparse.Namespace) -> int:
+    from trainer.synth.keypoint_dataset import validate_keypoint_options, write_keypoints
+
+    size_range = (int(args.size_range[0]), int(args.size_range[1]))
+    validate_keypoint_options(
+        args.format, args.videos, args.frames_per_video, size_range, args.val_fraction, args.test_fraction
+    )
+    with _progress(args.videos * args.frames_per_video, "synth keypoints") as tick:
+        summary = write_keypoints(
+            args.out,
+            fmt=args.format,
+            videos=args.videos,
+            frames_per_video=args.frames_per_video,
+            seed=args.seed,
+            val_fraction=args.val_fraction,
+            test_fraction=args.test_fraction,
+            size_range=size_range,
+            on_image=tick,
+        )
+    counts = ", ".join(f"{len(v)} {k}" for k, v in summary.videos.items())
+    print(
+        f"wrote {summary.frames} frames ({args.format}) to {summary.out_dir}: {counts} videos, "
+        f"{summary.frames / max(summary.seconds, 1e-9):.1f} frames/s"
+    )
+    return 0
 
 
 def run(argv: Sequence[str] | None = None) -> int:

@@ -86,6 +86,14 @@ def sample_image_size(rng: np.random.Generator, size_range: tuple[int, int]) -> 
     return (short_side, long_side) if rng.random() < 1 / 3 else (long_side, short_side)
 
 
+def held_out_count(videos: int, fraction: float, reserved: int = 0) -> int:
+    """Videos to hold out for a split of ``fraction``: ``round(fraction * videos)``, at least one when
+    ``fraction > 0`` and at least two videos remain, never the last of the ``videos - reserved`` not yet
+    held out (``reserved``: videos already given to another held-out split)."""
+    left = videos - reserved
+    return min(left - 1, max(1 if fraction > 0 and left >= 2 else 0, math.floor(fraction * videos + 0.5)))
+
+
 def _video_ids(rng: np.random.Generator, n: int) -> list[str]:
     ids: list[str] = []
     seen: set[int] = set()
@@ -135,10 +143,7 @@ def write_yibp(
     root = np.random.SeedSequence(seed)
     master = np.random.default_rng(root.spawn(1)[0])
     ids = _video_ids(master, videos + unlabelled_videos)
-    n_test = min(
-        videos - 1,
-        max(1 if test_fraction > 0 and videos >= 2 else 0, math.floor(test_fraction * videos + 0.5)),
-    )
+    n_test = held_out_count(videos, test_fraction)
     order = master.permutation(videos)
     test_set = {ids[int(i)] for i in order[:n_test]}
     train: dict[str, list[dict[str, str]]] = {}

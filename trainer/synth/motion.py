@@ -71,15 +71,18 @@ def frame_body(
     *,
     upright: bool = False,
     fill: tuple[float, float] = (0.65, 1.05),
+    orientation: float | None = None,
 ) -> tuple[float, float, float, float]:
     """Choose (center_x, center_y, orientation, scale) so a typical pose fills ``fill`` of the image.
 
     ``upright``: head at the top (orientation within ±0.15 rad); otherwise mostly head-up, sometimes sideways
-    (more often in landscape images) or upside down.
+    (more often in landscape images) or upside down. A given ``orientation`` (radians) is used as is.
+    ``fill`` above 1 frames the body bigger than the image: its ends may leave the frame (the torso centre
+    stays inside for ``fill`` up to 1.5).
     """
-    if upright:
+    if orientation is None and upright:
         orientation = float(rng.uniform(-0.15, 0.15))
-    else:
+    elif orientation is None:
         p_side = 0.35 if width > height else 0.1
         base = rng.choice(
             np.array([0.0, math.pi / 2, -math.pi / 2, math.pi]),

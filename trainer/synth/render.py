@@ -13,7 +13,7 @@ float32 in 0..255. Everything is deterministic given the ``numpy.random.Generato
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 import cv2
@@ -206,6 +206,15 @@ def make_scene(
         occ_mask = _occluder(rng, pose, shape=shape, clothing=clothing, h=height, w=width).astype(bool)
         occ_image = fabric_texture(rng, height, width, np.vstack([CLOTH_COLOURS, SHEET_COLOURS]), unit)
     return Scene(width, height, look, shape, clothing, background, light, noise, occ_mask, occ_image)
+
+
+def place_occluder(scene: Scene, pose: Pose, rng: np.random.Generator) -> Scene:
+    """``scene`` with its occluder (when it has one) drawn anew around ``pose``: a new blanket edge or toy,
+    same texture. For frames of one scene whose framing changes a lot (the keypoint datasets)."""
+    if scene.occluder_mask is None:
+        return scene
+    mask = _occluder(rng, pose, shape=scene.shape, clothing=scene.clothing, h=scene.height, w=scene.width)
+    return replace(scene, occluder_mask=mask.astype(bool))
 
 
 def _material_colours(look: Appearance) -> npt.NDArray[np.float32]:

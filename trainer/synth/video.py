@@ -7,9 +7,12 @@ one set-up kicking, waving and turning its head. Next to it, ``FILE.json`` holds
      "frames": [{"index": i, "pts_s": t,
                  "classes": {"head": {"centroid": [x, y], "area_px": n, "box": [x0, y0, x1, y1]}, ...},
                  "instances": {"arm": [{"side": "left", "centroid": [x, y], "area_px": n, "box": [...]}, ...],
-                               "leg": [...]}}]}
+                               "leg": [...]},
+                 "keypoints": {"nycu22": [[x, y, v], ...], "coco17": [[x, y, v], ...]}}]}
 
-computed from the exact label map of each frame. Pixel coordinates: a centroid is the plain mean of the
+computed from the exact label map of each frame. ``keypoints`` holds the 22 NYCU and 17 COCO points in
+their set's order (:mod:`trainer.synth.joints`: pixels, the infant's own sides, v = 2 visible, 1 hidden by
+another body part or the head's turn, 0 outside the frame with x = y = 0). Pixel coordinates: a centroid is the plain mean of the
 pixels' column/row indices (as ``cv2.connectedComponentsWithStats``); a box is [x0, y0, x1, y1] with x1/y1
 exclusive. Classes and instances not visible in a frame are omitted. The JSON is byte-identical for a seed.
 """
@@ -28,9 +31,10 @@ import numpy.typing as npt
 
 from pipeline.contract.classes import CLASS_NAMES
 from pipeline.errors import ConfigError, SourceError
-from trainer.synth.body import INSTANCE_CLASS, INSTANCE_SIDE
+from trainer.synth.body import INSTANCE_CLASS, INSTANCE_SIDE, Pose
+from trainer.synth.joints import frame_keypoints
 from trainer.synth.motion import sample_motion
-from trainer.synth.render import Rendered, make_scene, render
+from trainer.synth.render import Rendered, Scene, make_scene, render
 
 U8 = npt.NDArray[np.uint8]
 
@@ -95,17 +99,33 @@ def validate_options(frames: int, fps: float, width: int, height: int) -> None:
             raise ConfigError(f"{flag} must be an even number in [64, 4096] (yuv420p), got {v}")
 
 
-def video_frames(
+def clip_frames(
     *, frames: int, fps: float, width: int, height: int, seed: int
-) -> Iterator[tuple[float, Rendered]]:
-    """Yield (pts_s, rendered frame) for the clip :func:`write_video` encodes; same seed → same frames."""
+) -> Iterator[tuple[float, Scene, Pose, Rendered]]:
+    """Yield (pts_s, scene, pose, rendered frame) for the clip :func:`write_video` encodes; same seed → same
+    frames."""
     rate = Fraction(fps).limit_denominator(1001)
     rng = np.random.default_rng(seed)
     motion = sample_motion(rng, width, height, upright=True, fill=(0.6, 0.8))
     scene = make_scene(rng, width, height, motion.pose_at(0.0), occluders=False)
     for i in range(frames):
         t = float(i / rate)
-        yield t, render(scene, motion.pose_at(t), rng)
+        pose = motion.pose_at(t)
+        yield t, scene, pose, render(scene, pose, rng)
+
+
+def video_frames(
+    *, frames: int, fps: float, width: int, height: int, seed: int
+) -> Iterator[tuple[float, Rendered]]:
+    """Yield (pts_s, rendered frame) for the clip :func:`write_video` encodes; same seed → same frames."""
+    for t, _, _, frame in clip_frames(frames=frames, fps=fps, width=width, height=height, seed=seed):
+        yield t, frame
+
+
+def keypoint_truth(scene: Scene, pose: Pose, frame: Rendered) -> dict[str, list[list[float]]]:
+    """The ``keypoints`` entry of one frame's truth (module doc)."""
+    nycu, coco = frame_keypoints(pose, scene.shape, frame.instances, scene.occluder_mask)
+    return {"nycu22": nycu.triples(), "coco17": coco.triples()}
 
 
 def write_video(
@@ -132,8 +152,8 @@ def write_video(
             stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
             stream.codec_context.time_base = 1 / rate
             stream.options = {"crf": str(crf), "preset": "veryfast", "bf": "0"}
-            for i, (t, frame) in enumerate(
-                video_frames(frames=frames, fps=fps, width=width, height=height, seed=seed)
+            for i, (t, scene, pose, frame) in enumerate(
+                clip_frames(frames=frames, fps=fps, width=width, height=height, seed=seed)
             ):
                 vf = av.VideoFrame.from_ndarray(frame.image, format="rgb24")
                 vf.pts = i
@@ -141,7 +161,15 @@ def write_video(
                 for packet in stream.encode(vf):
                     container.mux(packet)
                 classes, sided = part_truth(frame.labels, frame.instances)
-                records.append({"index": i, "pts_s": round(t, 6), "classes": classes, "instances": sided})
+                records.append(
+                    {
+                        "index": i,
+                        "pts_s": round(t, 6),
+                        "classes": classes,
+                        "instances": sided,
+                        "keypoints": keypoint_truth(scene, pose, frame),
+                    }
+                )
                 if on_frame is not None:
                     on_frame()
             for packet in stream.encode(None):

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.contract.model_meta import ModelSpec
+from pipeline.contract.pose_meta import TASK_KEYPOINTS, task_of
 from pipeline.errors import ModelError
 from pipeline.infer.backends.gpu_info import gpu_driver_present
 from pipeline.infer.backends.ort_providers import (
@@ -55,6 +56,11 @@ def check_io(session: Any, where: str) -> tuple[ModelSpec, str, str]:
     h, w = _static_dim(shape[2]), _static_dim(shape[3])
     graph_hw = (h, w) if h and w else None
     props = session.get_modelmeta().custom_metadata_map
+    if task_of(props) == TASK_KEYPOINTS:
+        raise ModelError(
+            f"{where}: is a keypoints (pose) model, not a segmentation model: give it as the pose model "
+            "(--pose-model; with --no-seg it runs alone)"
+        )
     spec = ModelSpec.from_props(props, where, input_hw=graph_hw)
     outputs = session.get_outputs()
     out = next((o for o in outputs if o.name == "out"), outputs[0])
@@ -97,6 +103,27 @@ def check_model_file(path: Path) -> None:
         raise ModelError(f"{path}: model file not found")
 
 
+def open_session(path: Path, o: OrtOptions, providers: list[Any]) -> Any:
+    """An ``onnxruntime.InferenceSession`` of ``path`` with ``o``'s thread and spin settings and
+    ``providers`` (:func:`build_providers`); shared by the segmentation backend and the pose model.
+
+    Raises:
+        ModelError: ONNX Runtime cannot load the file (one line, names the file).
+    """
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = o.intra_op_threads
+    so.inter_op_num_threads = o.inter_op_threads
+    so.log_severity_level = 3
+    so.add_session_config_entry("session.intra_op.allow_spinning", "1" if o.spin else "0")
+    so.add_session_config_entry("session.inter_op.allow_spinning", "1" if o.spin else "0")
+    try:
+        return ort.InferenceSession(str(path), sess_options=so, providers=providers)
+    except Exception as exc:  # noqa: BLE001 - ORT raises its own exception types
+        raise ModelError(f"{path}: cannot load model ({_first_line(exc)})") from None
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
@@ -123,16 +150,7 @@ class OrtBackend:
             spec, input_name, _ = read_model_io(self.path)
             input_hw = spec.input_hw
         providers = build_providers(o, available, gpu_driver_present(), input_name, input_hw, ort.__version__)
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = o.intra_op_threads
-        so.inter_op_num_threads = o.inter_op_threads
-        so.log_severity_level = 3
-        so.add_session_config_entry("session.intra_op.allow_spinning", "1" if o.spin else "0")
-        so.add_session_config_entry("session.inter_op.allow_spinning", "1" if o.spin else "0")
-        try:
-            self.session = ort.InferenceSession(str(self.path), sess_options=so, providers=providers)
-        except Exception as exc:  # noqa: BLE001 - ORT raises its own exception types
-            raise ModelError(f"{self.path}: cannot load model ({_first_line(exc)})") from None
+        self.session = open_session(self.path, o, providers)
         self.spec, self.input_name, self.output_name = check_io(self.session, str(self.path))
         first = self.session.get_providers()[0]
         self.name = f"onnxruntime:{first}"
@@ -200,4 +218,12 @@ class OrtBackend:
         return out
 
 
-__all__ = ["PREFERENCE", "OrtBackend", "OrtOptions", "check_io", "choose_providers", "read_model_io"]
+__all__ = [
+    "PREFERENCE",
+    "OrtBackend",
+    "OrtOptions",
+    "check_io",
+    "choose_providers",
+    "open_session",
+    "read_model_io",
+]

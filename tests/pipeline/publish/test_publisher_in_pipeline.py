@@ -18,6 +18,7 @@ from pipeline.publish.publisher import ZmqPublisher
 from pipeline.runtime.pipeline import Pipeline
 from pipeline.sources.file import FileSource
 from tests.helpers.media import GREEN, RED, SyntheticCamera, colour_pipeline, run_to_end, scene, write_h264
+from tests.helpers.schema import validate_record
 from tests.helpers.zmq_helpers import endpoint, handshake, sub_socket
 
 
@@ -43,6 +44,8 @@ def test_records_arrive_in_order_complete(tmp_path, ctx, colour_model_path):
             records.append(json.loads(body))
     assert [r["seq"] for r in records] == list(range(n))
     assert all(r["schema"] == 1 and r["source"] == "vid" for r in records)
+    for r in records:
+        validate_record(r)
     assert records[3]["pts_s"] == pytest.approx(0.3)
     head = next(x for x in records[5]["parts"] if x["name"] == "head")
     assert head["centroid"][0] == pytest.approx(8 + 10 + 15.5, abs=1.0)

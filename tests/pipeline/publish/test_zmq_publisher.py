@@ -23,6 +23,7 @@ from pipeline.publish.publisher import ZmqPublisher, is_loopback
 from pipeline.render.privacy import protect
 from tests.helpers.media import SyntheticCamera, colour_pipeline, make_result
 from tests.helpers.procs import free_port
+from tests.helpers.schema import validate_record
 from tests.helpers.zmq_helpers import endpoint, handshake, sub_socket
 
 
@@ -207,6 +208,7 @@ def test_status_record_carries_publisher_counters(ctx):
             listener(status)
         topic, body = sub.recv_multipart()
     record = json.loads(body)
+    validate_record(record)
     assert topic == b"status.cam0"
     assert record["type"] == "status" and record["state"] == "running" and record["dropped"] == 2
     assert record["latency_p50_ms"] is None
@@ -236,6 +238,7 @@ def test_late_joiner_gets_next_status_within_interval(ctx, colour_model_path):
             assert p.wait(10)
             p.join()
     assert waited < 1.3
+    validate_record(record)
     assert record["source"] == "live0" and record["state"] == "running"
     assert record["fps"]["postprocess"] > 10 and record["publisher"]["sent"] >= 1
 

@@ -44,7 +44,10 @@ def test_file_lossless_every_frame_to_jsonl(tmp_path, colour_model_path):
     assert [r["seq"] for r in records] == list(range(30))
     assert [r["pts_s"] for r in records] == pytest.approx([i / 10 for i in range(30)])
     assert all(r["dropped_since_last"] == 0 and r["schema"] == 1 and r["source"] == "vid" for r in records)
-    assert {"preprocess", "inference", "postprocess", "capture_to_publish"} == set(records[0]["latency_ms"])
+    assert {"preprocess", "inference", "postprocess", "pose", "capture_to_publish"} == set(
+        records[0]["latency_ms"]
+    )
+    assert all(r["latency_ms"]["pose"] == 0.0 for r in records)  # no pose model
     heads = [next(x for x in r["parts"] if x["name"] == "head") for r in records]
     # the red square moves 2 px per frame; H.264 edges blur by a pixel at most
     for i, head in enumerate(heads):

@@ -28,10 +28,11 @@ import pytest
 
 from pipeline.config import DisplayConfig, PrivacyConfig
 from pipeline.contract.geometry import cell_grid
-from pipeline.frames import FrameMeta, Result, Timings
+from pipeline.frames import FrameMeta, Keypoint, Result, Timings
 from pipeline.lifecycle import HealthStatus
+from pipeline.render.hud import hud_lines
 from pipeline.render.overlay import OverlayRenderer, OverlayStyle
-from pipeline.render.palette import blended, class_colour
+from pipeline.render.palette import SIDE_COLOURS, blended, class_colour
 from pipeline.render.privacy import pixelate_frame
 from pipeline.sinks import window as window_mod
 from pipeline.sinks.window import WindowSink, display_available, initial_window_size, key_action
@@ -73,6 +74,7 @@ STATUS = HealthStatus(
         (ord("m"), "mask"),
         (ord("b"), "blur"),
         (ord("t"), "trails"),
+        (ord("k"), "keypoints"),
         (ord("x"), None),
         (-1, None),
     ],
@@ -84,16 +86,32 @@ def test_key_action_table(code, action):
 def test_handle_key_toggles_and_quits_once():
     quits = []
     sink = WindowSink(DisplayConfig(), PrivacyConfig(block_px=12), lambda: quits.append(1))
-    assert sink.toggles() == {"mask": True, "blur": True, "trails": True}
-    for key in "mbt ":
+    assert sink.toggles() == {"mask": True, "blur": True, "trails": True, "keypoints": True}
+    for key in "mbtk ":
         sink.handle_key(ord(key))
-    assert sink.toggles() == {"mask": False, "blur": False, "trails": False} and sink.paused
+    assert sink.toggles() == {"mask": False, "blur": False, "trails": False, "keypoints": False}
+    assert sink.paused
     assert sink.renderer.privacy is not None and sink.renderer.privacy.block_px == 12
     sink.handle_key(ord(" "))
     assert not sink.paused
     assert sink.handle_key(ord("q")) == "quit" and sink.handle_key(27) == "quit"
     assert quits == [1] and sink.quit_requested
     sink.close()  # never started: returns at once
+
+
+def test_k_toggles_the_skeleton():
+    """On by default; ``k`` hides the joints and edges from the view (and brings them back)."""
+    knee = Keypoint(16, "Knee_R", 20.0, 10.0, 0.9, smoothed=(20.0, 10.0))
+    ankle = Keypoint(18, "Ankle_R", 20.0, 40.0, 0.9, smoothed=(20.0, 40.0))
+    r = make_result(np.full((48, 64, 3), 90, np.uint8), keypoints=[knee, ankle], privacy="none")
+    sink = WindowSink(DisplayConfig(), PrivacyConfig(), lambda: None)
+    shown = sink.renderer(r)
+    assert (shown[25, 20] == SIDE_COLOURS["R"]).all()  # the right shin, in the right side's colour
+    assert sink.handle_key(ord("k")) == "keypoints" and sink.toggles()["keypoints"] is False
+    assert np.array_equal(sink.renderer(r), r.image)  # nothing else to draw on this frame
+    sink.handle_key(ord("k"))
+    assert np.array_equal(sink.renderer(r), shown)
+    assert "k keypoints" in hud_lines(None, None, False, sink.toggles())[-1]
 
 
 def noisy_result(privacy: str) -> Result:
