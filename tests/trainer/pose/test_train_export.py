@@ -19,10 +19,13 @@ import torch
 from pipeline.cli.main import main as cli
 from pipeline.contract.keypoints import NYCU22
 from pipeline.contract.pose_meta import PoseSpec, task_of
+from pipeline.pose.decode import decode_heatmaps, heatmap_to_input
+from pipeline.pose.model import PoseModel
 from trainer.checkpoint import load_checkpoint
 from trainer.pose.checkpoint import pose_model_from_checkpoint, pose_spec_from_checkpoint
 from trainer.pose.config import PoseTrainConfig
 from trainer.pose.export import export_pose_onnx
+from trainer.pose.predictors import OnnxPosePredictor
 from trainer.pose.state import build_pose_state, restore_pose_state
 from trainer.pose.train import run_pose_training
 
@@ -139,6 +142,13 @@ def test_export_parity_metadata_and_evaluation(run: Path, kp_layout: Path, tmp_p
     assert json.loads(props["infant_stream.facial"]) == [1, 2, 3, 4, 5] and "val_PCKsh@0.1" in spec.metrics
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     assert session.run(None, {"input": np.zeros((3, 3, 64, 64), np.float32)})[0].shape == (3, 22, 16, 16)
+    # the streaming pipeline's pose model loads it and decodes as the trainer's evaluation does
+    batch = np.random.default_rng(0).normal(size=(2, 3, 64, 64)).astype(np.float32)
+    xy, scores = PoseModel(path).run(batch)
+    heat = OnnxPosePredictor(path).heatmaps(batch)
+    ref_xy, ref_scores = decode_heatmaps(heat, "softmax", "wa", 2.0)
+    np.testing.assert_allclose(xy, heatmap_to_input(ref_xy, 4), atol=1e-4)
+    np.testing.assert_allclose(scores, ref_scores, atol=1e-6)
 
     report = export_pose_onnx(run / "best.pt", tmp_path / "argmax.onnx", decoder="argmax", training_data="x")
     assert report.point_agreement >= 0.99 and report.max_abs_diff < 1e-3
