@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import argparse
 import ast
-import importlib
 import importlib.util
-from collections.abc import Callable
 from pathlib import Path
 
-from trainer.config import add_train_arguments
+from trainer.config import TASKS, add_train_arguments
+from trainer.tasks import runs_task
+
+TRAIN_MODULES = {"segmentation": "trainer.train", "keypoints": "trainer.pose.train"}
+EVALUATE_MODULES = {"segmentation": "trainer.evaluate", "keypoints": "trainer.pose.evaluate"}
+EXPORT_MODULES = {"segmentation": "trainer.export", "keypoints": "trainer.pose.export"}
 
 
 def module_doc(module: str) -> str | None:
@@ -23,33 +26,24 @@ def module_doc(module: str) -> str | None:
     return ast.get_docstring(ast.parse(Path(spec.origin).read_text(encoding="utf-8")))
 
 
-def runs(module: str) -> Callable[[argparse.Namespace], int]:
-    """The ``main(args)`` of ``module``, imported when called."""
-
-    def main(args: argparse.Namespace) -> int:
-        return int(importlib.import_module(module).main(args))
-
-    return main
-
-
 def register_train(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``train`` subcommand."""
     p = subparsers.add_parser(
         "train",
-        help="train the body-part segmentation model on a prepared dataset",
-        description=module_doc("trainer.train"),
+        help="train the body-part segmentation or the keypoint model on a prepared dataset",
+        description=f"{module_doc('trainer.train')}\n\n{module_doc('trainer.pose.train')}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_train_arguments(p)
-    p.set_defaults(func=runs("trainer.train"))
+    p.set_defaults(func=runs_task(TRAIN_MODULES))
 
 
 def register_evaluate(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``evaluate`` subcommand."""
     p = subparsers.add_parser(
         "evaluate",
-        help="Dice / mIoU of a .pt checkpoint or .onnx model on a prepared split (YIBP protocol)",
-        description=module_doc("trainer.evaluate"),
+        help="Dice / mIoU (segmentation) or PCKsh / mKS (keypoints) of a .pt or .onnx model on a split",
+        description=f"{module_doc('trainer.evaluate')}\n\n{module_doc('trainer.pose.evaluate')}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--data", type=Path, default=Path("data"), help="prepared dataset folder (default: data)")
@@ -58,7 +52,20 @@ def register_evaluate(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
     p.add_argument("--json", type=Path, default=None, help="also write the metrics to this JSON file")
     p.add_argument("--batch-size", type=int, default=8, help="frames per model call (8)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"), help="(auto)")
-    p.set_defaults(func=runs("trainer.evaluate"))
+    p.add_argument(
+        "--task", default=None, choices=TASKS, help="check the model's task (default: read from the model)"
+    )
+    p.add_argument(
+        "--decoder", default=None, choices=("argmax", "wa"), help="keypoints: decoding (default: the model's)"
+    )
+    p.add_argument(
+        "--face-occlusion", action="store_true", help="keypoints: mosaic the labelled faces before cropping"
+    )
+    p.set_defaults(
+        func=runs_task(
+            EVALUATE_MODULES, "model", {"decoder": "--decoder", "face_occlusion": "--face-occlusion"}
+        )
+    )
 
 
 def register_export(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -66,7 +73,7 @@ def register_export(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
     p = subparsers.add_parser(
         "export",
         help="export a training checkpoint to ONNX (with pipeline metadata and a parity check)",
-        description=module_doc("trainer.export"),
+        description=f"{module_doc('trainer.export')}\n\n{module_doc('trainer.pose.export')}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
@@ -80,7 +87,13 @@ def register_export(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
     p.add_argument(
         "--training-data", default=None, help="override the training-data description in the metadata"
     )
-    p.set_defaults(func=runs("trainer.export"))
+    p.add_argument(
+        "--decoder",
+        default=None,
+        choices=("argmax", "wa"),
+        help="keypoints: decoder written into the metadata (default: the training one)",
+    )
+    p.set_defaults(func=runs_task(EXPORT_MODULES, "checkpoint", {"decoder": "--decoder"}))
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -9,6 +9,7 @@ from typing import Any, Final
 
 from pipeline.contract.classes import NUM_CLASSES
 from pipeline.errors import ConfigError
+from trainer.pose.config import POSE_ARCHITECTURES, add_keypoint_arguments, keypoint_options_given
 
 ARCHITECTURES: Final[dict[str, str]] = {
     "deeplabv3": "deeplabv3_mobilenet_v3_large",
@@ -17,6 +18,9 @@ ARCHITECTURES: Final[dict[str, str]] = {
 """CLI name → torchvision builder name (also the ``architecture`` written into ONNX metadata)."""
 
 BACKBONE_WEIGHTS: Final = ("none", "imagenet")
+
+TASKS: Final = ("segmentation", "keypoints")
+"""``--task``: what ``train`` trains (``keypoints``: :mod:`trainer.pose.train`)."""
 
 
 DEFAULT_LR: Final = {"adamw": 1e-3, "sgd": 1e-2}
@@ -57,15 +61,22 @@ class TrainConfig:
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> TrainConfig:
-        """Build from parsed CLI arguments and validate (see :meth:`validate`)."""
+        """Build from parsed CLI arguments and validate (see :meth:`validate`).
+
+        Options left None by the parser (shared with ``--task keypoints``) take this class's defaults.
+        """
+        given = keypoint_options_given(args)
+        if given:
+            raise ConfigError(f"{given[0]}: keypoints only (add --task keypoints)")
+        d = cls(data=Path(args.data), out=Path(args.out))
         lr = args.lr if args.lr is not None else DEFAULT_LR.get(args.optimizer, 1e-3)
         cfg = cls(
             data=Path(args.data),
             out=Path(args.out),
-            arch=args.arch,
-            input_size=args.input_size,
+            arch=args.arch if args.arch is not None else d.arch,
+            input_size=args.input_size if args.input_size is not None else d.input_size,
             epochs=args.epochs,
-            batch_size=args.batch_size,
+            batch_size=args.batch_size if args.batch_size is not None else d.batch_size,
             lr=lr,
             optimizer=args.optimizer,
             weight_decay=args.weight_decay,
@@ -135,18 +146,28 @@ class TrainConfig:
 
 
 def add_train_arguments(p: argparse.ArgumentParser) -> None:
-    """The ``infant-stream train`` options (defaults as in :class:`TrainConfig`)."""
+    """The ``infant-stream train`` options (defaults as in :class:`TrainConfig`, or
+    :class:`trainer.pose.config.PoseTrainConfig` with ``--task keypoints``)."""
     d = TrainConfig(data=Path("data"), out=Path("runs/train"))
+    p.add_argument("--task", default="segmentation", choices=TASKS, help="what to train (segmentation)")
     p.add_argument("--data", type=Path, default=d.data, help="prepared dataset folder (default: data)")
     p.add_argument(
         "--out", type=Path, required=True, help="run folder: last.pt, best.pt, metrics.csv, curves.png"
     )
-    p.add_argument("--arch", default=d.arch, choices=tuple(ARCHITECTURES), help=f"model ({d.arch})")
     p.add_argument(
-        "--input-size", type=int, default=d.input_size, help=f"square input side, px ({d.input_size})"
+        "--arch",
+        default=None,
+        choices=(*ARCHITECTURES, *POSE_ARCHITECTURES),
+        help=f"model ({d.arch}; keypoints: {POSE_ARCHITECTURES[0]})",
+    )
+    p.add_argument(
+        "--input-size",
+        type=int,
+        default=None,
+        help=f"square input side, px ({d.input_size}; keypoints: 192)",
     )
     p.add_argument("--epochs", type=int, default=d.epochs, help=f"({d.epochs})")
-    p.add_argument("--batch-size", type=int, default=d.batch_size, help=f"({d.batch_size})")
+    p.add_argument("--batch-size", type=int, default=None, help=f"({d.batch_size}; keypoints: 16)")
     p.add_argument("--lr", type=float, default=None, help="initial LR (adamw 1e-3, sgd 1e-2); poly decay")
     p.add_argument("--optimizer", default=d.optimizer, choices=tuple(DEFAULT_LR), help=f"({d.optimizer})")
     p.add_argument("--weight-decay", type=float, default=d.weight_decay, help=f"({d.weight_decay})")
@@ -170,3 +191,4 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--seed", type=int, default=d.seed, help=f"({d.seed})")
     p.add_argument("--max-steps", type=int, default=None, metavar="N", help="stop after N steps (smoke runs)")
+    add_keypoint_arguments(p)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
@@ -24,11 +25,12 @@ COLUMNS: Final = (
 """CSV header. ``epoch`` counts completed epochs (a partial last epoch of a --max-steps run counts too)."""
 
 
-def append_row(path: Path, row: dict[str, float]) -> None:
-    """Append one epoch to ``path`` (header written when the file is new); missing values are empty."""
+def append_row(path: Path, row: dict[str, float], columns: Sequence[str] = COLUMNS) -> None:
+    """Append one epoch to ``path`` (header ``columns`` written when the file is new); missing values are
+    empty, keys outside ``columns`` are left out."""
     new = not path.is_file()
     with path.open("a", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS, extrasaction="ignore")
+        writer = csv.DictWriter(f, fieldnames=list(columns), extrasaction="ignore")
         if new:
             writer.writeheader()
         writer.writerow(

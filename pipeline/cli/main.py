@@ -28,8 +28,8 @@ COMMANDS: Final[dict[str, tuple[str, str]]] = {
     "synth": ("trainer.synth.cli", "generate synthetic infant data (YIBP dataset or video)"),
     "prepare": ("trainer.prepare", "convert a YIBP (masks) or NYCU/SyRIP keypoint dataset for training"),
     "verify": ("trainer.verify", "check a prepared dataset (segmentation masks or keypoints)"),
-    "train": ("trainer.commands", "train a segmentation model"),
-    "evaluate": ("trainer.commands", "evaluate a checkpoint or ONNX model (YIBP protocol)"),
+    "train": ("trainer.commands", "train a segmentation or (--task keypoints) keypoint model"),
+    "evaluate": ("trainer.commands", "evaluate a checkpoint or ONNX model (YIBP Dice / NYCU PCKsh, mKS)"),
     "export": ("trainer.commands", "export a checkpoint to ONNX with pipeline metadata"),
 }
 
