@@ -45,6 +45,12 @@ SYRIP_FILES: Final = {
     "test": "annotations/person_keypoints_validate_infant.json",
 }
 """SyRIP's standard annotation files below ``--root`` (val is carved out of train)."""
+GENERATOR_FILES: Final = {
+    "val": "annotations/person_keypoints_val_infant.json",
+    "test": "annotations/person_keypoints_test_infant.json",
+}
+"""The val/test files ``infant-stream synth keypoints --format coco`` writes: below ``--root`` they are used
+when present (test before SyRIP's validate file)."""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -133,6 +139,7 @@ def coco_split_files(
     files: dict[str, Path | None] = {s: None for s in SPLITS}
     if root is not None:
         files.update({s: root / rel for s, rel in SYRIP_FILES.items()})
+        files.update({s: root / rel for s, rel in GENERATOR_FILES.items() if (root / rel).is_file()})
     for split, given in (("train", train), ("val", val), ("test", test)):
         if given is not None:
             files[split] = given

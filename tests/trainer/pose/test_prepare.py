@@ -273,3 +273,17 @@ def test_source_split_by_frame_is_kept_but_warned_and_verify_reports_it(
         f"{tmp_path / 'out' / 'annotations'}: video/subject 002 is in more than one split: "
         "train (002_00000001.jpg), test (002_00000002.jpg)"
     ]
+
+
+def test_root_uses_the_generators_val_and_test_files_when_present(tmp_path: Path) -> None:
+    ann = tmp_path / "root" / "annotations"
+    ann.mkdir(parents=True)
+    for name in ("train", "val", "test", "validate"):
+        (ann / f"person_keypoints_{name}_infant.json").write_text("{}")
+    files = coco_split_files(tmp_path / "root", None, None, None)
+    assert files["val"] == ann / "person_keypoints_val_infant.json"
+    assert files["test"] == ann / "person_keypoints_test_infant.json"
+    (ann / "person_keypoints_test_infant.json").unlink()
+    (ann / "person_keypoints_val_infant.json").unlink()
+    files = coco_split_files(tmp_path / "root", None, None, None)
+    assert files["val"] is None and files["test"] == ann / "person_keypoints_validate_infant.json"
