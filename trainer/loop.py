@@ -13,6 +13,7 @@ import logging
 import math
 import random
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 import cv2
@@ -195,7 +196,7 @@ def epoch_row(epoch: int, state: RunState, train_loss: float, seconds: float) ->
     }
 
 
-def save_epoch(state: dict[str, Any], last: Any, best: Any, improved: bool) -> None:
+def save_epoch(state: dict[str, Any], last: Path, best: Path, improved: bool) -> None:
     """Write the checkpoint ``state`` to ``last`` and, when the epoch ``improved`` on the best, to ``best``."""
     save_checkpoint(last, state)
     if improved:
