@@ -148,13 +148,24 @@ def _truth_instances(frame: dict[str, Any], name: str) -> list[tuple[str, list[f
     return [("", cls["centroid"])] if cls is not None else []
 
 
-def _jitter(series: dict[int, np.ndarray]) -> list[float]:
-    """Squared second differences (px²) of one position series keyed by frame index."""
+def second_differences(series: dict[int, np.ndarray]) -> list[float]:
+    """Squared norms (px²) of the second differences ``p[i+1] − 2 p[i] + p[i−1]`` of a position (or error)
+    series keyed by frame index, over the frames i whose neighbours i−1 and i+1 are both in it."""
     return [
         float(np.sum((series[i + 1] - 2 * series[i] + series[i - 1]) ** 2))
         for i in series
         if i - 1 in series and i + 1 in series
     ]
+
+
+def mean_or_nan(v: Sequence[float]) -> float:
+    """The mean of ``v``; NaN when empty."""
+    return float(np.mean(v)) if len(v) else float("nan")
+
+
+def rms_of_squares(v: Sequence[float]) -> float:
+    """``sqrt(mean(v))`` of squared values ``v`` (a root mean square); NaN when empty."""
+    return float(np.sqrt(np.mean(v))) if len(v) else float("nan")
 
 
 def compare_tracks(records: list[dict[str, Any]], truth: dict[str, Any]) -> list[TrackAccuracy]:
@@ -195,31 +206,25 @@ def compare_tracks(records: list[dict[str, Any]], truth: dict[str, Any]) -> list
         raw_err = [float(np.linalg.norm(raw[k][i] - true[k][i])) for k in raw for i in raw[k]]
         sm_err = [float(np.linalg.norm(smooth[k][i] - true[k][i])) for k in smooth for i in smooth[k]]
         jit = {
-            label: [v for k in store for v in _jitter(store[k])]
+            label: [v for k in store for v in second_differences(store[k])]
             for label, store in (("raw", raw), ("smoothed", smooth), ("truth", true))
         }
 
-        def mean(v: Sequence[float]) -> float:
-            return float(np.mean(v)) if len(v) else nan
-
         def rms(v: Sequence[float]) -> float:
             return float(np.sqrt(np.mean(np.square(v)))) if len(v) else nan
-
-        def rms_sq(v: Sequence[float]) -> float:
-            return float(np.sqrt(np.mean(v))) if len(v) else nan
 
         report.append(
             TrackAccuracy(
                 name=name,
                 instances=len(keys),
                 matched=len(raw_err),
-                raw_err_px=mean(raw_err),
-                smoothed_err_px=mean(sm_err),
+                raw_err_px=mean_or_nan(raw_err),
+                smoothed_err_px=mean_or_nan(sm_err),
                 raw_rmse_px=rms(raw_err),
                 smoothed_rmse_px=rms(sm_err),
-                raw_jitter_px=rms_sq(jit["raw"]),
-                smoothed_jitter_px=rms_sq(jit["smoothed"]),
-                truth_jitter_px=rms_sq(jit["truth"]),
+                raw_jitter_px=rms_of_squares(jit["raw"]),
+                smoothed_jitter_px=rms_of_squares(jit["smoothed"]),
+                truth_jitter_px=rms_of_squares(jit["truth"]),
                 track_ids=sum(len(v) for v in ids.values()),
                 predicted=predicted,
             )

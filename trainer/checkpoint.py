@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import torch
 from torch import nn
@@ -74,6 +74,18 @@ def model_from_checkpoint(state: dict[str, Any], where: str) -> nn.Module:
         ModelError: the weights do not fit the architecture.
     """
     model = build_model(state["arch"], int(state.get("num_classes", 5)), bool(state.get("aux_loss", False)))
+    return load_weights(model, state, where)
+
+
+M = TypeVar("M", bound=nn.Module)
+
+
+def load_weights(model: M, state: dict[str, Any], where: str) -> M:
+    """``model`` with the checkpoint's weights (``state["model"]``), in eval mode.
+
+    Raises:
+        ModelError: the weights do not fit the architecture (``state["arch"]``).
+    """
     try:
         model.load_state_dict(state["model"])
     except RuntimeError as exc:

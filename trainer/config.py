@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 from pipeline.contract.classes import NUM_CLASSES
 from pipeline.errors import ConfigError
+from trainer.options import (
+    BACKBONE_WEIGHTS,
+    DEFAULT_LR,
+    backbone_check,
+    json_options,
+    run_checks,
+    run_options,
+)
 from trainer.pose.config import POSE_ARCHITECTURES, add_keypoint_arguments, keypoint_options_given
 
 ARCHITECTURES: Final[dict[str, str]] = {
@@ -17,14 +25,8 @@ ARCHITECTURES: Final[dict[str, str]] = {
 }
 """CLI name → torchvision builder name (also the ``architecture`` written into ONNX metadata)."""
 
-BACKBONE_WEIGHTS: Final = ("none", "imagenet")
-
 TASKS: Final = ("segmentation", "keypoints")
 """``--task``: what ``train`` trains (``keypoints``: :mod:`trainer.pose.train`)."""
-
-
-DEFAULT_LR: Final = {"adamw": 1e-3, "sgd": 1e-2}
-"""Initial learning rate per optimizer when ``--lr`` is not given."""
 
 
 @dataclass(frozen=True)
@@ -69,26 +71,14 @@ class TrainConfig:
         if given:
             raise ConfigError(f"{given[0]}: keypoints only (add --task keypoints)")
         d = cls(data=Path(args.data), out=Path(args.out))
-        lr = args.lr if args.lr is not None else DEFAULT_LR.get(args.optimizer, 1e-3)
         cfg = cls(
             data=Path(args.data),
             out=Path(args.out),
             arch=args.arch if args.arch is not None else d.arch,
             input_size=args.input_size if args.input_size is not None else d.input_size,
-            epochs=args.epochs,
-            batch_size=args.batch_size if args.batch_size is not None else d.batch_size,
-            lr=lr,
-            optimizer=args.optimizer,
-            weight_decay=args.weight_decay,
             class_weights=args.class_weights,
             aux_loss=args.aux_loss,
-            weights_backbone=args.weights_backbone,
-            device=args.device,
-            amp=args.amp,
-            resume=Path(args.resume) if args.resume else None,
-            workers=args.workers,
-            seed=args.seed,
-            max_steps=args.max_steps,
+            **run_options(args, d),
         )
         cfg.validate()
         return cfg
@@ -101,24 +91,12 @@ class TrainConfig:
                 f"--arch: must be one of {', '.join(ARCHITECTURES)}, got {self.arch!r}",
             ),
             (self.input_size >= 32, f"--input-size: must be >= 32 pixels, got {self.input_size}"),
-            (self.epochs >= 1, f"--epochs: must be >= 1, got {self.epochs}"),
-            (self.batch_size >= 2, f"--batch-size: must be >= 2 (batch norm), got {self.batch_size}"),
-            (self.lr > 0, f"--lr: must be > 0, got {self.lr}"),
-            (self.optimizer in DEFAULT_LR, f"--optimizer: must be adamw or sgd, got {self.optimizer!r}"),
-            (self.weight_decay >= 0, f"--weight-decay: must be >= 0, got {self.weight_decay}"),
-            (self.workers >= 0, f"--workers: must be >= 0, got {self.workers}"),
-            (
-                self.max_steps is None or self.max_steps >= 1,
-                f"--max-steps: must be >= 1, got {self.max_steps}",
-            ),
+            *run_checks(self),
             (
                 not (self.aux_loss and self.arch != "deeplabv3"),
                 f"--aux-loss: only deeplabv3 has one, not {self.arch}",
             ),
-            (
-                self.weights_backbone in BACKBONE_WEIGHTS,
-                f"--weights-backbone: none or imagenet, got {self.weights_backbone!r}",
-            ),
+            backbone_check(self),
         ]
         for ok, message in checks:
             if not ok:
@@ -142,7 +120,7 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able copy (paths as strings), stored in checkpoints."""
-        return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
+        return json_options(self)
 
 
 def add_train_arguments(p: argparse.ArgumentParser) -> None:

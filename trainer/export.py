@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final
@@ -23,7 +22,7 @@ import numpy as np
 import torch
 
 from pipeline.contract.model_meta import ModelSpec
-from pipeline.errors import ConfigError, ModelError
+from pipeline.errors import ConfigError
 from trainer.checkpoint import (
     load_checkpoint,
     model_from_checkpoint,
@@ -32,11 +31,12 @@ from trainer.checkpoint import (
 )
 from trainer.logs import show_info_logs
 from trainer.models import LogitsOnly
+from trainer.onnx_export import INPUT_NAME as INPUT_NAME  # re-exported: the graph's input name
+from trainer.onnx_export import check_opset, normaliser, parity, reject_below, write_onnx
 from trainer.predictors import OnnxPredictor
 
 log = logging.getLogger(__name__)
 
-INPUT_NAME: Final = "input"
 OUTPUT_NAME: Final = "out"
 MIN_AGREEMENT: Final = 0.999
 """Least share of pixels whose arg-max class must match between torch and ONNX Runtime."""
@@ -56,12 +56,7 @@ def _parity_inputs(spec: ModelSpec, seed: int = 0) -> list[np.ndarray]:
     """Batches of 1, 2 and 3 normalised inputs (N, 3, H, W) float32: noise images and flat colours."""
     rng = np.random.default_rng(seed)
     h, w = spec.input_hw
-    mean = np.asarray(spec.mean, np.float32)[:, None, None]
-    std = np.asarray(spec.std, np.float32)[:, None, None]
-
-    def norm(pixels: np.ndarray) -> np.ndarray:
-        return ((pixels.astype(np.float32) / 255.0 - mean) / std).astype(np.float32)
-
+    norm = normaliser(spec.mean, spec.std)
     noise = [norm(rng.integers(0, 256, (3, h, w))) for _ in range(3)]
     smooth = [norm(np.broadcast_to(rng.integers(0, 256, (3, 1, 1)), (3, h, w))) for _ in range(2)]
     return [np.stack(noise[:1]), np.stack([noise[1], smooth[0]]), np.stack([noise[2], smooth[1], noise[0]])]
@@ -70,18 +65,11 @@ def _parity_inputs(spec: ModelSpec, seed: int = 0) -> list[np.ndarray]:
 def check_parity(model: torch.nn.Module, onnx_path: Path, spec: ModelSpec) -> tuple[float, float]:
     """(max |torch - ORT| logit, share of pixels with equal arg-max) over :func:`_parity_inputs`."""
     session = OnnxPredictor(onnx_path)
-    wrapper = LogitsOnly(model).eval()
-    max_diff, agree, total = 0.0, 0, 0
-    for batch in _parity_inputs(spec):
-        with torch.inference_mode():
-            ref = wrapper(torch.from_numpy(batch)).numpy()
-        got = session.logits(batch)
-        if got.shape != ref.shape:
-            raise ModelError(f"{onnx_path}: ONNX output shape {got.shape} != torch output shape {ref.shape}")
-        max_diff = max(max_diff, float(np.abs(got - ref).max()))
-        agree += int((got.argmax(1) == ref.argmax(1)).sum())
-        total += ref.shape[0] * ref.shape[2] * ref.shape[3]
-    return max_diff, agree / total
+
+    def argmax_agreement(ref: np.ndarray, got: np.ndarray) -> tuple[int, int]:
+        return int((got.argmax(1) == ref.argmax(1)).sum()), ref.shape[0] * ref.shape[2] * ref.shape[3]
+
+    return parity(LogitsOnly(model).eval(), session.logits, _parity_inputs(spec), argmax_agreement, onnx_path)
 
 
 def export_onnx(
@@ -100,12 +88,9 @@ def export_onnx(
         ModelError: unreadable checkpoint, failed export/check, or torch-vs-ORT parity below 99.9 %.
         ConfigError: bad input size or opset.
     """
-    import onnx
-
     if input_size is not None and input_size < 32:
         raise ConfigError(f"--input-size: must be >= 32 pixels, got {input_size}")
-    if not 11 <= opset <= onnx.defs.onnx_opset_version():
-        raise ConfigError(f"--opset: must be 11..{onnx.defs.onnx_opset_version()}, got {opset}")
+    check_opset(opset)
     state = load_checkpoint(checkpoint)
     model = model_from_checkpoint(state, str(checkpoint))
     spec = spec_from_checkpoint(state, str(checkpoint))
@@ -117,41 +102,24 @@ def export_onnx(
     )
     if spec.input_hw[0] % 16 or spec.input_hw[1] % 16:
         log.warning("input size %s is not a multiple of 16; the model output is resampled", spec.input_hw)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    dummy = torch.zeros(1, 3, *spec.input_hw)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the TorchScript exporter announces its deprecation
-            torch.onnx.export(
-                LogitsOnly(model).eval(),
-                (dummy,),
-                str(out),
-                input_names=[INPUT_NAME],
-                output_names=[OUTPUT_NAME],
-                dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
-                opset_version=opset,
-                do_constant_folding=True,
-                dynamo=False,
-            )
-        proto = onnx.load(str(out))
-        del proto.metadata_props[:]
-        for key, value in spec.to_props().items():
-            proto.metadata_props.add(key=key, value=value)
-        proto.producer_name = "infant-stream"
-        proto.doc_string = f"{spec.architecture} body-part segmentation; trained on {spec.training_data}"
-        onnx.checker.check_model(proto)
-        onnx.save(proto, str(out))
-    except Exception as exc:  # noqa: BLE001 - exporter/checker raise many types; one line for users
-        out.unlink(missing_ok=True)
-        raise ModelError(f"{out}: ONNX export failed ({type(exc).__name__}: {exc})") from None
+    write_onnx(
+        LogitsOnly(model).eval(),
+        out,
+        spec.input_hw,
+        OUTPUT_NAME,
+        opset,
+        spec.to_props(),
+        f"{spec.architecture} body-part segmentation; trained on {spec.training_data}",
+    )
     max_diff, agreement = check_parity(model, out, spec)
     log.info("ORT vs torch: max |logit diff| %.2e, arg-max agreement %.4f %%", max_diff, 100 * agreement)
-    if agreement < MIN_AGREEMENT:
-        out.unlink(missing_ok=True)
-        raise ModelError(
-            f"{out}: ONNX Runtime disagrees with torch on {100 * (1 - agreement):.3f} % of pixels "
-            f"(max |logit diff| {max_diff:.3g}); export removed"
-        )
+    reject_below(
+        out,
+        agreement,
+        MIN_AGREEMENT,
+        f"ONNX Runtime disagrees with torch on {100 * (1 - agreement):.3f} % of pixels "
+        f"(max |logit diff| {max_diff:.3g}); export removed",
+    )
     return ExportReport(out, spec, max_diff, agreement)
 
 

@@ -49,6 +49,23 @@ def read_rows(path: Path) -> list[dict[str, float]]:
 
 def plot_curves(csv_path: Path, png_path: Path) -> None:
     """Training loss and validation Dice/mIoU against epoch, written as a PNG (matplotlib Agg)."""
+    plot_history(
+        csv_path,
+        png_path,
+        "cross-entropy",
+        (
+            ("val_fg_dice", "foreground Dice"),
+            ("val_mean_part_dice", "mean part Dice"),
+            ("val_miou", "mIoU"),
+        ),
+    )
+
+
+def plot_history(
+    csv_path: Path, png_path: Path, loss_label: str, validation: Sequence[tuple[str, str]]
+) -> None:
+    """Two panels against epoch, written as a PNG (matplotlib Agg): the training loss (y axis
+    ``loss_label``), and each (column, legend label) of ``validation`` on a 0..1 axis."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -59,14 +76,10 @@ def plot_curves(csv_path: Path, png_path: Path) -> None:
     fig, (ax_loss, ax_val) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
     ax_loss.plot(epochs, [r["train_loss"] for r in rows], marker="o", label="train loss")
     ax_loss.set_xlabel("epoch")
-    ax_loss.set_ylabel("cross-entropy")
+    ax_loss.set_ylabel(loss_label)
     ax_loss.grid(True, alpha=0.3)
     ax_loss.legend()
-    for key, label in (
-        ("val_fg_dice", "foreground Dice"),
-        ("val_mean_part_dice", "mean part Dice"),
-        ("val_miou", "mIoU"),
-    ):
+    for key, label in validation:
         ax_val.plot(epochs, [r.get(key, math.nan) for r in rows], marker="o", label=label)
     ax_val.set_xlabel("epoch")
     ax_val.set_ylabel("validation")

@@ -9,6 +9,7 @@ MobileNetV3-Large backbone, which needs the file in torch's hub cache or a netwo
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.error import URLError
 
 import torch
@@ -52,17 +53,33 @@ def build_model(
     else:
         builder = lraspp_mobilenet_v3_large
         kwargs = {}
+    return with_backbone_weights(
+        lambda: builder(weights=None, weights_backbone=backbone, num_classes=num_classes, **kwargs), backbone
+    )
+
+
+T = TypeVar("T")
+
+
+def with_backbone_weights(build: Callable[[], T], weights: Any) -> T:
+    """``build()``, which loads the torchvision ImageNet backbone ``weights`` (a weights enum member; None =
+    random init).
+
+    Raises:
+        ModelError: the weights cannot be downloaded or loaded: one line naming the URL, the reason and the
+            file to put into torch's hub cache. Without weights the error is re-raised as it is.
+    """
     try:
-        return builder(weights=None, weights_backbone=backbone, num_classes=num_classes, **kwargs)
+        return build()
     except (URLError, OSError, RuntimeError, ValueError) as exc:
-        if backbone is None:
+        if weights is None:
             raise
         from torch.hub import get_dir
 
         reason = getattr(exc, "reason", None) or exc
-        file = backbone.url.rsplit("/", 1)[-1]
+        file = weights.url.rsplit("/", 1)[-1]
         raise ModelError(
-            f"--weights-backbone imagenet: cannot download {backbone.url} ({reason}); "
+            f"--weights-backbone imagenet: cannot download {weights.url} ({reason}); "
             f"put {file} into {get_dir()}/checkpoints/ or train with --weights-backbone none"
         ) from None
 

@@ -14,39 +14,49 @@ from __future__ import annotations
 import argparse
 import logging
 import math
-import random
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import cv2
-import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
 
 from pipeline.contract.classes import NUM_CLASSES
 from pipeline.contract.model_meta import ModelSpec
 from pipeline.errors import ConfigError
 from trainer.batchnorm import recalibrate_batchnorm
-from trainer.checkpoint import CHECKPOINT_FORMAT, load_checkpoint, save_checkpoint
+from trainer.checkpoint import CHECKPOINT_FORMAT, load_checkpoint
 from trainer.config import TrainConfig
 from trainer.dataset import EpochSampler, SegmentationDataset, balanced_class_weights, class_pixel_counts
 from trainer.evaluate import evaluate_split
 from trainer.history import append_row, plot_curves
 from trainer.layout import Layout
 from trainer.logs import show_info_logs
-from trainer.models import ARCHITECTURES, build_model, resolve_device
+from trainer.loop import (
+    changed_by_resume,
+    epoch_loader,
+    epoch_row,
+    mean_loss,
+    optimisation,
+    optimizer_step,
+    restore_run,
+    run_entries,
+    save_epoch,
+    seed_everything,
+    total_steps,
+    train_epoch,
+    training_device,
+)
+from trainer.loop import poly_schedule as poly_schedule  # re-exported (segmentation's schedule)
+from trainer.models import ARCHITECTURES, build_model
 from trainer.predictors import TorchPredictor
 from trainer.transforms import train_transform
 
 log = logging.getLogger(__name__)
 
 AUX_WEIGHT = 0.5
-POLY_POWER = 0.9
 BN_RECALIBRATION_BATCHES = 16
 """Training batches used to re-estimate BatchNorm statistics before each validation."""
 
@@ -90,22 +100,6 @@ def model_spec(cfg: TrainConfig, training_data: str, metrics: dict[str, float] |
     )
 
 
-def poly_schedule(total_steps: int, power: float = POLY_POWER) -> Callable[[int], float]:
-    """LR factor of step s: ``(1 - min(s, total) / total) ** power``."""
-    total = max(total_steps, 1)
-    return lambda s: (1.0 - min(s, total) / total) ** power
-
-
-def _seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def _worker_init(_: int) -> None:
-    cv2.setNumThreads(1)  # DataLoader workers already run in parallel
-
-
 def _criterion(cfg: TrainConfig, device: torch.device) -> nn.CrossEntropyLoss:
     weights = cfg.parsed_class_weights()
     if cfg.class_weights == "auto":
@@ -118,33 +112,18 @@ def _criterion(cfg: TrainConfig, device: torch.device) -> nn.CrossEntropyLoss:
 
 def build_state(cfg: TrainConfig, total_steps: int) -> TrainState:
     """Fresh model, optimizer (AdamW or SGD momentum 0.9), poly scheduler and AMP scaler on the device."""
-    device = resolve_device(cfg.device)
-    amp = cfg.amp and device.type == "cuda"
-    if cfg.amp and not amp:
-        log.warning("--amp ignored: mixed precision is CUDA only (device %s)", device)
+    device, amp = training_device(cfg.device, cfg.amp, log)
     model = build_model(cfg.arch, NUM_CLASSES, cfg.aux_loss, cfg.weights_backbone).to(device)
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer: torch.optim.Optimizer
-    if cfg.optimizer == "sgd":
-        optimizer = torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
-    else:
-        optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, poly_schedule(total_steps))
-    scaler = torch.amp.GradScaler("cuda", enabled=amp)
+    optimizer, scheduler, scaler = optimisation(
+        model, cfg.optimizer, cfg.lr, cfg.weight_decay, total_steps, amp
+    )
     return TrainState(model, optimizer, scheduler, scaler, _criterion(cfg, device), device, amp)
 
 
 def restore_state(state: TrainState, ckpt: dict[str, Any]) -> None:
     """Load model, optimizer, scheduler, scaler and counters from a checkpoint dict into ``state``."""
-    state.model.load_state_dict(ckpt["model"])
-    state.optimizer.load_state_dict(ckpt["optimizer"])
-    state.scheduler.load_state_dict(ckpt["scheduler"])
-    if ckpt.get("scaler"):
-        state.scaler.load_state_dict(ckpt["scaler"])
-    state.epoch = int(ckpt.get("epoch", 0))
-    state.step = int(ckpt.get("step", 0))
+    restore_run(state, ckpt)
     state.best_metric = float(ckpt.get("best_metric", math.nan))
-    state.best_epoch = int(ckpt.get("best_epoch", -1))
 
 
 def checkpoint_dict(
@@ -156,12 +135,7 @@ def checkpoint_dict(
         "arch": cfg.arch,
         "aux_loss": cfg.aux_loss,
         "num_classes": NUM_CLASSES,
-        "model": state.model.state_dict(),
-        "optimizer": state.optimizer.state_dict(),
-        "scheduler": state.scheduler.state_dict(),
-        "scaler": state.scaler.state_dict(),
-        "epoch": state.epoch,
-        "step": state.step,
+        **run_entries(state),
         "best_metric": state.best_metric,
         "best_epoch": state.best_epoch,
         "metrics": dict(metrics),
@@ -181,13 +155,7 @@ def train_step(state: TrainState, images: torch.Tensor, masks: torch.Tensor) -> 
         loss = state.criterion(out["out"].float(), masks)
         if "aux" in out:
             loss = loss + AUX_WEIGHT * state.criterion(out["aux"].float(), masks)
-    state.optimizer.zero_grad(set_to_none=True)
-    state.scaler.scale(loss).backward()
-    state.scaler.step(state.optimizer)
-    state.scaler.update()
-    state.scheduler.step()
-    state.step += 1
-    return float(loss.detach())
+    return optimizer_step(state, loss)
 
 
 def _apply_resume(cfg: TrainConfig) -> tuple[TrainConfig, dict[str, Any] | None]:
@@ -203,13 +171,7 @@ def _apply_resume(cfg: TrainConfig) -> tuple[TrainConfig, dict[str, Any] | None]
         optimizer=str(saved.get("optimizer", cfg.optimizer)),
         weights_backbone="none",  # the checkpoint's weights replace any initialisation
     )
-    changed = [
-        f"{k}={getattr(fixed, k)}"
-        for k in ("arch", "aux_loss", "input_size", "optimizer")
-        if getattr(cfg, k) != getattr(fixed, k)
-    ]
-    if changed:
-        log.warning("resuming %s: using the checkpoint's %s", cfg.resume, ", ".join(changed))
+    changed_by_resume(cfg, fixed, ("arch", "aux_loss", "input_size", "optimizer"), log)
     return fixed, ckpt
 
 
@@ -219,10 +181,8 @@ def run_training(cfg: TrainConfig, progress: bool = True) -> TrainSummary:
     Raises:
         ConfigError: the train split has fewer frames than a batch; DatasetError: missing data.
     """
-    from tqdm import tqdm
-
     cfg, ckpt = _apply_resume(cfg)
-    _seed_everything(cfg.seed)
+    seed_everything(cfg.seed)
     layout = Layout(cfg.data)
     description = layout.describe()
     spec = model_spec(cfg, description)
@@ -233,22 +193,8 @@ def run_training(cfg: TrainConfig, progress: bool = True) -> TrainSummary:
     if not has_val:
         log.warning("no val split: best.pt will not be written")
     sampler = EpochSampler(len(train_set), cfg.seed)
-    # Workers are spawned (not forked: a fork after OpenCV/OpenMP threads ran can deadlock) and kept
-    # for the whole run; the epoch reaches them through the sampler's (epoch, index) pairs.
-    loader = DataLoader(
-        train_set,
-        batch_size=cfg.batch_size,
-        sampler=sampler,
-        drop_last=True,
-        num_workers=cfg.workers,
-        pin_memory=torch.cuda.is_available(),
-        worker_init_fn=_worker_init if cfg.workers else None,
-        multiprocessing_context="spawn" if cfg.workers else None,
-        persistent_workers=cfg.workers > 0,
-    )
-    total = (
-        cfg.epochs * len(loader) if cfg.max_steps is None else min(cfg.epochs * len(loader), cfg.max_steps)
-    )
+    loader = epoch_loader(train_set, sampler, cfg.batch_size, cfg.workers)
+    total = total_steps(cfg.epochs, len(loader), cfg.max_steps)
     state = build_state(cfg, total)
     if ckpt is not None:
         restore_state(state, ckpt)
@@ -260,21 +206,11 @@ def run_training(cfg: TrainConfig, progress: bool = True) -> TrainSummary:
     while state.epoch < cfg.epochs and state.step < total:
         t0 = time.perf_counter()
         sampler.set_epoch(state.epoch)
-        losses: list[float] = []
-        bar = tqdm(
-            loader,
-            desc=f"epoch {state.epoch + 1}/{cfg.epochs}",
-            unit="batch",
-            disable=None if progress else True,
+        losses = train_epoch(
+            state, loader, lambda batch: train_step(state, *batch), cfg.epochs, total, ".4f", progress
         )
-        for images, masks in bar:
-            losses.append(train_step(state, images, masks))
-            bar.set_postfix(loss=f"{losses[-1]:.4f}", lr=f"{state.scheduler.get_last_lr()[0]:.2e}")
-            if state.step >= total:
-                break
-        bar.close()
         completed = len(losses) == len(loader)
-        loss_avg = float(np.mean(losses)) if losses else math.nan
+        loss_avg = mean_loss(losses)
         metrics: dict[str, float] = {}
         recalibrate_batchnorm(state.model, loader, state.device, BN_RECALIBRATION_BATCHES)
         if has_val:
@@ -289,18 +225,10 @@ def run_training(cfg: TrainConfig, progress: bool = True) -> TrainSummary:
             state.best_metric, state.best_epoch = fg, epoch_index
         val = {f"val_{k}": v for k, v in metrics.items() if math.isfinite(v)}
         ckpt_spec = model_spec(cfg, description, val)
-        save_checkpoint(last_path, checkpoint_dict(state, cfg, ckpt_spec, metrics))
-        if improved:
-            save_checkpoint(best_path, checkpoint_dict(state, cfg, ckpt_spec, metrics))
+        save_epoch(checkpoint_dict(state, cfg, ckpt_spec, metrics), last_path, best_path, improved)
         seconds = time.perf_counter() - t0
-        row = {"epoch": epoch_index, "step": state.step, "lr": float(state.scheduler.get_last_lr()[0])}
-        row.update(
-            {
-                "train_loss": loss_avg,
-                "seconds": round(seconds, 2),
-                **{f"val_{k}": v for k, v in metrics.items()},
-            }
-        )
+        row = epoch_row(epoch_index, state, loss_avg, seconds)
+        row.update({f"val_{k}": v for k, v in metrics.items()})
         append_row(csv_path, row)
         plot_curves(csv_path, cfg.out / "curves.png")
         miou = metrics.get("miou", math.nan)

@@ -23,11 +23,9 @@ from pipeline.errors import DatasetError
 from trainer.layout import SPLITS, UNLABELLED, Layout, load_mask, video_of
 from trainer.logs import show_info_logs
 from trainer.pose import verify as pose_verify
+from trainer.problems import raise_problems
 
 log = logging.getLogger(__name__)
-
-MAX_LISTED = 20
-"""Problems logged one by one; the rest are counted."""
 
 # A video may appear in only one of these groups (labelled split + its unlabelled frames).
 _GROUPS: dict[str, tuple[str, ...]] = {
@@ -175,11 +173,6 @@ def main(args: argparse.Namespace) -> int:
     report = verify_dataset(args.data)
     if report.class_pixels:
         sys.stdout.write(report.shares_table() + "\n")
-    for line in report.problems[:MAX_LISTED]:
-        log.error("%s", line)
-    if len(report.problems) > MAX_LISTED:
-        log.error("... and %d more problems", len(report.problems) - MAX_LISTED)
-    if report.problems:
-        raise DatasetError(f"{args.data}: {len(report.problems)} problem(s), first: {report.problems[0]}")
+    raise_problems(args.data, report.problems, log)
     sys.stdout.write(f"{args.data}: OK ({', '.join(f'{k} {v}' for k, v in report.frames.items())} frames)\n")
     return 0

@@ -26,11 +26,21 @@ from typing import IO, Any, Final
 
 from pipeline.sinks.outfile import open_output, prepare_output
 
+_FRAME: Final = ("source", "seq", "pts_s", "capture_ts")
+"""The record's frame keys, the first columns of both files."""
+
+_FILTER_PAIRS: Final = (
+    (("sx", "sy"), "smoothed"),
+    (("vx", "vy"), "velocity"),
+    (("sigma_x", "sigma_y"), "uncertainty"),
+)
+"""Column pair → the key of a part or keypoint holding the tracker's [x, y]: smoothed position, velocity
+(px/s), position std (px)."""
+
+_FILTER_COLUMNS: Final = tuple(c for names, _ in _FILTER_PAIRS for c in names)
+
 COLUMNS: Final[tuple[str, ...]] = (
-    "source",
-    "seq",
-    "pts_s",
-    "capture_ts",
+    *_FRAME,
     "class_id",
     "name",
     "instance",
@@ -38,12 +48,7 @@ COLUMNS: Final[tuple[str, ...]] = (
     "state",
     "cx",
     "cy",
-    "sx",
-    "sy",
-    "vx",
-    "vy",
-    "sigma_x",
-    "sigma_y",
+    *_FILTER_COLUMNS,
     "x0",
     "y0",
     "x1",
@@ -53,10 +58,7 @@ COLUMNS: Final[tuple[str, ...]] = (
 )
 """Column order of the CSV file (the header)."""
 KEYPOINT_COLUMNS: Final[tuple[str, ...]] = (
-    "source",
-    "seq",
-    "pts_s",
-    "capture_ts",
+    *_FRAME,
     "model",
     "id",
     "name",
@@ -64,12 +66,7 @@ KEYPOINT_COLUMNS: Final[tuple[str, ...]] = (
     "x",
     "y",
     "score",
-    "sx",
-    "sy",
-    "vx",
-    "vy",
-    "sigma_x",
-    "sigma_y",
+    *_FILTER_COLUMNS,
 )
 """Column order of the keypoints CSV: the frame, the pose model (``pose.model``; empty when the
 frame had no pose), the joint (``id``, ``name``, ``state``), its measured position (``x``, ``y``;
@@ -80,9 +77,7 @@ IMAGE_COLUMN: Final = "image"
 # column pair → the record's part key holding [x, y] (or [x0, y0, x1, y1] for the box)
 _PAIRS: Final = (
     (("cx", "cy"), "centroid"),
-    (("sx", "sy"), "smoothed"),
-    (("vx", "vy"), "velocity"),
-    (("sigma_x", "sigma_y"), "uncertainty"),
+    *_FILTER_PAIRS,
     (("x0", "y0", "x1", "y1"), "box"),
 )
 
@@ -104,7 +99,7 @@ def record_rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:
     Raises:
         KeyError, TypeError, ValueError: the record is not a schema-1 parts record.
     """
-    frame = {k: record[k] for k in ("source", "seq", "pts_s", "capture_ts")}
+    frame = {k: record[k] for k in _FRAME}
     parts = record["parts"]
     if not isinstance(parts, list | tuple):
         raise TypeError(f"parts: expected a list, got {type(parts).__name__}")
@@ -143,14 +138,14 @@ def keypoint_rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:
     if not isinstance(keypoints, list | tuple):
         raise TypeError(f"keypoints: expected a list, got {type(keypoints).__name__}")
     pose = record.get("pose")
-    frame = {k: record[k] for k in ("source", "seq", "pts_s", "capture_ts")}
+    frame = {k: record[k] for k in _FRAME}
     frame["model"] = pose.get("model") if isinstance(pose, Mapping) else None
     rows = []
     for kp in keypoints:
         if not isinstance(kp, Mapping):
             raise TypeError(f"keypoints: expected objects, got {type(kp).__name__}")
         row = {**frame, **{k: kp.get(k) for k in ("id", "name", "state", "x", "y", "score")}}
-        for names, key in _PAIRS[1:4]:  # smoothed, velocity, uncertainty
+        for names, key in _FILTER_PAIRS:
             row.update(_spread(names, kp.get(key)))
         if IMAGE_COLUMN in record:
             row[IMAGE_COLUMN] = record[IMAGE_COLUMN]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import urllib.error
 from pathlib import Path
 
 import numpy as np
@@ -40,3 +41,16 @@ def prepared(
 def prepared_copy(prepared: Path, tmp_path: Path) -> Path:
     """A private copy of :func:`prepared` the test may damage."""
     return Path(shutil.copytree(prepared, tmp_path / "data"))
+
+
+@pytest.fixture
+def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """torchvision's weight download (an empty hub cache) fails as urllib does without a network. No network
+    here: the download function is replaced by one raising that error (a real failure cannot be had)."""
+    import torchvision.models._api as api
+
+    def fail(*_: object, **__: object) -> None:
+        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setattr(api, "load_state_dict_from_url", fail)

@@ -6,7 +6,6 @@ import argparse
 import csv
 import logging
 import math
-import urllib.error
 from dataclasses import replace
 from pathlib import Path
 
@@ -112,14 +111,8 @@ def test_run_writes_checkpoints_and_resume_restores_state(
         assert [r["step"] for r in csv.DictReader(f)] == ["2", "3", "5"]
 
 
-def test_weights_backbone_offline_is_one_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import torchvision.models._api as api
-
-    def offline(*_: object, **__: object) -> None:
-        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
-
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    monkeypatch.setattr(api, "load_state_dict_from_url", offline)
+@pytest.mark.usefixtures("offline")
+def test_weights_backbone_offline_is_one_clear_error() -> None:
     with pytest.raises(
         ModelError, match=r"--weights-backbone imagenet: cannot download .*mobilenet_v3_large"
     ) as e:

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from pipeline.contract.keypoints import KNOWN_SETS
+from trainer.accuracy import mean_or_nan, rms_of_squares, second_differences
 
 
 @dataclass(frozen=True)
@@ -43,23 +44,6 @@ class JointAccuracy:
 def _has_truth(truth: dict[str, Any], key: str) -> bool:
     """Whether any truth frame has points of keypoint set ``key``."""
     return any(key in f.get("keypoints", {}) for f in truth["frames"])
-
-
-def _jitter(err: dict[int, np.ndarray]) -> list[float]:
-    """Squared norms (px²) of the second differences of an error series keyed by frame index."""
-    return [
-        float(np.sum((err[i + 1] - 2 * err[i] + err[i - 1]) ** 2))
-        for i in err
-        if i - 1 in err and i + 1 in err
-    ]
-
-
-def _rms_sq(v: list[float]) -> float:
-    return float(np.sqrt(np.mean(v))) if v else math.nan
-
-
-def _mean(v: list[float]) -> float:
-    return float(np.mean(v)) if v else math.nan
 
 
 def compare_keypoints(records: list[dict[str, Any]], truth: dict[str, Any]) -> list[JointAccuracy]:
@@ -106,12 +90,12 @@ def compare_keypoints(records: list[dict[str, Any]], truth: dict[str, Any]) -> l
                 name=name,
                 labelled=labelled,
                 coverage=covered / labelled if labelled else math.nan,
-                raw_err_px=_mean(raw_err),
-                smoothed_err_px=_mean(sm_err),
-                raw_err_pct=100.0 * _mean(raw_err) / diag,
-                smoothed_err_pct=100.0 * _mean(sm_err) / diag,
-                raw_jitter_px=_rms_sq(_jitter(raw)),
-                smoothed_jitter_px=_rms_sq(_jitter(smooth)),
+                raw_err_px=mean_or_nan(raw_err),
+                smoothed_err_px=mean_or_nan(sm_err),
+                raw_err_pct=100.0 * mean_or_nan(raw_err) / diag,
+                smoothed_err_pct=100.0 * mean_or_nan(sm_err) / diag,
+                raw_jitter_px=rms_of_squares(second_differences(raw)),
+                smoothed_jitter_px=rms_of_squares(second_differences(smooth)),
             )
         )
     return report

@@ -19,6 +19,7 @@ from typing import Any, Final
 
 from pipeline.contract.pose_meta import PoseSpec
 from pipeline.errors import ModelError
+from trainer.checkpoint import load_weights
 from trainer.pose.model import PoseNet, build_pose_model
 
 TASK: Final = "keypoints"
@@ -35,8 +36,7 @@ def pose_spec_from_checkpoint(state: dict[str, Any], where: str) -> PoseSpec:
     Raises:
         ModelError: not a keypoint checkpoint, or malformed spec.
     """
-    if not is_pose_checkpoint(state):
-        raise ModelError(f"{where}: not a keypoint checkpoint (task {state.get('task', 'segmentation')!r})")
+    _require_pose(state, where)
     return PoseSpec.from_props(state["spec"], where)
 
 
@@ -46,15 +46,14 @@ def pose_model_from_checkpoint(state: dict[str, Any], where: str) -> PoseNet:
     Raises:
         ModelError: not a keypoint checkpoint, or the weights do not fit the architecture.
     """
+    _require_pose(state, where)
+    model = build_pose_model(str(state["arch"]), int(state["num_keypoints"]), int(state["head_channels"]))
+    return load_weights(model, state, where)
+
+
+def _require_pose(state: dict[str, Any], where: str) -> None:
     if not is_pose_checkpoint(state):
         raise ModelError(f"{where}: not a keypoint checkpoint (task {state.get('task', 'segmentation')!r})")
-    model = build_pose_model(str(state["arch"]), int(state["num_keypoints"]), int(state["head_channels"]))
-    try:
-        model.load_state_dict(state["model"])
-    except RuntimeError as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ModelError(f"{where}: weights do not fit {state['arch']}: {first}") from None
-    return model.eval()
 
 
 def flat_metrics(state: dict[str, Any], prefix: str = "val_") -> dict[str, float]:

@@ -5,11 +5,12 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 from pipeline.errors import ConfigError
+from trainer.options import DEFAULT_LR, backbone_check, json_options, run_checks, run_options
 
 POSE_ARCHITECTURES: Final = ("mnv3-large", "mnv3-small")
 """``--arch`` for keypoints (:data:`trainer.pose.model.BACKBONES`)."""
@@ -18,8 +19,6 @@ ACTIVATION_OF_LOSS: Final[dict[str, str]] = {"mse": "none", "bce": "sigmoid", "k
 """The heatmap activation a loss implies (written into the model's metadata)."""
 
 DECODERS: Final = ("argmax", "wa")
-
-DEFAULT_LR: Final = {"adamw": 1e-3, "sgd": 1e-2}
 
 KEYPOINT_ONLY: Final[dict[str, str]] = {
     "loss": "--loss",
@@ -100,7 +99,6 @@ class PoseTrainConfig:
             return getattr(d, name) if value is None else value
 
         size = args.input_size if args.input_size is not None else None
-        lr = args.lr if args.lr is not None else DEFAULT_LR.get(args.optimizer, 1e-3)
         cfg = cls(
             data=Path(args.data),
             out=Path(args.out),
@@ -114,18 +112,7 @@ class PoseTrainConfig:
             rotation=float(opt("rotation")),
             face_occlusion=bool(getattr(args, "face_occlusion", False)),
             omit_facial=bool(getattr(args, "omit_facial", False)),
-            epochs=args.epochs,
-            batch_size=args.batch_size if args.batch_size is not None else d.batch_size,
-            lr=lr,
-            optimizer=args.optimizer,
-            weight_decay=args.weight_decay,
-            weights_backbone=args.weights_backbone,
-            device=args.device,
-            amp=args.amp,
-            resume=Path(args.resume) if args.resume else None,
-            workers=args.workers,
-            seed=args.seed,
-            max_steps=args.max_steps,
+            **run_options(args, d),
         )
         cfg.validate()
         return cfg
@@ -148,20 +135,8 @@ class PoseTrainConfig:
             (0.5 <= self.sigma <= 8.0, f"--sigma: must be 0.5..8 heatmap pixels, got {self.sigma}"),
             (0.0 <= self.crop_padding <= 1.0, f"--crop-padding: must be 0..1, got {self.crop_padding}"),
             (0.0 <= self.rotation <= 180.0, f"--rotation: must be 0..180 degrees, got {self.rotation}"),
-            (self.epochs >= 1, f"--epochs: must be >= 1, got {self.epochs}"),
-            (self.batch_size >= 2, f"--batch-size: must be >= 2 (batch norm), got {self.batch_size}"),
-            (self.lr > 0, f"--lr: must be > 0, got {self.lr}"),
-            (self.optimizer in DEFAULT_LR, f"--optimizer: must be adamw or sgd, got {self.optimizer!r}"),
-            (self.weight_decay >= 0, f"--weight-decay: must be >= 0, got {self.weight_decay}"),
-            (self.workers >= 0, f"--workers: must be >= 0, got {self.workers}"),
-            (
-                self.max_steps is None or self.max_steps >= 1,
-                f"--max-steps: must be >= 1, got {self.max_steps}",
-            ),
-            (
-                self.weights_backbone in ("none", "imagenet"),
-                f"--weights-backbone: none or imagenet, got {self.weights_backbone!r}",
-            ),
+            *run_checks(self),
+            backbone_check(self),
         ]
         for ok, message in checks:
             if not ok:
@@ -169,10 +144,7 @@ class PoseTrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able copy (paths as strings, tuples as lists), stored in checkpoints."""
-        out: dict[str, Any] = {}
-        for k, v in asdict(self).items():
-            out[k] = str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v
-        return out
+        return json_options(self)
 
 
 def keypoint_options_given(args: argparse.Namespace) -> list[str]:

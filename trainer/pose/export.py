@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final
@@ -24,11 +23,11 @@ import numpy as np
 import torch
 
 from pipeline.contract.pose_meta import Decoder, PoseSpec
-from pipeline.errors import ConfigError, ModelError
+from pipeline.errors import ConfigError
 from pipeline.pose.decode import decode_heatmaps, heatmap_to_input
 from trainer.checkpoint import load_checkpoint
-from trainer.export import INPUT_NAME
 from trainer.logs import show_info_logs
+from trainer.onnx_export import check_opset, normaliser, parity, reject_below, write_onnx
 from trainer.pose.checkpoint import flat_metrics, pose_model_from_checkpoint, pose_spec_from_checkpoint
 from trainer.pose.predictors import OUTPUT_NAME, OnnxPosePredictor
 
@@ -55,12 +54,7 @@ def parity_inputs(spec: PoseSpec, seed: int = 0) -> list[np.ndarray]:
     """Batches of 1, 2 and 3 normalised inputs (N, 3, H, W) float32: noise images, flat colours and blobs."""
     rng = np.random.default_rng(seed)
     h, w = spec.input_hw
-    mean = np.asarray(spec.mean, np.float32)[:, None, None]
-    std = np.asarray(spec.std, np.float32)[:, None, None]
-
-    def norm(pixels: np.ndarray) -> np.ndarray:
-        return ((pixels.astype(np.float32) / 255.0 - mean) / std).astype(np.float32)
-
+    norm = normaliser(spec.mean, spec.std)
     yy, xx = np.mgrid[0:h, 0:w]
     blob = 255.0 * np.exp(-((xx - w * 0.4) ** 2 + (yy - h * 0.6) ** 2) / (2.0 * (0.15 * w) ** 2))
     noise = [norm(rng.integers(0, 256, (3, h, w))) for _ in range(3)]
@@ -72,24 +66,18 @@ def parity_inputs(spec: PoseSpec, seed: int = 0) -> list[np.ndarray]:
 def check_parity(model: torch.nn.Module, onnx_path: Path, spec: PoseSpec) -> tuple[float, float]:
     """(max |torch − ORT| heatmap value, share of decoded points within :data:`POINT_TOLERANCE` input px)."""
     session = OnnxPosePredictor(onnx_path)
-    model = model.eval()
-    max_diff, agree, total = 0.0, 0, 0
-    for batch in parity_inputs(spec):
-        with torch.inference_mode():
-            ref = model(torch.from_numpy(batch)).numpy()
-        got = session.heatmaps(batch)
-        if got.shape != ref.shape:
-            raise ModelError(f"{onnx_path}: ONNX output shape {got.shape} != torch output shape {ref.shape}")
-        max_diff = max(max_diff, float(np.abs(got - ref).max()))
+
+    def point_agreement(ref: np.ndarray, got: np.ndarray) -> tuple[int, int]:
         points = [
             heatmap_to_input(
                 decode_heatmaps(m, spec.activation, spec.decoder, spec.heatmap_sigma)[0], spec.heatmap_stride
             )
             for m in (ref, got)
         ]
-        agree += int((np.linalg.norm(points[0] - points[1], axis=-1) <= POINT_TOLERANCE).sum())
-        total += ref.shape[0] * ref.shape[1]
-    return max_diff, agree / total
+        agree = int((np.linalg.norm(points[0] - points[1], axis=-1) <= POINT_TOLERANCE).sum())
+        return agree, ref.shape[0] * ref.shape[1]
+
+    return parity(model.eval(), session.heatmaps, parity_inputs(spec), point_agreement, onnx_path)
 
 
 def export_pose_onnx(
@@ -110,14 +98,11 @@ def export_pose_onnx(
         ModelError: unreadable or not a keypoint checkpoint, failed export/check, or parity below the minimum.
         ConfigError: bad input size or opset.
     """
-    import onnx
-
     if input_size is not None and (input_size < 64 or input_size % 32):
         raise ConfigError(
             f"--input-size: keypoint input must be a multiple of 32 and >= 64, got {input_size}"
         )
-    if not 11 <= opset <= onnx.defs.onnx_opset_version():
-        raise ConfigError(f"--opset: must be 11..{onnx.defs.onnx_opset_version()}, got {opset}")
+    check_opset(opset)
     state = load_checkpoint(checkpoint)
     model = pose_model_from_checkpoint(state, str(checkpoint))
     spec = pose_spec_from_checkpoint(state, str(checkpoint))
@@ -128,44 +113,25 @@ def export_pose_onnx(
         decoder=decoder or spec.decoder,
         metrics=dict(spec.metrics) or flat_metrics(state),
     )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    dummy = torch.zeros(1, 3, *spec.input_hw)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the TorchScript exporter announces its deprecation
-            torch.onnx.export(
-                model,
-                (dummy,),
-                str(out),
-                input_names=[INPUT_NAME],
-                output_names=[OUTPUT_NAME],
-                dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
-                opset_version=opset,
-                do_constant_folding=True,
-                dynamo=False,
-            )
-        proto = onnx.load(str(out))
-        del proto.metadata_props[:]
-        for key, value in spec.to_props().items():
-            proto.metadata_props.add(key=key, value=value)
-        proto.producer_name = "infant-stream"
-        proto.doc_string = (
-            f"{spec.architecture} infant keypoints ({spec.keypoints.name}, {spec.activation} heatmaps); "
-            f"trained on {spec.training_data}"
-        )
-        onnx.checker.check_model(proto)
-        onnx.save(proto, str(out))
-    except Exception as exc:  # noqa: BLE001 - exporter/checker raise many types; one line for users
-        out.unlink(missing_ok=True)
-        raise ModelError(f"{out}: ONNX export failed ({type(exc).__name__}: {exc})") from None
+    write_onnx(
+        model,
+        out,
+        spec.input_hw,
+        OUTPUT_NAME,
+        opset,
+        spec.to_props(),
+        f"{spec.architecture} infant keypoints ({spec.keypoints.name}, {spec.activation} heatmaps); "
+        f"trained on {spec.training_data}",
+    )
     max_diff, agreement = check_parity(model, out, spec)
     log.info("ORT vs torch: max |heatmap diff| %.2e, decoded points agree %.2f %%", max_diff, 100 * agreement)
-    if agreement < MIN_AGREEMENT:
-        out.unlink(missing_ok=True)
-        raise ModelError(
-            f"{out}: ONNX Runtime's decoded points differ from torch's by more than {POINT_TOLERANCE} px for "
-            f"{100 * (1 - agreement):.2f} % of points (max |heatmap diff| {max_diff:.3g}); export removed"
-        )
+    reject_below(
+        out,
+        agreement,
+        MIN_AGREEMENT,
+        f"ONNX Runtime's decoded points differ from torch's by more than {POINT_TOLERANCE} px for "
+        f"{100 * (1 - agreement):.2f} % of points (max |heatmap diff| {max_diff:.3g}); export removed",
+    )
     return PoseExportReport(out, spec, max_diff, agreement)
 
 

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Final
-from urllib.error import URLError
 
 import torch
 from torch import nn
 
-from pipeline.errors import ConfigError, ModelError
+from pipeline.errors import ConfigError
+from trainer.models import with_backbone_weights
 
 HEATMAP_STRIDE: Final = 4
 """Input pixels per heatmap pixel."""
@@ -105,17 +105,5 @@ def build_pose_model(
         )
     spec = BACKBONES[arch]
     weights = getattr(tvm, spec.weights).IMAGENET1K_V1 if weights_backbone == "imagenet" else None
-    try:
-        net = getattr(tvm, spec.builder)(weights=weights)
-    except (URLError, OSError, RuntimeError, ValueError) as exc:
-        if weights is None:
-            raise
-        from torch.hub import get_dir
-
-        reason = getattr(exc, "reason", None) or exc
-        file = weights.url.rsplit("/", 1)[-1]
-        raise ModelError(
-            f"--weights-backbone imagenet: cannot download {weights.url} ({reason}); "
-            f"put {file} into {get_dir()}/checkpoints/ or train with --weights-backbone none"
-        ) from None
+    net = with_backbone_weights(lambda: getattr(tvm, spec.builder)(weights=weights), weights)
     return PoseNet(net.features, spec.channels, num_keypoints, head_channels)

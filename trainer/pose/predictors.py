@@ -8,7 +8,7 @@ that says how to crop for them and decode them, so a ``.pt`` and its ``.onnx`` s
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Final, Protocol
+from typing import Any, Final, Protocol
 
 import numpy as np
 import torch
@@ -16,9 +16,8 @@ from torch import nn
 
 from pipeline.contract.pose_meta import PoseSpec, task_of
 from pipeline.errors import ModelError
-from trainer.checkpoint import load_checkpoint
-from trainer.models import resolve_device
 from trainer.pose.checkpoint import pose_model_from_checkpoint, pose_spec_from_checkpoint
+from trainer.predictors import OnnxSession, eval_forward, open_model
 
 OUTPUT_NAME: Final = "heatmaps"
 
@@ -42,45 +41,23 @@ class TorchPosePredictor:
         self.device = device or torch.device("cpu")
 
     def heatmaps(self, batch: np.ndarray) -> np.ndarray:
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            with torch.inference_mode():
-                out = self.model(torch.from_numpy(np.ascontiguousarray(batch, np.float32)).to(self.device))
-            return out.float().cpu().numpy()
-        finally:
-            self.model.train(was_training)
+        return eval_forward(
+            self.model, torch.from_numpy(np.ascontiguousarray(batch, np.float32)).to(self.device)
+        )
 
 
-class OnnxPosePredictor:
+class OnnxPosePredictor(OnnxSession):
     """An exported keypoint model run by ONNX Runtime; the spec comes from its ``metadata_props``."""
 
     def __init__(self, path: Path, providers: list[str] | None = None) -> None:
-        import onnxruntime as ort
-
-        if not path.is_file():
-            raise ModelError(f"{path}: ONNX model not found")
-        opts = ort.SessionOptions()
-        opts.log_severity_level = 3
-        try:
-            self.session = ort.InferenceSession(
-                str(path), opts, providers=providers or ["CPUExecutionProvider"]
-            )
-        except Exception as exc:  # noqa: BLE001 - ORT raises its own exception types
-            raise ModelError(f"{path}: ONNX Runtime cannot load it ({exc})") from None
+        super().__init__(path, providers, OUTPUT_NAME)
         meta = self.session.get_modelmeta().custom_metadata_map
         if task_of(meta) != "keypoints":
             raise ModelError(f"{path}: not a keypoint model (metadata task {task_of(meta)!r})")
         self.spec = PoseSpec.from_props(meta, str(path))
-        outputs = [o.name for o in self.session.get_outputs()]
-        self.input_name = self.session.get_inputs()[0].name
-        self.output_name = OUTPUT_NAME if OUTPUT_NAME in outputs else outputs[0]
 
     def heatmaps(self, batch: np.ndarray) -> np.ndarray:
-        out = self.session.run(
-            [self.output_name], {self.input_name: np.ascontiguousarray(batch, np.float32)}
-        )[0]
-        return np.asarray(out, dtype=np.float32)
+        return self.run(batch)
 
 
 def open_pose_predictor(path: Path, device: str = "cpu") -> PosePredictor:
@@ -90,18 +67,9 @@ def open_pose_predictor(path: Path, device: str = "cpu") -> PosePredictor:
     Raises:
         ModelError: unreadable or not a keypoint model; ConfigError: unavailable device.
     """
-    suffix = path.suffix.lower()
-    if suffix == ".onnx":
-        providers = ["CPUExecutionProvider"]
-        if device in ("cuda", "auto") and torch.cuda.is_available():
-            import onnxruntime as ort
 
-            if "CUDAExecutionProvider" in ort.get_available_providers():
-                providers.insert(0, "CUDAExecutionProvider")
-        return OnnxPosePredictor(path, providers)
-    if suffix in (".pt", ".pth"):
-        state = load_checkpoint(path)
-        dev = resolve_device(device)
-        model = pose_model_from_checkpoint(state, str(path)).to(dev)
-        return TorchPosePredictor(model, pose_spec_from_checkpoint(state, str(path)), dev)
-    raise ModelError(f"{path}: unknown model kind {suffix!r} (expected .pt checkpoint or .onnx)")
+    def from_checkpoint(state: dict[str, Any], where: str, dev: torch.device) -> PosePredictor:
+        model = pose_model_from_checkpoint(state, where).to(dev)
+        return TorchPosePredictor(model, pose_spec_from_checkpoint(state, where), dev)
+
+    return open_model(path, device, OnnxPosePredictor, from_checkpoint)

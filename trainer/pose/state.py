@@ -12,12 +12,11 @@ import torch
 
 from pipeline.contract.pose_meta import PoseSpec
 from trainer.checkpoint import CHECKPOINT_FORMAT
-from trainer.models import resolve_device
+from trainer.loop import optimisation, optimizer_step, restore_run, run_entries, training_device
 from trainer.pose.checkpoint import TASK
 from trainer.pose.config import PoseTrainConfig
 from trainer.pose.losses import LossFn, heatmap_loss
 from trainer.pose.model import PoseNet, build_pose_model
-from trainer.train import poly_schedule
 
 log = logging.getLogger(__name__)
 
@@ -43,34 +42,19 @@ class PoseTrainState:
 
 def build_pose_state(cfg: PoseTrainConfig, num_keypoints: int, total_steps: int) -> PoseTrainState:
     """Fresh model, optimizer (AdamW, or SGD momentum 0.9), poly scheduler and AMP scaler on the device."""
-    device = resolve_device(cfg.device)
-    amp = cfg.amp and device.type == "cuda"
-    if cfg.amp and not amp:
-        log.warning("--amp ignored: mixed precision is CUDA only (device %s)", device)
+    device, amp = training_device(cfg.device, cfg.amp, log)
     model = build_pose_model(cfg.arch, num_keypoints, cfg.head_channels, cfg.weights_backbone).to(device)
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer: torch.optim.Optimizer
-    if cfg.optimizer == "sgd":
-        optimizer = torch.optim.SGD(params, lr=cfg.lr, momentum=0.9, weight_decay=cfg.weight_decay)
-    else:
-        optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, poly_schedule(total_steps))
-    scaler = torch.amp.GradScaler("cuda", enabled=amp)
+    optimizer, scheduler, scaler = optimisation(
+        model, cfg.optimizer, cfg.lr, cfg.weight_decay, total_steps, amp
+    )
     return PoseTrainState(model, optimizer, scheduler, scaler, heatmap_loss(cfg.loss), device, amp)
 
 
 def restore_pose_state(state: PoseTrainState, ckpt: dict[str, Any]) -> None:
     """Load model, optimizer, scheduler, scaler, counters, best scores and history from a checkpoint."""
-    state.model.load_state_dict(ckpt["model"])
-    state.optimizer.load_state_dict(ckpt["optimizer"])
-    state.scheduler.load_state_dict(ckpt["scheduler"])
-    if ckpt.get("scaler"):
-        state.scaler.load_state_dict(ckpt["scaler"])
-    state.epoch = int(ckpt.get("epoch", 0))
-    state.step = int(ckpt.get("step", 0))
+    restore_run(state, ckpt)
     state.best_pck = float(ckpt.get("best_pck", math.nan))
     state.best_mks = float(ckpt.get("best_mks", math.nan))
-    state.best_epoch = int(ckpt.get("best_epoch", -1))
     state.history = [dict(r) for r in ckpt.get("history", [])]
 
 
@@ -91,12 +75,7 @@ def pose_checkpoint_dict(
         "activation": cfg.activation,
         "input_hw": list(cfg.input_hw),
         "crop_padding": cfg.crop_padding,
-        "model": state.model.state_dict(),
-        "optimizer": state.optimizer.state_dict(),
-        "scheduler": state.scheduler.state_dict(),
-        "scaler": state.scaler.state_dict(),
-        "epoch": state.epoch,
-        "step": state.step,
+        **run_entries(state),
         "best_pck": state.best_pck,
         "best_mks": state.best_mks,
         "best_epoch": state.best_epoch,
@@ -118,10 +97,4 @@ def pose_train_step(
     weights = weights.to(state.device, non_blocking=True)
     with torch.autocast(device_type=state.device.type, dtype=torch.float16, enabled=state.amp):
         loss = state.loss_fn(state.model(images), targets, weights)
-    state.optimizer.zero_grad(set_to_none=True)
-    state.scaler.scale(loss).backward()
-    state.scaler.step(state.optimizer)
-    state.scaler.update()
-    state.scheduler.step()
-    state.step += 1
-    return float(loss.detach())
+    return optimizer_step(state, loss)

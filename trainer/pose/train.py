@@ -18,26 +18,30 @@ from __future__ import annotations
 import argparse
 import logging
 import math
-import random
 import sys
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, cast
 
-import cv2
-import numpy as np
-import torch
-from torch.utils.data import DataLoader
-
 from pipeline.contract.keypoints import KeypointSet
 from pipeline.contract.pose_meta import Activation, Decoder, PoseSpec
 from pipeline.errors import ConfigError
 from trainer.batchnorm import recalibrate_batchnorm
-from trainer.checkpoint import load_checkpoint, save_checkpoint
+from trainer.checkpoint import load_checkpoint
 from trainer.dataset import EpochSampler
 from trainer.history import append_row
 from trainer.logs import show_info_logs
+from trainer.loop import (
+    changed_by_resume,
+    epoch_loader,
+    epoch_row,
+    mean_loss,
+    save_epoch,
+    seed_everything,
+    total_steps,
+    train_epoch,
+)
 from trainer.pose.checkpoint import pose_spec_from_checkpoint
 from trainer.pose.config import PoseTrainConfig
 from trainer.pose.crops import Augment
@@ -122,16 +126,6 @@ def improves(pck: float, mks: float, best_pck: float, best_mks: float) -> bool:
     return pck == best_pck and not math.isnan(mks) and (math.isnan(best_mks) or mks > best_mks)
 
 
-def _seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
-def _worker_init(_: int) -> None:
-    cv2.setNumThreads(1)
-
-
 def _apply_resume(cfg: PoseTrainConfig) -> tuple[PoseTrainConfig, dict[str, Any] | None]:
     if cfg.resume is None:
         return cfg, None
@@ -142,9 +136,7 @@ def _apply_resume(cfg: PoseTrainConfig) -> tuple[PoseTrainConfig, dict[str, Any]
     if "input_hw" in values:
         values["input_hw"] = (int(values["input_hw"][0]), int(values["input_hw"][1]))
     fixed = replace(cfg, **values, weights_backbone="none")
-    changed = [f"{k}={getattr(fixed, k)}" for k in values if getattr(cfg, k) != getattr(fixed, k)]
-    if changed:
-        log.warning("resuming %s: using the checkpoint's %s", cfg.resume, ", ".join(changed))
+    changed_by_resume(cfg, fixed, values, log)
     return fixed, ckpt
 
 
@@ -167,10 +159,8 @@ def run_pose_training(cfg: PoseTrainConfig, progress: bool = True) -> PoseTrainS
     Raises:
         ConfigError: fewer usable training crops than a batch; DatasetError: missing or malformed data.
     """
-    from tqdm import tqdm
-
     cfg, ckpt = _apply_resume(cfg)
-    _seed_everything(cfg.seed)
+    seed_everything(cfg.seed)
     train_split = read_split(cfg.data, "train")
     kset = train_split.keypoint_set
     train_samples = usable_samples(train_split)
@@ -184,19 +174,8 @@ def run_pose_training(cfg: PoseTrainConfig, progress: bool = True) -> PoseTrainS
     augment = Augment(rotation=cfg.rotation)
     train_set = PoseDataset(train_samples, spec, augment, cfg.face_occlusion, cfg.omit_facial, cfg.seed)
     sampler = EpochSampler(len(train_set), cfg.seed)
-    loader = DataLoader(
-        train_set,
-        batch_size=cfg.batch_size,
-        sampler=sampler,
-        drop_last=True,
-        num_workers=cfg.workers,
-        pin_memory=torch.cuda.is_available(),
-        worker_init_fn=_worker_init if cfg.workers else None,
-        multiprocessing_context="spawn" if cfg.workers else None,
-        persistent_workers=cfg.workers > 0,
-    )
-    total = cfg.epochs * len(loader)
-    total = total if cfg.max_steps is None else min(total, cfg.max_steps)
+    loader = epoch_loader(train_set, sampler, cfg.batch_size, cfg.workers)
+    total = total_steps(cfg.epochs, len(loader), cfg.max_steps)
     state = build_pose_state(cfg, kset.num_keypoints, total)
     if ckpt is not None:
         restore_pose_state(state, ckpt)
@@ -207,21 +186,11 @@ def run_pose_training(cfg: PoseTrainConfig, progress: bool = True) -> PoseTrainS
     while state.epoch < cfg.epochs and state.step < total:
         t0 = time.perf_counter()
         sampler.set_epoch(state.epoch)
-        losses: list[float] = []
-        bar = tqdm(
-            loader,
-            desc=f"epoch {state.epoch + 1}/{cfg.epochs}",
-            unit="batch",
-            disable=None if progress else True,
+        losses = train_epoch(
+            state, loader, lambda batch: pose_train_step(state, *batch), cfg.epochs, total, ".4g", progress
         )
-        for images, targets, weights in bar:
-            losses.append(pose_train_step(state, images, targets, weights))
-            bar.set_postfix(loss=f"{losses[-1]:.4g}", lr=f"{state.scheduler.get_last_lr()[0]:.2e}")
-            if state.step >= total:
-                break
-        bar.close()
         completed = len(losses) == len(loader)
-        loss_avg = float(np.mean(losses)) if losses else math.nan
+        loss_avg = mean_loss(losses)
         recalibrate_batchnorm(
             state.model, ((x, w) for x, _, w in loader), state.device, BN_RECALIBRATION_BATCHES
         )
@@ -246,11 +215,7 @@ def run_pose_training(cfg: PoseTrainConfig, progress: bool = True) -> PoseTrainS
             state.best_pck, state.best_mks, state.best_epoch = pck, mks, epoch_index
         nf = f"/{len(kset.non_facial)}"
         row = {
-            "epoch": epoch_index,
-            "step": state.step,
-            "lr": float(state.scheduler.get_last_lr()[0]),
-            "train_loss": loss_avg,
-            "seconds": round(time.perf_counter() - t0, 2),
+            **epoch_row(epoch_index, state, loss_avg, time.perf_counter() - t0),
             "val_pck": pck,
             "val_mks": mks,
             "val_pck_nonfacial": metrics.get("PCKsh@0.1" + nf, math.nan),
@@ -258,9 +223,7 @@ def run_pose_training(cfg: PoseTrainConfig, progress: bool = True) -> PoseTrainS
         }
         state.history.append(row)
         ckpt_spec = replace(spec, metrics={f"val_{k}": v for k, v in metrics.items() if math.isfinite(v)})
-        save_checkpoint(last_path, pose_checkpoint_dict(state, cfg, ckpt_spec, metrics))
-        if improved:
-            save_checkpoint(best_path, pose_checkpoint_dict(state, cfg, ckpt_spec, metrics))
+        save_epoch(pose_checkpoint_dict(state, cfg, ckpt_spec, metrics), last_path, best_path, improved)
         append_row(csv_path, row, POSE_COLUMNS)
         plot_pose_curves(csv_path, cfg.out / "curves.png", cfg.loss)
         log.info(

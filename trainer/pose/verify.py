@@ -18,7 +18,7 @@ import logging
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -27,11 +27,9 @@ from pipeline.contract.keypoints import KNOWN_SETS
 from pipeline.errors import DatasetError
 from trainer.pose.layout import SPLITS, KeypointSplit, annotation_path, images_dir, read_split
 from trainer.pose.source import bbox_on_image, off_image
+from trainer.problems import raise_problems
 
 log = logging.getLogger(__name__)
-
-MAX_LISTED: Final = 20
-"""Problems logged one by one; the rest are counted."""
 
 
 def is_keypoint_layout(data: Path) -> bool:
@@ -196,12 +194,7 @@ def main(args: argparse.Namespace) -> int:
     report = verify_keypoints(args.data)
     if report.labelled:
         sys.stdout.write(report.table() + "\n")
-    for line in report.problems[:MAX_LISTED]:
-        log.error("%s", line)
-    if len(report.problems) > MAX_LISTED:
-        log.error("... and %d more problems", len(report.problems) - MAX_LISTED)
-    if report.problems:
-        raise DatasetError(f"{args.data}: {len(report.problems)} problem(s), first: {report.problems[0]}")
+    raise_problems(args.data, report.problems, log)
     counts = ", ".join(f"{s} {n}" for s, n in report.annotations.items())
     sys.stdout.write(f"{args.data}: OK keypoints ({counts} annotations)\n")
     return 0

@@ -44,7 +44,7 @@ from pipeline.config import KeypointTrackerConfig
 from pipeline.frames import FrameMeta, Keypoint, PoseEstimate
 from pipeline.postprocess.tracking.motion import measurement_std
 from pipeline.postprocess.tracking.track import Track
-from pipeline.postprocess.tracking.tracker import COAST_SLACK_S, held_inside, inside
+from pipeline.postprocess.tracking.tracker import coasts_on, frame_clock, held_inside, within_coast
 
 log = logging.getLogger(__name__)
 
@@ -141,18 +141,14 @@ class KeypointTracker:
         """
         cfg = self.cfg
         src = self._sources.setdefault(meta.source_id, _SourceJoints())
-        t = meta.pts_s if meta.pts_s is not None else meta.capture_mono
-        if meta.still:
+        t, restart = frame_clock(meta, src.last_t, self.time_faults, "keypoint tracks", log)
+        if restart:
             src.tracks.clear()
-        elif src.last_t is not None and t <= src.last_t:
-            self._time_fault(meta, t, src)
         src.last_t = t
         if pose is not None and pose.names != src.names:
             src.tracks.clear()
             src.names = pose.names
-        src.tracks = {
-            k: tr for k, tr in src.tracks.items() if t - tr.last_observed_t <= cfg.max_coast_s + COAST_SLACK_S
-        }
+        src.tracks = {k: tr for k, tr in src.tracks.items() if within_coast(tr, t, cfg.max_coast_s)}
         for track in src.tracks.values():
             track.predict_to(t)
 
@@ -171,12 +167,8 @@ class KeypointTracker:
 
         kept: dict[int, Track] = {}
         for k, tr in src.tracks.items():
-            if tr.state == "predicted":
-                if tr.hits < cfg.min_hits_to_coast:
-                    continue
-                tr.coast(cfg.coast_damping_per_s, cfg.coast_max_speed_px_s)
-                if not inside(tr.position, size):
-                    continue
+            if tr.state == "predicted" and not coasts_on(tr, cfg, size):
+                continue
             kept[k] = tr
         src.tracks = kept
         out = []
@@ -212,18 +204,3 @@ class KeypointTracker:
                     )
                 )
         return tuple(out)
-
-    def _time_fault(self, meta: FrameMeta, t: float, src: _SourceJoints) -> None:
-        """A frame at or before the previous one's time: the source's joints end (as the part tracker's)."""
-        sid = meta.source_id
-        self.time_faults[sid] = self.time_faults.get(sid, 0) + 1
-        if self.time_faults[sid] == 1:
-            log.warning(
-                "%s: frame %d at %.6f s is not after the previous frame (%.6f s); its keypoint tracks "
-                "end (the tracker never predicts over a non-positive time step)",
-                sid,
-                meta.seq,
-                t,
-                src.last_t,
-            )
-        src.tracks.clear()

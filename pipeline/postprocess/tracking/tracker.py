@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from typing import Final
+from typing import Final, Protocol
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -139,18 +139,14 @@ class PartTracker:
             passed through unchanged.
         """
         src = self._sources.setdefault(meta.source_id, _SourceTracks())
-        t = meta.pts_s if meta.pts_s is not None else meta.capture_mono
-        if meta.still:
+        t, restart = frame_clock(meta, src.last_t, self.time_faults, "tracks", log)
+        if restart:
             src.tracks.clear()
-        elif src.last_t is not None and t <= src.last_t:
-            self._time_fault(meta, t, src)
         src.last_t = t
         # A track unobserved for longer than max_coast_s ends before association (a region after a
         # longer gap starts a new track). COAST_SLACK_S absorbs the float rounding of timestamps so
         # that a gap of exactly max_coast_s still coasts.
-        src.tracks = [
-            tr for tr in src.tracks if t - tr.last_observed_t <= self.cfg.max_coast_s + COAST_SLACK_S
-        ]
+        src.tracks = [tr for tr in src.tracks if within_coast(tr, t, self.cfg.max_coast_s)]
         for track in src.tracks:
             track.predict_to(t)
 
@@ -193,12 +189,10 @@ class PartTracker:
         size = (meta.width, meta.height)
         kept = []
         for tr in src.tracks:
-            if tr.state == "predicted":
-                if tr.hits < self.cfg.min_hits_to_coast:
-                    continue
-                tr.coast(self.cfg.coast_damping_per_s, self.cfg.coast_max_speed_px_s)
-                if not inside(tr.position, size) or clip_box(tr.predicted_box(), size) is None:
-                    continue
+            if tr.state == "predicted" and (
+                not coasts_on(tr, self.cfg, size) or clip_box(tr.predicted_box(), size) is None
+            ):
+                continue
             kept.append(tr)
         src.tracks = kept
         out = [_observed(p, assigned[i], size) if i in assigned else p for i, p in enumerate(parts)]
@@ -206,21 +200,63 @@ class PartTracker:
         out.extend(_predicted(tr, size) for tr in coasting)
         return tuple(out)
 
-    def _time_fault(self, meta: FrameMeta, t: float, src: _SourceTracks) -> None:
-        """A frame at or before the previous one's time: no prediction over ``dt <= 0``; the
-        source's tracks end (module docstring, step 1)."""
+
+class CoastRules(Protocol):
+    """The coasting options both trackers' configs have (:class:`~pipeline.config.TrackerConfig`,
+    :class:`~pipeline.config.KeypointTrackerConfig`)."""
+
+    @property
+    def max_coast_s(self) -> float: ...
+    @property
+    def min_hits_to_coast(self) -> int: ...
+    @property
+    def coast_damping_per_s(self) -> float: ...
+    @property
+    def coast_max_speed_px_s(self) -> float: ...
+
+
+def frame_clock(
+    meta: FrameMeta, last_t: float | None, time_faults: dict[str, int], tracks: str, logger: logging.Logger
+) -> tuple[float, bool]:
+    """(the frame's time ``t``, whether every track of its source must end first): ``t`` is ``pts_s``, else
+    ``capture_mono`` (seconds). The tracks end for a still, and for a time not after the source's previous
+    frame's ``last_t`` (module docstring, step 1): such a frame is counted in ``time_faults`` and warned
+    about once per source to ``logger`` (the tracker's; ``tracks``: what the warning says ends)."""
+    t = meta.pts_s if meta.pts_s is not None else meta.capture_mono
+    if meta.still:
+        return t, True
+    if last_t is not None and t <= last_t:
         sid = meta.source_id
-        self.time_faults[sid] = self.time_faults.get(sid, 0) + 1
-        if self.time_faults[sid] == 1:
-            log.warning(
-                "%s: frame %d at %.6f s is not after the previous frame (%.6f s); its tracks end "
+        time_faults[sid] = time_faults.get(sid, 0) + 1
+        if time_faults[sid] == 1:
+            logger.warning(
+                "%s: frame %d at %.6f s is not after the previous frame (%.6f s); its %s end "
                 "(the tracker never predicts over a non-positive time step)",
                 sid,
                 meta.seq,
                 t,
-                src.last_t,
+                last_t,
+                tracks,
             )
-        src.tracks.clear()
+        return t, True
+    return t, False
+
+
+def within_coast(track: Track, t: float, max_coast_s: float) -> bool:
+    """Whether ``track`` may live on at time ``t``: unobserved for at most ``max_coast_s`` (+
+    :data:`COAST_SLACK_S`, which absorbs the float rounding of timestamps so that a gap of exactly
+    ``max_coast_s`` still coasts)."""
+    return t - track.last_observed_t <= max_coast_s + COAST_SLACK_S
+
+
+def coasts_on(track: Track, rules: CoastRules, size: tuple[int, int]) -> bool:
+    """Coast an unobserved ``track`` one frame (:meth:`Track.coast`, damped and speed-capped); False, and
+    not moved, when it is too young to coast (observed in fewer than ``min_hits_to_coast`` frames), or
+    False when its new position has left the frame of ``size`` (width, height): the track ends."""
+    if track.hits < rules.min_hits_to_coast:
+        return False
+    track.coast(rules.coast_damping_per_s, rules.coast_max_speed_px_s)
+    return inside(track.position, size)
 
 
 def inside(xy: tuple[float, float], size: tuple[int, int]) -> bool:

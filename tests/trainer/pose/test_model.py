@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import urllib.error
-from pathlib import Path
-
 import pytest
 import torch
 
@@ -43,15 +40,8 @@ def test_names_and_bad_arch() -> None:
         build_pose_model("mnv3-small", 22, weights_backbone="coco")
 
 
-def test_weights_backbone_offline_is_one_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No network here: the download is replaced by the error urllib raises offline (a real one cannot be had)."""
-    import torchvision.models._api as api
-
-    def offline(*_: object, **__: object) -> None:
-        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
-
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    monkeypatch.setattr(api, "load_state_dict_from_url", offline)
+@pytest.mark.usefixtures("offline")
+def test_weights_backbone_offline_is_one_clear_error() -> None:
     with pytest.raises(
         ModelError, match=r"--weights-backbone imagenet: cannot download .*mobilenet_v3_small"
     ) as e:
