@@ -25,7 +25,10 @@ COMMANDS: Final[dict[str, tuple[str, str]]] = {
     "plot": ("pipeline.cli.plot", "plot per-part centroid trajectories (raw vs smoothed) from a JSONL file"),
     "config": ("pipeline.cli.config", "print the JSON Schema of the run config (config schema)"),
     "build-engine": ("pipeline.cli.build_engine", "build the TensorRT engine of a model ahead of time (GPU)"),
-    "synth": ("trainer.synth.cli", "generate synthetic infant data (YIBP dataset, keypoint dataset or video)"),
+    "synth": (
+        "trainer.synth.cli",
+        "generate synthetic infant data (YIBP dataset, keypoint dataset or video)",
+    ),
     "prepare": ("trainer.prepare", "convert a YIBP (masks) or NYCU/SyRIP keypoint dataset for training"),
     "verify": ("trainer.verify", "check a prepared dataset (segmentation masks or keypoints)"),
     "train": ("trainer.commands", "train a segmentation or (--task keypoints) keypoint model"),

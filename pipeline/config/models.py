@@ -379,7 +379,8 @@ class PrivacyConfig(_Section):
         margin_px: the head region is grown by this many pixels first.
         min_keypoint_score: facial keypoints (the pose model's facial points, its head point and
             ears) observed with at least this confidence also show the head: the region grows to
-            cover their box, and they count as a head found (``fail_closed``/``head``).
+            cover their box. They never count as a head found under ``fail_closed`` (only the head
+            class does); in ``head`` mode they are pixelated even without a head class.
         keypoint_pad: that box is first grown on every side by this fraction of its longer side
             (the points mark the face's inside, not its outline).
     """

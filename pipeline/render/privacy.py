@@ -12,9 +12,9 @@ With a pose model the face has a second witness: the *head points* of the frame'
 keypoint set's facial points, its head point and ears: :func:`is_head_point`) that are ``observed``
 with a confidence of at least ``privacy.min_keypoint_score``. The region pixelated is the union of
 the head class's cells and the box of those points (grown on every side by ``privacy.keypoint_pad``
-× its longer side, then by ``margin_px`` like the cells); at least :data:`MIN_HEAD_POINTS` of them
-count as a head found, as a confident head class does. Neither (no confident head class, too few
-head points): the whole image, as before.
+× its longer side, then by ``margin_px`` like the cells). The points only ever widen what is hidden:
+whether a head was found at all is the segmentation's call alone (:func:`decide`), so without a
+confident head class the whole image is hidden, with or without keypoints.
 
 Pure functions on RGB (H, W, 3) uint8 images. The mosaic grid is aligned to the frame origin
 (cell ``(i, j)`` covers rows ``i*block .. i*block+block-1``), so the blocks do not shimmer as the
@@ -45,8 +45,6 @@ FRAME_CELLS: Final = 32
 (cells never finer than ``privacy.block_px``): 60 px cells at 1920x1080, 16 px at 512x512."""
 
 
-MIN_HEAD_POINTS: Final = 2
-"""Confident head points that count as a head found (one point alone does not say where the face is)."""
 HEAD_POINT_NAMES: Final[frozenset[str]] = frozenset(
     {s.names[i] for s in KNOWN_SETS.values() for i in s.facial} | {"Head"}
 )
@@ -210,10 +208,11 @@ def decide(
 
     The confidence rule (``fail_closed``): the head class's pixels, as summarised in the record's
     ``classes`` entry of ``head``, must number at least ``cfg.min_head_area_px`` and have a mean
-    softmax probability of at least ``cfg.min_head_score``, or at least :data:`MIN_HEAD_POINTS` head
-    points must be observed with a confidence of at least ``cfg.min_keypoint_score``
-    (:func:`head_points`); then only the head region is pixelated, otherwise (no head, a small one,
-    an unsure model, no face points) the whole image is.
+    softmax probability of at least ``cfg.min_head_score``; then only the head region is pixelated
+    (grown to cover the confident facial keypoints, :func:`head_region`), otherwise (no head, a small
+    one, an unsure model) the whole image is. Keypoints never count as a head found: a pose model
+    trained on synthetic infants is confidently wrong on other images (an adult's photo gets "facial
+    points" beside the face), so they may only widen what is hidden, never let more out.
 
     Args:
         classes: the frame's class summaries (:attr:`Result.classes <pipeline.frames.Result>`).
@@ -236,7 +235,7 @@ def decide(
     if mode == "head":
         return "none" if head is None and points == 0 else "head"
     confident = head is not None and head.area_px >= cfg.min_head_area_px and head.score >= cfg.min_head_score
-    return "head" if confident or points >= MIN_HEAD_POINTS else "frame"
+    return "head" if confident else "frame"
 
 
 def _confident_head_point(kp: Keypoint, cfg: PrivacyConfig) -> bool:
