@@ -7,38 +7,40 @@ equal). Every model is validated when it is made: from YAML (:func:`load_config`
 :class:`~pipeline.errors.ConfigError` naming the file (or flag, or model), the dotted field and the
 value. ``infant-stream config schema`` prints the JSON Schema of :class:`Config`.
 
-:mod:`.models` holds the sections and the vocabularies, :mod:`.rules` the rules' messages,
+:mod:`.models` holds the sections, :mod:`.fields` the vocabularies and field types they are made of, :mod:`.rules` the rules' messages,
 :mod:`.load` the loading and changing.
 """
 
 from __future__ import annotations
 
+from pipeline.config.fields import (
+    BackendName,
+    DisplayMode,
+    Motion,
+    Policy,
+    Precision,
+    PrivacyApplied,
+    PrivacyMode,
+    SourceMode,
+    Transport,
+)
 from pipeline.config.load import as_dict, evolve, from_mapping, load_config, override
 from pipeline.config.models import (
     ZMQ_DEFAULT_ENDPOINT,
-    BackendName,
     Config,
     DisplayConfig,
-    DisplayMode,
     KeypointTrackerConfig,
     MetricsConfig,
     ModelConfig,
-    Motion,
     OutputConfig,
-    Policy,
     PoseConfig,
     PostprocessConfig,
-    Precision,
-    PrivacyApplied,
     PrivacyConfig,
-    PrivacyMode,
     QueueConfig,
     RecordConfig,
     RunConfig,
     SourceConfig,
-    SourceMode,
     TrackerConfig,
-    Transport,
     ZmqConfig,
 )
 from pipeline.config.rules import SOURCE_ID, key_label
