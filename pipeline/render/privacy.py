@@ -45,6 +45,9 @@ FRAME_CELLS: Final = 32
 (cells never finer than ``privacy.block_px``): 60 px cells at 1920x1080, 16 px at 512x512."""
 
 
+MIN_HEAD_POINTS: Final = 2
+"""Confident head points needed before their box means anything (one point says nothing of the face's
+extent: its box would be a few pixels)."""
 HEAD_POINT_NAMES: Final[frozenset[str]] = frozenset(
     {s.names[i] for s in KNOWN_SETS.values() for i in s.facial} | {"Head"}
 )
@@ -78,10 +81,11 @@ def head_points(keypoints: Sequence[Keypoint], cfg: PrivacyConfig) -> list[tuple
 def face_box(keypoints: Sequence[Keypoint], cfg: PrivacyConfig, hw: tuple[int, int]) -> Box | None:
     """The frame-pixel box (x0, y0, x1, y1 exclusive) the confident head points ask to hide: their
     bounding box grown on every side by ``cfg.keypoint_pad`` × its longer side (px), rounded out to
-    whole pixels and cut at the frame (``hw``: height, width); None without such points."""
-    pts = head_points(keypoints, cfg)
-    if not pts:
+    whole pixels and cut at the frame (``hw``: height, width); None with fewer than
+    :data:`MIN_HEAD_POINTS` such points."""
+    if len({(kp.id, kp.name) for kp in keypoints if head_points((kp,), cfg)}) < MIN_HEAD_POINTS:
         return None
+    pts = head_points(keypoints, cfg)
     xy = np.asarray(pts, np.float64)
     (x0, y0), (x1, y1) = xy.min(axis=0), xy.max(axis=0)
     pad = cfg.keypoint_pad * max(x1 - x0, y1 - y0)
@@ -231,15 +235,11 @@ def decide(
     if mode == "frame":
         return "frame"
     head = next((c for c in classes if c.class_id == HEAD and c.area_px > 0), None)
-    points = len({(kp.id, kp.name) for kp in keypoints if _confident_head_point(kp, cfg)})
+    points = len({(kp.id, kp.name) for kp in keypoints if head_points((kp,), cfg)})
     if mode == "head":
-        return "none" if head is None and points == 0 else "head"
+        return "none" if head is None and points < MIN_HEAD_POINTS else "head"
     confident = head is not None and head.area_px >= cfg.min_head_area_px and head.score >= cfg.min_head_score
     return "head" if confident else "frame"
-
-
-def _confident_head_point(kp: Keypoint, cfg: PrivacyConfig) -> bool:
-    return bool(head_points((kp,), cfg))
 
 
 def pixelate_frame(image_rgb: np.ndarray, block_px: int) -> np.ndarray:

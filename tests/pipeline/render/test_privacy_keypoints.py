@@ -113,7 +113,7 @@ def test_no_head_and_no_facial_points_hides_the_whole_image():
     ("keypoints", "fail_closed", "head"),
     [
         pytest.param((), "frame", "none", id="no-points"),
-        pytest.param(FACE[:1], "frame", "head", id="one-point"),
+        pytest.param(FACE[:1], "frame", "none", id="one-point"),
         pytest.param(FACE[:2], "frame", "head", id="two-points"),
         pytest.param(FACE, "frame", "head", id="face"),
         pytest.param(tuple(point(k.id, k.name, (k.x, k.y), 0.4) for k in FACE), "frame", "none", id="unsure"),
@@ -139,3 +139,10 @@ def test_decide_with_facial_points(keypoints, fail_closed, head):
     assert decide((TORSO,), CFG, "head", keypoints) == head
     assert decide((TORSO,), CFG, "frame", keypoints) == "frame"
     assert decide((TORSO,), CFG, "off", keypoints) == "none"
+
+
+def test_one_head_point_alone_gives_no_face_box():
+    """One point (with its smoothed twin) says nothing of the face's extent: no box, even in ``head``
+    mode; a second point makes one."""
+    assert face_box(FACE[:1], CFG, (200, 200)) is None
+    assert face_box(FACE[:2], CFG, (200, 200)) is not None
