@@ -38,8 +38,7 @@ def probabilities(heatmaps: np.ndarray, activation: Activation) -> np.ndarray:
         return _softmax(hm.reshape(n, k, h * w), axis=2).reshape(n, k, h, w)
     p = 1.0 / (1.0 + np.exp(-hm)) if activation == "sigmoid" else np.clip(hm, 0.0, None)
     s = p.reshape(n, k, -1).sum(axis=2)[..., None, None]
-    uniform = np.full_like(p, 1.0 / (h * w))
-    return np.where(s > _EPS, p / np.maximum(s, _EPS), uniform)
+    return np.where(s > _EPS, p / np.maximum(s, _EPS), 1.0 / (h * w))
 
 
 def heatmap_scores(heatmaps: np.ndarray, activation: Activation, sigma: float = 2.0) -> np.ndarray:
@@ -102,6 +101,10 @@ def decode_heatmaps(
     """(N, K, h, w) raw outputs → ((N, K, 2) float32 (x, y) heatmap px, (N, K) float32 scores 0..1)."""
     prob = probabilities(heatmaps, activation)
     xy = decode_wa(prob) if decoder == "wa" else decode_argmax(prob)
+    if activation == "softmax":  # the spatial softmax is computed once, for the points and the scores
+        n, k = prob.shape[:2]
+        peak = prob.reshape(n, k, -1).max(axis=2) * (2.0 * math.pi * sigma * sigma)
+        return xy, np.clip(peak, 0.0, 1.0).astype(np.float32)
     return xy, heatmap_scores(heatmaps, activation, sigma)
 
 

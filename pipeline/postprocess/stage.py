@@ -111,13 +111,13 @@ class Postprocessor:
         pose; without a pose, its tracks coast), or unsmoothed when ``tracker.keypoints`` is off."""
         pose: PoseEstimate | None = item.pose
         meta = item.frame.meta
+        if pose is None and self.keypoint_tracker is None:
+            return ()  # no pose model (or none yet): nothing to import, nothing to coast
         if not self.keypoint_cfg.enabled:
             from pipeline.postprocess.tracking.keypoints import raw_keypoints
 
             return raw_keypoints(meta, pose, self.keypoint_cfg.min_score)
         if self.keypoint_tracker is None:
-            if pose is None:
-                return ()
             from pipeline.postprocess.tracking.keypoints import KeypointTracker
 
             self.keypoint_tracker = KeypointTracker(self.keypoint_cfg)

@@ -235,8 +235,8 @@ def decide(
     if mode == "frame":
         return "frame"
     head = next((c for c in classes if c.class_id == HEAD and c.area_px > 0), None)
-    points = len({(kp.id, kp.name) for kp in keypoints if head_points((kp,), cfg)})
     if mode == "head":
+        points = len({(kp.id, kp.name) for kp in keypoints if head_points((kp,), cfg)})
         return "none" if head is None and points < MIN_HEAD_POINTS else "head"
     confident = head is not None and head.area_px >= cfg.min_head_area_px and head.score >= cfg.min_head_score
     return "head" if confident else "frame"

@@ -333,7 +333,8 @@ class Pipeline:
             prepared, inferred = self.q_prepared.lane(sid), self.q_inferred.lane(sid)
             segmented = self.q_segmented.lane(sid) if self.q_segmented is not None else None
             cap, pre = ch.capture.stats, ch.preprocess.stats
-            infer_out = segmented or inferred  # what inference has handed on
+            # what inference has handed on (a lane is falsy when empty: test for None, not truth)
+            infer_out = segmented if segmented is not None else inferred
             stages: tuple[StageCount, ...] = (
                 StageCount("capture", cap.processed, cap.busy_s, 0, 0),
                 StageCount("preprocess", pre.processed, pre.busy_s, len(ch.frames), ch.frames.dropped),
