@@ -177,3 +177,17 @@ def source_to_canvas(points: np.ndarray, box: Letterbox) -> np.ndarray:
     """Map points (N, 2) of (x, y) source-frame pixels to canvas pixels (N, 2) float64."""
     pts = np.asarray(points, dtype=np.float64)
     return np.stack((pts[:, 0] * box.scale_x + box.pad_x, pts[:, 1] * box.scale_y + box.pad_y), axis=1)
+
+
+def foreground_box(class_map: np.ndarray, grid: CellGrid) -> tuple[int, int, int, int] | None:
+    """Frame-pixel box (x0, y0, x1, y1 exclusive) of every non-background cell of ``class_map`` ((h, w)
+    class ids, 0 = background) blown up over the frame by ``grid``, or None (no foreground, or only
+    cells finer than the frame, none of which is shown). The overlay draws it; the pose stage crops it."""
+    fg = class_map > 0
+    rows, cols = np.flatnonzero(fg.any(axis=1)), np.flatnonzero(fg.any(axis=0))
+    if len(rows) == 0:
+        return None
+    r1, c1 = int(rows[-1]), int(cols[-1])
+    x0, y0 = int(grid.x_start[cols[0]]), int(grid.y_start[rows[0]])
+    x1, y1 = int(grid.x_start[c1] + grid.x_count[c1]), int(grid.y_start[r1] + grid.y_count[r1])
+    return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None

@@ -288,6 +288,17 @@ NOT_LABELLED: Final[int] = 0
 """COCO visibility flags: 2 labelled and visible, 1 labelled but hidden, 0 not labelled/outside."""
 
 
+def side_of(name: str) -> str:
+    """``R``/``L``/``""`` from a keypoint name alone (``*_R``, ``*_L``, ``right_*``, ``left_*``, ``r_*``,
+    ``l_*``, any case): how a set without stated sides (a third-party model) is coloured."""
+    low = name.lower()
+    if low.endswith("_r") or low.startswith(("right_", "r_")):
+        return "R"
+    if low.endswith("_l") or low.startswith(("left_", "l_")):
+        return "L"
+    return ""
+
+
 def keypoint_set_for(names: tuple[str, ...] | list[str]) -> KeypointSet | None:
     """The known set with exactly these names in this order, or None."""
     t = tuple(names)

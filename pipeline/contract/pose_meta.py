@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
-from pipeline.contract.keypoints import KeypointSet, keypoint_set_for
+from pipeline.contract.keypoints import KeypointSet, keypoint_set_for, side_of
 from pipeline.contract.model_meta import (
     KEY_ARCHITECTURE,
     KEY_INPUT_SIZE,
@@ -145,7 +145,9 @@ class PoseSpec:
         known = keypoint_set_for(tuple(names))
         try:
             skeleton = tuple((int(i), int(j)) for i, j in m.get("skeleton", known.skeleton if known else ()))
-            sides = tuple(str(s) for s in m.get("sides", known.sides if known else _guess_sides(names)))
+            sides = tuple(
+                str(s) for s in m.get("sides", known.sides if known else tuple(side_of(n) for n in names))
+            )
             facial = tuple(int(i) for i in m.get("facial", known.facial if known else ()))
             kset = KeypointSet(
                 name=known.name if known else "custom",
@@ -201,20 +203,6 @@ class PoseSpec:
             training_data=str(m.get("training_data", d.training_data)),
             metrics={str(k): float(v) for k, v in dict(metrics).items()} if isinstance(metrics, dict) else {},
         )
-
-
-def _guess_sides(names: list[str] | tuple[str, ...]) -> tuple[str, ...]:
-    """R/L from common spellings (``*_R``, ``*_L``, ``right_*``, ``left_*``, ``r_*``, ``l_*``), else ''."""
-    out = []
-    for n in names:
-        low = n.lower()
-        if low.endswith("_r") or low.startswith(("right_", "r_")):
-            out.append("R")
-        elif low.endswith("_l") or low.startswith(("left_", "l_")):
-            out.append("L")
-        else:
-            out.append("")
-    return tuple(out)
 
 
 def task_of(props: Mapping[str, str]) -> str:

@@ -26,8 +26,8 @@ from typing import Any, Final
 
 import numpy as np
 
-from pipeline.contract.crop import Box, crop_image, mask_box, pose_box, to_frame
-from pipeline.contract.geometry import CellGrid, Letterbox, cell_grid
+from pipeline.contract.crop import Box, crop_image, pose_box, to_frame
+from pipeline.contract.geometry import CellGrid, Letterbox, cell_grid, foreground_box
 from pipeline.contract.model_meta import ModelSpec
 from pipeline.frames import Inferred, PoseEstimate, Prepared
 from pipeline.infer.preprocess import Preprocessor, normalize
@@ -45,21 +45,6 @@ def _frozen(a: np.ndarray) -> np.ndarray:
 
 NO_SEGMENTATION: Final = (_frozen(np.zeros((1, 1), np.uint8)), _frozen(np.zeros((1, 1), np.float32)))
 """The maps of a frame without a segmentation model: one background cell over the whole frame."""
-
-
-def foreground_box(class_map: np.ndarray, grid: CellGrid) -> Box | None:
-    """The frame-pixel box (x0, y0, x1, y1), x1/y1 exclusive, of every non-background cell of
-    ``class_map`` ((h, w) uint8 class ids, 0 = background) blown up over the frame by ``grid``;
-    None when there is no foreground."""
-    cells = mask_box(class_map != 0)
-    if cells is None:
-        return None
-    c0, r0, c1, r1 = (int(v) for v in cells)
-    x0, x1 = int(grid.x_start[c0]), int(grid.x_start[c1 - 1] + grid.x_count[c1 - 1])
-    y0, y1 = int(grid.y_start[r0]), int(grid.y_start[r1 - 1] + grid.y_count[r1 - 1])
-    if x1 <= x0 or y1 <= y0:  # only cells finer than the frame, none of which is shown
-        return None
-    return (float(x0), float(y0), float(x1), float(y1))
 
 
 def letterbox_box(box: Letterbox) -> Box:
@@ -115,9 +100,10 @@ class PoseStage:
     def crop_box(self, item: Inferred, class_map: np.ndarray) -> Box | None:
         """The crop box of a frame (frame px): its foreground box padded to the model's aspect; None
         without foreground."""
-        body = foreground_box(class_map, self._grid(class_map.shape, item.letterbox))
-        if body is None:
+        cells = foreground_box(class_map, self._grid(class_map.shape, item.letterbox))
+        if cells is None:
             return None
+        body = (float(cells[0]), float(cells[1]), float(cells[2]), float(cells[3]))
         h, w = self.model.spec.input_hw
         return pose_box(body, self.model.spec.crop_padding, w / h)
 

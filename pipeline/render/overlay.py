@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from pipeline.config import PrivacyConfig, PrivacyMode
-from pipeline.contract.geometry import CellGrid
+from pipeline.contract.geometry import CellGrid, foreground_box
 from pipeline.frames import PartInstance, Result
 from pipeline.render.palette import RGB, class_colour, class_colours, class_name, dimmed
 from pipeline.render.privacy import decide, protect
@@ -46,18 +46,6 @@ class OverlayStyle:
 def line_scale(height: int, width: int) -> int:
     """Line thickness unit in pixels for a frame of this size (1 up to ~640x480, 2 at 720p/1080p)."""
     return max(1, round(min(height, width) / 480))
-
-
-def foreground_box(class_map: np.ndarray, grid: CellGrid) -> tuple[int, int, int, int] | None:
-    """Frame-pixel box (x0, y0, x1, y1 exclusive) of every non-background cell, or None."""
-    fg = class_map > 0
-    rows, cols = np.flatnonzero(fg.any(axis=1)), np.flatnonzero(fg.any(axis=0))
-    if len(rows) == 0:
-        return None
-    r1, c1 = int(rows[-1]), int(cols[-1])
-    x0, y0 = int(grid.x_start[cols[0]]), int(grid.y_start[rows[0]])
-    x1, y1 = int(grid.x_start[c1] + grid.x_count[c1]), int(grid.y_start[r1] + grid.y_count[r1])
-    return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
 
 
 class BlendScratch:

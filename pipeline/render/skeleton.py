@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from pipeline.contract.keypoints import KNOWN_SETS, KeypointSet
+from pipeline.contract.keypoints import KNOWN_SETS, KeypointSet, side_of
 from pipeline.frames import Keypoint
 from pipeline.render.palette import RGB, dimmed, side_colour
 
@@ -35,16 +35,6 @@ def keypoint_set_of(keypoints: Sequence[Keypoint]) -> KeypointSet | None:
         if all(0 <= kp.id < kset.num_keypoints and kset.names[kp.id] == kp.name for kp in keypoints):
             return kset
     return None
-
-
-def side_of_name(name: str) -> str:
-    """``R``/``L``/``""`` from a keypoint name alone (``Wrist_R``, ``right_wrist``, ``nose``)."""
-    low = name.lower()
-    if low.endswith("_r") or low.startswith("right_"):
-        return "R"
-    if low.endswith("_l") or low.startswith("left_"):
-        return "L"
-    return ""
 
 
 def edge_side(a: str, b: str) -> str:
@@ -83,7 +73,7 @@ def draw_skeleton(out: np.ndarray, keypoints: Sequence[Keypoint], scale: int) ->
     by_id = {kp.id: kp for kp in keypoints}
 
     def side(kp: Keypoint) -> str:
-        return kset.sides[kp.id] if kset is not None else side_of_name(kp.name)
+        return kset.sides[kp.id] if kset is not None else side_of(kp.name)
 
     for i, j in kset.skeleton if kset is not None else ():
         a, b = by_id.get(i), by_id.get(j)

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from pipeline.contract.crop import crop_image, mask_box, pose_box, to_crop, to_frame
-from pipeline.contract.geometry import cell_grid, compute_letterbox, letterbox_image
-from pipeline.pose.stage import foreground_box, letterbox_box
+from pipeline.contract.geometry import cell_grid, compute_letterbox, foreground_box, letterbox_image
+from pipeline.pose.stage import letterbox_box
 from tests.helpers.pose_models import blob
 
 

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from pipeline.config import PrivacyConfig
-from pipeline.contract.geometry import cell_grid
+from pipeline.contract.geometry import cell_grid, foreground_box
 from pipeline.frames import PartInstance, Result
 from pipeline.render.hud import banner_for, draw_hud, hud_lines
-from pipeline.render.overlay import OverlayRenderer, OverlayStyle, blend_classes, foreground_box
+from pipeline.render.overlay import OverlayRenderer, OverlayStyle, blend_classes
 from pipeline.render.palette import blended, class_colour, class_colours, dimmed
 from pipeline.render.privacy import protect
 from tests.helpers.media import make_result

@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 
 from pipeline.config import PrivacyConfig
-from pipeline.contract.keypoints import COCO17, NYCU22
+from pipeline.contract.keypoints import COCO17, NYCU22, side_of
 from pipeline.frames import Keypoint
 from pipeline.render.overlay import OverlayRenderer, OverlayStyle
 from pipeline.render.palette import SIDE_COLOURS, dimmed, side_colour
-from pipeline.render.skeleton import edge_side, keypoint_set_of, side_of_name
+from pipeline.render.skeleton import edge_side, keypoint_set_of
 from tests.helpers.media import make_result
 
 GREY = (100, 100, 100)
@@ -109,8 +109,8 @@ def test_keypoint_set_of(names, expected):
     ("name", "side"),
     [("Wrist_R", "R"), ("right_knee", "R"), ("Ankle_L", "L"), ("left_eye", "L"), ("nose", ""), ("Head", "")],
 )
-def test_side_of_name(name, side):
-    assert side_of_name(name) == side
+def test_side_of(name, side):
+    assert side_of(name) == side
 
 
 @pytest.mark.parametrize(
