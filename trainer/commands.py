@@ -61,9 +61,16 @@ def register_evaluate(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
     p.add_argument(
         "--face-occlusion", action="store_true", help="keypoints: mosaic the labelled faces before cropping"
     )
+    p.add_argument(
+        "--no-flip-test",
+        action="store_true",
+        help="keypoints: one pass per crop (default: also mirrored and averaged, as the pipeline runs)",
+    )
     p.set_defaults(
         func=runs_task(
-            EVALUATE_MODULES, "model", {"decoder": "--decoder", "face_occlusion": "--face-occlusion"}
+            EVALUATE_MODULES,
+            "model",
+            {"decoder": "--decoder", "face_occlusion": "--face-occlusion", "no_flip_test": "--no-flip-test"},
         )
     )
 

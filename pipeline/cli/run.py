@@ -99,6 +99,11 @@ FLAGS: dict[str, tuple[str, Any, str]] = {
     "--no-blur": ("privacy.mode", "off", "same as --privacy off: pixelate nothing (warns)"),
     "--gpu-preprocess": ("model.gpu_preprocess", True, "letterbox/normalise/arg-max on the GPU (torch CUDA)"),
     "--no-pose": ("pose.enabled", False, "no keypoint model (segmentation only)"),
+    "--no-flip-test": (
+        "pose.flip_test",
+        False,
+        "run the pose model once per crop (default: also mirrored, averaged; twice the cost)",
+    ),
     "--no-seg": (
         "model.path",
         "",

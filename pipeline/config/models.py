@@ -106,11 +106,14 @@ class PoseConfig(_Section):
             ``infant_stream.task`` = ``keypoints`` in its metadata, or a sidecar YAML beside it
             (``model.onnx`` → ``model.yaml``).
         threads: ONNX Runtime intra-op threads of the pose model; 0 = as ``model.threads``.
+        flip_test: also run every crop mirrored and average the two answers (``--no-flip-test``: off);
+            twice the pose model's cost, more accurate joints (docs/benchmarks.md, pipeline/pose/flip.py).
     """
 
     enabled: bool = True
     model: Text | None = None
     threads: Count = 0
+    flip_test: bool = True
 
     @field_validator("model")
     @classmethod

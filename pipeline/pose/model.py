@@ -46,6 +46,7 @@ from pipeline.infer.backends.ort_providers import (
     choose_providers,
 )
 from pipeline.pose.decode import decode_heatmaps, decode_simcc, heatmap_to_input
+from pipeline.pose.flip import flip_permutation, merge_heatmaps, merge_simcc, with_mirror
 
 log = logging.getLogger(__name__)
 
@@ -253,9 +254,11 @@ class PoseModel:
         spec: its contract; ``spec_from``: ``metadata`` or the sidecar's path.
         io: its tensors (:class:`ModelIO`).
         provider: the first execution provider of the session.
+        flip_test: every crop also runs mirrored and the two answers are averaged (:mod:`pipeline.pose.flip`;
+            twice the model cost per crop).
     """
 
-    def __init__(self, path: str | Path, options: OrtOptions | None = None) -> None:
+    def __init__(self, path: str | Path, options: OrtOptions | None = None, flip_test: bool = False) -> None:
         import onnxruntime as ort  # heavy: imported when a model is loaded
 
         self.path = Path(path)
@@ -277,6 +280,8 @@ class PoseModel:
         self.spec, self.spec_from = read_pose_spec(self.path, props)
         self.io = check_pose_io(self.session, self.spec, str(self.path))
         self.provider = self.session.get_providers()[0]
+        self.flip_test = flip_test
+        self._perm = flip_permutation(self.spec.keypoints)
         for _ in range(o.warmup_runs):
             self.run(np.zeros((1, 3, *self.spec.input_hw), np.float32))
         log.info(
@@ -289,6 +294,8 @@ class PoseModel:
             self.spec_from,
             self.provider,
         )
+        if flip_test:
+            log.info("%s: flip test on (each crop also runs mirrored)", self.path)
 
     @property
     def keypoint_names(self) -> tuple[str, ...]:
@@ -296,19 +303,39 @@ class PoseModel:
 
     def run(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Normalised crops (N, 3, H, W) float32 → ((N, K, 2) float32 (x, y) model-input px with pixel
-        centres at integers, (N, K) float32 scores 0..1). Runs at most ``io.max_batch`` crops per call.
+        centres at integers, (N, K) float32 scores 0..1). Runs at most ``io.max_batch`` crops per call;
+        with ``flip_test`` the crops and their mirror images go through together and are merged
+        before decoding.
 
         Raises:
             ModelError: an output's shape does not fit the spec (checked on every call: dynamic shapes).
         """
         xys, scores = [], []
-        step = self.io.max_batch
+        step = max(1, self.io.max_batch // 2) if self.flip_test else self.io.max_batch
         for start in range(0, len(batch), step):
-            raw = self.session.run(list(self.io.outputs), {self.io.input_name: batch[start : start + step]})
-            xy, score = self.decode([np.asarray(r) for r in raw])
+            chunk = batch[start : start + step]
+            raw = self._infer(with_mirror(chunk) if self.flip_test else chunk)
+            xy, score = self.decode(self._merge(raw) if self.flip_test else raw)
             xys.append(xy)
             scores.append(score)
         return np.concatenate(xys), np.concatenate(scores)
+
+    def _infer(self, batch: np.ndarray) -> list[np.ndarray]:
+        """Raw outputs (``io.outputs`` order) of ``batch``, in calls of at most ``io.max_batch`` crops."""
+        m = self.io.max_batch
+        parts = [
+            self.session.run(
+                list(self.io.outputs), {self.io.input_name: np.ascontiguousarray(batch[i : i + m])}
+            )
+            for i in range(0, len(batch), m)
+        ]
+        return [np.concatenate([np.asarray(p[j]) for p in parts]) for j in range(len(self.io.outputs))]
+
+    def _merge(self, raw: list[np.ndarray]) -> list[np.ndarray]:
+        """Raw outputs of a :func:`with_mirror` batch → the merged outputs of its plain half."""
+        if self.spec.output == "heatmap":
+            return [merge_heatmaps(raw[0], self._perm)]
+        return list(merge_simcc(raw[0], raw[1], self._perm, self.spec.simcc_split))
 
     def decode(self, raw: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Raw outputs (in ``io.outputs`` order) → (xy model-input px, scores), as :meth:`run`."""

@@ -108,7 +108,8 @@ def pose_model_path(cfg: Config, default: str | Path = DEFAULT_POSE_MODEL) -> Pa
 
 def load_pose_model(cfg: Config, default: str | Path = DEFAULT_POSE_MODEL) -> PoseModel | None:
     """The configured pose model, loaded (:func:`pose_model_path`), on ``model.providers`` (the TensorRT
-    EP is not used for it yet) with ``pose.threads`` intra-op threads (0: as ``model.threads``).
+    EP is not used for it yet) with ``pose.threads`` intra-op threads (0: as ``model.threads``) and
+    ``pose.flip_test``.
 
     Raises:
         ConfigError: no segmentation model (``model.path`` "") and no pose model: nothing to run.
@@ -127,7 +128,7 @@ def load_pose_model(cfg: Config, default: str | Path = DEFAULT_POSE_MODEL) -> Po
         intra_op_threads=cfg.pose.threads or cfg.model.threads,
         spin=cfg.model.spin,
     )
-    return PoseModel(path, options)
+    return PoseModel(path, options, flip_test=cfg.pose.flip_test)
 
 
 Maps = Callable[[Any, Letterbox], tuple[np.ndarray, np.ndarray]]

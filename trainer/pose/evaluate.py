@@ -4,7 +4,9 @@
 Protocol: every labelled infant is cropped from its GROUND-TRUTH body box (the annotation's ``bbox``) exactly
 as the streaming pipeline crops from the segmentation box (``pose_box(padding, aspect)`` → ``crop_image``,
 padding and input size from the model's metadata), so the score measures the keypoint model alone, not the
-box. Heatmaps are decoded by :func:`pipeline.pose.decode.decode_heatmaps` (the model's activation; decoder
+box. With the flip test (the pipeline's default, ``pose.flip_test``; ``--no-flip-test``: off) every crop
+also runs mirrored and the two raw outputs are merged (:mod:`pipeline.pose.flip`). Heatmaps are decoded
+by :func:`pipeline.pose.decode.decode_heatmaps` (the model's activation; decoder
 from the metadata or ``--decoder``), mapped to input pixels by ``heatmap_to_input`` and to image pixels by
 :func:`pipeline.contract.crop.to_frame`; metrics are :func:`trainer.pose.metrics.keypoint_report` in image
 pixels. Samples with a degenerate body box or no labelled point are skipped (counted in the log). COCO AP
@@ -31,6 +33,7 @@ from pipeline.errors import ConfigError
 from pipeline.files import write_whole
 from pipeline.infer.preprocess import normalize
 from pipeline.pose.decode import decode_heatmaps, heatmap_to_input
+from pipeline.pose.flip import flip_permutation, merge_heatmaps, with_mirror
 from trainer.logs import show_info_logs
 from trainer.pose.crops import eval_crop
 from trainer.pose.dataset import load_image, usable_samples
@@ -65,9 +68,12 @@ def predict_samples(
     batch_size: int = 16,
     face_occlusion: bool = False,
     progress: bool = True,
+    flip_test: bool = False,
 ) -> Predictions:
-    """Crop, run, decode and map back every sample (see the module docstring)."""
+    """Crop, run (with its mirror image when ``flip_test``), decode and map back every sample (see the
+    module docstring)."""
     spec = predictor.spec
+    perm = flip_permutation(spec.keypoints)
     dec: Decoder = decoder or spec.decoder
     k = spec.keypoints.num_keypoints
     points, scores = np.zeros((len(samples), k, 2), np.float32), np.zeros((len(samples), k), np.float32)
@@ -81,7 +87,12 @@ def predict_samples(
             )
             crops.append(normalize(crop, spec.mean, spec.std))
             boxes.append(box)
-        heat = predictor.heatmaps(np.stack(crops))
+        batch = np.stack(crops)
+        heat = (
+            merge_heatmaps(predictor.heatmaps(with_mirror(batch)), perm)
+            if flip_test
+            else predictor.heatmaps(batch)
+        )
         xy, sc = decode_heatmaps(heat, spec.activation, dec, spec.heatmap_sigma)
         xy = heatmap_to_input(xy, spec.heatmap_stride)
         for j, box in enumerate(boxes):
@@ -109,9 +120,10 @@ def evaluate_samples(
     batch_size: int = 16,
     face_occlusion: bool = False,
     progress: bool = True,
+    flip_test: bool = False,
 ) -> tuple[KeypointReport, Predictions]:
     """:func:`predict_samples` then :func:`trainer.pose.metrics.keypoint_report` (image px)."""
-    pred = predict_samples(predictor, samples, decoder, batch_size, face_occlusion, progress)
+    pred = predict_samples(predictor, samples, decoder, batch_size, face_occlusion, progress, flip_test)
     return keypoint_report(pred.points, pred.truth, predictor.spec.keypoints), pred
 
 
@@ -153,11 +165,14 @@ def main(args: argparse.Namespace) -> int:
     spec = predictor.spec
     decoder: Decoder = args.decoder or spec.decoder
     samples = load_samples(args.data, args.split, spec.keypoints.names)
-    report, pred = evaluate_samples(predictor, samples, decoder, args.batch_size, args.face_occlusion)
+    flip = not getattr(args, "no_flip_test", False)
+    report, pred = evaluate_samples(
+        predictor, samples, decoder, args.batch_size, args.face_occlusion, flip_test=flip
+    )
     coco: dict[str, float] = {}
     if spec.keypoints.name == "coco17" and spec.keypoints.sigmas:
         coco = coco_metrics(pred, spec.keypoints.sigmas)
-    face = ", faces mosaicked" if args.face_occlusion else ""
+    face = (", faces mosaicked" if args.face_occlusion else "") + (", flip test" if flip else "")
     lines = [
         f"{args.model} on {args.data} [{args.split}]: {report.frames} crops from the GT body box "
         f"(padding {spec.crop_padding:g}), {report.frames_scored} with a body size; decoder {decoder}{face}",
@@ -181,6 +196,7 @@ def main(args: argparse.Namespace) -> int:
                 "input_hw": list(spec.input_hw),
             },
             "face_occlusion": bool(args.face_occlusion),
+            "flip_test": flip,
             "metrics": report.to_dict(),
         }
         if coco:

@@ -57,7 +57,10 @@ def test_pose_section_defaults():
         ),
         ({"enabled": "yes"}, "cfg.yaml: pose.enabled: must be true or false, got 'yes'"),
         ({"threads": -1}, "cfg.yaml: pose.threads: must be >= 0, got -1"),
-        ({"smoothing": 1}, "cfg.yaml: pose.smoothing: unknown key (known: enabled, model, threads)"),
+        (
+            {"smoothing": 1},
+            "cfg.yaml: pose.smoothing: unknown key (known: enabled, model, threads, flip_test)",
+        ),
     ],
 )
 def test_bad_pose_section_is_one_line(section, needle):

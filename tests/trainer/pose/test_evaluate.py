@@ -104,7 +104,7 @@ def test_coco17_model_gets_coco_ap(
     monkeypatch.setattr(evaluate, "open_pose_predictor", lambda *_: OraclePredictor(spec, data, "test"))
     args = argparse.Namespace(
         model=Path("oracle.onnx"), data=data, split="test", decoder=None, face_occlusion=False,
-        batch_size=3, device="cpu", json=tmp_path / "out.json",
+        batch_size=3, device="cpu", json=tmp_path / "out.json", no_flip_test=True,
     )  # fmt: skip
     assert evaluate.main(args) == 0
     out = capsys.readouterr().out
