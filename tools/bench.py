@@ -7,9 +7,14 @@ segmentation alone and, with a pose model, for segmentation + pose.
             model also the pose stage (class/score maps + crop + pose model in a one-thread session +
             decoding) and the postprocess after it (the maps reused, the keypoint tracker added):
             ``limit with pose = cores / sum with pose``;
-1. bare     ONNX Runtime alone on frames preprocessed beforehand (all its threads; segmentation);
-2. naive    one thread: decode → preprocess → infer → [pose →] postprocess per frame (the seed app's loop);
-3. pipeline the threaded pipeline, lossless, on the same file (the pose stage on its own thread);
+1. bare     ONNX Runtime alone on frames preprocessed beforehand (one session with an intra-op thread
+            per core, as a plain ONNX Runtime app runs; segmentation);
+2. naive    one thread: decode → preprocess → infer → [pose →] postprocess per frame (the seed app's
+            loop, with the same all-cores sessions);
+3. pipeline the threaded pipeline, lossless, on the same file (the pose stage on its own thread), with
+            the inference and pose workers and intra-op threads ``infant-stream run`` chooses for this
+            machine (pipeline/runtime/threads.py; ``--workers``, ``--pose-workers``, ``--threads``
+            override them);
 4. live     the pipeline in ``latest`` mode fed by a source paced at ``--live-speed`` × the bare
             rate: capture→output latency p50/p99 (and p99 of the first vs last half: growth) and
             the drop rate; with a pose model once more with the pose stage, same source rate.
@@ -24,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -33,12 +37,13 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.config import Config, ModelConfig, PoseConfig
+from pipeline.config import Config, ModelConfig, PoseConfig, evolve
 from pipeline.errors import ConfigError
 from pipeline.infer.backends import Backend
 from pipeline.infer.preprocess import Preprocessor
 from pipeline.pose.model import PoseModel
-from pipeline.session.build import limit_opencv_threads, load_backend, load_pose_model
+from pipeline.runtime.threads import available_cores
+from pipeline.session.build import limit_opencv_threads, load_backend, load_pose_model, stage_workers
 from pipeline.sources.base import FrameStamper
 from pipeline.sources.file import FileSource
 from tools.bench_measure import (
@@ -72,6 +77,7 @@ class PoseBench:
         pose_wall_ms: median ``latency_ms.pose`` (wall, the pose thread's time per frame) in the
             lossless pipeline run.
         limit_fps: ``cores / sum(stage_cpu_ms)``, the compute limit with pose.
+        workers: (inference, pose) worker threads of the pipeline runs.
     """
 
     model: str
@@ -91,12 +97,14 @@ class PoseBench:
     live_p99_first_half_ms: float
     live_p99_second_half_ms: float
     live_drop_rate: float
+    workers: tuple[int, int] = (1, 1)
 
 
 @dataclass(frozen=True)
 class BenchResult:
     """Everything one bench run measured (rates in frames/s, times in ms); the top-level rates are
-    segmentation alone, ``pose`` the same measurements with the pose stage (None without a pose model)."""
+    segmentation alone, ``pose`` the same measurements with the pose stage (None without a pose model);
+    ``workers``: the inference workers and ``intra_threads`` the intra-op threads of the pipeline runs."""
 
     frames: int
     model: str
@@ -118,6 +126,8 @@ class BenchResult:
     live_p99_second_half_ms: float
     live_drop_rate: float
     pose: PoseBench | None = None
+    workers: int = 1
+    intra_threads: int = 0
 
 
 def _live_fields(r: Live) -> dict[str, Any]:
@@ -140,14 +150,17 @@ def _with_pose(
     cores: int,
     live_fps: float,
     live_count: int,
+    reference: tuple[Backend, PoseModel],
+    workers: tuple[int, int],
 ) -> PoseBench:
-    """The naive, pipeline and live measurements again with the pose stage, beside its ``costs``."""
+    """The naive, pipeline and live measurements again with the pose stage, beside its ``costs``
+    (naive with the ``reference`` all-cores sessions, the pipeline with ``workers``)."""
     assert costs.with_pose is not None
     n = len(images)
-    naive = naive_fps(source, n, backend, pose)
+    naive = naive_fps(source, n, *reference)
     sink = Collect()
-    pipe_s = run_pipeline(FileSource(source, "pipeline"), backend, sink, "lossless", n, pose)
-    paced = live(images, live_fps, live_count, backend, pose)
+    pipe_s = run_pipeline(FileSource(source, "pipeline"), backend, sink, "lossless", n, pose, workers)
+    paced = live(images, live_fps, live_count, backend, pose, workers)
     spec = pose.spec
     return PoseBench(
         model=str(pose.path),
@@ -161,6 +174,7 @@ def _with_pose(
         limit_fps=1000.0 * cores / sum(costs.with_pose.values()),
         naive_fps=naive,
         pipeline_fps=len(sink.latency_ms) / pipe_s,
+        workers=workers,
         **_live_fields(paced),
     )
 
@@ -173,12 +187,19 @@ def run_bench(
     live_speed: float,
     model: Path,
     pose: PoseModel | None = None,
+    reference: tuple[Backend, PoseModel | None] | None = None,
+    workers: tuple[int, int, int] = (1, 1, 1),
 ) -> BenchResult:
     """Run the measurements on the first ``frames`` frames of ``source``: segmentation alone, and with
-    the ``pose`` model's stage when one is given."""
+    the ``pose`` model's stage when one is given.
+
+    ``backend`` and ``pose`` are the pipeline's sessions; ``reference`` the bare/naive sessions (an
+    intra-op thread per core; default: the pipeline's); ``workers``: inference workers alone, inference
+    and pose workers with pose."""
+    ref_backend, ref_pose = reference or (backend, pose)
     images = decode_frames(source, frames)
     n = len(images)
-    cores = os.cpu_count() or 1
+    cores = available_cores()
     costs = stage_costs(source, model, images, pose.path if pose is not None else None)
     pre = Preprocessor(backend.spec)
     stamper = FrameStamper("bench")
@@ -186,21 +207,25 @@ def run_bench(
 
     t0 = time.perf_counter()
     for x in tensors:
-        backend.infer(x)
+        ref_backend.infer(x)
     bare_s = time.perf_counter() - t0
 
-    naive = naive_fps(source, n, backend)
+    naive = naive_fps(source, n, ref_backend)
     sink = Collect()
-    pipe_s = run_pipeline(FileSource(source, "pipeline"), backend, sink, "lossless", n)
+    seg_workers = (workers[0], 1)
+    pipe_s = run_pipeline(FileSource(source, "pipeline"), backend, sink, "lossless", n, None, seg_workers)
 
     bare_fps = n / bare_s
     live_fps = live_speed * bare_fps
     live_count = max(20, int(live_fps * live_seconds))
-    seg_live = live(images, live_fps, live_count, backend, None)
+    seg_live = live(images, live_fps, live_count, backend, None, seg_workers)
     h, w = images[0].shape[:2]
     with_pose = None
     if pose is not None and costs.with_pose is not None:
-        with_pose = _with_pose(source, images, backend, pose, costs, cores, live_fps, live_count)
+        refs = (ref_backend, ref_pose or pose)
+        with_pose = _with_pose(
+            source, images, backend, pose, costs, cores, live_fps, live_count, refs, (workers[1], workers[2])
+        )
     return BenchResult(
         frames=n,
         model=str(getattr(backend, "path", "?")),
@@ -216,6 +241,8 @@ def run_bench(
         limit_fps=1000.0 * cores / sum(costs.segmentation.values()),
         live_source_fps=live_fps,
         pose=with_pose,
+        workers=workers[0],
+        intra_threads=int(getattr(getattr(backend, "options", None), "intra_op_threads", 0)),
         **_live_fields(seg_live),
     )
 
@@ -245,7 +272,8 @@ def pose_table(r: BenchResult, p: PoseBench) -> list[str]:
     ]
     return [
         f"pose model {p.model} ({p.output}, {p.keypoints} keypoints, input {p.input_hw[0]}x{p.input_hw[1]}): "
-        f"infant found in {p.frames_with_pose}/{r.frames} frames",
+        f"infant found in {p.frames_with_pose}/{r.frames} frames; pipeline: {p.workers[0]} inference and "
+        f"{p.workers[1]} pose worker(s)",
         f"compute limit with pose {p.limit_fps:.1f} fps: {r.cores} cores / {sum(p.stage_cpu_ms.values()):.2f} "
         f"core-ms per frame ({_costs(p.stage_cpu_ms)}; keypoint tracker {p.keypoint_tracker_ms:.2f} "
         "of postprocess)",
@@ -280,7 +308,8 @@ def format_table(r: BenchResult) -> str:
     ]
     lines = [
         f"model {r.model} ({r.backend}, input {r.input_hw[0]}x{r.input_hw[1]}), "
-        f"frames {r.frame_hw[1]}x{r.frame_hw[0]}, {r.frames} frames",
+        f"frames {r.frame_hw[1]}x{r.frame_hw[0]}, {r.frames} frames; pipeline: {r.workers} inference "
+        f"worker(s) x {r.intra_threads} intra-op thread(s); bare and naive: one session, {r.cores} threads",
         f"{'measurement':<22}{'rate':>12}  {'ratio':<14}{'note'}",
     ]
     lines += [f"{a:<22}{b:>12}  {c:<14}{d}" for a, b, c, d in rows]
@@ -306,7 +335,14 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--no-pose", action="store_true", help="segmentation alone (no pose measurements)")
     p.add_argument("--frames", type=int, default=200, help="frames to measure (default 200)")
-    p.add_argument("--threads", type=int, default=0, help="inference threads (0 = all cores)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="intra-op threads per pipeline worker (0 = from the core count)",
+    )
+    p.add_argument("--workers", type=int, default=0, help="inference workers (0 = from the core count)")
+    p.add_argument("--pose-workers", type=int, default=0, help="pose workers (0 = from the core count)")
     p.add_argument("--providers", default="auto")
     p.add_argument("--live-seconds", type=float, default=10.0, help="length of the live measurement")
     p.add_argument("--live-speed", type=float, default=1.5, help="live source rate as a multiple of bare fps")
@@ -326,11 +362,21 @@ def main(args: argparse.Namespace) -> int:
     source = Path(args.source)
     FileSource(source, "bench").check()
     limit_opencv_threads()
+    if min(args.threads, args.workers, args.pose_workers) < 0:
+        raise ConfigError("--threads, --workers and --pose-workers: must be >= 0")
     cfg = Config(
-        model=ModelConfig(path=args.model, providers=args.providers, threads=args.threads),
-        pose=PoseConfig(enabled=not args.no_pose, model=args.pose_model),
+        model=ModelConfig(
+            path=args.model, providers=args.providers, threads=args.threads, workers=args.workers
+        ),
+        pose=PoseConfig(enabled=not args.no_pose, model=args.pose_model, workers=args.pose_workers),
     )
-    backend = load_backend(cfg)
+    backend, pose = load_backend(cfg), load_pose_model(cfg)
+    cores = available_cores()  # the reference: one session with an intra-op thread per core
+    ref_cfg = evolve(cfg, model=evolve(cfg.model, threads=cores), pose=evolve(cfg.pose, threads=cores))
+    reference = (load_backend(ref_cfg), load_pose_model(ref_cfg))
+    seg_only = evolve(cfg, pose=evolve(cfg.pose, enabled=False))
+    seg_workers, _ = stage_workers(seg_only, backend, None)
+    infer_workers, pose_workers = stage_workers(cfg, backend, pose)
     result = run_bench(
         source,
         backend,
@@ -338,7 +384,9 @@ def main(args: argparse.Namespace) -> int:
         args.live_seconds,
         args.live_speed,
         Path(args.model),
-        load_pose_model(cfg),
+        pose,
+        reference,
+        (seg_workers, infer_workers, pose_workers),
     )
     print(json.dumps(asdict(result)) if args.json else format_table(result))
     return 0

@@ -226,9 +226,10 @@ def run_pipeline(
     policy: Policy,
     max_frames: int | None,
     pose: PoseModel | None = None,
+    workers: tuple[int, int] = (1, 1),
 ) -> float:
     """Seconds the pipeline (with the pose stage on its own thread when ``pose`` is given) takes from
-    start to the last result."""
+    start to the last result; ``workers``: threads of the inference and pose stages."""
     p = Pipeline(
         source,
         Preprocessor(backend.spec),
@@ -238,6 +239,8 @@ def run_pipeline(
         policy=policy,
         max_frames=max_frames,
         pose=PoseStage(pose) if pose is not None else None,
+        infer_workers=workers[0],
+        pose_workers=workers[1],
     )
     t0 = time.perf_counter()
     p.start()
@@ -258,10 +261,17 @@ class Live:
     drop_rate: float
 
 
-def live(images: list[np.ndarray], fps: float, count: int, backend: Backend, pose: PoseModel | None) -> Live:
+def live(
+    images: list[np.ndarray],
+    fps: float,
+    count: int,
+    backend: Backend,
+    pose: PoseModel | None,
+    workers: tuple[int, int] = (1, 1),
+) -> Live:
     """``count`` frames cycled from ``images`` at ``fps`` through the pipeline (``latest`` queues)."""
     sink = Collect()
-    run_pipeline(PacedFrames(images, fps, count), backend, sink, "latest", None, pose)
+    run_pipeline(PacedFrames(images, fps, count), backend, sink, "latest", None, pose, workers)
     lat = sink.latency_ms
     half = len(lat) // 2
     return Live(

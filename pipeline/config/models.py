@@ -69,7 +69,10 @@ class ModelConfig(_Section):
         backend: ``onnxruntime`` (CPU, CUDA or TensorRT execution providers) or ``tensorrt``
             (the TensorRT Python API with a cached engine; GPU only).
         providers: ONNX Runtime providers, ``auto`` = TensorRT > CUDA > CPU.
-        threads: ONNX Runtime intra-op threads (0 = all cores).
+        threads: ONNX Runtime intra-op threads of each inference worker; 0 = from the core count
+            (pipeline/runtime/threads.py: 1 on 2 cores, up to cores / workers on bigger machines).
+        workers: inference threads, each running its own frames with the same session (frames in
+            flight, order kept); 0 = from the core count (2 on 2 cores, at most 4; 1 on a GPU).
         spin: let idle ONNX Runtime threads spin.
         precision: GPU engines: ``fp32``, ``fp16`` or ``int8`` (needs ``calibration``).
         engine_cache: folder for TensorRT engines (ORT's TensorRT EP and the ``tensorrt`` backend);
@@ -86,6 +89,7 @@ class ModelConfig(_Section):
     backend: BackendName = "onnxruntime"
     providers: Text = "auto"
     threads: Count = 0
+    workers: Count = 0
     spin: bool = False
     precision: Precision = "fp16"
     engine_cache: Text = ""
@@ -105,7 +109,9 @@ class PoseConfig(_Section):
             that file exists (else no pose stage, said in one info line). A keypoints model:
             ``infant_stream.task`` = ``keypoints`` in its metadata, or a sidecar YAML beside it
             (``model.onnx`` → ``model.yaml``).
-        threads: ONNX Runtime intra-op threads of the pose model; 0 = as ``model.threads``.
+        threads: ONNX Runtime intra-op threads of each pose worker; 0 = ``model.threads`` when that is
+            set, else from the core count (pipeline/runtime/threads.py).
+        workers: pose threads (crops in flight, order kept); 0 = from the core count.
         flip_test: also run every crop mirrored and average the two answers (``--no-flip-test``: off);
             twice the pose model's cost, more accurate joints (docs/benchmarks.md, pipeline/pose/flip.py).
     """
@@ -113,6 +119,7 @@ class PoseConfig(_Section):
     enabled: bool = True
     model: Text | None = None
     threads: Count = 0
+    workers: Count = 0
     flip_test: bool = True
 
     @field_validator("model")

@@ -23,6 +23,7 @@ from pipeline.frames import Frame, Inferred, Prepared, Result
 from pipeline.lifecycle import State
 from pipeline.runtime.counters import PipelineCounters, SourceCounters, StageCount, percentile
 from pipeline.runtime.lanes import LaneQueue, Router
+from pipeline.runtime.pool import PoolStage
 from pipeline.runtime.queues import StageQueue
 from pipeline.runtime.sink import GuardedSink, OutputFailures, Sink, Tap
 from pipeline.runtime.stage import BatchStage, RunContext, Stage, StageStats, StageThread
@@ -106,6 +107,22 @@ class _Chain:
     preprocess: Stage[Frame, Prepared]
 
 
+def _batch_stage(
+    name: str,
+    work: Callable[[list[Any]], Sequence[Any]],
+    inbox: LaneQueue[Any],
+    route: Router[Any],
+    ctx: RunContext,
+    max_batch: int,
+    max_wait_s: float,
+    workers: int,
+) -> BatchStage[Any, Any]:
+    """One thread (:class:`BatchStage`), or a :class:`PoolStage` of ``workers`` threads."""
+    if workers > 1:
+        return PoolStage(name, work, inbox, [route], ctx, max_batch, max_wait_s, workers)
+    return BatchStage(name, work, inbox, [route], ctx, max_batch, max_wait_s)
+
+
 def _policies(sources: Sequence[Source], policy: Policy | Mapping[str, Policy] | None) -> list[Policy]:
     if policy is None:
         return [queue_policy(s) for s in sources]
@@ -153,6 +170,9 @@ class Pipeline:
             forms batches, which keeps its latency bounded; with several live sources a batch
             holds up to one frame of each.
         batch_wait_s: longest wait, seconds, for a batch to fill once its first frame is there.
+        infer_workers, pose_workers: threads of the inference and pose stages; above 1 the stage is a
+            :class:`~pipeline.runtime.pool.PoolStage` (batches in flight together, results in the order
+            taken; ``infer`` / ``pose`` must then be callable from several threads at once).
 
     Attributes:
         inference: the inference thread; ``inference.stats.mean_batch`` is the mean batch size.
@@ -174,10 +194,13 @@ class Pipeline:
         max_batch: int = 1,
         batch_wait_s: float = 0.002,
         pose: BatchPose | None = None,
+        infer_workers: int = 1,
+        pose_workers: int = 1,
     ) -> None:
-        if max_batch < 1 or batch_wait_s < 0:
+        if max_batch < 1 or batch_wait_s < 0 or infer_workers < 1 or pose_workers < 1:
             raise ValueError(
-                f"pipeline: need max_batch >= 1, batch_wait_s >= 0; got {max_batch}, {batch_wait_s}"
+                "pipeline: need max_batch >= 1, batch_wait_s >= 0 and workers >= 1; got "
+                f"{max_batch}, {batch_wait_s}, {infer_workers}, {pose_workers}"
             )
         srcs: list[Source] = list(sources) if isinstance(sources, Sequence) else [sources]
         ids = [s.source_id for s in srcs]
@@ -238,10 +261,12 @@ class Pipeline:
         route: Router[Inferred] = Router(self.q_inferred, source_of)
         self.pose: BatchStage[Inferred, Inferred] | None = None
         if pose is not None and self.q_segmented is not None:
-            self.pose = BatchStage("pose", pose.batch, self.q_segmented, [route], c, max_batch, 0.0)
+            self.pose = _batch_stage(
+                "pose", pose.batch, self.q_segmented, route, c, max_batch, 0.0, pose_workers
+            )
             route = Router(self.q_segmented, source_of)
-        self.inference: BatchStage[Prepared, Inferred] = BatchStage(
-            "inference", infer.batch, self.q_prepared, [route], c, max_batch, batch_wait_s
+        self.inference: BatchStage[Prepared, Inferred] = _batch_stage(
+            "inference", infer.batch, self.q_prepared, route, c, max_batch, batch_wait_s, infer_workers
         )
         self.stages: list[StageThread[Any, Any]] = [
             *(ch.preprocess for ch in self.chains),

@@ -39,7 +39,7 @@ from pipeline.contract.model_meta import ModelSpec
 from pipeline.errors import ConfigError
 from pipeline.frames import Frame, Prepared
 from pipeline.infer.backends import Backend, create_backend
-from pipeline.infer.backends.ort_providers import OrtOptions
+from pipeline.infer.backends.ort_providers import CPU_EP, OrtOptions
 from pipeline.infer.inference import InferenceStage
 from pipeline.infer.preprocess import Preprocessor
 from pipeline.pose.model import PoseModel
@@ -52,6 +52,7 @@ from pipeline.render.overlay import OverlayRenderer, OverlayStyle
 from pipeline.render.privacy import protect
 from pipeline.runtime.pipeline import Pipeline
 from pipeline.runtime.sink import OutputFailures, Sink, Tap
+from pipeline.runtime.threads import ThreadPlan, available_cores, plan_threads
 from pipeline.session.engine_status import EngineBuildStatus
 from pipeline.sinks.csv import CsvSink
 from pipeline.sinks.images import ImageFileSink
@@ -79,11 +80,37 @@ def resolve_model_path(path: str) -> Path:
     return bundled if bundled.exists() else p
 
 
+def _models_per_frame(cfg: Config, default: str | Path = DEFAULT_POSE_MODEL) -> int:
+    """Models that run on every frame: segmentation (unless ``--no-seg``) and the pose model (when
+    it will load: enabled, and given or the shipped file there), at least 1."""
+    pose = cfg.pose.enabled and (cfg.pose.model is not None or resolve_model_path(str(default)).is_file())
+    return max(1, int(bool(cfg.model.path)) + int(pose))
+
+
+def segmentation_threads(cfg: Config, cores: int | None = None) -> ThreadPlan:
+    """Workers and intra-op threads of the segmentation model (:mod:`pipeline.runtime.threads`)."""
+    n = cores or available_cores()
+    return plan_threads(n, _models_per_frame(cfg), cfg.model.workers, cfg.model.threads)
+
+
+def pose_threads(
+    cfg: Config, cores: int | None = None, default: str | Path = DEFAULT_POSE_MODEL
+) -> ThreadPlan:
+    """Workers and intra-op threads of the pose model (``pose.threads`` 0: ``model.threads`` when set)."""
+    n = cores or available_cores()
+    return plan_threads(
+        n, _models_per_frame(cfg, default), cfg.pose.workers, cfg.pose.threads or cfg.model.threads
+    )
+
+
 def load_backend(cfg: Config, publisher: ZmqPublisher | None = None) -> Backend:
-    """Load the configured model with the configured backend; an engine build (TensorRT) is
-    announced on stderr and, with ``publisher``, as ``building_engine`` status records."""
+    """Load the configured model with the configured backend (intra-op threads from
+    :func:`segmentation_threads`); an engine build (TensorRT) is announced on stderr and, with
+    ``publisher``, as ``building_engine`` status records."""
     m = cfg.model
-    m = evolve(m, max_batch=wanted_batch(cfg))  # GPU engines: a batch profile 1..this
+    m = evolve(
+        m, max_batch=wanted_batch(cfg), threads=segmentation_threads(cfg).intra
+    )  # GPU: profile 1..max_batch
     announce = EngineBuildStatus([s.id for s in cfg.source_list], publisher)
     try:
         return create_backend(m, resolve_model_path(m.path), on_build=announce)
@@ -108,8 +135,7 @@ def pose_model_path(cfg: Config, default: str | Path = DEFAULT_POSE_MODEL) -> Pa
 
 def load_pose_model(cfg: Config, default: str | Path = DEFAULT_POSE_MODEL) -> PoseModel | None:
     """The configured pose model, loaded (:func:`pose_model_path`), on ``model.providers`` (the TensorRT
-    EP is not used for it yet) with ``pose.threads`` intra-op threads (0: as ``model.threads``) and
-    ``pose.flip_test``.
+    EP is not used for it yet) with the intra-op threads of :func:`pose_threads` and ``pose.flip_test``.
 
     Raises:
         ConfigError: no segmentation model (``model.path`` "") and no pose model: nothing to run.
@@ -125,7 +151,7 @@ def load_pose_model(cfg: Config, default: str | Path = DEFAULT_POSE_MODEL) -> Po
         return None
     options = OrtOptions(
         providers=cfg.model.providers,
-        intra_op_threads=cfg.pose.threads or cfg.model.threads,
+        intra_op_threads=pose_threads(cfg, default=default).intra,
         spin=cfg.model.spin,
     )
     return PoseModel(path, options, flip_test=cfg.pose.flip_test)
@@ -328,6 +354,19 @@ def queue_policies(cfg: Config, sources: Sequence[Source]) -> dict[str, Policy]:
     return {src.source_id: queue_policy(src, modes.get(src.source_id, cfg.source.mode)) for src in sources}
 
 
+def stage_workers(cfg: Config, backend: Backend | None, pose: PoseModel | None) -> tuple[int, int]:
+    """(inference workers, pose workers) of a pipeline over ``backend`` and ``pose``: the thread plans
+    (:func:`segmentation_threads`, :func:`pose_threads`), one worker for a model on a GPU unless
+    ``workers`` is configured. Without segmentation the pose model is the inference stage (its workers
+    run it; pose workers 1, unused); without a pose model pose workers are 1 (unused)."""
+    pose_workers = 1
+    if pose is not None:
+        pose_workers = cfg.pose.workers or (1 if pose.provider != CPU_EP else pose_threads(cfg).workers)
+    if backend is None:
+        return pose_workers, 1
+    return cfg.model.workers or (1 if backend.on_gpu else segmentation_threads(cfg).workers), pose_workers
+
+
 def build_pipeline(
     cfg: Config,
     sources: Sequence[Source],
@@ -343,6 +382,7 @@ def build_pipeline(
     here: :class:`~pipeline.session.session.Session` owns what a run opens."""
     pose_step: PoseStage | None = None
     infer: InferenceStage | PoseOnly
+    infer_workers, pose_workers = stage_workers(cfg, backend, pose)
     if backend is None:
         if pose is None:
             raise ConfigError('model.path is "" (--no-seg) and there is no pose model: nothing to run')
@@ -352,6 +392,7 @@ def build_pipeline(
         max_batch = batch_size(cfg, backend)
         preprocess, infer, postprocess = _stages(cfg, backend)
         pose_step = PoseStage(pose, postprocess.maps) if pose is not None else None
+    log.info("threads: inference %d worker(s), pose %d worker(s)", infer_workers, pose_workers if pose else 0)
     return Pipeline(
         sources=sources,
         preprocess=preprocess,
@@ -367,4 +408,6 @@ def build_pipeline(
         drain_s=cfg.queues.drain_s,
         max_batch=max_batch,
         batch_wait_s=cfg.model.batch_wait_ms / 1000.0,
+        infer_workers=infer_workers,
+        pose_workers=pose_workers,
     )

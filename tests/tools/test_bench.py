@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from pipeline.runtime.threads import available_cores, plan_threads
 from tests.helpers.media import write_h264
 from tests.helpers.pose_models import heatmap_model, infant_scene, pose_spec, simcc_model
 
@@ -23,8 +24,11 @@ KEYS = {
     "stage_cpu_ms",
     "limit_fps",
     "pose",
+    "workers",
+    "intra_threads",
 }
 POSE_KEYS = {
+    "workers",
     "model",
     "output",
     "keypoints",
@@ -113,6 +117,12 @@ def test_bench_json_with_pose(colour_model_path, tmp_path):
     assert p["live_frames"] == result["live_frames"]  # the same paced source
     assert 0 < p["live_p50_ms"] <= p["live_p99_ms"] and 0.0 <= p["live_drop_rate"] < 1.0
     assert p["live_p99_first_half_ms"] > 0 and p["live_p99_second_half_ms"] > 0
+    # the workers `infant-stream run` would choose here (pipeline/runtime/threads.py), two models per frame
+    plan = plan_threads(result["cores"], 2)
+    assert (
+        p["workers"] == [plan.workers, plan.workers]
+        and result["workers"] == plan_threads(result["cores"], 1).workers
+    )
 
 
 def test_bench_table_and_bad_args(colour_model_path, tmp_path):
@@ -133,7 +143,14 @@ def test_bench_table_with_pose(colour_model_path, tmp_path):
     proc = bench(video, colour_model_path, "--pose-model", str(pose), "--frames", "10", "--live-seconds", "1")
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
-    assert f"pose model {pose} (simcc, 2 keypoints, input 64x48): infant found in 10/10 frames" in lines
+    cores = available_cores()
+    assert any(
+        line.startswith(
+            f"pose model {pose} (simcc, 2 keypoints, input 64x48): infant found in 10/10 frames; "
+        )
+        for line in lines
+    )
+    assert f"bare and naive: one session, {cores} threads" in proc.stdout
     header = next(i for i, line in enumerate(lines) if "pose core-ms" in line)
     assert lines[header].split() == HEADER
     seg, both = lines[header + 1], lines[header + 2]

@@ -1,0 +1,70 @@
+"""The thread plan (pipeline/runtime/threads.py): workers and intra-op threads from the core count, the
+models that share the cores, and the configured overrides — on 1, 2, 16 and 64 cores. The ONNX Runtime
+threads of all models together never exceed the cores (the 16-core machine must not oversubscribe)."""
+
+import pytest
+
+from pipeline.config import Config, from_mapping
+from pipeline.runtime.threads import MAX_WORKERS, ThreadPlan, available_cores, plan_threads
+from pipeline.session.build import pose_threads, segmentation_threads
+
+
+@pytest.mark.parametrize(
+    ("cores", "models", "expect"),
+    [
+        (1, 1, ThreadPlan(1, 1)),
+        (1, 2, ThreadPlan(1, 1)),
+        (2, 1, ThreadPlan(2, 1)),  # the dev machine, segmentation alone: two frames in flight
+        (2, 2, ThreadPlan(1, 1)),  # ... with the pose model: one core each
+        (3, 2, ThreadPlan(1, 1)),
+        (4, 1, ThreadPlan(4, 1)),
+        (16, 1, ThreadPlan(4, 4)),
+        (16, 2, ThreadPlan(4, 2)),
+        (64, 2, ThreadPlan(4, 8)),
+    ],
+)
+def test_plan_from_cores(cores, models, expect):
+    plan = plan_threads(cores, models)
+    assert plan == expect
+    assert plan.workers <= MAX_WORKERS
+    assert models * plan.workers * plan.intra <= max(cores, models)  # never more ORT threads than cores
+
+
+@pytest.mark.parametrize("cores", range(1, 129))
+@pytest.mark.parametrize("models", [1, 2])
+def test_no_oversubscription_on_any_core_count(cores, models):
+    plan = plan_threads(cores, models)
+    assert plan.workers >= 1 and plan.intra >= 1
+    assert models * plan.workers * plan.intra <= max(cores, models)
+
+
+def test_configured_counts_win_and_gpu_gets_one_worker():
+    assert plan_threads(16, 1, workers=2) == ThreadPlan(2, 8)
+    assert plan_threads(16, 1, intra=3) == ThreadPlan(4, 3)
+    assert plan_threads(2, 1, workers=3, intra=2) == ThreadPlan(3, 2)
+    assert plan_threads(16, 1, gpu=True) == ThreadPlan(1, 16)
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="cores, models >= 1"):
+        plan_threads(0, 1)
+    with pytest.raises(ValueError, match="counts >= 0"):
+        plan_threads(2, 1, workers=-1)
+
+
+def test_available_cores_is_positive():
+    assert available_cores() >= 1
+
+
+def test_config_decides_the_models_that_share_the_cores(tmp_path):
+    pose = tmp_path / "pose.onnx"
+    pose.write_bytes(b"")  # only its presence counts here
+    with_pose = from_mapping(Config, {"pose": {"model": str(pose)}}, "cfg.yaml")
+    no_pose = from_mapping(Config, {"pose": {"enabled": False}}, "cfg.yaml")
+    pose_only = from_mapping(Config, {"model": {"path": ""}, "pose": {"model": str(pose)}}, "cfg.yaml")
+    assert segmentation_threads(with_pose, cores=16) == ThreadPlan(4, 2)
+    assert pose_threads(with_pose, cores=16) == ThreadPlan(4, 2)
+    assert segmentation_threads(no_pose, cores=16) == ThreadPlan(4, 4)
+    assert pose_threads(pose_only, cores=16) == ThreadPlan(4, 4)
+    threads = from_mapping(Config, {"model": {"threads": 3}, "pose": {"model": str(pose), "workers": 1}}, "c.yaml")
+    assert pose_threads(threads, cores=16) == ThreadPlan(1, 3)  # pose.threads 0 follows model.threads
