@@ -59,12 +59,12 @@ def estimates(model: PoseModel, tensors: Sequence[np.ndarray], boxes: Sequence[B
     (frame px) and map each crop's points back to frame pixels."""
     xy, score = model.run(np.stack(tensors))
     hw = model.spec.input_hw
-    names = model.keypoint_names
+    kset = model.spec.keypoints
     return [
         PoseEstimate(
             box=tuple(float(v) for v in b),  # type: ignore[arg-type]
             model=model.name,
-            names=names,
+            keypoints=kset,
             xy=_frozen(to_frame(xy[i], b, hw)),
             score=_frozen(np.ascontiguousarray(score[i], dtype=np.float32)),
         )

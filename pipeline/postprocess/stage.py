@@ -12,6 +12,7 @@ import numpy as np
 
 from pipeline.config import KeypointTrackerConfig, PrivacyConfig
 from pipeline.contract.geometry import CellGrid, Letterbox, cell_grid
+from pipeline.contract.keypoints import KeypointSet
 from pipeline.contract.model_meta import ModelSpec
 from pipeline.frames import Inferred, Keypoint, PoseEstimate, Result
 from pipeline.postprocess.parts import extract_parts, logits_to_maps
@@ -87,7 +88,7 @@ class Postprocessor:
         meta = item.frame.meta
         if self.tracker is not None:
             parts = self.tracker.update(meta, parts)
-        keypoints = self.joints(item)
+        keypoints, keypoint_set = self.joints(item)
         done = time.perf_counter()
         timings = replace(item.timings, postprocess_ms=(done - t0) * 1000.0)
         return sealed(
@@ -100,25 +101,29 @@ class Postprocessor:
                 image=item.frame.image,
                 class_map=class_map,
                 grid=grid,
-                privacy=decide(classes, self.privacy, keypoints=keypoints),
+                privacy=decide(classes, self.privacy, keypoints=keypoints, keypoint_set=keypoint_set),
                 pose=item.pose,
                 keypoints=keypoints,
+                keypoint_set=keypoint_set,
             )
         )
 
-    def joints(self, item: Inferred) -> tuple[Keypoint, ...]:
-        """The frame's keypoints: ``item.pose`` smoothed by the keypoint tracker (made at the first
-        pose; without a pose, its tracks coast), or unsmoothed when ``tracker.keypoints`` is off."""
+    def joints(self, item: Inferred) -> tuple[tuple[Keypoint, ...], KeypointSet | None]:
+        """The frame's keypoints and their set: ``item.pose`` smoothed by the keypoint tracker (made at
+        the first pose; without a pose, its tracks coast in the set of the source's last pose), or
+        unsmoothed when ``tracker.keypoints`` is off (the pose's set; None without a pose)."""
         pose: PoseEstimate | None = item.pose
         meta = item.frame.meta
         if pose is None and self.keypoint_tracker is None:
-            return ()  # no pose model (or none yet): nothing to import, nothing to coast
+            return (), None  # no pose model (or none yet): nothing to import, nothing to coast
         if not self.keypoint_cfg.enabled:
             from pipeline.postprocess.tracking.keypoints import raw_keypoints
 
-            return raw_keypoints(meta, pose, self.keypoint_cfg.min_score)
+            kset = None if pose is None else pose.keypoints
+            return raw_keypoints(meta, pose, self.keypoint_cfg.min_score), kset
         if self.keypoint_tracker is None:
             from pipeline.postprocess.tracking.keypoints import KeypointTracker
 
             self.keypoint_tracker = KeypointTracker(self.keypoint_cfg)
-        return self.keypoint_tracker.update(meta, pose)
+        keypoints = self.keypoint_tracker.update(meta, pose)
+        return keypoints, self.keypoint_tracker.keypoint_set(meta.source_id)
