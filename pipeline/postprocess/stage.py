@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pipeline.config import KeypointTrackerConfig, PrivacyConfig
-from pipeline.contract.geometry import CellGrid, Letterbox, cell_grid
+from pipeline.contract.geometry import CellGrids, Letterbox
 from pipeline.contract.keypoints import KeypointSet
 from pipeline.contract.model_meta import ModelSpec
 from pipeline.frames import Inferred, Keypoint, PoseEstimate, Result
@@ -63,15 +63,7 @@ class Postprocessor:
         self.keypoint_cfg = keypoints or KeypointTrackerConfig()
         self.keypoint_tracker: KeypointTracker | None = None
         self._last_seq: dict[str, int] = {}
-        self._grids: dict[tuple[int, int, int, int], CellGrid] = {}
-
-    def grid_for(self, map_hw: tuple[int, ...], box: Letterbox) -> CellGrid:
-        """The (cached) cell grid of a class map over its frame."""
-        key = (map_hw[0], map_hw[1], box.src_h, box.src_w)
-        grid = self._grids.get(key)
-        if grid is None:
-            grid = self._grids[key] = cell_grid((map_hw[0], map_hw[1]), (box.src_h, box.src_w))
-        return grid
+        self.grids = CellGrids()
 
     def dropped_before(self, source_id: str, seq: int) -> int:
         """Frames of ``source_id`` missing between the previous result and ``seq``."""
@@ -83,7 +75,7 @@ class Postprocessor:
         t0 = time.perf_counter()
         maps = item.maps if item.maps is not None else self.maps(item.logits, item.letterbox)
         class_map, score_map = maps
-        grid = self.grid_for(class_map.shape, item.letterbox)
+        grid = self.grids(class_map.shape, item.letterbox)
         parts, classes = extract_parts(class_map, score_map, self.spec.class_names, self.min_area_px, grid)
         meta = item.frame.meta
         if self.tracker is not None:

@@ -99,7 +99,9 @@ def test_result_and_record_carry_pose_and_keypoints():
         "uncertainty": [pytest.approx(4.0 / 0.9, abs=0.01)] * 2,
     }
     assert r.keypoint_set is NYCU22  # the pose's own set
+    first = r
     r = stage(inferred(1))
+    assert r.grid is first.grid  # one grid per map and frame size
     coasting = stage(inferred(2, with_pose=False))  # no pose this frame: the joints coast
     assert coasting.pose is None and coasting.record["pose"] is None
     assert coasting.keypoint_set is NYCU22  # the set of the source's last pose, kept while coasting
