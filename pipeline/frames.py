@@ -21,6 +21,7 @@ import numpy as np
 
 from pipeline.config import PrivacyApplied
 from pipeline.contract.geometry import CellGrid, Letterbox
+from pipeline.contract.keypoints import KeypointSet
 
 Tensor: TypeAlias = Any
 """A ``numpy.ndarray`` on the host or a ``torch.Tensor`` on the model's device (never imported here)."""
@@ -150,16 +151,22 @@ class PoseEstimate:
         box: (x0, y0, x1, y1) float frame px, x1/y1 exclusive: the crop the model saw (the padded
             segmentation foreground at the model's aspect; the letterboxed frame without segmentation).
         model: the pose model's name (its file stem).
-        names: keypoint names; index = keypoint id.
+        keypoints: the pose model's keypoint set (its ``spec.keypoints``: names, skeleton, sides,
+            facial ids, from its metadata or sidecar); index = keypoint id.
         xy: (K, 2) float32 (x, y) frame px, pixel centres at integers (may lie outside the frame).
         score: (K,) float32 decoder confidence, 0..1.
     """
 
     box: tuple[float, float, float, float]
     model: str
-    names: tuple[str, ...]
+    keypoints: KeypointSet
     xy: np.ndarray = field(repr=False)
     score: np.ndarray = field(repr=False)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Keypoint names; index = keypoint id."""
+        return self.keypoints.names
 
 
 @dataclass(frozen=True)
@@ -225,6 +232,10 @@ class Result:
         record_json: the record as compact UTF-8 JSON, the bytes every output writes or sends.
         pose: the pose model's raw answer (None without a pose model or without an infant).
         keypoints: the infant's smoothed joints (empty without a pose model).
+        keypoint_set: the set ``keypoints`` belong to (ids index it): the pose model's, kept while
+            the joints coast through frames without a pose; the overlay draws its skeleton and sides,
+            privacy takes its head points. None = not known (no pose model yet; readers then guess
+            from the names).
     """
 
     meta: FrameMeta
@@ -241,6 +252,7 @@ class Result:
     record_json: bytes = field(default=b"", repr=False, compare=False)
     pose: PoseEstimate | None = field(default=None, repr=False)
     keypoints: tuple[Keypoint, ...] = ()
+    keypoint_set: KeypointSet | None = field(default=None, repr=False)
 
     def full_class_map(self) -> np.ndarray:
         """(height, width) uint8 class ids in original-frame pixels."""

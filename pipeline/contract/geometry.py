@@ -157,6 +157,24 @@ def cell_grid(cells_hw: tuple[int, int], src_hw: tuple[int, int]) -> CellGrid:
     return CellGrid(x_start=xs, x_count=xc, y_start=ys, y_count=yc)
 
 
+class CellGrids:
+    """The cell grids of one stage's maps, made once per (map size, frame size): a stream's frames
+    share a size, so its maps share one :class:`CellGrid` (the pose stage and the postprocessor each
+    keep one of these). Not locked: use it from one thread. The grids are shared, never written."""
+
+    def __init__(self) -> None:
+        self._grids: dict[tuple[int, int, int, int], CellGrid] = {}
+
+    def __call__(self, map_hw: tuple[int, ...], box: Letterbox) -> CellGrid:
+        """The grid of a (h, w, ...) map (``map_hw``, e.g. a class map's ``shape``) over the frame of
+        ``box`` (its ``src_h``, ``src_w``)."""
+        key = (map_hw[0], map_hw[1], box.src_h, box.src_w)
+        grid = self._grids.get(key)
+        if grid is None:
+            grid = self._grids[key] = cell_grid((map_hw[0], map_hw[1]), (box.src_h, box.src_w))
+        return grid
+
+
 def unletterbox_map(canvas_map: np.ndarray, box: Letterbox) -> np.ndarray:
     """Map a per-pixel map (out_h, out_w) of the canvas back to the frame (src_h, src_w).
 

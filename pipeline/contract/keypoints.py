@@ -14,6 +14,7 @@ Skeleton edges are 0-based index pairs here; COCO JSON files store them 1-based
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Final
 
@@ -58,6 +59,13 @@ class KeypointSet:
     def index(self, name: str) -> int:
         """The id of keypoint ``name`` (ValueError when absent)."""
         return self.names.index(name)
+
+    @property
+    def head_ids(self) -> tuple[int, ...]:
+        """Ids of the points that mark the head, in order: the facial points and the head point(s), a
+        name with the word ``head`` (NYCU's ``Head``, a third-party ``head_top``). Head privacy hides
+        their box."""
+        return tuple(i for i, n in enumerate(self.names) if i in self.facial or "head" in name_words(n))
 
     @property
     def non_facial(self) -> tuple[int, ...]:
@@ -297,6 +305,28 @@ def side_of(name: str) -> str:
     if low.endswith("_l") or low.startswith(("left_", "l_")):
         return "L"
     return ""
+
+
+FACE_WORDS: Final[frozenset[str]] = frozenset(
+    {"face", "nose", "eye", "eyes", "ear", "ears", "lip", "lips", "mouth", "chin", "forehead"}
+)
+"""Words that make a keypoint facial by its name alone (``left_ear``, ``Mouth-Center``): how the facial
+ids of a set without stated ones (a third-party model) are found (:func:`facial_of`)."""
+
+
+def name_words(name: str) -> list[str]:
+    """The lower-case words of a keypoint name, split at ``_``, ``-``, spaces and dots."""
+    return re.split(r"[_\-\s.]+", name.lower())
+
+
+def is_facial_name(name: str) -> bool:
+    """Whether a name has a word of :data:`FACE_WORDS` (``Eye_L``, ``upper-lip``; not ``Head``)."""
+    return any(w in FACE_WORDS for w in name_words(name))
+
+
+def facial_of(names: tuple[str, ...] | list[str]) -> tuple[int, ...]:
+    """The ids of the facial names (:func:`is_facial_name`), in order."""
+    return tuple(i for i, n in enumerate(names) if is_facial_name(n))
 
 
 def keypoint_set_for(names: tuple[str, ...] | list[str]) -> KeypointSet | None:

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
-from pipeline.contract.keypoints import KeypointSet, keypoint_set_for, side_of
+from pipeline.contract.keypoints import KeypointSet, facial_of, keypoint_set_for, side_of
 from pipeline.contract.model_meta import (
     KEY_ARCHITECTURE,
     KEY_INPUT_SIZE,
@@ -128,8 +128,10 @@ class PoseSpec:
     def from_mapping(cls, m: Mapping[str, Any], where: str) -> PoseSpec:
         """Read a spec from plain keys (a sidecar YAML, or unprefixed metadata).
 
-        Required: ``keypoints`` (list of names). Everything else has the defaults above; ``skeleton``
-        and ``sides`` default to the known set's when the names match NYCU-22 or COCO-17.
+        Required: ``keypoints`` (list of names). Everything else has the defaults above; ``skeleton``,
+        ``sides`` and ``facial`` default to the known set's when the names match NYCU-22 or COCO-17,
+        otherwise to no edges, the sides the names say (:func:`~pipeline.contract.keypoints.side_of`)
+        and the ids of the facial names (:func:`~pipeline.contract.keypoints.facial_of`).
 
         Raises:
             ModelError: a field is malformed (names ``where`` and the field).
@@ -148,7 +150,7 @@ class PoseSpec:
             sides = tuple(
                 str(s) for s in m.get("sides", known.sides if known else tuple(side_of(n) for n in names))
             )
-            facial = tuple(int(i) for i in m.get("facial", known.facial if known else ()))
+            facial = tuple(int(i) for i in m.get("facial", known.facial if known else facial_of(names)))
             kset = KeypointSet(
                 name=known.name if known else "custom",
                 names=tuple(names),

@@ -27,7 +27,7 @@ from typing import Any, Final
 import numpy as np
 
 from pipeline.contract.crop import Box, crop_image, pose_box, to_frame
-from pipeline.contract.geometry import CellGrid, Letterbox, cell_grid, foreground_box
+from pipeline.contract.geometry import CellGrids, Letterbox, foreground_box
 from pipeline.contract.model_meta import ModelSpec
 from pipeline.frames import Inferred, PoseEstimate, Prepared
 from pipeline.infer.preprocess import Preprocessor, normalize
@@ -59,12 +59,12 @@ def estimates(model: PoseModel, tensors: Sequence[np.ndarray], boxes: Sequence[B
     (frame px) and map each crop's points back to frame pixels."""
     xy, score = model.run(np.stack(tensors))
     hw = model.spec.input_hw
-    names = model.keypoint_names
+    kset = model.spec.keypoints
     return [
         PoseEstimate(
             box=tuple(float(v) for v in b),  # type: ignore[arg-type]
             model=model.name,
-            names=names,
+            keypoints=kset,
             xy=_frozen(to_frame(xy[i], b, hw)),
             score=_frozen(np.ascontiguousarray(score[i], dtype=np.float32)),
         )
@@ -88,19 +88,12 @@ class PoseStage:
     def __init__(self, model: PoseModel, maps: Maps = logits_to_maps) -> None:
         self.model = model
         self.maps = maps
-        self._grids: dict[tuple[int, int, int, int], CellGrid] = {}
-
-    def _grid(self, map_hw: tuple[int, ...], box: Letterbox) -> CellGrid:
-        key = (map_hw[0], map_hw[1], box.src_h, box.src_w)
-        grid = self._grids.get(key)
-        if grid is None:
-            grid = self._grids[key] = cell_grid((map_hw[0], map_hw[1]), (box.src_h, box.src_w))
-        return grid
+        self.grids = CellGrids()
 
     def crop_box(self, item: Inferred, class_map: np.ndarray) -> Box | None:
         """The crop box of a frame (frame px): its foreground box padded to the model's aspect; None
         without foreground."""
-        cells = foreground_box(class_map, self._grid(class_map.shape, item.letterbox))
+        cells = foreground_box(class_map, self.grids(class_map.shape, item.letterbox))
         if cells is None:
             return None
         body = (float(cells[0]), float(cells[1]), float(cells[2]), float(cells[3]))

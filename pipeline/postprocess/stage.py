@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from pipeline.config import KeypointTrackerConfig, PrivacyConfig
-from pipeline.contract.geometry import CellGrid, Letterbox, cell_grid
+from pipeline.contract.geometry import CellGrids, Letterbox
+from pipeline.contract.keypoints import KeypointSet
 from pipeline.contract.model_meta import ModelSpec
 from pipeline.frames import Inferred, Keypoint, PoseEstimate, Result
 from pipeline.postprocess.parts import extract_parts, logits_to_maps
@@ -62,15 +63,7 @@ class Postprocessor:
         self.keypoint_cfg = keypoints or KeypointTrackerConfig()
         self.keypoint_tracker: KeypointTracker | None = None
         self._last_seq: dict[str, int] = {}
-        self._grids: dict[tuple[int, int, int, int], CellGrid] = {}
-
-    def grid_for(self, map_hw: tuple[int, ...], box: Letterbox) -> CellGrid:
-        """The (cached) cell grid of a class map over its frame."""
-        key = (map_hw[0], map_hw[1], box.src_h, box.src_w)
-        grid = self._grids.get(key)
-        if grid is None:
-            grid = self._grids[key] = cell_grid((map_hw[0], map_hw[1]), (box.src_h, box.src_w))
-        return grid
+        self.grids = CellGrids()
 
     def dropped_before(self, source_id: str, seq: int) -> int:
         """Frames of ``source_id`` missing between the previous result and ``seq``."""
@@ -82,12 +75,12 @@ class Postprocessor:
         t0 = time.perf_counter()
         maps = item.maps if item.maps is not None else self.maps(item.logits, item.letterbox)
         class_map, score_map = maps
-        grid = self.grid_for(class_map.shape, item.letterbox)
+        grid = self.grids(class_map.shape, item.letterbox)
         parts, classes = extract_parts(class_map, score_map, self.spec.class_names, self.min_area_px, grid)
         meta = item.frame.meta
         if self.tracker is not None:
             parts = self.tracker.update(meta, parts)
-        keypoints = self.joints(item)
+        keypoints, keypoint_set = self.joints(item)
         done = time.perf_counter()
         timings = replace(item.timings, postprocess_ms=(done - t0) * 1000.0)
         return sealed(
@@ -100,25 +93,29 @@ class Postprocessor:
                 image=item.frame.image,
                 class_map=class_map,
                 grid=grid,
-                privacy=decide(classes, self.privacy, keypoints=keypoints),
+                privacy=decide(classes, self.privacy, keypoints=keypoints, keypoint_set=keypoint_set),
                 pose=item.pose,
                 keypoints=keypoints,
+                keypoint_set=keypoint_set,
             )
         )
 
-    def joints(self, item: Inferred) -> tuple[Keypoint, ...]:
-        """The frame's keypoints: ``item.pose`` smoothed by the keypoint tracker (made at the first
-        pose; without a pose, its tracks coast), or unsmoothed when ``tracker.keypoints`` is off."""
+    def joints(self, item: Inferred) -> tuple[tuple[Keypoint, ...], KeypointSet | None]:
+        """The frame's keypoints and their set: ``item.pose`` smoothed by the keypoint tracker (made at
+        the first pose; without a pose, its tracks coast in the set of the source's last pose), or
+        unsmoothed when ``tracker.keypoints`` is off (the pose's set; None without a pose)."""
         pose: PoseEstimate | None = item.pose
         meta = item.frame.meta
         if pose is None and self.keypoint_tracker is None:
-            return ()  # no pose model (or none yet): nothing to import, nothing to coast
+            return (), None  # no pose model (or none yet): nothing to import, nothing to coast
         if not self.keypoint_cfg.enabled:
             from pipeline.postprocess.tracking.keypoints import raw_keypoints
 
-            return raw_keypoints(meta, pose, self.keypoint_cfg.min_score)
+            kset = None if pose is None else pose.keypoints
+            return raw_keypoints(meta, pose, self.keypoint_cfg.min_score), kset
         if self.keypoint_tracker is None:
             from pipeline.postprocess.tracking.keypoints import KeypointTracker
 
             self.keypoint_tracker = KeypointTracker(self.keypoint_cfg)
-        return self.keypoint_tracker.update(meta, pose)
+        keypoints = self.keypoint_tracker.update(meta, pose)
+        return keypoints, self.keypoint_tracker.keypoint_set(meta.source_id)

@@ -211,7 +211,7 @@ class OverlayRenderer:
             applied = (
                 None
                 if self.view is None
-                else decide(result.classes, self.privacy, self.view, result.keypoints)
+                else decide(result.classes, self.privacy, self.view, result.keypoints, result.keypoint_set)
             )
             out = protect(result, self.privacy, applied)
         if out is result.image:
@@ -226,7 +226,7 @@ class OverlayRenderer:
             for part in result.parts:
                 draw_part(out, part, style, scale)
         if style.keypoints:
-            draw_skeleton(out, result.keypoints, scale)
+            draw_skeleton(out, result.keypoints, scale, result.keypoint_set)
         return out
 
 

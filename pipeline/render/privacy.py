@@ -8,9 +8,11 @@ postprocessing (:class:`~pipeline.postprocess.stage.Postprocessor`), carried on
 first view got. ``fail_closed`` (the default) hides the whole image unless the model found a head it
 is sure of: if the head cannot be found, nothing of the frame leaves clear.
 
-With a pose model the face has a second witness: the *head points* of the frame's keypoints (the
-keypoint set's facial points, its head point and ears: :func:`is_head_point`) that are ``observed``
-with a confidence of at least ``privacy.min_keypoint_score``. The region pixelated is the union of
+With a pose model the face has a second witness: the *head points* of the frame's keypoints that are
+``observed`` with a confidence of at least ``privacy.min_keypoint_score``. Which points mark the head
+is the keypoint set's call (:attr:`Result.keypoint_set <pipeline.frames.Result>`, the pose model's
+own: its ``facial`` ids and its head point, :attr:`~pipeline.contract.keypoints.KeypointSet.head_ids`);
+only keypoints without a set fall back to their names (:func:`is_head_point`). The region pixelated is the union of
 the head class's cells and the box of those points (grown on every side by ``privacy.keypoint_pad``
 × its longer side, then by ``margin_px`` like the cells). The points only ever widen what is hidden:
 whether a head was found at all is the segmentation's call alone (:func:`decide`), so without a
@@ -26,7 +28,6 @@ frame pixels over that box only.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from typing import Final
 
@@ -35,7 +36,7 @@ import numpy as np
 
 from pipeline.config import PrivacyApplied, PrivacyConfig, PrivacyMode
 from pipeline.contract.classes import HEAD
-from pipeline.contract.keypoints import KNOWN_SETS
+from pipeline.contract.keypoints import FACE_WORDS, KNOWN_SETS, KeypointSet, name_words
 from pipeline.frames import ClassSummary, Keypoint, Result
 
 Box = tuple[int, int, int, int]
@@ -52,40 +53,68 @@ HEAD_POINT_NAMES: Final[frozenset[str]] = frozenset(
     {s.names[i] for s in KNOWN_SETS.values() for i in s.facial} | {"Head"}
 )
 """The known sets' facial points (NYCU eyes, nose, lips; COCO nose, eyes, ears) and NYCU's head."""
-HEAD_WORDS: Final[frozenset[str]] = frozenset(
-    {"head", "face", "nose", "eye", "eyes", "ear", "ears", "lip", "lips", "mouth", "chin", "forehead"}
-)
-"""Words that make a third-party model's keypoint a head point (``left_ear``, ``Mouth-Center``)."""
+HEAD_WORDS: Final[frozenset[str]] = FACE_WORDS | {"head"}
+"""Words that make a keypoint without a set a head point (``left_ear``, ``Mouth-Center``, ``head_top``)."""
 
 
 def is_head_point(name: str) -> bool:
-    """Whether keypoint ``name`` marks the head: a known set's facial point or head, or a name with a
-    word of :data:`HEAD_WORDS` (words split at ``_``, ``-``, spaces and dots, any case)."""
-    return name in HEAD_POINT_NAMES or any(w in HEAD_WORDS for w in re.split(r"[_\-\s.]+", name.lower()))
+    """Whether keypoint ``name`` marks the head by its name alone (keypoints without a set): a known
+    set's facial point or head, or a name with a word of :data:`HEAD_WORDS` (words split at ``_``,
+    ``-``, spaces and dots, any case)."""
+    return name in HEAD_POINT_NAMES or any(w in HEAD_WORDS for w in name_words(name))
 
 
-def head_points(keypoints: Sequence[Keypoint], cfg: PrivacyConfig) -> list[tuple[float, float]]:
-    """(x, y) px of the confident head points: :func:`is_head_point`, ``observed`` and ``score`` at
-    least ``cfg.min_keypoint_score``; each gives its measured and its smoothed position."""
+def confident_head_points(
+    keypoints: Sequence[Keypoint], cfg: PrivacyConfig, keypoint_set: KeypointSet | None = None
+) -> list[Keypoint]:
+    """The keypoints that mark the head (``keypoint_set``'s
+    :attr:`~pipeline.contract.keypoints.KeypointSet.head_ids` by id; without a set
+    :func:`is_head_point` by name), ``observed``, with ``score`` at least ``cfg.min_keypoint_score``."""
+    ids = None if keypoint_set is None else frozenset(keypoint_set.head_ids)
+    return [
+        kp
+        for kp in keypoints
+        if kp.state == "observed"
+        and kp.x is not None
+        and kp.y is not None
+        and kp.score >= cfg.min_keypoint_score
+        and (is_head_point(kp.name) if ids is None else kp.id in ids)
+    ]
+
+
+def head_points(
+    keypoints: Sequence[Keypoint], cfg: PrivacyConfig, keypoint_set: KeypointSet | None = None
+) -> list[tuple[float, float]]:
+    """(x, y) px of the :func:`confident_head_points`; each gives its measured and its smoothed
+    position."""
     out: list[tuple[float, float]] = []
-    for kp in keypoints:
-        if kp.state != "observed" or kp.x is None or kp.y is None or kp.score < cfg.min_keypoint_score:
-            continue
-        if is_head_point(kp.name):
-            out.append((kp.x, kp.y))
-            if kp.smoothed is not None:
-                out.append(kp.smoothed)
+    for kp in confident_head_points(keypoints, cfg, keypoint_set):
+        assert kp.x is not None and kp.y is not None
+        out.append((kp.x, kp.y))
+        if kp.smoothed is not None:
+            out.append(kp.smoothed)
     return out
 
 
-def face_box(keypoints: Sequence[Keypoint], cfg: PrivacyConfig, hw: tuple[int, int]) -> Box | None:
-    """The frame-pixel box (x0, y0, x1, y1 exclusive) the confident head points ask to hide: their
-    bounding box grown on every side by ``cfg.keypoint_pad`` × its longer side (px), rounded out to
-    whole pixels and cut at the frame (``hw``: height, width); None with fewer than
-    :data:`MIN_HEAD_POINTS` such points."""
-    if len({(kp.id, kp.name) for kp in keypoints if head_points((kp,), cfg)}) < MIN_HEAD_POINTS:
+def _head_point_count(
+    keypoints: Sequence[Keypoint], cfg: PrivacyConfig, keypoint_set: KeypointSet | None
+) -> int:
+    return len({(kp.id, kp.name) for kp in confident_head_points(keypoints, cfg, keypoint_set)})
+
+
+def face_box(
+    keypoints: Sequence[Keypoint],
+    cfg: PrivacyConfig,
+    hw: tuple[int, int],
+    keypoint_set: KeypointSet | None = None,
+) -> Box | None:
+    """The frame-pixel box (x0, y0, x1, y1 exclusive) the confident head points (of ``keypoint_set``,
+    :func:`confident_head_points`) ask to hide: their bounding box grown on every side by
+    ``cfg.keypoint_pad`` × its longer side (px), rounded out to whole pixels and cut at the frame
+    (``hw``: height, width); None with fewer than :data:`MIN_HEAD_POINTS` such points."""
+    if _head_point_count(keypoints, cfg, keypoint_set) < MIN_HEAD_POINTS:
         return None
-    pts = head_points(keypoints, cfg)
+    pts = head_points(keypoints, cfg, keypoint_set)
     xy = np.asarray(pts, np.float64)
     (x0, y0), (x1, y1) = xy.min(axis=0), xy.max(axis=0)
     pad = cfg.keypoint_pad * max(x1 - x0, y1 - y0)
@@ -163,14 +192,15 @@ def head_region(
 
     This is the one definition of the region ``head`` pixelates: every cell of the head class (from
     the model-resolution map), and with ``cfg`` also the :func:`face_box` of the result's confident
-    head points (their box joins the region whole).
+    head points (of its ``keypoint_set``; their box joins the region whole).
 
     Returns:
         ((x0, y0, x1, y1), mask (y1-y0, x1-x0) bool), or None when neither shows a head.
         Only the box is blown up to frame pixels (exactly as :meth:`Result.full_class_map`).
     """
     cells = _class_region(result, class_id)
-    face = None if cfg is None else face_box(result.keypoints, cfg, result.image.shape[:2])
+    hw = result.image.shape[:2]
+    face = None if cfg is None else face_box(result.keypoints, cfg, hw, result.keypoint_set)
     if face is None:
         return cells
     if cells is None:
@@ -207,6 +237,7 @@ def decide(
     cfg: PrivacyConfig,
     mode: PrivacyMode | None = None,
     keypoints: Sequence[Keypoint] = (),
+    keypoint_set: KeypointSet | None = None,
 ) -> PrivacyApplied:
     """The privacy decision of one frame: what every image of it that leaves the process gets.
 
@@ -223,6 +254,8 @@ def decide(
         cfg: the thresholds, and the mode unless ``mode`` is given.
         mode: decide under this mode instead of ``cfg.mode`` (the window's ``b`` key).
         keypoints: the frame's keypoints (:attr:`Result.keypoints <pipeline.frames.Result>`).
+        keypoint_set: their set (:attr:`Result.keypoint_set <pipeline.frames.Result>`): which of
+            them mark the head (:func:`confident_head_points`).
 
     Returns:
         ``head`` (the head region; ``head`` mode with a head in view, or ``fail_closed`` with a
@@ -236,7 +269,7 @@ def decide(
         return "frame"
     head = next((c for c in classes if c.class_id == HEAD and c.area_px > 0), None)
     if mode == "head":
-        points = len({(kp.id, kp.name) for kp in keypoints if head_points((kp,), cfg)})
+        points = _head_point_count(keypoints, cfg, keypoint_set)
         return "none" if head is None and points < MIN_HEAD_POINTS else "head"
     confident = head is not None and head.area_px >= cfg.min_head_area_px and head.score >= cfg.min_head_score
     return "head" if confident else "frame"

@@ -1,9 +1,11 @@
 """The infant's skeleton on the overlay: joints and the keypoint set's edges, coloured by side.
 
-Which set: the known set (:data:`pipeline.contract.keypoints.KNOWN_SETS`) whose name at each
-keypoint's ``id`` is that keypoint's name gives the edges and the sides; keypoints of an unknown
-set are drawn as joints only, their side read from the name (``_R``/``_L`` suffix, ``right_``/
-``left_`` prefix, else midline).
+Which set: the frame's own (:attr:`Result.keypoint_set <pipeline.frames.Result>`, the pose model's,
+a third-party model's sidecar skeleton and sides included) gives the edges and the sides. Only
+keypoints without one are matched by name: the known set
+(:data:`pipeline.contract.keypoints.KNOWN_SETS`) whose name at each keypoint's ``id`` is that
+keypoint's name (:func:`keypoint_set_of`); keypoints of no known set are drawn as joints only, their
+side read from the name (``_R``/``_L`` suffix, ``right_``/``left_`` prefix, else midline).
 
 Colours (:func:`pipeline.render.palette.side_colour`): a joint has its side's colour; an edge the
 colour of its side when both ends share it or one is midline, the midline colour when it joins right
@@ -59,21 +61,27 @@ def _fixed(xy: tuple[float, float]) -> tuple[int, int]:
     return round(xy[0] * one), round(xy[1] * one)
 
 
-def draw_skeleton(out: np.ndarray, keypoints: Sequence[Keypoint], scale: int) -> None:
+def draw_skeleton(
+    out: np.ndarray, keypoints: Sequence[Keypoint], scale: int, keypoint_set: KeypointSet | None = None
+) -> None:
     """Draw the edges, then the joints, of ``keypoints`` on ``out`` in place.
 
     Args:
         out: (H, W, 3) uint8 RGB, written.
         keypoints: the frame's joints (:attr:`pipeline.frames.Result.keypoints`).
         scale: line thickness unit, px (:func:`pipeline.render.overlay.line_scale`).
+        keypoint_set: their set (:attr:`pipeline.frames.Result.keypoint_set`): edges and sides;
+            None = the known set matched by name (:func:`keypoint_set_of`), if any.
     """
     if not keypoints:
         return
-    kset = keypoint_set_of(keypoints)
+    kset = keypoint_set if keypoint_set is not None else keypoint_set_of(keypoints)
     by_id = {kp.id: kp for kp in keypoints}
 
     def side(kp: Keypoint) -> str:
-        return kset.sides[kp.id] if kset is not None else side_of(kp.name)
+        if kset is not None and 0 <= kp.id < kset.num_keypoints:
+            return kset.sides[kp.id]
+        return side_of(kp.name)
 
     for i, j in kset.skeleton if kset is not None else ():
         a, b = by_id.get(i), by_id.get(j)

@@ -92,6 +92,37 @@ def _spread(names: Sequence[str], value: Sequence[Any] | None) -> dict[str, Any]
     return dict(zip(names, value, strict=True))
 
 
+def _rows(
+    record: Mapping[str, Any],
+    key: str,
+    frame: Mapping[str, Any],
+    columns: tuple[str, ...],
+    pairs: Sequence[tuple[tuple[str, ...], str]],
+) -> list[dict[str, Any]]:
+    """One row per object of ``record[key]`` (a list of objects), keys in ``columns`` order: ``frame``'s
+    values, each ``pairs`` entry's [x, y, ...] spread over its columns, the object's value of every
+    other column (``None`` where missing), then :data:`IMAGE_COLUMN` when the record names an image.
+
+    Raises:
+        TypeError, ValueError: ``record[key]`` is not a list of objects, or a pair is malformed.
+    """
+    items = record[key]
+    if not isinstance(items, list | tuple):
+        raise TypeError(f"{key}: expected a list, got {type(items).__name__}")
+    rows = []
+    for item in items:
+        if not isinstance(item, Mapping):
+            raise TypeError(f"{key}: expected objects, got {type(item).__name__}")
+        values = dict(frame)
+        for names, field in pairs:
+            values.update(_spread(names, item.get(field)))
+        row = {c: values[c] if c in values else item.get(c) for c in columns}
+        if IMAGE_COLUMN in record:
+            row[IMAGE_COLUMN] = record[IMAGE_COLUMN]
+        rows.append(row)
+    return rows
+
+
 def record_rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The rows (column → value, ``None`` for missing) of one schema-1 record, in ``parts`` order:
     :data:`COLUMNS`, and :data:`IMAGE_COLUMN` when the record names an image file.
@@ -100,22 +131,7 @@ def record_rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:
         KeyError, TypeError, ValueError: the record is not a schema-1 parts record.
     """
     frame = {k: record[k] for k in _FRAME}
-    parts = record["parts"]
-    if not isinstance(parts, list | tuple):
-        raise TypeError(f"parts: expected a list, got {type(parts).__name__}")
-    rows = []
-    for part in parts:
-        if not isinstance(part, Mapping):
-            raise TypeError(f"parts: expected objects, got {type(part).__name__}")
-        row = {**frame, **{k: part.get(k) for k in ("class_id", "name", "instance", "track_id", "state")}}
-        for names, key in _PAIRS:
-            row.update(_spread(names, part.get(key)))
-        row["area_px"] = part.get("area_px")
-        row["score"] = part.get("score")
-        if IMAGE_COLUMN in record:
-            row[IMAGE_COLUMN] = record[IMAGE_COLUMN]
-        rows.append(row)
-    return rows
+    return _rows(record, "parts", frame, COLUMNS, _PAIRS)
 
 
 def keypoints_path(path: str | Path) -> Path:
@@ -132,25 +148,12 @@ def keypoint_rows(record: Mapping[str, Any]) -> list[dict[str, Any]]:
     Raises:
         KeyError, TypeError, ValueError: the record's ``keypoints`` are not schema-1 keypoints.
     """
-    keypoints = record.get("keypoints")
-    if keypoints is None:
+    if record.get("keypoints") is None:
         return []
-    if not isinstance(keypoints, list | tuple):
-        raise TypeError(f"keypoints: expected a list, got {type(keypoints).__name__}")
     pose = record.get("pose")
     frame = {k: record[k] for k in _FRAME}
     frame["model"] = pose.get("model") if isinstance(pose, Mapping) else None
-    rows = []
-    for kp in keypoints:
-        if not isinstance(kp, Mapping):
-            raise TypeError(f"keypoints: expected objects, got {type(kp).__name__}")
-        row = {**frame, **{k: kp.get(k) for k in ("id", "name", "state", "x", "y", "score")}}
-        for names, key in _FILTER_PAIRS:
-            row.update(_spread(names, kp.get(key)))
-        if IMAGE_COLUMN in record:
-            row[IMAGE_COLUMN] = record[IMAGE_COLUMN]
-        rows.append(row)
-    return rows
+    return _rows(record, "keypoints", frame, KEYPOINT_COLUMNS, _FILTER_PAIRS)
 
 
 class _Table:

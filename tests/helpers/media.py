@@ -22,6 +22,7 @@ from onnx import TensorProto, helper
 
 from pipeline.config import PrivacyApplied
 from pipeline.contract.geometry import cell_grid
+from pipeline.contract.keypoints import KeypointSet
 from pipeline.contract.model_meta import ModelSpec
 from pipeline.frames import Frame, FrameMeta, Keypoint, PartInstance, PoseEstimate, Result, Timings
 from pipeline.infer.inference import InferenceStage
@@ -366,10 +367,12 @@ def make_result(
     privacy: PrivacyApplied = "frame",
     pose: PoseEstimate | None = None,
     keypoints: tuple[Keypoint, ...] | list[Keypoint] = (),
+    keypoint_set: KeypointSet | None = None,
 ) -> Result:
     """A :class:`Result` for sink/overlay tests: ``image`` RGB, ``class_map`` over it (default 1x1 zeros),
     ``privacy`` the decision its outgoing images get (default ``frame``, as an undecided result),
-    ``pose`` and ``keypoints`` the pose model's answer and the smoothed joints (default none)."""
+    ``pose`` and ``keypoints`` the pose model's answer and the smoothed joints (default none),
+    ``keypoint_set`` their set (default None: unknown, readers go by the names)."""
     h, w = image.shape[:2]
     cm = np.zeros((1, 1), np.uint8) if class_map is None else class_map
     return sealed(
@@ -385,6 +388,7 @@ def make_result(
             privacy=privacy,
             pose=pose,
             keypoints=tuple(keypoints),
+            keypoint_set=keypoint_set,
         ),
         publish_mono=mono,
     )

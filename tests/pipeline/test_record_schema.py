@@ -19,7 +19,7 @@ from tests.helpers.schema import SCHEMA_FILE, record_errors, validate_record
 POSE = PoseEstimate(
     (10.123, -4.0, 90.5, 70.0),
     "vitpose-s",
-    COCO17.names,
+    COCO17,
     np.zeros((17, 2), np.float32),
     np.zeros(17, np.float32),
 )

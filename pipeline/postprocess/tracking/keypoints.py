@@ -11,8 +11,10 @@ at time ``t`` (``pts_s``, else ``capture_mono``; seconds):
 
 1. A still (``meta.still``) ends every track of its source; a time not after the previous frame's
    ends them too (counted in :attr:`KeypointTracker.time_faults`, warned once per source), as in
-   :class:`~pipeline.postprocess.tracking.tracker.PartTracker`. A pose model whose keypoint names
-   differ from the previous frame's (another model) ends them as well.
+   :class:`~pipeline.postprocess.tracking.tracker.PartTracker`. A pose whose keypoint set differs
+   from the previous pose's (another model) ends them as well. The set of a source's last pose is
+   remembered (:meth:`KeypointTracker.keypoint_set`): the joints coasting through frames without a
+   pose still belong to it.
 2. A track unobserved for longer than ``max_coast_s`` ends; the others are predicted to ``t``.
 3. Keypoint ``k`` is *measured* when its decoder confidence is at least ``min_score`` and its
    position is finite and inside the frame (``[0, width − 1] × [0, height − 1]``; the crop the model
@@ -41,6 +43,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from pipeline.config import KeypointTrackerConfig
+from pipeline.contract.keypoints import KeypointSet
 from pipeline.frames import FrameMeta, Keypoint, PoseEstimate
 from pipeline.postprocess.tracking.motion import measurement_std
 from pipeline.postprocess.tracking.track import Track
@@ -54,7 +57,7 @@ class _SourceJoints:
     """What the keypoint tracker remembers about one source (postprocess thread only)."""
 
     last_t: float | None = None
-    names: tuple[str, ...] = ()
+    keypoints: KeypointSet | None = None
     tracks: dict[int, Track] = field(default_factory=dict)
 
 
@@ -123,6 +126,12 @@ class KeypointTracker:
         src = self._sources.get(source_id)
         return dict(src.tracks) if src is not None else {}
 
+    def keypoint_set(self, source_id: str) -> KeypointSet | None:
+        """The keypoint set of the last pose of ``source_id`` (its joints' set, also while they coast);
+        None before its first pose."""
+        src = self._sources.get(source_id)
+        return src.keypoints if src is not None else None
+
     def noise_std(self, score: float) -> float:
         """Measurement std (px, per axis) of a joint of decoder confidence ``score`` (0..1):
         ``measurement_noise_px / score`` (module docstring, step 3)."""
@@ -145,9 +154,9 @@ class KeypointTracker:
         if restart:
             src.tracks.clear()
         src.last_t = t
-        if pose is not None and pose.names != src.names:
+        if pose is not None and pose.keypoints != src.keypoints:
             src.tracks.clear()
-            src.names = pose.names
+            src.keypoints = pose.keypoints
         src.tracks = {k: tr for k, tr in src.tracks.items() if within_coast(tr, t, cfg.max_coast_s)}
         for track in src.tracks.values():
             track.predict_to(t)

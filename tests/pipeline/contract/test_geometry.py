@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from pipeline.contract.geometry import (
+    CellGrids,
     canvas_to_source,
     compute_letterbox,
     content_slice,
@@ -63,3 +64,14 @@ def test_point_mapping_inverse():
     pts = np.array([[0.0, 0.0], [1279.0, 719.0], [640.5, 360.25]])
     assert np.allclose(canvas_to_source(source_to_canvas(pts, box), box), pts)
     assert np.allclose(source_to_canvas(np.array([[0.0, 0.0]]), box), [[0.0, 56.0]])
+
+
+def test_cell_grids_make_each_size_once():
+    """A (2, 3) map over a 4x7 frame: columns 0-2 | 3-4 | 5-6, rows 0-1 | 2-3 (hand-computed)."""
+    grids = CellGrids()
+    g = grids((2, 3), compute_letterbox((4, 7), (8, 8), "center"))
+    assert g.x_start.tolist() == [0, 3, 5] and g.x_count.tolist() == [3, 2, 2]
+    assert g.y_start.tolist() == [0, 2] and g.y_count.tolist() == [2, 2]
+    assert grids((2, 3, 5), compute_letterbox((4, 7), (16, 16), "topleft")) is g  # same map and frame size
+    other = grids((2, 3), compute_letterbox((8, 7), (8, 8), "center"))
+    assert other is not g and other.y_count.tolist() == [4, 4]

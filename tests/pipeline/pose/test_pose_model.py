@@ -220,3 +220,30 @@ def test_pose_providers(requested, available, gpu, expected):
 def test_spec_round_trips_through_props():
     spec = pose_spec("simcc", simcc_split=3.0, crop_padding=0.05)
     assert PoseSpec.from_props(spec.to_props(), "x") == spec
+
+
+@pytest.mark.parametrize(
+    ("fields", "sides", "facial", "skeleton"),
+    [
+        pytest.param(
+            {"keypoints": ["nose", "Eye_L", "right_ear", "wrist_R", "hip", "upper-lip"]},
+            ("", "L", "R", "R", "", ""),
+            (0, 1, 2, 5),
+            (),
+            id="derived-from-names",
+        ),
+        pytest.param(
+            {"keypoints": ["a", "b", "c"], "sides": ["R", "L", ""], "facial": [2], "skeleton": [[0, 1]]},
+            ("R", "L", ""),
+            (2,),
+            ((0, 1),),
+            id="stated",
+        ),
+        pytest.param(
+            {"keypoints": list(COCO17.names)}, COCO17.sides, COCO17.facial, COCO17.skeleton, id="known"
+        ),
+    ],
+)
+def test_a_sidecar_without_sides_or_facial_gets_them_from_the_names(fields, sides, facial, skeleton):
+    kset = PoseSpec.from_mapping(fields, "m.yaml").keypoints
+    assert (kset.sides, kset.facial, kset.skeleton) == (sides, facial, skeleton)

@@ -64,6 +64,7 @@ def test_spots_found_in_frame_pixels(models, seg, kind):
     assert item.pose is not None and item.maps is not None
     assert item.pose.box == pytest.approx(CROP)
     assert item.pose.model == kind and item.pose.names == ("red", "green")
+    assert item.pose.keypoints is pose.spec.keypoints  # the model's own set travels with the pose
     assert item.pose.xy.shape == (2, 2) and item.pose.xy.dtype == np.float32
     assert item.pose.xy[0] == pytest.approx(RED_AT, abs=INPUT_PX)  # within one model-input pixel
     assert item.pose.xy[1] == pytest.approx(GREEN_AT, abs=INPUT_PX)

@@ -1,16 +1,19 @@
 """The postprocess stage with a pose: ``Result.pose``/``keypoints``, the record keys, and two legs whose
 blobs touch (one leg region) keeping separate joints."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from pipeline.config import KeypointTrackerConfig, PrivacyConfig, TrackerConfig
 from pipeline.contract.geometry import compute_letterbox
-from pipeline.contract.keypoints import NYCU22
+from pipeline.contract.keypoints import NYCU22, KeypointSet
 from pipeline.contract.model_meta import ModelSpec
 from pipeline.frames import Frame, FrameMeta, Inferred, PoseEstimate, Timings
 from pipeline.postprocess.stage import Postprocessor
 from pipeline.postprocess.tracking import PartTracker
+from pipeline.render.privacy import decide
 from tests.helpers.bounds import assert_record_in_frame
 from tests.helpers.schema import validate_record
 
@@ -46,7 +49,7 @@ def inferred(i: int, with_pose: bool = True, score: float = 0.9) -> Inferred:
         xy[KNEE_R], xy[ANKLE_R] = (left_x0 + 9.5, 60.0), (left_x0 + 9.5, 90.0)
         xy[KNEE_L], xy[ANKLE_L] = (right_x1 - 10.5, 60.0), (right_x1 - 10.5, 90.0)
         scores[[KNEE_R, ANKLE_R, KNEE_L, ANKLE_L]] = score
-        pose = PoseEstimate((8.0, 4.0, 120.0, 124.0), "infant-pose", NYCU22.names, xy, scores)
+        pose = PoseEstimate((8.0, 4.0, 120.0, 124.0), "infant-pose", NYCU22, xy, scores)
     return Inferred(frame, compute_letterbox((S, S), (S, S), "center"), logits, Timings(), pose)
 
 
@@ -95,9 +98,13 @@ def test_result_and_record_carry_pose_and_keypoints():
         "velocity": [0.0, 0.0],
         "uncertainty": [pytest.approx(4.0 / 0.9, abs=0.01)] * 2,
     }
+    assert r.keypoint_set is NYCU22  # the pose's own set
+    first = r
     r = stage(inferred(1))
+    assert r.grid is first.grid  # one grid per map and frame size
     coasting = stage(inferred(2, with_pose=False))  # no pose this frame: the joints coast
     assert coasting.pose is None and coasting.record["pose"] is None
+    assert coasting.keypoint_set is NYCU22  # the set of the source's last pose, kept while coasting
     assert {k["state"] for k in coasting.record["keypoints"]} == {"predicted"}
     assert all(k["x"] is None and k["score"] == 0.0 for k in coasting.record["keypoints"])
     validate_record(coasting.record)
@@ -110,6 +117,7 @@ def test_no_pose_model_no_keys_and_no_keypoint_tracker():
     stage = post()
     r = stage(inferred(0, with_pose=False))
     assert r.keypoints == () and r.pose is None and stage.keypoint_tracker is None
+    assert r.keypoint_set is None
     assert "pose" not in r.record and "keypoints" not in r.record
 
 
@@ -120,10 +128,11 @@ def test_keypoint_tracking_off_publishes_the_confident_points_raw():
     r = stage(inferred(3))
     assert [k.name for k in r.keypoints] == ["Knee_R", "Knee_L", "Ankle_R", "Ankle_L"]
     assert all(k.smoothed is None and k.velocity is None for k in r.keypoints)
-    assert stage.keypoint_tracker is None
+    assert stage.keypoint_tracker is None and r.keypoint_set is NYCU22
     validate_record(r.record)
     low = stage(inferred(4, score=0.2))  # below min_score 0.3: nothing
     assert low.keypoints == () and low.record["pose"]["model"] == "infant-pose"
+    assert stage(inferred(5, with_pose=False)).keypoint_set is None  # raw: no pose, no joints, no set
 
 
 def test_facial_keypoints_never_count_as_a_head_for_fail_closed():
@@ -142,10 +151,26 @@ def test_facial_keypoints_never_count_as_a_head_for_fail_closed():
         item.letterbox,
         item.logits,
         item.timings,
-        PoseEstimate(item.pose.box, item.pose.model, NYCU22.names, xy, score),
+        PoseEstimate(item.pose.box, item.pose.model, NYCU22, xy, score),
     )
     r = Postprocessor(ModelSpec(input_hw=(S, S)), min_area_px=10, privacy=PrivacyConfig())(face)
     assert r.privacy == "frame" and r.record["privacy"] == "frame"
     head_mode = PrivacyConfig(mode="head")
     r = Postprocessor(ModelSpec(input_hw=(S, S)), min_area_px=10, privacy=head_mode)(face)
     assert r.privacy == "head" and r.record["privacy"] == "head"
+
+
+def test_privacy_takes_the_head_points_from_the_poses_set():
+    """A third-party set whose facial points (ids 0, 1) have no head word in their names: in ``head``
+    mode with no head class, their confident points make the frame's decision ``head``; the same
+    points under names alone would find no face."""
+    item = inferred(0)
+    opaque = KeypointSet("custom", ("k0", "k1", "k2"), (), ("", "", ""), facial=(0, 1))
+    xy = np.float32([[58.0, 20.0], [70.0, 20.0], [64.0, 80.0]])
+    pose = PoseEstimate(item.pose.box, "third-party", opaque, xy, np.float32([0.8, 0.8, 0.8]))
+    face = replace(item, pose=pose)
+    head_mode = PrivacyConfig(mode="head")
+    r = Postprocessor(ModelSpec(input_hw=(S, S)), min_area_px=10, privacy=head_mode)(face)
+    assert r.keypoint_set is opaque and r.privacy == "head" and r.record["privacy"] == "head"
+    unnamed = replace(r, keypoint_set=None)
+    assert decide(r.classes, head_mode, keypoints=unnamed.keypoints) == "none"

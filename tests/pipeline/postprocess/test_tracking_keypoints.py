@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from pipeline.config import KeypointTrackerConfig
-from pipeline.contract.keypoints import COCO17, NYCU22
+from pipeline.contract.keypoints import COCO17, NYCU22, KeypointSet
 from pipeline.frames import FrameMeta, Keypoint, PoseEstimate
 from pipeline.postprocess.tracking.keypoints import KeypointTracker, measured, raw_keypoints
 from tests.helpers.bounds import assert_keypoints_in_frame
@@ -15,18 +15,19 @@ CFG = KeypointTrackerConfig()
 K = NYCU22.num_keypoints
 W, H = 640, 480
 WRIST_R = NYCU22.index("Wrist_R")
+WRIST = KeypointSet("custom", ("wrist",), (), ("",))
 
 
 def meta(seq: int, t: float, size: tuple[int, int] = (W, H), still: bool = False) -> FrameMeta:
     return FrameMeta("cam0", seq, t, 1.7e9 + t, t, *size, still=still)
 
 
-def pose(xy, score, names=NYCU22.names) -> PoseEstimate:
+def pose(xy, score, kset: KeypointSet = NYCU22) -> PoseEstimate:
     """A pose whose keypoints all sit at ``xy`` ((K, 2) or one (x, y)) with ``score`` ((K,) or one)."""
-    k = len(names)
+    k = kset.num_keypoints
     xy = np.broadcast_to(np.asarray(xy, np.float32), (k, 2)).copy()
     score = np.broadcast_to(np.asarray(score, np.float32), (k,)).copy()
-    return PoseEstimate((0.0, 0.0, float(W), float(H)), "test-pose", names, xy, score)
+    return PoseEstimate((0.0, 0.0, float(W), float(H)), "test-pose", kset, xy, score)
 
 
 class BoundedKeypointTracker(KeypointTracker):
@@ -139,10 +140,10 @@ def test_a_coasting_joint_that_leaves_the_frame_ends():
     undamped and ends on crossing x = 639 (about 5 frames), long before max_coast_s (15 frames)."""
     tr = BoundedKeypointTracker(KeypointTrackerConfig(coast_damping_per_s=0.0))
     for i in range(10):
-        tr.update(meta(i, i / 30), pose((500.0 + 10.0 * i, 200.0), 0.9, names=("wrist",)))
+        tr.update(meta(i, i / 30), pose((500.0 + 10.0 * i, 200.0), 0.9, WRIST))
     coasting = []
     for i in range(10, 25):
-        out = tr.update(meta(i, i / 30), pose((0.0, 0.0), 0.0, names=("wrist",)))
+        out = tr.update(meta(i, i / 30), pose((0.0, 0.0), 0.0, WRIST))
         coasting.extend(out)
     assert all(kp.state == "predicted" for kp in coasting)
     assert 3 <= len(coasting) <= 5 and coasting[-1].smoothed[0] > 600.0
@@ -162,10 +163,13 @@ def test_still_time_fault_and_new_model_reset_the_joints(caplog):
     assert tr.time_faults == {"cam0": 1} and "not after the previous frame" in caplog.text
     tr.update(meta(10, 1.0), pose((150.0, 100.0), 0.9))
     tr.update(meta(11, 1.1), pose((150.0, 100.0), 0.9))
-    coco = tr.update(meta(12, 1.2), pose((150.0, 100.0), 0.9, names=COCO17.names))
+    coco = tr.update(meta(12, 1.2), pose((150.0, 100.0), 0.9, COCO17))
     assert [kp.name for kp in coco] == list(COCO17.names)  # another model: its own tracks
     assert all(kp.velocity == (0.0, 0.0) for kp in coco)  # new tracks, at rest
     assert sorted(tr.tracks("cam0")) == list(range(COCO17.num_keypoints))
+    assert tr.keypoint_set("cam0") is COCO17 and tr.keypoint_set("cam1") is None
+    tr.update(meta(13, 1.3), None)
+    assert tr.keypoint_set("cam0") is COCO17  # a frame without a pose keeps it
 
 
 def noisy_line(fps: float, frames: int = 120, noise_px: float = 3.0, seed: int = 7):

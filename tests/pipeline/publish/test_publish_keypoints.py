@@ -30,7 +30,7 @@ def test_keypoints_in_the_record_and_the_frame_message(ctx):
     pose = PoseEstimate(
         (0.0, 0.0, float(W), float(H)),
         "infant-pose",
-        NYCU22.names,
+        NYCU22,
         np.zeros((22, 2), np.float32),
         np.zeros(22, np.float32),
     )

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from pipeline.config import PrivacyConfig
+from pipeline.contract.keypoints import COCO17, NYCU22, KeypointSet
 from pipeline.frames import ClassSummary, Keypoint
 from pipeline.render.privacy import (
     decide,
@@ -146,3 +147,57 @@ def test_one_head_point_alone_gives_no_face_box():
     mode; a second point makes one."""
     assert face_box(FACE[:1], CFG, (200, 200)) is None
     assert face_box(FACE[:2], CFG, (200, 200)) is not None
+
+
+# A third-party set whose facial points have no head word in their names (its sidecar says which are
+# facial): ids 1 and 2 are facial; "wrist" is not.
+OPAQUE = KeypointSet("custom", ("p0", "p1", "p2", "wrist"), (), ("", "", "", ""), facial=(1, 2))
+OPAQUE_FACE = (point(1, "p1", (90.0, 60.0)), point(2, "p2", (100.0, 68.0)), point(3, "wrist", (10.0, 10.0)))
+"""p1/p2 box x 90-100, y 60-68, grown by 7.5 px: the same box as FACE_BOX."""
+
+
+def test_the_sets_facial_ids_mark_the_head_whatever_the_names():
+    hw = (96, 128)
+    assert face_box(OPAQUE_FACE, CFG, hw, OPAQUE) == FACE_BOX
+    assert face_box(OPAQUE_FACE, CFG, hw) is None  # by name alone: no head word, nothing found
+    assert decide((TORSO,), CFG, "head", OPAQUE_FACE, OPAQUE) == "head"
+    assert decide((TORSO,), CFG, "head", OPAQUE_FACE) == "none"
+    img = noisy(96, 128, seed=6)
+    r = make_result(
+        img, np.zeros((12, 16), np.uint8), privacy="head", keypoints=OPAQUE_FACE, keypoint_set=OPAQUE
+    )
+    region = np.zeros((96, 128), bool)
+    x0, y0, x1, y1 = FACE_BOX
+    region[y0:y1, x0:x1] = True
+    assert np.array_equal(protect(r, CFG), pixelate_mask(img, region, 8, 4))
+
+
+def test_with_a_set_its_ids_decide_not_the_names():
+    """A set that states no facial points: points named like a face are not head points."""
+    named = KeypointSet("custom", ("left_eye", "nose"), (), ("L", ""))
+    points = (point(0, "left_eye", (90.0, 60.0)), point(1, "nose", (100.0, 68.0)))
+    assert face_box(points, CFG, (96, 128)) == FACE_BOX  # no set: the names
+    assert face_box(points, CFG, (96, 128), named) is None
+
+
+def test_nycu_head_point_counts_with_the_set():
+    """NYCU's ``Head`` (not facial) is a head point of the set: Head and Nose make a face box."""
+    points = (
+        point(0, "Head", (90.0, 60.0)),
+        point(3, "Nose", (100.0, 68.0)),
+        point(10, "Wrist_R", (5.0, 5.0)),
+    )
+    assert face_box(points, CFG, (96, 128), NYCU22) == FACE_BOX
+
+
+@pytest.mark.parametrize(
+    ("kset", "ids"),
+    [
+        (NYCU22, (0, 1, 2, 3, 4, 5)),  # Head and the five facial points
+        (COCO17, (0, 1, 2, 3, 4)),  # nose, eyes, ears
+        (OPAQUE, (1, 2)),
+        (KeypointSet("custom", ("head_top", "neck"), (), ("", "")), (0,)),
+    ],
+)
+def test_head_ids_of_a_set(kset, ids):
+    assert kset.head_ids == ids

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from pipeline.config import PrivacyConfig
-from pipeline.contract.keypoints import COCO17, NYCU22, side_of
+from pipeline.contract.keypoints import COCO17, NYCU22, KeypointSet, side_of
+from pipeline.contract.pose_meta import PoseSpec
 from pipeline.frames import Keypoint
 from pipeline.render.overlay import OverlayRenderer, OverlayStyle
 from pipeline.render.palette import SIDE_COLOURS, dimmed, side_colour
@@ -131,3 +132,42 @@ def test_unknown_set_draws_joints_only_by_name_side():
     )
     assert close(out[30, 30], R) and close(out[30, 90], L)
     assert (out[30, 40:80] == GREY).all()  # no edge between them
+
+
+# A third-party model's set, as its sidecar states it: names no known set has and no side in their
+# names, the sides and edges stated (forepaw - hindpaw - snout).
+SIDECAR_SET = PoseSpec.from_mapping(
+    {"keypoints": ["forepaw", "hindpaw", "snout"], "skeleton": [[0, 1], [1, 2]], "sides": ["R", "R", ""]},
+    "paws.yaml",
+).keypoints
+
+
+def paws(keypoint_set):
+    """120x60 grey frame: forepaw (30, 30), hindpaw (90, 30), snout (90, 50)."""
+    keypoints = [
+        Keypoint(0, "forepaw", 30.0, 30.0, 0.9),
+        Keypoint(1, "hindpaw", 90.0, 30.0, 0.9),
+        Keypoint(2, "snout", 90.0, 50.0, 0.9),
+    ]
+    image = np.full((60, 120, 3), GREY, np.uint8)
+    return make_result(image, keypoints=keypoints, keypoint_set=keypoint_set)
+
+
+def test_the_frames_own_set_draws_its_sidecar_skeleton_and_sides():
+    assert keypoint_set_of(paws(SIDECAR_SET).keypoints) is None  # no known set by name
+    out = OverlayRenderer(ONLY_SKELETON, 1.0)(paws(SIDECAR_SET))
+    assert all(close(out[30, x], R) for x in range(40, 81))  # forepaw - hindpaw: both R
+    assert all(close(out[y, 90], R) for y in range(37, 44))  # hindpaw (R) - snout (midline): R
+    assert close(out[30, 30], R) and close(out[50, 90], MID)  # joints in the set's sides
+    guessed = OverlayRenderer(ONLY_SKELETON, 1.0)(paws(None))  # no set: the names say nothing
+    assert (guessed[30, 40:81] == GREY).all() and (guessed[37:44, 90] == GREY).all()
+    assert close(guessed[30, 30], MID)
+
+
+def test_a_given_set_wins_over_the_name_match():
+    """Keypoints named as NYCU's but a set without that edge: the set's skeleton is drawn, not NYCU's."""
+    r = legs()
+    bare = KeypointSet("custom", NYCU22.names, (), NYCU22.sides)
+    out = OverlayRenderer(ONLY_SKELETON, 1.0)(make_result(r.image, keypoints=r.keypoints, keypoint_set=bare))
+    assert close(out[60, 40], R)  # the joints are drawn
+    assert (out[80, 35:46] == GREY).all()  # no Knee_R - Ankle_R edge

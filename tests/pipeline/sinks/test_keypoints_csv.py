@@ -146,9 +146,7 @@ def test_without_keypoints_there_is_no_second_file(tmp_path):
 
 def test_csv_sink_writes_the_results_keypoints(tmp_path):
     xy = np.zeros((NYCU22.num_keypoints, 2), np.float32)
-    pose = PoseEstimate(
-        (0.0, 0.0, 32.0, 24.0), "infant-pose", NYCU22.names, xy, np.zeros(NYCU22.num_keypoints)
-    )
+    pose = PoseEstimate((0.0, 0.0, 32.0, 24.0), "infant-pose", NYCU22, xy, np.zeros(NYCU22.num_keypoints))
     knee = Keypoint(16, "Knee_R", 10.0, 12.0, 0.75, "observed", (10.5, 12.0), (1.0, 0.0), (2.0, 2.0))
     r = make_result(np.zeros((24, 32, 3), np.uint8), pose=pose, keypoints=[knee])
     sink = CsvSink(tmp_path / "s.csv", image_column=True)
