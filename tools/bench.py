@@ -15,7 +15,11 @@ segmentation alone and, with a pose model, for segmentation + pose.
             the inference and pose workers and intra-op threads ``infant-stream run`` chooses for this
             machine (pipeline/runtime/threads.py; ``--workers``, ``--pose-workers``, ``--threads``
             override them);
-4. live     the pipeline in ``latest`` mode fed by a source paced at ``--live-speed`` × the bare
+4. camera   the pipeline in ``latest`` mode fed by a source paced at a camera's rate (``--camera-fps``,
+            30): capture→output p50/p99 against one frame's **sequential cost** (the sum of the stages'
+            single-core costs, the limit's denominator), p99 of the first vs the second half, drops;
+            with the workers a live run gets (one per model, pipeline/runtime/threads.py);
+5. live     the pipeline in ``latest`` mode fed by a source paced at ``--live-speed`` × the bare
             rate: capture→output latency p50/p99 (and p99 of the first vs last half: growth) and
             the drop rate; with a pose model once more with the pose stage, same source rate.
 
@@ -78,6 +82,7 @@ class PoseBench:
             lossless pipeline run.
         limit_fps: ``cores / sum(stage_cpu_ms)``, the compute limit with pose.
         workers: (inference, pose) worker threads of the pipeline runs.
+        camera: the camera-rate live measurement (:func:`_camera_fields`).
     """
 
     model: str
@@ -98,6 +103,7 @@ class PoseBench:
     live_p99_second_half_ms: float
     live_drop_rate: float
     workers: tuple[int, int] = (1, 1)
+    camera: dict[str, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -128,6 +134,7 @@ class BenchResult:
     pose: PoseBench | None = None
     workers: int = 1
     intra_threads: int = 0
+    camera: dict[str, float] | None = None
 
 
 def _live_fields(r: Live) -> dict[str, Any]:
@@ -141,6 +148,35 @@ def _live_fields(r: Live) -> dict[str, Any]:
     }
 
 
+def _camera_fields(r: Live, fps: float, sequential_ms: float) -> dict[str, float]:
+    """The camera-rate live run: source fps, frames, latencies (ms), drops, one frame's sequential cost
+    (ms) and p99 / sequential cost (the live target's ratio)."""
+    return {
+        "fps": fps,
+        "frames": r.frames,
+        "p50_ms": r.p50_ms,
+        "p99_ms": r.p99_ms,
+        "p99_first_half_ms": r.p99_first_half_ms,
+        "p99_second_half_ms": r.p99_second_half_ms,
+        "drop_rate": r.drop_rate,
+        "sequential_ms": sequential_ms,
+        "p99_over_sequential": r.p99_ms / sequential_ms,
+    }
+
+
+@dataclass(frozen=True)
+class LiveRuns:
+    """How the live runs are fed: overload (``speed`` × bare fps, ``count`` frames) and camera rate
+    (``camera_fps``, ``camera_count`` frames); ``workers``: (inference alone, inference with pose, pose)
+    workers of a live run."""
+
+    fps: float
+    count: int
+    camera_fps: float
+    camera_count: int
+    workers: tuple[int, int, int]
+
+
 def _with_pose(
     source: Path,
     images: list[np.ndarray],
@@ -148,8 +184,7 @@ def _with_pose(
     pose: PoseModel,
     costs: StageCosts,
     cores: int,
-    live_fps: float,
-    live_count: int,
+    runs: LiveRuns,
     reference: tuple[Backend, PoseModel],
     workers: tuple[int, int],
 ) -> PoseBench:
@@ -160,7 +195,9 @@ def _with_pose(
     naive = naive_fps(source, n, *reference)
     sink = Collect()
     pipe_s = run_pipeline(FileSource(source, "pipeline"), backend, sink, "lossless", n, pose, workers)
-    paced = live(images, live_fps, live_count, backend, pose, workers)
+    live_workers = (runs.workers[1], runs.workers[2])
+    paced = live(images, runs.fps, runs.count, backend, pose, live_workers)
+    camera = live(images, runs.camera_fps, runs.camera_count, backend, pose, live_workers)
     spec = pose.spec
     return PoseBench(
         model=str(pose.path),
@@ -175,6 +212,7 @@ def _with_pose(
         naive_fps=naive,
         pipeline_fps=len(sink.latency_ms) / pipe_s,
         workers=workers,
+        camera=_camera_fields(camera, runs.camera_fps, sum(costs.with_pose.values())),
         **_live_fields(paced),
     )
 
@@ -189,18 +227,22 @@ def run_bench(
     pose: PoseModel | None = None,
     reference: tuple[Backend, PoseModel | None] | None = None,
     workers: tuple[int, int, int] = (1, 1, 1),
+    live_workers: tuple[int, int, int] = (1, 1, 1),
+    camera_fps: float = 30.0,
 ) -> BenchResult:
     """Run the measurements on the first ``frames`` frames of ``source``: segmentation alone, and with
     the ``pose`` model's stage when one is given.
 
     ``backend`` and ``pose`` are the pipeline's sessions; ``reference`` the bare/naive sessions (an
     intra-op thread per core; default: the pipeline's); ``workers``: inference workers alone, inference
-    and pose workers with pose."""
+    and pose workers with pose, in the lossless runs; ``live_workers`` the same in the live runs."""
     ref_backend, ref_pose = reference or (backend, pose)
     images = decode_frames(source, frames)
     n = len(images)
     cores = available_cores()
-    costs = stage_costs(source, model, images, pose.path if pose is not None else None)
+    costs = stage_costs(
+        source, model, images, pose.path if pose is not None else None, pose is not None and pose.flip_test
+    )
     pre = Preprocessor(backend.spec)
     stamper = FrameStamper("bench")
     tensors = [pre(stamper.stamp(img, None)).tensor[None] for img in images]
@@ -217,14 +259,21 @@ def run_bench(
 
     bare_fps = n / bare_s
     live_fps = live_speed * bare_fps
-    live_count = max(20, int(live_fps * live_seconds))
-    seg_live = live(images, live_fps, live_count, backend, None, seg_workers)
+    runs = LiveRuns(
+        live_fps,
+        max(20, int(live_fps * live_seconds)),
+        camera_fps,
+        max(20, int(camera_fps * live_seconds)),
+        live_workers,
+    )
+    seg_live = live(images, runs.fps, runs.count, backend, None, (live_workers[0], 1))
+    seg_camera = live(images, runs.camera_fps, runs.camera_count, backend, None, (live_workers[0], 1))
     h, w = images[0].shape[:2]
     with_pose = None
     if pose is not None and costs.with_pose is not None:
         refs = (ref_backend, ref_pose or pose)
         with_pose = _with_pose(
-            source, images, backend, pose, costs, cores, live_fps, live_count, refs, (workers[1], workers[2])
+            source, images, backend, pose, costs, cores, runs, refs, (workers[1], workers[2])
         )
     return BenchResult(
         frames=n,
@@ -243,6 +292,7 @@ def run_bench(
         pose=with_pose,
         workers=workers[0],
         intra_threads=int(getattr(getattr(backend, "options", None), "intra_op_threads", 0)),
+        camera=_camera_fields(seg_camera, camera_fps, sum(costs.segmentation.values())),
         **_live_fields(seg_live),
     )
 
@@ -257,6 +307,18 @@ def _live_line(title: str, r: BenchResult | PoseBench, inference_ms: float) -> l
         f"  capture->output p50 {r.live_p50_ms:.1f} ms, p99 {r.live_p99_ms:.1f} ms "
         f"({r.live_p99_ms / inference_ms:.2f} x inference); p99 first half {r.live_p99_first_half_ms:.1f} ms, "
         f"second half {r.live_p99_second_half_ms:.1f} ms; drop rate {100 * r.live_drop_rate:.1f} %",
+    ]
+
+
+def _camera_line(title: str, c: dict[str, float] | None) -> list[str]:
+    if c is None:
+        return []
+    return [
+        title,
+        f"  capture->output p50 {c['p50_ms']:.1f} ms, p99 {c['p99_ms']:.1f} ms = {c['p99_over_sequential']:.2f} x "
+        f"one frame's sequential cost ({c['sequential_ms']:.1f} core-ms); p99 first half "
+        f"{c['p99_first_half_ms']:.1f} ms, second half {c['p99_second_half_ms']:.1f} ms; drop rate "
+        f"{100 * c['drop_rate']:.1f} %",
     ]
 
 
@@ -284,6 +346,9 @@ def pose_table(r: BenchResult, p: PoseBench) -> list[str]:
         ),
         f"pose stage per frame: {p.stage_cpu_ms['pose']:.2f} core-ms alone, median {p.pose_wall_ms:.2f} ms "
         "wall in the pipeline (latency_ms.pose)",
+        *_camera_line(
+            f"camera rate (latest) with pose, {p.camera['fps'] if p.camera else 0:.0f} fps:", p.camera
+        ),
         *_live_line(f"live (latest) with pose, same source, {p.live_frames} frames:", p, r.inference_ms),
     ]
 
@@ -313,6 +378,7 @@ def format_table(r: BenchResult) -> str:
         f"{'measurement':<22}{'rate':>12}  {'ratio':<14}{'note'}",
     ]
     lines += [f"{a:<22}{b:>12}  {c:<14}{d}" for a, b, c, d in rows]
+    lines += _camera_line(f"camera rate (latest), {r.camera['fps'] if r.camera else 0:.0f} fps:", r.camera)
     lines += _live_line(
         f"live (latest), source {r.live_source_fps:.1f} fps, {r.live_frames} frames:", r, r.inference_ms
     )
@@ -346,6 +412,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--providers", default="auto")
     p.add_argument("--live-seconds", type=float, default=10.0, help="length of the live measurement")
     p.add_argument("--live-speed", type=float, default=1.5, help="live source rate as a multiple of bare fps")
+    p.add_argument("--camera-fps", type=float, default=30.0, help="camera-rate live source, fps (30)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     p.set_defaults(func=main)
 
@@ -353,8 +420,8 @@ def register(subparsers: Any) -> None:
 def main(args: argparse.Namespace) -> int:
     if args.frames < 1:
         raise ConfigError(f"--frames: must be >= 1, got {args.frames}")
-    if args.live_speed <= 0 or args.live_seconds <= 0:
-        raise ConfigError("--live-speed and --live-seconds: must be > 0")
+    if args.live_speed <= 0 or args.live_seconds <= 0 or args.camera_fps <= 0:
+        raise ConfigError("--live-speed, --live-seconds and --camera-fps: must be > 0")
     if args.pose_model is not None and args.no_pose:
         raise ConfigError("--pose-model and --no-pose: give one or the other")
     if args.pose_model is not None and not args.pose_model.strip():
@@ -377,6 +444,8 @@ def main(args: argparse.Namespace) -> int:
     seg_only = evolve(cfg, pose=evolve(cfg.pose, enabled=False))
     seg_workers, _ = stage_workers(seg_only, backend, None)
     infer_workers, pose_workers = stage_workers(cfg, backend, pose)
+    live_seg, _ = stage_workers(seg_only, backend, None, live=True)
+    live_infer, live_pose = stage_workers(cfg, backend, pose, live=True)
     result = run_bench(
         source,
         backend,
@@ -387,6 +456,8 @@ def main(args: argparse.Namespace) -> int:
         pose,
         reference,
         (seg_workers, infer_workers, pose_workers),
+        (live_seg, live_infer, live_pose),
+        args.camera_fps,
     )
     print(json.dumps(asdict(result)) if args.json else format_table(result))
     return 0

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.config import KeypointTrackerConfig, Policy, TrackerConfig
+from pipeline.config import Config, KeypointTrackerConfig, Policy, TrackerConfig
 from pipeline.errors import ConfigError
 from pipeline.frames import Frame, Inferred, Result
 from pipeline.infer.backends import Backend
@@ -136,20 +136,25 @@ class StageCosts:
     frames_with_pose: int = 0
 
 
-def single_thread_pose(path: Path) -> PoseModel:
-    """The pose model in a one-thread CPU session (its work is on the calling thread)."""
+def single_thread_pose(path: Path, flip_test: bool = False) -> PoseModel:
+    """The pose model in a one-thread CPU session (its work is on the calling thread); ``flip_test``
+    as the pipeline runs it (a second, mirrored pass per crop)."""
     from pipeline.infer.backends.ort_providers import OrtOptions
 
     return PoseModel(
-        path, OrtOptions(providers="CPUExecutionProvider", intra_op_threads=1, inter_op_threads=1)
+        path,
+        OrtOptions(providers="CPUExecutionProvider", intra_op_threads=1, inter_op_threads=1),
+        flip_test=flip_test,
     )
 
 
-def stage_costs(source: Path, model: Path, images: list[np.ndarray], pose: Path | None = None) -> StageCosts:
+def stage_costs(
+    source: Path, model: Path, images: list[np.ndarray], pose: Path | None = None, flip_test: bool = False
+) -> StageCosts:
     """Each stage's CPU time per frame on one core, ms: decode (+ RGB; the whole pass, FFmpeg's own
     threads included), preprocess, inference (a one-thread session of the same model), postprocess
     (parts and tracking), the last three as per-frame medians. With a ``pose`` model also the pose
-    stage (one-thread session) and the postprocess that follows it, measured alone the same way on
+    stage (one-thread session, with the pipeline's ``flip_test``) and the postprocess that follows it, measured alone the same way on
     the same frames, and the keypoint tracker alone."""
     from pipeline.infer.backends.onnxruntime import OrtBackend
     from pipeline.infer.backends.ort_providers import OrtOptions
@@ -182,7 +187,7 @@ def stage_costs(source: Path, model: Path, images: list[np.ndarray], pose: Path 
     if pose is None:
         return StageCosts(cost)
 
-    step = PoseStage(single_thread_pose(pose))
+    step = PoseStage(single_thread_pose(pose, flip_test))
     step(inferred[0])  # warm-up
     with_pose = {k: cost[k] for k in ("decode", "preprocess", "inference")}
     with_pose["pose"], posed = median_thread_cpu_ms(step, inferred)
@@ -201,12 +206,20 @@ def stage_costs(source: Path, model: Path, images: list[np.ndarray], pose: Path 
     return StageCosts(cost, with_pose, tracker_ms, found)
 
 
+def run_postprocessor(backend: Backend) -> Postprocessor:
+    """The postprocess stage ``infant-stream run`` builds by default (parts, part and keypoint tracking,
+    the privacy decision): what the naive loop and the pipeline runs do per frame, as the limit counts."""
+    from pipeline.session.build import postprocessor
+
+    return postprocessor(Config(), backend.spec)
+
+
 def naive_fps(source: Path, frames: int, backend: Backend, pose: PoseModel | None = None) -> float:
     """Frames/s of one thread doing decode → preprocess → inference → [pose] → postprocess (with
     keypoint tracking after a pose) on the first ``frames`` frames of ``source``."""
     pre, infer = Preprocessor(backend.spec), InferenceStage(backend)
-    step = PoseStage(pose) if pose is not None else None
-    post = Postprocessor(backend.spec, 100)
+    post = run_postprocessor(backend)
+    step = PoseStage(pose, post.maps) if pose is not None else None
     stop = threading.Event()
     count = 0
     t0 = time.perf_counter()
@@ -230,15 +243,16 @@ def run_pipeline(
 ) -> float:
     """Seconds the pipeline (with the pose stage on its own thread when ``pose`` is given) takes from
     start to the last result; ``workers``: threads of the inference and pose stages."""
+    post = run_postprocessor(backend)
     p = Pipeline(
         source,
         Preprocessor(backend.spec),
         InferenceStage(backend),
-        Postprocessor(backend.spec, 100),
+        post,
         [sink],
         policy=policy,
         max_frames=max_frames,
-        pose=PoseStage(pose) if pose is not None else None,
+        pose=PoseStage(pose, post.maps) if pose is not None else None,
         infer_workers=workers[0],
         pose_workers=workers[1],
     )

@@ -15,6 +15,12 @@ The rule (:func:`plan_threads`), with ``models`` the number of models that run o
   threads together never exceed the cores (on 2 cores with pose: 1 × 1 each; on 16 cores with pose:
   4 workers × 2 threads each; on 16 cores without: 4 × 4).
 
+**Live runs** (every source ``latest``: cameras, streams) get **one worker** per model (the intra-op
+threads stay as above): a camera's frames come slower than the pipeline can take them, so a second frame
+in flight buys no throughput, and when they come faster the frames a second worker would run are the
+ones ``latest`` drops anyway — measured on 2 cores, 30 fps source, segmentation alone: p50/p99
+capture→output 12.9/16.7 ms with one worker against 16.0/25.7 with two (docs/benchmarks.md).
+
 Idle workers block on their queue (never spin), so the decode, preprocess and postprocess threads get
 the cores whenever inference waits. An explicit ``model.workers`` / ``model.threads`` (``pose.workers``
 / ``pose.threads``) overrides the rule for that model. A GPU execution provider gets one worker (the
@@ -52,7 +58,9 @@ def available_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def plan_threads(cores: int, models: int, workers: int = 0, intra: int = 0, gpu: bool = False) -> ThreadPlan:
+def plan_threads(
+    cores: int, models: int, workers: int = 0, intra: int = 0, gpu: bool = False, live: bool = False
+) -> ThreadPlan:
     """The plan of one model (module docstring).
 
     Args:
@@ -61,6 +69,7 @@ def plan_threads(cores: int, models: int, workers: int = 0, intra: int = 0, gpu:
         workers: the configured worker count; 0 = by the rule.
         intra: the configured intra-op thread count; 0 = by the rule.
         gpu: the model runs on a GPU execution provider (one worker unless configured).
+        live: every source is live (``latest``): one worker unless configured, the same intra-op threads.
     Raises:
         ValueError: ``cores`` or ``models`` below 1, or a negative count.
     """
@@ -69,6 +78,7 @@ def plan_threads(cores: int, models: int, workers: int = 0, intra: int = 0, gpu:
             f"plan_threads: need cores, models >= 1 and counts >= 0, got {cores}, {models}, {workers}, {intra}"
         )
     share = max(1, cores // models)
-    w = workers or (1 if gpu else min(share, MAX_WORKERS))
-    i = intra or max(1, share // w)
+    throughput = min(share, MAX_WORKERS)
+    i = intra or max(1, share // (workers or throughput))
+    w = workers or (1 if gpu or live else throughput)
     return ThreadPlan(workers=w, intra=i)

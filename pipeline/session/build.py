@@ -87,19 +87,19 @@ def _models_per_frame(cfg: Config, default: str | Path = DEFAULT_POSE_MODEL) -> 
     return max(1, int(bool(cfg.model.path)) + int(pose))
 
 
-def segmentation_threads(cfg: Config, cores: int | None = None) -> ThreadPlan:
+def segmentation_threads(cfg: Config, cores: int | None = None, live: bool = False) -> ThreadPlan:
     """Workers and intra-op threads of the segmentation model (:mod:`pipeline.runtime.threads`)."""
     n = cores or available_cores()
-    return plan_threads(n, _models_per_frame(cfg), cfg.model.workers, cfg.model.threads)
+    return plan_threads(n, _models_per_frame(cfg), cfg.model.workers, cfg.model.threads, live=live)
 
 
 def pose_threads(
-    cfg: Config, cores: int | None = None, default: str | Path = DEFAULT_POSE_MODEL
+    cfg: Config, cores: int | None = None, default: str | Path = DEFAULT_POSE_MODEL, live: bool = False
 ) -> ThreadPlan:
     """Workers and intra-op threads of the pose model (``pose.threads`` 0: ``model.threads`` when set)."""
     n = cores or available_cores()
     return plan_threads(
-        n, _models_per_frame(cfg, default), cfg.pose.workers, cfg.pose.threads or cfg.model.threads
+        n, _models_per_frame(cfg, default), cfg.pose.workers, cfg.pose.threads or cfg.model.threads, live=live
     )
 
 
@@ -354,17 +354,21 @@ def queue_policies(cfg: Config, sources: Sequence[Source]) -> dict[str, Policy]:
     return {src.source_id: queue_policy(src, modes.get(src.source_id, cfg.source.mode)) for src in sources}
 
 
-def stage_workers(cfg: Config, backend: Backend | None, pose: PoseModel | None) -> tuple[int, int]:
+def stage_workers(
+    cfg: Config, backend: Backend | None, pose: PoseModel | None, live: bool = False
+) -> tuple[int, int]:
     """(inference workers, pose workers) of a pipeline over ``backend`` and ``pose``: the thread plans
-    (:func:`segmentation_threads`, :func:`pose_threads`), one worker for a model on a GPU unless
-    ``workers`` is configured. Without segmentation the pose model is the inference stage (its workers
+    (:func:`segmentation_threads`, :func:`pose_threads`; ``live``: every source is ``latest``), one
+    worker for a model on a GPU unless ``workers`` is configured. Without segmentation the pose model is the inference stage (its workers
     run it; pose workers 1, unused); without a pose model pose workers are 1 (unused)."""
     pose_workers = 1
     if pose is not None:
-        pose_workers = cfg.pose.workers or (1 if pose.provider != CPU_EP else pose_threads(cfg).workers)
+        gpu = pose.provider != CPU_EP
+        pose_workers = cfg.pose.workers or (1 if gpu else pose_threads(cfg, live=live).workers)
     if backend is None:
         return pose_workers, 1
-    return cfg.model.workers or (1 if backend.on_gpu else segmentation_threads(cfg).workers), pose_workers
+    seg = cfg.model.workers or (1 if backend.on_gpu else segmentation_threads(cfg, live=live).workers)
+    return seg, pose_workers
 
 
 def build_pipeline(
@@ -382,7 +386,9 @@ def build_pipeline(
     here: :class:`~pipeline.session.session.Session` owns what a run opens."""
     pose_step: PoseStage | None = None
     infer: InferenceStage | PoseOnly
-    infer_workers, pose_workers = stage_workers(cfg, backend, pose)
+    policies = queue_policies(cfg, sources)
+    live = all(p == "latest" for p in policies.values())
+    infer_workers, pose_workers = stage_workers(cfg, backend, pose, live)
     if backend is None:
         if pose is None:
             raise ConfigError('model.path is "" (--no-seg) and there is no pose model: nothing to run')
@@ -402,7 +408,7 @@ def build_pipeline(
         sinks=sinks,
         taps=taps,
         failures=failures,
-        policy=queue_policies(cfg, sources),
+        policy=policies,
         capacity=cfg.queues.capacity or None,
         max_frames=cfg.run.max_frames or None,
         drain_s=cfg.queues.drain_s,

@@ -26,8 +26,10 @@ KEYS = {
     "pose",
     "workers",
     "intra_threads",
+    "camera",
 }
 POSE_KEYS = {
+    "camera",
     "workers",
     "model",
     "output",
@@ -88,6 +90,11 @@ def test_bench_json(colour_model_path, tmp_path):
     cost = result["stage_cpu_ms"]
     assert set(cost) == SEG_STAGES and min(cost.values()) > 0
     assert result["limit_fps"] == pytest.approx(1000.0 * result["cores"] / sum(cost.values()))
+    cam = result["camera"]
+    assert cam["fps"] == 30.0 and cam["frames"] == 30  # --live-seconds 1
+    assert cam["sequential_ms"] == pytest.approx(sum(cost.values()))
+    assert cam["p99_over_sequential"] == pytest.approx(cam["p99_ms"] / cam["sequential_ms"])
+    assert 0 < cam["p50_ms"] <= cam["p99_ms"] and 0.0 <= cam["drop_rate"] < 1.0
 
 
 def test_bench_json_with_pose(colour_model_path, tmp_path):

@@ -42,7 +42,16 @@ def test_configured_counts_win_and_gpu_gets_one_worker():
     assert plan_threads(16, 1, workers=2) == ThreadPlan(2, 8)
     assert plan_threads(16, 1, intra=3) == ThreadPlan(4, 3)
     assert plan_threads(2, 1, workers=3, intra=2) == ThreadPlan(3, 2)
-    assert plan_threads(16, 1, gpu=True) == ThreadPlan(1, 16)
+    assert plan_threads(16, 1, gpu=True) == ThreadPlan(1, 4)  # intra as the CPU plan: host threads only wait
+
+
+@pytest.mark.parametrize(
+    ("cores", "models", "expect"),
+    [(2, 1, ThreadPlan(1, 1)), (2, 2, ThreadPlan(1, 1)), (16, 1, ThreadPlan(1, 4)), (16, 2, ThreadPlan(1, 2))],
+)
+def test_live_runs_get_one_worker_and_the_same_intra_threads(cores, models, expect):
+    assert plan_threads(cores, models, live=True) == expect
+    assert plan_threads(cores, models, live=True, workers=3).workers == 3  # configured wins
 
 
 def test_bad_arguments():
