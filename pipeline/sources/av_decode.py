@@ -121,7 +121,7 @@ def _seconds(value: int | None, time_base: Any) -> float | None:
 
 
 def decode_rgb(
-    container: Any, report: DecodeReport, frame_timeout_s: float | None = None
+    container: Any, report: DecodeReport, frame_timeout_s: float | None = None, low_delay: bool = False
 ) -> Iterator[Decoded]:
     """Yield every decodable frame, in presentation order, with its raw container timestamps.
 
@@ -130,9 +130,14 @@ def decode_rgb(
     recorded in ``report.error`` (never raised), so the caller decides how to report it.
     ``frame_timeout_s`` (live streams): packets that keep coming without a decodable frame for this
     long end the pass too (``report.error`` says so), as a silent stream's timed-out read does.
+
+    Decoder threads: files use FFmpeg's frame and slice threading (``AUTO``: the most throughput);
+    ``low_delay`` (live streams) uses slice threading only, because frame threading holds back
+    ``thread_count − 1`` frames before the first comes out (measured: 2 frames on 2 cores, 66 ms at
+    30 fps; on 16 cores 16 frames, over half a second of added latency).
     """
     stream = container.streams.video[0]
-    stream.thread_type = "AUTO"
+    stream.thread_type = "SLICE" if low_delay else "AUTO"
     report.declared_frames = int(stream.frames or 0)
     if container.duration:
         report.declared_duration_s = container.duration / 1_000_000

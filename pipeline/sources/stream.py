@@ -173,7 +173,9 @@ class StreamSource:
         self, container: object, report: DecodeReport, stamper: FrameStamper, stop: threading.Event
     ) -> Iterator[Frame]:
         first = True
-        for image, pts, dts in decode_rgb(container, report, frame_timeout_s=self.options.stall_timeout_s):
+        for image, pts, dts in decode_rgb(
+            container, report, frame_timeout_s=self.options.stall_timeout_s, low_delay=True
+        ):
             if stop.is_set():
                 return
             self._last_frame = time.monotonic()

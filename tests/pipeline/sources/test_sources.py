@@ -382,3 +382,44 @@ def test_unreachable_camera_is_described_in_words(tmp_path):
             collect(StreamSource(url, "cam", opts))
     message = str(garbled.value)
     assert "the server answered but the stream did not open" in message and "Errno" not in message
+
+
+class _CountingContainer:
+    """A PyAV container whose ``demux`` counts the packets handed to the decoder (all else delegated)."""
+
+    def __init__(self, container):
+        self._c = container
+        self.packets = 0
+
+    def __getattr__(self, name):
+        return getattr(self._c, name)
+
+    def demux(self, *args):
+        for packet in self._c.demux(*args):
+            self.packets += 1
+            yield packet
+
+
+def _packets_before_first_frame(path: Path, low_delay: bool) -> tuple[int, int]:
+    import av
+
+    from pipeline.sources.av_decode import DecodeReport, decode_rgb
+
+    with av.open(str(path)) as container:
+        counting = _CountingContainer(container)
+        frames = decode_rgb(counting, DecodeReport(), low_delay=low_delay)
+        next(frames)
+        threads = container.streams.video[0].codec_context.thread_count
+        frames.close()
+        return counting.packets, threads
+
+
+def test_live_decoding_has_no_frame_threading_delay(tmp_path):
+    """Streams decode with slice threads only: the first frame comes out of the first packet. Files use
+    frame threading too, which holds back thread_count - 1 frames (latency a live camera must not get)."""
+    video = write_h264(tmp_path / "v.mp4", 12, size=(320, 240))
+    live_packets, _ = _packets_before_first_frame(video, low_delay=True)
+    assert live_packets == 1
+    file_packets, threads = _packets_before_first_frame(video, low_delay=False)
+    if threads >= 2:  # frame threading (a multi-core machine): one packet per decoder thread first
+        assert file_packets == threads
