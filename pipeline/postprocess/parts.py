@@ -64,9 +64,17 @@ def extract_parts(
     elif not grid.covers_every_cell:  # map finer than the frame: blow up first, then count exactly
         classes, scores = grid.upsample(classes), grid.upsample(scores)
         grid = cell_grid(classes.shape[:2], classes.shape[:2])
-    weight, weight_x, weight_y = grid.weights
+    # Everything below runs on the box around the foreground only (the infant is a fraction of the
+    # frame): the same regions and sums, offset by the box's corner (r0, c0).
+    fg = classes != background
+    rows, cols = np.flatnonzero(fg.any(axis=1)), np.flatnonzero(fg.any(axis=0))
+    if rows.size == 0:
+        return (), ()
+    r0, r1, c0, c1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    classes, scores = classes[r0:r1, c0:c1], scores[r0:r1, c0:c1]
+    weight, weight_x, weight_y = (w[r0:r1, c0:c1] for w in grid.weights)
     # One connected-components pass per class; labels are then numbered globally so that every
-    # statistic of every region is one bincount over the whole map.
+    # statistic of every region is one bincount over the box.
     present = [int(c) for c in np.flatnonzero(np.bincount(classes.ravel(), minlength=len(names)))]
     present = [c for c in present if c != background and c < len(names)]
     glabels = np.zeros(classes.shape, np.int32)
@@ -93,7 +101,7 @@ def extract_parts(
     for cls, first, stats in blocks:
         sel = slice(first + 1, first + 1 + len(stats))
         area, sum_x, sum_y, sum_s = area_all[sel], sx_all[sel], sy_all[sel], ss_all[sel]
-        left, top = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
+        left, top = stats[:, cv2.CC_STAT_LEFT] + c0, stats[:, cv2.CC_STAT_TOP] + r0
         right = left + stats[:, cv2.CC_STAT_WIDTH] - 1
         bottom = top + stats[:, cv2.CC_STAT_HEIGHT] - 1
         x0, x1 = grid.x_start[left], grid.x_start[right] + grid.x_count[right]

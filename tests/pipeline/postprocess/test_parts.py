@@ -65,13 +65,20 @@ def brute_force(full_classes, full_scores, min_area):
     return sorted(out, key=lambda r: (r[0], -r[1], tuple(int(v) for v in r[2])))
 
 
+@pytest.mark.parametrize("inset", [None, (3, 2, 4, 5)])
 @pytest.mark.parametrize(
     ("cells", "src"), [((12, 16), (37, 53)), ((16, 16), (16, 16)), ((9, 20), (100, 61)), ((20, 20), (13, 11))]
 )
-def test_cell_weighted_stats_equal_blown_up_map(cells, src):
+def test_cell_weighted_stats_equal_blown_up_map(cells, src, inset):
+    """``inset`` (top, left, bottom, right cells of background): the foreground sits in a box away
+    from the map's edges, as an infant does (extract_parts works on that box only)."""
     rng = np.random.default_rng(cells[0] * 100 + src[1])
     classes = (rng.random(cells) * 5).astype(np.uint8)
     classes[rng.random(cells) < 0.4] = 0
+    if inset is not None:
+        top, left, bottom, right = inset
+        classes[:top], classes[:, :left] = 0, 0
+        classes[cells[0] - bottom :], classes[:, cells[1] - right :] = 0, 0
     scores = rng.random(cells).astype(np.float32)
     grid = cell_grid(cells, src)
     parts, summaries = extract_parts(classes, scores, CLASS_NAMES, 3, grid)
@@ -87,3 +94,8 @@ def test_cell_weighted_stats_equal_blown_up_map(cells, src):
     for s in summaries:
         ys, xs = np.nonzero(full == s.class_id)
         assert s.area_px == len(xs) and s.centroid == pytest.approx((xs.mean(), ys.mean()))
+
+
+def test_no_foreground_gives_nothing():
+    classes = np.zeros((8, 8), np.uint8)
+    assert extract_parts(classes, np.ones((8, 8), np.float32), CLASS_NAMES, 1) == ((), ())

@@ -30,7 +30,9 @@ def drain(q: StageQueue) -> list:
         out.append(item)
 
 
-def run_pool(items: list[int], work, workers: int, max_batch: int = 1) -> tuple[PoolStage, StageQueue, RunContext]:
+def run_pool(
+    items: list[int], work, workers: int, max_batch: int = 1
+) -> tuple[PoolStage, StageQueue, RunContext]:
     inbox: StageQueue[int] = StageQueue("in", len(items) + 1, "lossless")
     outbox: StageQueue[int] = StageQueue("out", len(items) + 1, "lossless")
     for i in items:

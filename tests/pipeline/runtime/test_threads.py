@@ -51,7 +51,12 @@ def test_configured_counts_win_and_gpu_gets_one_worker():
 
 @pytest.mark.parametrize(
     ("cores", "models", "expect"),
-    [(2, 1, ThreadPlan(1, 1)), (2, 2, ThreadPlan(1, 1)), (16, 1, ThreadPlan(1, 4)), (16, 2, ThreadPlan(1, 2))],
+    [
+        (2, 1, ThreadPlan(1, 1)),
+        (2, 2, ThreadPlan(1, 1)),
+        (16, 1, ThreadPlan(1, 4)),
+        (16, 2, ThreadPlan(1, 2)),
+    ],
 )
 def test_live_runs_get_one_worker_and_the_same_intra_threads(cores, models, expect):
     assert plan_threads(cores, models, live=True) == expect
@@ -79,5 +84,7 @@ def test_config_decides_the_models_that_share_the_cores(tmp_path):
     assert pose_threads(with_pose, cores=16) == ThreadPlan(4, 2)
     assert segmentation_threads(no_pose, cores=16) == ThreadPlan(4, 4)
     assert pose_threads(pose_only, cores=16) == ThreadPlan(4, 4)
-    threads = from_mapping(Config, {"model": {"threads": 3}, "pose": {"model": str(pose), "workers": 1}}, "c.yaml")
+    threads = from_mapping(
+        Config, {"model": {"threads": 3}, "pose": {"model": str(pose), "workers": 1}}, "c.yaml"
+    )
     assert pose_threads(threads, cores=16) == ThreadPlan(1, 3)  # pose.threads 0 follows model.threads
