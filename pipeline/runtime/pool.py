@@ -6,15 +6,20 @@ thread, than as one frame at a time with several (:mod:`pipeline.runtime.threads
 runs, so the workers share one session (one copy of the weights).
 
 How order is kept: a worker takes a batch and a ticket together under one lock (tickets count up in
-the order batches leave the inbox); after its work it waits until every earlier ticket has been handed
-on, then puts its results and passes the turn. So the next stage sees exactly the order a single thread
-would produce, per source and across sources. A worker that finishes early waits for the one before it;
-that wait is part of the frame's capture→publish latency, not of the stage's busy time.
+the order batches leave the inbox). After its work it leaves the results in a reorder buffer and goes
+back for the next batch at once; whichever worker finds the next ticket's results there hands them on,
+and every later ticket that is ready with them, one worker at a time (the others only deposit). So the
+next stage sees exactly the order a single thread would produce, per source and across sources, and no
+worker idles waiting for a slower one (a first version made the early worker wait for its turn: its
+core idled: segmentation alone on the demo clip went from 129 to 156 frames/s when it stopped waiting,
+docs/benchmarks.md).
+At most ``2 × workers`` batches are in flight (taken, not yet handed on), which bounds the buffer and
+the extra latency a slow batch can cause.
 
 End and errors: every worker stops when the inbox ends (a closed, drained queue answers END to each of
 them) or the run aborts; the stage thread (worker 0) joins the others before its outboxes close, so no
 result is put after the close. An error in any worker is recorded in the run context, which aborts the
-run (the tickets behind it are never waited for: every wait checks ``abort``).
+run (results not yet handed on are dropped: every wait checks ``abort``).
 """
 
 from __future__ import annotations
@@ -60,6 +65,9 @@ class PoolStage(BatchStage[In, Out]):
         self._stats_lock = threading.Lock()
         self._next_ticket = 0
         self._handed_on = 0
+        self._pending: dict[int, Sequence[Out]] = {}
+        self._emitting = False
+        self.max_ahead = 2 * workers
 
     def loop(self) -> None:
         helpers = [
@@ -87,6 +95,9 @@ class PoolStage(BatchStage[In, Out]):
         abort = self.ctx.abort
         while not abort.is_set():
             with self._take:
+                with self._turn:  # bounded reorder buffer: at most ``max_ahead`` batches in flight
+                    while self._next_ticket - self._handed_on >= self.max_ahead and not abort.is_set():
+                        self._turn.wait(POLL_S)
                 batch = collect_batch(self.inbox, self.max_batch, self.max_wait_s, abort)
                 if batch is None or batch is END:
                     ticket = -1
@@ -103,13 +114,28 @@ class PoolStage(BatchStage[In, Out]):
             busy = time.perf_counter() - t0
             with self._stats_lock:
                 self.stats.add(busy, len(batch))
+            self._hand_on(ticket, outs)
+
+    def _hand_on(self, ticket: int, outs: Sequence[Out]) -> None:
+        """Leave ``outs`` in the reorder buffer; unless another worker is already handing results on,
+        hand on every result whose turn has come, in ticket order (outside the lock: a full outbox
+        blocks only this worker)."""
+        abort = self.ctx.abort
+        with self._turn:
+            self._pending[ticket] = outs
+            if self._emitting:
+                return  # the worker handing on will reach this ticket in its turn
+            self._emitting = True
+        while True:
             with self._turn:
-                while self._handed_on != ticket:
-                    if abort.is_set():
-                        return
-                    self._turn.wait(POLL_S)
-                for out in outs:
-                    for box in self.outboxes:
-                        box.put(out, abort)
+                ready = self._pending.pop(self._handed_on, None)
+                if ready is None or abort.is_set():
+                    self._emitting = False
+                    self._turn.notify_all()
+                    return
+            for out in ready:
+                for box in self.outboxes:
+                    box.put(out, abort)
+            with self._turn:
                 self._handed_on += 1
                 self._turn.notify_all()
