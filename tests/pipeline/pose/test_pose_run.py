@@ -59,7 +59,7 @@ def test_pose_section_defaults():
         ({"threads": -1}, "cfg.yaml: pose.threads: must be >= 0, got -1"),
         (
             {"smoothing": 1},
-            "cfg.yaml: pose.smoothing: unknown key (known: enabled, model, threads, flip_test)",
+            "cfg.yaml: pose.smoothing: unknown key (known: enabled, model, threads, workers, flip_test)",
         ),
     ],
 )
