@@ -79,7 +79,7 @@ class PoolStage(BatchStage[In, Out]):
         try:
             self._work_loop()
         except BaseException:
-            self.ctx.abort.set()  # the helpers stop waiting for this worker's turn; run() records the error
+            self.ctx.abort.set()  # every wait of the helpers checks abort; run() records the error
             raise
         finally:
             for t in helpers:

@@ -108,9 +108,8 @@ def load_backend(cfg: Config, publisher: ZmqPublisher | None = None) -> Backend:
     :func:`segmentation_threads`); an engine build (TensorRT) is announced on stderr and, with
     ``publisher``, as ``building_engine`` status records."""
     m = cfg.model
-    m = evolve(
-        m, max_batch=wanted_batch(cfg), threads=segmentation_threads(cfg).intra
-    )  # GPU: profile 1..max_batch
+    # GPU engines: a batch profile 1..max_batch
+    m = evolve(m, max_batch=wanted_batch(cfg), threads=segmentation_threads(cfg).intra)
     announce = EngineBuildStatus([s.id for s in cfg.source_list], publisher)
     try:
         return create_backend(m, resolve_model_path(m.path), on_build=announce)
@@ -359,8 +358,9 @@ def stage_workers(
 ) -> tuple[int, int]:
     """(inference workers, pose workers) of a pipeline over ``backend`` and ``pose``: the thread plans
     (:func:`segmentation_threads`, :func:`pose_threads`; ``live``: every source is ``latest``), one
-    worker for a model on a GPU unless ``workers`` is configured. Without segmentation the pose model is the inference stage (its workers
-    run it; pose workers 1, unused); without a pose model pose workers are 1 (unused)."""
+    worker for a model on a GPU unless ``workers`` is configured. Without segmentation the pose model
+    is the inference stage (its workers run it; pose workers 1, unused); without a pose model pose
+    workers are 1 (unused)."""
     pose_workers = 1
     if pose is not None:
         gpu = pose.provider != CPU_EP
