@@ -88,3 +88,24 @@ def test_config_decides_the_models_that_share_the_cores(tmp_path):
         Config, {"model": {"threads": 3}, "pose": {"model": str(pose), "workers": 1}}, "c.yaml"
     )
     assert pose_threads(threads, cores=16) == ThreadPlan(1, 3)  # pose.threads 0 follows model.threads
+
+
+class _GpuBackend:
+    """Stands in for a backend on a GPU (none exists here): only what stage_workers reads."""
+
+    on_gpu = True
+
+
+def test_stage_workers_follow_the_plan_the_device_and_live_runs(tmp_path):
+    from pipeline.infer.backends.onnxruntime import OrtBackend
+    from pipeline.session.build import stage_workers
+    from tests.helpers.media import colour_model
+
+    cpu = OrtBackend(colour_model(tmp_path / "colour.onnx"))  # a real CPU session
+    cfg = from_mapping(Config, {"pose": {"enabled": False}}, "cfg.yaml")
+    cores = available_cores()
+    assert stage_workers(cfg, cpu, None) == (plan_threads(cores, 1).workers, 1)
+    assert stage_workers(cfg, cpu, None, live=True) == (1, 1)
+    assert stage_workers(cfg, _GpuBackend(), None) == (1, 1)  # type: ignore[arg-type]
+    pinned = from_mapping(Config, {"pose": {"enabled": False}, "model": {"workers": 3}}, "cfg.yaml")
+    assert stage_workers(pinned, _GpuBackend(), None, live=True) == (3, 1)  # type: ignore[arg-type]
