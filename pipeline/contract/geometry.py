@@ -160,7 +160,9 @@ def cell_grid(cells_hw: tuple[int, int], src_hw: tuple[int, int]) -> CellGrid:
 class CellGrids:
     """The cell grids of one stage's maps, made once per (map size, frame size): a stream's frames
     share a size, so its maps share one :class:`CellGrid` (the pose stage and the postprocessor each
-    keep one of these). Not locked: use it from one thread. The grids are shared, never written."""
+    keep one of these). Used by several threads (the pose workers) without a lock: a dict lookup and
+    store are atomic, and a race only computes the same grid twice and keeps either. The grids are
+    shared, never written."""
 
     def __init__(self) -> None:
         self._grids: dict[tuple[int, int, int, int], CellGrid] = {}
