@@ -426,11 +426,11 @@ def main(args: argparse.Namespace) -> int:
         raise ConfigError("--pose-model and --no-pose: give one or the other")
     if args.pose_model is not None and not args.pose_model.strip():
         raise ConfigError(f"--pose-model: must be a file path, got {args.pose_model!r}")
+    if min(args.threads, args.workers, args.pose_workers) < 0:
+        raise ConfigError("--threads, --workers and --pose-workers: must be >= 0")
     source = Path(args.source)
     FileSource(source, "bench").check()
     limit_opencv_threads()
-    if min(args.threads, args.workers, args.pose_workers) < 0:
-        raise ConfigError("--threads, --workers and --pose-workers: must be >= 0")
     cfg = Config(
         model=ModelConfig(
             path=args.model, providers=args.providers, threads=args.threads, workers=args.workers
