@@ -21,6 +21,7 @@ from tools.soak_stats import (
     WindowStats,
     frame_failures,
     in_window,
+    latency_creep,
     load_note,
     lost_records,
     select,
@@ -186,7 +187,19 @@ def format_table(s: Summary) -> str:
         ("p99 latency last 10 %", f"{w.p99_last_ms:.1f} ms ({w.records_last} records)"),
         (
             "p99 ratio last / first",
-            f"{w.p99_ratio:.3f}  (target ≤ {MAX_P99_RATIO:.2f}: {_ok(w.p99_ratio <= MAX_P99_RATIO)})",
+            f"{w.p99_ratio:.3f}"
+            + ("" if w.p99_ratio_low is None else f"  (99 % bound ≥ {w.p99_ratio_low:.3f})"),
+        ),
+        (
+            "p99 trend over the run",
+            "not fitted"
+            if w.trend_ratio is None or w.trend_ratio_low is None
+            else f"× {w.trend_ratio:.3f}  (99 % bound ≥ {w.trend_ratio_low:.3f})",
+        ),
+        (
+            "latency creep",
+            f"{'no' if not latency_creep(w) else 'YES'}  (target: ratio or trend bound ≤ {MAX_P99_RATIO:.2f}: "
+            f"{_ok(not latency_creep(w))})",
         ),
         (
             "load first → last 10 %",

@@ -27,16 +27,19 @@ from tools.soak_stats import (
     frame_failures,
     growth,
     in_window,
+    latency_creep,
     load_note,
     lost_records,
     p99,
     part_outside_frame,
     parts_outside_frame,
     per_second,
+    per_second_p99,
     ratio,
     ratio_lower_bound,
     select,
     target_failures,
+    trend_ratio,
     window_stats,
     windows,
 )
@@ -309,7 +312,10 @@ def test_soak_two_minutes(tmp_path: Path) -> None:
     assert data["passed"] and not s["failures"] and not s["errors"]
     assert s["exit_code"] == CLEAN_EXIT
     assert s["duration_s"] >= 120 and data["warmup_s"] == 10
-    assert w["rss_growth"] <= MAX_RSS_GROWTH and w["p99_ratio_low"] <= MAX_P99_RATIO  # see tools.soak_stats
+    assert w["rss_growth"] <= MAX_RSS_GROWTH
+    assert (
+        w["p99_ratio_low"] <= MAX_P99_RATIO or w["trend_ratio_low"] <= MAX_P99_RATIO
+    )  # see tools.soak_stats
     assert data["metrics_scrapes"]["ok"] >= 20  # /metrics answered like a Prometheus scrape every 5 s
     assert s["mean_fps"] > 20  # the 25 fps clip in real time
     assert len(data["samples"]) >= 125
@@ -334,6 +340,53 @@ def test_ratio_lower_bound() -> None:
     assert same < 1.0 < 1.10 < slower < 1.5
     assert ratio_lower_bound(a, a) == ratio_lower_bound(a, a)  # seeded: the same data, the same bound
     assert math.isnan(ratio_lower_bound(a[:5], a))
+
+
+def _bursty_run(end: float, creep: float, burst: tuple[float, float] | None, seed: int = 3) -> WindowStats:
+    """Records at 25/s over [0, end] (gamma noise around 25 ms), multiplied by a linear creep
+    1 → ``creep`` and, inside ``burst`` (s), by 1.5 (a neighbour slowing the cores)."""
+    rng = np.random.default_rng(seed)
+    rt = np.arange(0, round(25 * end) + 1) / 25.0
+    lat = rng.gamma(25.0, 1.0, len(rt)) * np.interp(rt, [0, end], [1.0, creep])
+    if burst is not None:
+        lat = np.where((rt >= burst[0]) & (rt <= burst[1]), 1.5 * lat, lat)
+    st = np.arange(0.0, end + 1e-9)
+    return window_stats(st, np.full_like(st, 2**28), rt, lat, end)
+
+
+def test_burst_in_the_last_window_is_not_a_creep() -> None:
+    """A 12 s slow spell at the end (the 2026-12-02 CI failure): the windows differ beyond doubt,
+    the trend over the run does not, so the latency target holds."""
+    s = _bursty_run(120.0, 1.0, (108.0, 120.0))
+    assert s.p99_ratio_low is not None and s.p99_ratio_low > 1.3  # the window check alone would fail
+    assert s.trend_ratio_low is not None and s.trend_ratio_low < MAX_P99_RATIO
+    assert not latency_creep(s) and target_failures(s) == []
+
+
+@pytest.mark.parametrize(("creep", "burst"), [(2.5, None), (2.5, (30.0, 42.0)), (3.0, (108.0, 120.0))])
+def test_steady_creep_fails_both_checks(creep: float, burst: tuple[float, float] | None) -> None:
+    s = _bursty_run(120.0, creep, burst)
+    assert s.trend_ratio is not None and s.trend_ratio == pytest.approx(creep, rel=0.25)
+    assert latency_creep(s)
+    assert any("trend over the run" in f for f in target_failures(s))
+
+
+def test_trend_ratio_measures_the_slope_and_is_seeded() -> None:
+    t = np.arange(0, 100 * 25 + 1) / 25.0
+    lat = 20.0 * np.exp(np.log(1.5) * t / 100.0)  # exactly × 1.5 over the run, no noise
+    fit, low = trend_ratio(t, lat, 100.0)
+    assert fit == pytest.approx(1.5, rel=1e-3) and low == pytest.approx(1.5, rel=1e-3)
+    noisy = lat * np.random.default_rng(0).gamma(20.0, 0.05, len(t))
+    assert trend_ratio(t, noisy, 100.0) == trend_ratio(t, noisy, 100.0)
+    assert trend_ratio(t[t < 10], lat[t < 10], 100.0) == (None, None)  # 10 seconds: not fitted
+
+
+def test_per_second_p99_bins_whole_seconds() -> None:
+    t = np.array([-0.5, 0.0, 0.5, 0.99, 1.0, 3.2, 130.0])
+    lat = np.array([999.0, 1.0, 2.0, 3.0, 10.0, 7.0, 999.0])  # before 0 and after the end: ignored
+    centres, p = per_second_p99(t, lat, 120.0)
+    assert centres.tolist() == [0.5, 1.5, 3.5]
+    assert p[0] == pytest.approx(np.percentile([1.0, 2.0, 3.0], 99)) and p[1:].tolist() == [10.0, 7.0]
 
 
 # --- parts outside their frame --------------------------------------------------------------------------------
