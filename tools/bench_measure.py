@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.config import Config, KeypointTrackerConfig, Policy, TrackerConfig
+from pipeline.config import Config, KeypointTrackerConfig, Policy
 from pipeline.errors import ConfigError
 from pipeline.frames import Frame, Inferred, Result
 from pipeline.infer.backends import Backend
@@ -122,10 +122,11 @@ class StageCosts:
     """Single-core CPU time per frame of each stage, ms (:func:`stage_costs`).
 
     Attributes:
-        segmentation: decode, preprocess, inference, postprocess (parts + part tracking).
+        segmentation: decode, preprocess, inference, postprocess (the stage ``infant-stream run``
+            builds, :func:`run_postprocessor`: parts, part tracking, the privacy decision).
         with_pose: decode, preprocess, inference, pose (maps + crop + pose model + decoding),
-            postprocess (parts from the pose stage's maps + part tracking + keypoint tracking);
-            None without a pose model.
+            postprocess (the same stage on the pose stage's output: parts from its maps, part and
+            keypoint tracking, the privacy decision); None without a pose model.
         keypoint_tracker_ms: the keypoint tracker's part of ``with_pose["postprocess"]`` (0 without pose).
         frames_with_pose: frames on which the pose stage found the infant and ran the model.
     """
@@ -158,7 +159,6 @@ def stage_costs(
     the same frames, and the keypoint tracker alone."""
     from pipeline.infer.backends.onnxruntime import OrtBackend
     from pipeline.infer.backends.ort_providers import OrtOptions
-    from pipeline.postprocess.tracking import PartTracker
     from pipeline.postprocess.tracking.keypoints import KeypointTracker
 
     n = len(images)
@@ -166,7 +166,7 @@ def stage_costs(
         model, OrtOptions(providers="CPUExecutionProvider", intra_op_threads=1, inter_op_threads=1)
     )
     pre, infer = Preprocessor(single.spec), InferenceStage(single)
-    post = Postprocessor(single.spec, 100, PartTracker(TrackerConfig()))
+    post = run_postprocessor(single)
     stamper = FrameStamper("cost")
     frames = [stamper.stamp(img, i / 25.0) for i, img in enumerate(images)]
 
@@ -191,7 +191,7 @@ def stage_costs(
     step(inferred[0])  # warm-up
     with_pose = {k: cost[k] for k in ("decode", "preprocess", "inference")}
     with_pose["pose"], posed = median_thread_cpu_ms(step, inferred)
-    post_pose = Postprocessor(single.spec, 100, PartTracker(TrackerConfig()))
+    post_pose = run_postprocessor(single)
     with_pose["postprocess"], _ = median_thread_cpu_ms(post_pose, posed)
     joints = KeypointTracker(KeypointTrackerConfig())
     tracker_ms, _ = median_thread_cpu_ms(lambda it: joints.update(it.frame.meta, it.pose), posed)
