@@ -5,4 +5,6 @@ infant's geometry around it, ``render`` turns it into an RGB image plus an exact
 the same landmarks to NYCU-22 / COCO-17 keypoints with visibility flags, ``dataset`` writes YIBP-layout
 datasets, ``keypoint_dataset`` (with ``keypoint_formats``) writes NYCU and COCO keypoint datasets, ``video``
 writes an H.264 clip with per-frame ground truth, and ``cli`` exposes them as ``infant-stream synth``.
+``camera`` (with ``sensor``) re-photographs a rendered frame and its keypoints with a randomised camera (view,
+optics, tone, infrared night mode, noise, compression) for domain randomisation.
 """

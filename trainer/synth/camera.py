@@ -342,7 +342,9 @@ def apply_camera(
     ``image`` (H, W, 3) uint8 RGB, ``labels`` / ``instances`` (H, W) uint8, ``points`` (N, 2) float64 pixels.
     Returns (image (H, W, 3) uint8, labels (H, W) uint8, instances (H, W) uint8, points (N, 2) float64,
     inside (N,) bool). ``inside`` is False for a point whose pixel ``(floor(x + 0.5), floor(y + 0.5))`` is out
-    of the output frame (callers set its visibility to 0). Inputs are not modified; ``rng`` drives the noise.
+    of the output frame: callers set its visibility to 0 and keep the source visibility otherwise (never raise
+    a 0: a point outside the source frame that the view brings in lies on fill, not on a drawn body part).
+    Inputs are not modified; ``rng`` drives the noise.
     """
     h, w = labels.shape
     if image.shape != (h, w, 3) or instances.shape != (h, w):
