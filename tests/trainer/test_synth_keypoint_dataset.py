@@ -302,9 +302,9 @@ def test_video_truth_has_keypoints(tmp_path: Path) -> None:
     result = write_video(tmp_path / "v.mp4", frames=n, fps=25.0, width=w, height=h, seed=seed)
     truth = json.loads(result.truth_path.read_text())
     frames = list(clip_frames(frames=n, fps=25.0, width=w, height=h, seed=seed))
-    for record, (_, scene, pose, rendered) in zip(truth["frames"], frames, strict=True):
+    for record, f in zip(truth["frames"], frames, strict=True):
         assert list(record) == ["index", "pts_s", "classes", "instances", "keypoints"]
-        nycu, coco = frame_keypoints(pose, scene.shape, rendered.instances)
+        nycu, coco = frame_keypoints(f.pose, f.scene.shape, f.rendered.instances)
         assert record["keypoints"] == {"nycu22": nycu.triples(), "coco17": coco.triples()}
         assert len(record["keypoints"]["nycu22"]) == 22
         assert len(record["keypoints"]["coco17"]) == 17

@@ -18,8 +18,12 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline.errors import ConfigError, InfantStreamError
+
+if TYPE_CHECKING:
+    from trainer.synth.domain import Domain
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
@@ -77,8 +81,31 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     vid.add_argument("--width", type=int, default=640, help="frame width, even (default 640)")
     vid.add_argument("--height", type=int, default=480, help="frame height, even (default 480)")
     vid.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    for mode in (ds, kp, vid):
+        _domain_arguments(mode)
     synth.set_defaults(func=main)
     return synth
+
+
+def _domain_arguments(p: argparse.ArgumentParser) -> None:
+    """``--randomize``, ``--families``, ``--hold-out`` (:mod:`trainer.synth.domain`)."""
+    p.add_argument(
+        "--randomize",
+        action="store_true",
+        help="domain randomisation: film every video with a random camera (view, light incl. night IR, noise, codec)",
+    )
+    p.add_argument(
+        "--families", default=None, help="with --randomize: draw only these factor families (A,B,...)"
+    )
+    p.add_argument(
+        "--hold-out", default=None, help="with --randomize: every factor family but these (A,B,...)"
+    )
+
+
+def _domain(args: argparse.Namespace) -> Domain:
+    from trainer.synth.domain import parse_domain
+
+    return parse_domain(args.randomize, args.families, args.hold_out)
 
 
 @contextmanager
@@ -97,6 +124,7 @@ def main(args: argparse.Namespace) -> int:
     """Run ``synth dataset`` or ``synth video``; invalid values raise :class:`ConfigError`."""
     if args.seed < 0:
         raise ConfigError(f"--seed must be >= 0, got {args.seed}")
+    domain = _domain(args)
     if args.synth_mode == "dataset":
         from trainer.synth.dataset import validate_options, write_yibp
 
@@ -115,6 +143,7 @@ def main(args: argparse.Namespace) -> int:
                 test_fraction=args.test_fraction,
                 unlabelled_videos=args.unlabelled_videos,
                 on_image=tick,
+                domain=domain,
             )
         print(
             f"wrote {summary.images} images to {summary.out_dir}: {len(summary.train_videos)} train, "
@@ -122,7 +151,7 @@ def main(args: argparse.Namespace) -> int:
         )
         return 0
     if args.synth_mode == "keypoints":
-        return _keypoints(args)
+        return _keypoints(args, domain)
     if args.synth_mode == "video":
         from trainer.synth.video import validate_options as validate_video
         from trainer.synth.video import write_video
@@ -139,13 +168,14 @@ def main(args: argparse.Namespace) -> int:
                 height=args.height,
                 seed=args.seed,
                 on_frame=tick,
+                domain=domain,
             )
         print(f"wrote {result.frames} frames to {result.video_path} and ground truth to {result.truth_path}")
         return 0
     raise ConfigError(f"synth mode must be dataset, keypoints or video, got {args.synth_mode}")
 
 
-def _keypoints(args: argparse.Namespace) -> int:
+def _keypoints(args: argparse.Namespace, domain: Domain) -> int:
     from trainer.synth.keypoint_dataset import validate_keypoint_options, write_keypoints
 
     size_range = (int(args.size_range[0]), int(args.size_range[1]))
@@ -163,6 +193,7 @@ def _keypoints(args: argparse.Namespace) -> int:
             test_fraction=args.test_fraction,
             size_range=size_range,
             on_image=tick,
+            domain=domain,
         )
     counts = ", ".join(f"{len(v)} {k}" for k, v in summary.videos.items())
     print(

@@ -29,6 +29,7 @@ import numpy.typing as npt
 
 from pipeline.contract.classes import CLASS_COLORS_RGB, NUM_CLASSES
 from pipeline.errors import ConfigError, DatasetError
+from trainer.synth.domain import PLAIN, Domain, aim, prepare_scene, shoot, video_camera
 from trainer.synth.motion import sample_motion
 from trainer.synth.render import make_scene, render
 
@@ -131,10 +132,12 @@ def write_yibp(
     unlabelled_videos: int = 0,
     jpeg_quality: int = 92,
     on_image: Callable[[], None] | None = None,
+    domain: Domain = PLAIN,
 ) -> DatasetSummary:
     """Render ``videos`` labelled videos (+ ``unlabelled_videos``) of ``frames_per_video`` frames each into a
     YIBP tree at ``out_dir``. ``round(test_fraction * videos)`` videos (at least one when ``videos >= 2`` and
-    ``test_fraction > 0``) go to the test split. ``on_image`` is called after each JPEG is written."""
+    ``test_fraction > 0``) go to the test split. ``on_image`` is called after each JPEG is written. A
+    randomised ``domain`` films each video with its own random camera (:mod:`trainer.synth.domain`)."""
     validate_options(videos, frames_per_video, size_range, test_fraction)
     if unlabelled_videos < 0:
         raise ConfigError(f"--unlabelled-videos must be >= 0, got {unlabelled_videos}")
@@ -156,10 +159,13 @@ def write_yibp(
         motion = sample_motion(rng, width, height)
         frame_numbers = np.cumsum(rng.integers(8, 60, size=frames_per_video)) + int(rng.integers(0, 600))
         scene = make_scene(rng, width, height, motion.pose_at(frame_numbers[0] / FRAME_RATE))
+        first = motion.pose_at(frame_numbers[0] / FRAME_RATE)
+        cam = aim(video_camera(domain, rng), width, height, (first.center_x, first.center_y), rng)
+        scene = prepare_scene(scene, cam)
         entries: list[dict[str, str]] = []
         for frame in (int(f) for f in frame_numbers):
             name = f"{video_id}{frame:06d}.jpg"
-            frame_out = render(scene, motion.pose_at(frame / FRAME_RATE), rng)
+            frame_out, _ = shoot(render(scene, motion.pose_at(frame / FRAME_RATE), rng), (), cam, rng)
             bgr = cv2.cvtColor(frame_out.image, cv2.COLOR_RGB2BGR)
             if not cv2.imwrite(str(images_dir / name), bgr, [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality]):
                 raise DatasetError(f"cannot write {images_dir / name}")

@@ -28,6 +28,7 @@ from pipeline.errors import ConfigError, DatasetError
 from trainer.pose.layout import SPLITS
 from trainer.synth.body import Pose
 from trainer.synth.dataset import FRAME_RATE, held_out_count, sample_image_size, validate_options
+from trainer.synth.domain import PLAIN, Domain, aim, prepare_scene, shoot, video_camera
 from trainer.synth.joints import frame_keypoints
 from trainer.synth.keypoint_formats import CocoWriter, KeypointFrame, NycuWriter, foreground_box
 from trainer.synth.motion import frame_body, sample_motion
@@ -112,17 +113,26 @@ def video_poses(rng: np.random.Generator, width: int, height: int, frames: int) 
 
 
 def generate_video(
-    seed: np.random.SeedSequence, video: str, frames: int, size_range: tuple[int, int]
+    seed: np.random.SeedSequence,
+    video: str,
+    frames: int,
+    size_range: tuple[int, int],
+    domain: Domain = PLAIN,
 ) -> Iterator[KeypointFrame]:
-    """Render the ``frames`` frames of video ``video`` (module doc) from its own ``seed``."""
+    """Render the ``frames`` frames of video ``video`` (module doc) from its own ``seed``; a randomised
+    ``domain`` films them with one random camera per video (:mod:`trainer.synth.domain`)."""
     rng = np.random.default_rng(seed)
     width, height = sample_image_size(rng, size_range)
     poses = video_poses(rng, width, height, frames)
     scene = make_scene(rng, width, height, poses[0][1])
+    cam = video_camera(domain, rng)
+    scene = prepare_scene(scene, cam)
     for number, pose in poses:
         framed = place_occluder(scene, pose, rng)
-        out = render(framed, pose, rng)
-        nycu, coco = frame_keypoints(pose, scene.shape, out.instances, framed.occluder_mask)
+        drawn = render(framed, pose, rng)
+        kps = frame_keypoints(pose, scene.shape, drawn.instances, framed.occluder_mask)
+        aimed = aim(cam, width, height, (pose.center_x, pose.center_y), rng)  # each frame is framed anew
+        out, (nycu, coco) = shoot(drawn, kps, aimed, rng)
         bbox, area = foreground_box(out.labels)
         yield KeypointFrame(video, number, out.image, bbox, area, nycu, coco)
 
@@ -149,6 +159,7 @@ def write_keypoints(
     size_range: tuple[int, int] = (256, 640),
     jpeg_quality: int = 92,
     on_image: Callable[[], None] | None = None,
+    domain: Domain = PLAIN,
 ) -> KeypointSummary:
     """Render ``videos`` x ``frames_per_video`` frames into ``out_dir`` in the ``fmt`` layout (``nycu``,
     ``coco`` or ``both``, see :mod:`trainer.synth.keypoint_formats`). ``on_image`` is called per frame."""
@@ -164,7 +175,7 @@ def write_keypoints(
         writers.append(CocoWriter(out_dir))
     count = 0
     for i, (split, child) in enumerate(zip(splits, root.spawn(videos), strict=True)):
-        for frame in generate_video(child, f"{i + 1:03d}", frames_per_video, size_range):
+        for frame in generate_video(child, f"{i + 1:03d}", frames_per_video, size_range, domain):
             jpeg = encode_jpeg(frame.image, jpeg_quality)
             for writer in writers:
                 writer.add(split, frame, jpeg)

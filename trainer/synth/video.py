@@ -32,7 +32,8 @@ import numpy.typing as npt
 from pipeline.contract.classes import CLASS_NAMES
 from pipeline.errors import ConfigError, SourceError
 from trainer.synth.body import INSTANCE_CLASS, INSTANCE_SIDE, Pose
-from trainer.synth.joints import frame_keypoints
+from trainer.synth.domain import PLAIN, Domain, aim, describe, prepare_scene, shoot, video_camera
+from trainer.synth.joints import BodyKeypoints, frame_keypoints
 from trainer.synth.motion import sample_motion
 from trainer.synth.render import Rendered, Scene, make_scene, render
 
@@ -99,33 +100,46 @@ def validate_options(frames: int, fps: float, width: int, height: int) -> None:
             raise ConfigError(f"{flag} must be an even number in [64, 4096] (yuv420p), got {v}")
 
 
+@dataclass(frozen=True, eq=False)
+class ClipFrame:
+    """One frame of the clip: ``pts_s``, the ``scene`` and ``pose`` it was drawn from, the ``rendered`` frame
+    as the camera saw it and its keypoints (``nycu``, ``coco``) in the same pixels."""
+
+    pts_s: float
+    scene: Scene
+    pose: Pose
+    rendered: Rendered
+    nycu: BodyKeypoints
+    coco: BodyKeypoints
+
+
 def clip_frames(
-    *, frames: int, fps: float, width: int, height: int, seed: int
-) -> Iterator[tuple[float, Scene, Pose, Rendered]]:
-    """Yield (pts_s, scene, pose, rendered frame) for the clip :func:`write_video` encodes; same seed → same
-    frames."""
+    *, frames: int, fps: float, width: int, height: int, seed: int, domain: Domain = PLAIN
+) -> Iterator[ClipFrame]:
+    """Yield the frames :func:`write_video` encodes; same seed (and domain) → same frames. A randomised
+    ``domain`` films the clip with one random camera (:mod:`trainer.synth.domain`)."""
     rate = Fraction(fps).limit_denominator(1001)
     rng = np.random.default_rng(seed)
     motion = sample_motion(rng, width, height, upright=True, fill=(0.6, 0.8))
     scene = make_scene(rng, width, height, motion.pose_at(0.0), occluders=False)
+    first = motion.pose_at(0.0)
+    cam = aim(video_camera(domain, rng), width, height, (first.center_x, first.center_y), rng)
+    scene = prepare_scene(scene, cam)
     for i in range(frames):
         t = float(i / rate)
         pose = motion.pose_at(t)
-        yield t, scene, pose, render(scene, pose, rng)
+        drawn = render(scene, pose, rng)
+        nycu, coco = frame_keypoints(pose, scene.shape, drawn.instances, scene.occluder_mask)
+        shot, (nycu, coco) = shoot(drawn, (nycu, coco), cam, rng)
+        yield ClipFrame(t, scene, pose, shot, nycu, coco)
 
 
 def video_frames(
     *, frames: int, fps: float, width: int, height: int, seed: int
 ) -> Iterator[tuple[float, Rendered]]:
     """Yield (pts_s, rendered frame) for the clip :func:`write_video` encodes; same seed → same frames."""
-    for t, _, _, frame in clip_frames(frames=frames, fps=fps, width=width, height=height, seed=seed):
-        yield t, frame
-
-
-def keypoint_truth(scene: Scene, pose: Pose, frame: Rendered) -> dict[str, list[list[float]]]:
-    """The ``keypoints`` entry of one frame's truth (module doc)."""
-    nycu, coco = frame_keypoints(pose, scene.shape, frame.instances, scene.occluder_mask)
-    return {"nycu22": nycu.triples(), "coco17": coco.triples()}
+    for f in clip_frames(frames=frames, fps=fps, width=width, height=height, seed=seed):
+        yield f.pts_s, f.rendered
 
 
 def write_video(
@@ -138,8 +152,10 @@ def write_video(
     seed: int,
     crf: int = 18,
     on_frame: Callable[[], None] | None = None,
+    domain: Domain = PLAIN,
 ) -> VideoSummary:
-    """Encode the clip to ``out_path`` (H.264 via PyAV) and its ground truth to :func:`truth_path_for`."""
+    """Encode the clip to ``out_path`` (H.264 via PyAV) and its ground truth to :func:`truth_path_for`; a
+    randomised ``domain`` films it with one random camera (the truth is in the camera's pixels)."""
     import av  # heavy; only needed here
 
     validate_options(frames, fps, width, height)
@@ -152,9 +168,10 @@ def write_video(
             stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
             stream.codec_context.time_base = 1 / rate
             stream.options = {"crf": str(crf), "preset": "veryfast", "bf": "0"}
-            for i, (t, scene, pose, frame) in enumerate(
-                clip_frames(frames=frames, fps=fps, width=width, height=height, seed=seed)
+            for i, f in enumerate(
+                clip_frames(frames=frames, fps=fps, width=width, height=height, seed=seed, domain=domain)
             ):
+                frame = f.rendered
                 vf = av.VideoFrame.from_ndarray(frame.image, format="rgb24")
                 vf.pts = i
                 vf.time_base = 1 / rate
@@ -164,10 +181,10 @@ def write_video(
                 records.append(
                     {
                         "index": i,
-                        "pts_s": round(t, 6),
+                        "pts_s": round(f.pts_s, 6),
                         "classes": classes,
                         "instances": sided,
-                        "keypoints": keypoint_truth(scene, pose, frame),
+                        "keypoints": {"nycu22": f.nycu.triples(), "coco17": f.coco.triples()},
                     }
                 )
                 if on_frame is not None:
@@ -183,6 +200,7 @@ def write_video(
         "width": width,
         "height": height,
         "seed": seed,
+        **({"domain": describe(domain)} if domain.randomize else {}),
         "num_frames": frames,
         "frames": records,
     }

@@ -1,0 +1,169 @@
+"""Domain randomisation of the synthetic data: which factor families a dataset draws from, and the step
+that re-photographs a rendered frame with a random camera.
+
+A :class:`Domain` is either *plain* (``randomize=False``: the classic generator, byte-for-byte the frames it
+always made) or *randomised*: every video then gets a random camera (:mod:`trainer.synth.camera`: view,
+optics, light incl. night infrared, sensor noise, codec) drawn from the allowed families, and the renderer's
+own small camera (blur, noise, JPEG) is switched off so those effects are not applied twice.
+
+Families are grouped (:data:`FACTOR_GROUPS`); ``families`` names the allowed ones, and a group none of whose
+families is named stays unrestricted. Whole families are held out of training this way, for the
+out-of-distribution evaluation (train on ``--hold-out ir,oblique``, test on ``--families ir``).
+
+The camera is aimed (:func:`aim`): its random shift is replaced by one that puts the infant's centre
+inside the middle half of the frame, so an infant is cut by the frame edge at most, never filmed away.
+
+Keypoints through the camera: the rendered visibility is kept where the moved point's pixel is inside the
+output frame, else it becomes 0 (a point never becomes visible: outside the rendered frame it lands on fill).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from pipeline.errors import ConfigError
+from trainer.synth import camera
+from trainer.synth.camera import CameraFactors
+from trainer.synth.joints import BodyKeypoints
+from trainer.synth.render import Rendered, Scene
+
+FACTOR_GROUPS: dict[str, tuple[str, ...]] = {
+    "view": camera.VIEW_FAMILIES,
+    "light": camera.LIGHT_FAMILIES,
+    "codec": camera.CODEC_FAMILIES,
+}
+"""Every factor group and its families (names are unique across groups)."""
+
+
+def all_families() -> tuple[str, ...]:
+    """Every family name, group by group."""
+    return tuple(f for members in FACTOR_GROUPS.values() for f in members)
+
+
+@dataclass(frozen=True)
+class Domain:
+    """What a synthetic dataset draws from: ``randomize`` off = the plain generator; on = random cameras
+    (and, as they land, scenes and clothing) from ``families`` (None = every family)."""
+
+    randomize: bool = False
+    families: frozenset[str] | None = None
+
+    def allowed(self, group: str) -> tuple[str, ...]:
+        """The families of ``group`` this domain draws from (all of them when none is named)."""
+        members = FACTOR_GROUPS[group]
+        if self.families is None:
+            return members
+        return tuple(f for f in members if f in self.families) or members
+
+
+PLAIN = Domain()
+
+
+def _names(text: str, flag: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise ConfigError(
+            f"{flag}: give one or more family names, comma-separated; known: {', '.join(all_families())}"
+        )
+    known = set(all_families())
+    for n in names:
+        if n not in known:
+            raise ConfigError(f"{flag}: unknown family {n!r}; known: {', '.join(all_families())}")
+    return names
+
+
+def parse_domain(randomize: bool, families: str | None = None, hold_out: str | None = None) -> Domain:
+    """The :class:`Domain` of the ``--randomize``, ``--families A,B`` and ``--hold-out C,D`` flags: the named
+    families, or every family but the held-out ones. One-line :class:`ConfigError` for unknown names, for
+    both lists at once, for a list without ``--randomize``, or for holding out every family of a group."""
+    if families is not None and hold_out is not None:
+        raise ConfigError("--families and --hold-out: give one or the other")
+    if not randomize and (families is not None or hold_out is not None):
+        raise ConfigError("--families/--hold-out need --randomize")
+    if families is not None:
+        return Domain(True, frozenset(_names(families, "--families")))
+    if hold_out is not None:
+        out = set(_names(hold_out, "--hold-out"))
+        for group, members in FACTOR_GROUPS.items():
+            if set(members) <= out:
+                raise ConfigError(
+                    f"--hold-out: holds out every {group} family ({', '.join(members)}); keep one"
+                )
+        return Domain(True, frozenset(set(all_families()) - out))
+    return Domain(randomize)
+
+
+def describe(domain: Domain) -> str:
+    """One line for logs and summaries, e.g. ``plain`` or ``randomised: view top; light day, dim; codec all``."""
+    if not domain.randomize:
+        return "plain"
+    parts = []
+    for group, members in FACTOR_GROUPS.items():
+        allowed = domain.allowed(group)
+        parts.append(f"{group} {'all' if allowed == members else ', '.join(allowed)}")
+    return "randomised: " + "; ".join(parts)
+
+
+def video_camera(domain: Domain, rng: np.random.Generator) -> CameraFactors | None:
+    """The camera of one video (fixed for its frames), or None for a plain domain (``rng`` untouched)."""
+    if not domain.randomize:
+        return None
+    names = [f for g in ("view", "light", "codec") for f in domain.allowed(g)]
+    return camera.sample_camera(rng, names)
+
+
+AIM_BOX: tuple[float, float] = (0.25, 0.75)
+"""Where a camera puts the infant's centre: uniformly in this share of the frame's width and height."""
+
+
+def aim(
+    cam: CameraFactors | None, width: int, height: int, centre: tuple[float, float], rng: np.random.Generator
+) -> CameraFactors | None:
+    """``cam`` with its ``shift`` chosen so that the infant's ``centre`` (source pixels) lands uniformly
+    inside :data:`AIM_BOX` of the (height, width) output frame (a camera operator keeps the infant in the
+    picture; its limbs may still leave it). None stays None (``rng`` untouched)."""
+    if cam is None:
+        return None
+    unshifted = replace(cam, shift=(0.0, 0.0))
+    hom = camera.camera_homography(unshifted, width, height)
+    (p,), _ = camera.transform_points(hom, np.array([centre], np.float64))
+    lo, hi = AIM_BOX
+    tx, ty = rng.uniform(lo, hi) * (width - 1), rng.uniform(lo, hi) * (height - 1)
+    return replace(cam, shift=(float((tx - p[0]) / width), float((ty - p[1]) / height)))
+
+
+def prepare_scene(scene: Scene, cam: CameraFactors | None) -> Scene:
+    """``scene`` unchanged without a camera; with one, the renderer's own blur, noise and JPEG are off (the
+    camera applies its own)."""
+    if cam is None:
+        return scene
+    look = replace(scene.appearance, noise_sigma=0.0, blur_sigma=0.0, jpeg_quality=0)
+    return replace(scene, appearance=look)
+
+
+def shoot(
+    frame: Rendered,
+    keypoints: Sequence[BodyKeypoints],
+    cam: CameraFactors | None,
+    rng: np.random.Generator,
+) -> tuple[Rendered, list[BodyKeypoints]]:
+    """``frame`` and its keypoint sets as ``cam`` sees them (unchanged, ``rng`` untouched, without one).
+    Every set's points go through the same homography as the pixels; visibility as in the module doc."""
+    if cam is None:
+        return frame, list(keypoints)
+    sizes = [len(k.xy) for k in keypoints]
+    points = np.concatenate([k.xy for k in keypoints]) if keypoints else np.zeros((0, 2))
+    image, labels, instances, moved, inside = camera.apply_camera(
+        frame.image, frame.labels, frame.instances, points, cam, rng
+    )
+    out: list[BodyKeypoints] = []
+    start = 0
+    for k, n in zip(keypoints, sizes, strict=True):
+        sl = slice(start, start + n)
+        vis = np.where(inside[sl], k.visibility, 0).astype(np.uint8)
+        out.append(BodyKeypoints(k.keypoint_set, moved[sl].astype(np.float64), vis))
+        start += n
+    return Rendered(image=image, labels=labels, instances=instances), out
