@@ -180,6 +180,45 @@ class GaussianBlur:
 
 
 @dataclass(frozen=True)
+class RandomErasing:
+    """With probability ``p``, cover 1..``max_patches`` random rectangles of the image (each ``area``
+    fraction of the image, aspect ratio within ``aspect`` and its inverse, placed anywhere) with noise, a
+    solid colour or a block of shuffled image pixels — a stand-in for the blankets, hands, toys and cards of
+    real footage. With ``erase_mask`` the covered mask pixels become background (0: covered parts are not
+    labelled, as in the generator); without it the mask is kept (keypoint targets stay where the joints are)."""
+
+    p: float = 0.5
+    max_patches: int = 2
+    area: tuple[float, float] = (0.02, 0.12)
+    aspect: float = 3.0
+    erase_mask: bool = True
+
+    def __call__(self, sample: Sample, rng: np.random.Generator) -> Sample:
+        if rng.random() >= self.p:
+            return sample
+        image, mask = sample.image.copy(), sample.mask.copy()
+        h, w = mask.shape[:2]
+        for _ in range(int(rng.integers(1, self.max_patches + 1))):
+            area = float(rng.uniform(*self.area)) * h * w
+            ratio = math.exp(float(rng.uniform(-math.log(self.aspect), math.log(self.aspect))))
+            ph = max(1, min(h, round(math.sqrt(area / ratio))))
+            pw = max(1, min(w, round(math.sqrt(area * ratio))))
+            y0, x0 = int(rng.integers(0, h - ph + 1)), int(rng.integers(0, w - pw + 1))
+            kind = int(rng.integers(3))
+            if kind == 0:
+                patch = rng.integers(0, 256, (ph, pw, 3), dtype=np.uint8)
+            elif kind == 1:
+                patch = np.broadcast_to(rng.integers(0, 256, 3, dtype=np.uint8), (ph, pw, 3))
+            else:
+                flat = image.reshape(-1, 3)
+                patch = flat[rng.integers(0, len(flat), ph * pw)].reshape(ph, pw, 3)
+            image[y0 : y0 + ph, x0 : x0 + pw] = patch
+            if self.erase_mask:
+                mask[y0 : y0 + ph, x0 : x0 + pw] = 0
+        return Sample(image, mask)
+
+
+@dataclass(frozen=True)
 class ToModelInput:
     """Letterbox into ``spec.input_hw`` and normalise, exactly as :class:`pipeline.infer.preprocess.Preprocessor`.
 
@@ -216,6 +255,7 @@ def train_transform(spec: ModelSpec) -> PairTransform:
         RandomCrop(0.75, 0.5),
         ColorJitter(0.3, 0.3, 0.3, 0.03),
         GaussianBlur(0.2),
+        RandomErasing(0.5),
     ]
     return PairTransform(Compose(steps), ToModelInput(spec))
 

@@ -19,6 +19,7 @@ from trainer.transforms import (
     GaussianBlur,
     HorizontalFlip,
     RandomCrop,
+    RandomErasing,
     RandomRotation,
     RandomScale,
     Sample,
@@ -154,3 +155,29 @@ def test_to_model_input_on_prepared_frame(prepared: Path) -> None:
     s = ds.load(0)
     x, y = ToModelInput(ModelSpec(input_hw=(64, 64)))(s)
     assert np.array_equal(x, ds[0][0].numpy()) and np.array_equal(y, ds[0][1].numpy())
+
+
+@pytest.mark.parametrize("erase_mask", [True, False])
+@pytest.mark.parametrize("seed", range(5))
+def test_random_erasing_covers_rectangles_and_unlabels_them(erase_mask: bool, seed: int) -> None:
+    sample = _sample(60, 80, seed)
+    step = RandomErasing(p=1.0, max_patches=2, area=(0.05, 0.1), erase_mask=erase_mask)
+    out = step(sample, np.random.default_rng(seed))
+    again = step(sample, np.random.default_rng(seed))
+    assert np.array_equal(out.image, again.image) and np.array_equal(out.mask, again.mask)  # seeded
+    changed = (out.image != sample.image).any(axis=2) | (out.mask != sample.mask)
+    assert 0.02 * 60 * 80 <= changed.sum() <= 0.2 * 60 * 80 + 1  # one or two patches of 5-10 %
+    ys, xs = np.nonzero(changed)
+    assert xs.min() >= 0 and ys.max() < 60  # inside the frame
+    if erase_mask:
+        assert (out.mask[changed] == 0).all()  # covered = not labelled
+    else:
+        assert np.array_equal(out.mask, sample.mask)
+    assert np.array_equal(out.image[~changed], sample.image[~changed])  # nothing else touched
+
+
+def test_random_erasing_probability() -> None:
+    sample = _sample()
+    rng = np.random.default_rng(0)
+    hits = sum(not np.array_equal(RandomErasing(p=0.3)(sample, rng).image, sample.image) for _ in range(400))
+    assert 80 <= hits <= 160  # ~120 of 400
