@@ -194,8 +194,16 @@ def _wire(rng: np.random.Generator, h: int, w: int, unit: float, infant: Mask) -
         end = infant_point(rng, infant) if sensor else _edge_point(rng, h, w)
         pts = np.vstack([_edge_point(rng, h, w), *mid, end])
         curve = _spline(pts)
-        width = int(rng.integers(1, 5))
-        cv2.polylines(parts, [np.round(curve * 16).astype(np.int32)], False, 1 + 2 * i, width, cv2.LINE_8, 4)
+        width = int(
+            rng.integers(1, 5)
+        )  # pixels: cv2 draws 1 or 3 px (thickness 1 or 2), a 2×2 dilation adds 1
+        line = np.zeros((h, w), np.uint8)
+        cv2.polylines(
+            line, [np.round(curve * 16).astype(np.int32)], False, 1, 1 if width < 3 else 2, cv2.LINE_8, 4
+        )
+        if width % 2 == 0:
+            line = np.asarray(cv2.dilate(line, np.ones((2, 2), np.uint8)), dtype=np.uint8)
+        parts[line > 0] = 1 + 2 * i
         cols[1 + 2 * i] = pt.colour(rng, WIRES, 8.0)
         if sensor:  # an ECG electrode (a disc with a centre stud) or a tape patch
             r = max(1.5, float(rng.uniform(0.8, 1.6)) * unit)
