@@ -238,12 +238,13 @@ def _lawn(rng: np.random.Generator, h: int, w: int, unit: float) -> Built:
             1,
         )
         kernel /= max(1.0, float(kernel.sum()))
-        strokes += cv2.filter2D(rng.standard_normal((h, w)).astype(np.float32), -1, kernel)
+        strokes += cv2.filter2D(rng.standard_normal((h, w), dtype=np.float32), -1, kernel)
     strokes /= max(1e-6, float(strokes.std()))
     m = (0.5 + 0.5 * np.tanh(1.2 * strokes))[:, :, None]
     img = dark * (1 - m) + light * m
     patch = np.clip(0.5 + smooth_noise(rng, h, w, float(rng.uniform(10, 40)) * unit), 0, 1)[:, :, None]
-    img = img * (1 - 0.6 * patch * rng.uniform(0, 1)) + dry * (0.6 * patch * rng.uniform(0, 1))
+    dry_share = np.float32(rng.uniform(0.0, 0.6)) * patch  # dry, yellowed patches
+    img = img * (1 - dry_share) + dry * dry_share
     gain = 1.0 + 0.15 * smooth_noise(rng, h, w, float(rng.uniform(5, 20)) * unit)
     img = pt.shaded(img.astype(np.float32), gain.astype(np.float32))
     if rng.random() >= 0.4:

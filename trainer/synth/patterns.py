@@ -261,7 +261,7 @@ def fold_shading(
 
 def grain(rng: np.random.Generator, h: int, w: int, sigma: float) -> F32:
     """(h, w) float32 gain 1 + N(0, ``sigma``) per pixel: weave and fibre grain."""
-    return (1.0 + rng.normal(0.0, sigma, (h, w))).astype(np.float32)
+    return np.float32(1.0) + np.float32(sigma) * rng.standard_normal((h, w), dtype=np.float32)
 
 
 def shaded(image: F32, gain: F32) -> F32:

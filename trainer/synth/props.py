@@ -102,7 +102,7 @@ def _card(rng: np.random.Generator, h: int, w: int, unit: float, infant: Mask) -
 def _toy(rng: np.random.Generator, h: int, w: int, unit: float, infant: Mask) -> Layer:
     size = float(rng.uniform(6.0, 15.0)) * unit
     p = infant_point(rng, infant, edge=True)
-    c = p + rng.normal(0.0, 0.5, 2) * size
+    c = np.clip(p + rng.normal(0.0, 0.5, 2) * size, [0.0, 0.0], [w - 1.0, h - 1.0])  # centre in the frame
     parts = np.zeros((h, w), np.uint8)
     kind = str(rng.choice(["teddy", "rattle", "ball", "ring"]))
     ang = float(rng.uniform(0, 2 * math.pi))
