@@ -74,8 +74,8 @@ def _package_dir(package: str) -> Path | None:
 
 @lru_cache(maxsize=32)
 def load_photo(source: PhotoSource) -> U8 | None:
-    """The photograph as (h, w, 3) uint8 RGB (grey photos repeated on 3 channels), cached; None when its
-    package is not installed or the file cannot be decoded."""
+    """The photograph as (h, w, 3) uint8 RGB (grey photos repeated on 3 channels), cached and read-only;
+    None when its package is not installed or the file cannot be decoded."""
     root = _package_dir(source.package)
     if root is None:
         return None
@@ -87,8 +87,11 @@ def load_photo(source: PhotoSource) -> U8 | None:
     if image is None:
         return None
     if source.grey:
-        return np.ascontiguousarray(np.repeat(image[:, :, None], 3, axis=2))
-    return np.ascontiguousarray(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+        rgb: U8 = np.ascontiguousarray(np.repeat(image[:, :, None], 3, axis=2), dtype=np.uint8)
+    else:
+        rgb = np.ascontiguousarray(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), dtype=np.uint8)
+    rgb.flags.writeable = False  # cached and shared
+    return rgb
 
 
 @lru_cache(maxsize=8)
