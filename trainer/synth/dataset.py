@@ -29,7 +29,7 @@ import numpy.typing as npt
 
 from pipeline.contract.classes import CLASS_COLORS_RGB, NUM_CLASSES
 from pipeline.errors import ConfigError, DatasetError
-from trainer.synth.domain import PLAIN, Domain, aim, prepare_scene, shoot, video_camera
+from trainer.synth.domain import PLAIN, Domain, make_setup, shoot
 from trainer.synth.motion import sample_motion
 from trainer.synth.render import make_scene, render
 
@@ -159,9 +159,8 @@ def write_yibp(
         motion = sample_motion(rng, width, height)
         frame_numbers = np.cumsum(rng.integers(8, 60, size=frames_per_video)) + int(rng.integers(0, 600))
         scene = make_scene(rng, width, height, motion.pose_at(frame_numbers[0] / FRAME_RATE))
-        first = motion.pose_at(frame_numbers[0] / FRAME_RATE)
-        cam = aim(video_camera(domain, rng), width, height, (first.center_x, first.center_y), rng)
-        scene = prepare_scene(scene, cam)
+        setup = make_setup(scene, motion.pose_at(frame_numbers[0] / FRAME_RATE), domain, rng)
+        scene, cam = setup.scene, setup.camera
         entries: list[dict[str, str]] = []
         for frame in (int(f) for f in frame_numbers):
             name = f"{video_id}{frame:06d}.jpg"

@@ -1,10 +1,17 @@
-"""Domain randomisation of the synthetic data: which factor families a dataset draws from, and the step
-that re-photographs a rendered frame with a random camera.
+"""Domain randomisation of the synthetic data: which factor families a dataset draws from, the scene a
+randomised video is set in, and the step that re-photographs a rendered frame with a random camera.
 
 A :class:`Domain` is either *plain* (``randomize=False``: the classic generator, byte-for-byte the frames it
-always made) or *randomised*: every video then gets a random camera (:mod:`trainer.synth.camera`: view,
-optics, light incl. night infrared, sensor noise, codec) drawn from the allowed families, and the renderer's
-own small camera (blur, noise, JPEG) is switched off so those effects are not applied twice.
+always made) or *randomised*. A randomised video gets:
+
+* a backdrop (:mod:`trainer.synth.backdrops`: sheet, blanket, playmat, lawn, cot, photo) instead of the
+  mottled sheet, and props (:mod:`trainer.synth.props`: card, toy, hand, wire, blanket edge) placed around the
+  infant — props under the infant join the backdrop, props over it become the scene's occluder (its pixels
+  are background in the labels and hide the keypoints under them, the one mechanism render() and
+  joints.frame_keypoints already share);
+* a random camera (:mod:`trainer.synth.camera`: view, optics, light incl. night infrared, sensor noise,
+  codec); the renderer's own small camera (blur, noise, JPEG) is switched off so those effects are not
+  applied twice.
 
 Families are grouped (:data:`FACTOR_GROUPS`); ``families`` names the allowed ones, and a group none of whose
 families is named stays unrestricted. Whole families are held out of training this way, for the
@@ -22,15 +29,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+import cv2
 import numpy as np
+import numpy.typing as npt
 
 from pipeline.errors import ConfigError
 from trainer.synth import camera
+from trainer.synth.backdrops import BACKDROP_FAMILIES, sample_backdrop
+from trainer.synth.body import Pose, build_body
 from trainer.synth.camera import CameraFactors
 from trainer.synth.joints import BodyKeypoints
-from trainer.synth.render import Rendered, Scene
+from trainer.synth.layers import Layer, composite, covered
+from trainer.synth.props import PROP_KINDS, sample_props
+from trainer.synth.render import Rendered, Scene, place_occluder
+
+F32 = npt.NDArray[np.float32]
 
 FACTOR_GROUPS: dict[str, tuple[str, ...]] = {
+    "backdrop": BACKDROP_FAMILIES,
+    "props": PROP_KINDS,
     "view": camera.VIEW_FAMILIES,
     "light": camera.LIGHT_FAMILIES,
     "codec": camera.CODEC_FAMILIES,
@@ -135,13 +152,65 @@ def aim(
     return replace(cam, shift=(float((tx - p[0]) / width), float((ty - p[1]) / height)))
 
 
-def prepare_scene(scene: Scene, cam: CameraFactors | None) -> Scene:
-    """``scene`` unchanged without a camera; with one, the renderer's own blur, noise and JPEG are off (the
-    camera applies its own)."""
-    if cam is None:
-        return scene
+@dataclass(frozen=True, eq=False)
+class Setup:
+    """One video's set-up: the ``scene`` render() draws into, the ``camera`` that films it (None: plain) and,
+    randomised, the clean ``backdrop`` ((H, W, 3) float32) that each frame's props are composited on."""
+
+    scene: Scene
+    camera: CameraFactors | None = None
+    backdrop: F32 | None = None
+
+
+def infant_mask(scene: Scene, pose: Pose) -> npt.NDArray[np.bool_]:
+    """(H, W) bool: the pixels the infant of ``scene`` in ``pose`` covers (its polygons, as render() fills
+    them)."""
+    mask = np.zeros((scene.height, scene.width), np.uint8)
+    for prim in build_body(pose, scene.shape, scene.clothing):
+        cv2.fillPoly(mask, [np.round(prim.points * 16.0).astype(np.int32)], 1, cv2.LINE_8, 4)
+    return mask.astype(bool)
+
+
+def _with_props(setup: Setup, layers: list[Layer]) -> Scene:
+    """``setup.scene`` with ``layers``: under-infant ones on the backdrop, over-infant ones as the occluder."""
+    assert setup.backdrop is not None
+    under = [lay for lay in layers if not lay.over_infant]
+    over = [lay for lay in layers if lay.over_infant]
+    shape = (setup.scene.height, setup.scene.width)
+    occ = covered(over, shape)
+    return replace(
+        setup.scene,
+        background=composite(setup.backdrop, under),
+        occluder_mask=occ if occ.any() else None,
+        occluder_image=composite(np.zeros((*shape, 3), np.float32), over) if occ.any() else None,
+    )
+
+
+def make_setup(scene: Scene, pose: Pose, domain: Domain, rng: np.random.Generator) -> Setup:
+    """The set-up of a video whose ``scene`` make_scene() drew, its first frame in ``pose``: ``scene`` as is
+    for a plain domain (``rng`` untouched); randomised: a backdrop, props placed around ``pose``, the
+    renderer's own camera off, and a random camera aimed at the infant."""
+    if not domain.randomize:
+        return Setup(scene)
+    cam = aim(video_camera(domain, rng), scene.width, scene.height, (pose.center_x, pose.center_y), rng)
     look = replace(scene.appearance, noise_sigma=0.0, blur_sigma=0.0, jpeg_quality=0)
-    return replace(scene, appearance=look)
+    unit = float(pose.scale)
+    back = sample_backdrop(rng, scene.height, scene.width, unit, domain.allowed("backdrop")).image
+    setup = Setup(replace(scene, appearance=look), cam, back)
+    return replace(setup, scene=place_props(setup, pose, domain, rng))
+
+
+def place_props(setup: Setup, pose: Pose, domain: Domain, rng: np.random.Generator) -> Scene:
+    """The scene of a frame whose framing changed (the keypoint datasets: each frame framed anew): plain,
+    the occluder redrawn around ``pose`` (:func:`trainer.synth.render.place_occluder`); randomised, new props
+    around ``pose`` on the video's backdrop."""
+    if setup.backdrop is None:
+        return place_occluder(setup.scene, pose, rng)
+    scene = setup.scene
+    layers = sample_props(
+        rng, scene.height, scene.width, float(pose.scale), infant_mask(scene, pose), domain.allowed("props")
+    )
+    return _with_props(setup, layers)
 
 
 def shoot(

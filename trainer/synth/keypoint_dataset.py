@@ -28,11 +28,11 @@ from pipeline.errors import ConfigError, DatasetError
 from trainer.pose.layout import SPLITS
 from trainer.synth.body import Pose
 from trainer.synth.dataset import FRAME_RATE, held_out_count, sample_image_size, validate_options
-from trainer.synth.domain import PLAIN, Domain, aim, prepare_scene, shoot, video_camera
+from trainer.synth.domain import PLAIN, Domain, aim, make_setup, place_props, shoot
 from trainer.synth.joints import frame_keypoints
 from trainer.synth.keypoint_formats import CocoWriter, KeypointFrame, NycuWriter, foreground_box
 from trainer.synth.motion import frame_body, sample_motion
-from trainer.synth.render import make_scene, place_occluder, render
+from trainer.synth.render import make_scene, render
 
 FORMATS: Final[tuple[str, ...]] = ("nycu", "coco", "both")
 MAX_VIDEOS: Final[int] = 999
@@ -125,13 +125,14 @@ def generate_video(
     width, height = sample_image_size(rng, size_range)
     poses = video_poses(rng, width, height, frames)
     scene = make_scene(rng, width, height, poses[0][1])
-    cam = video_camera(domain, rng)
-    scene = prepare_scene(scene, cam)
+    setup = make_setup(scene, poses[0][1], domain, rng)
     for number, pose in poses:
-        framed = place_occluder(scene, pose, rng)
+        framed = place_props(setup, pose, domain, rng)
         drawn = render(framed, pose, rng)
         kps = frame_keypoints(pose, scene.shape, drawn.instances, framed.occluder_mask)
-        aimed = aim(cam, width, height, (pose.center_x, pose.center_y), rng)  # each frame is framed anew
+        aimed = aim(
+            setup.camera, width, height, (pose.center_x, pose.center_y), rng
+        )  # each frame is framed anew
         out, (nycu, coco) = shoot(drawn, kps, aimed, rng)
         bbox, area = foreground_box(out.labels)
         yield KeypointFrame(video, number, out.image, bbox, area, nycu, coco)

@@ -32,7 +32,7 @@ import numpy.typing as npt
 from pipeline.contract.classes import CLASS_NAMES
 from pipeline.errors import ConfigError, SourceError
 from trainer.synth.body import INSTANCE_CLASS, INSTANCE_SIDE, Pose
-from trainer.synth.domain import PLAIN, Domain, aim, describe, prepare_scene, shoot, video_camera
+from trainer.synth.domain import PLAIN, Domain, describe, make_setup, shoot
 from trainer.synth.joints import BodyKeypoints, frame_keypoints
 from trainer.synth.motion import sample_motion
 from trainer.synth.render import Rendered, Scene, make_scene, render
@@ -122,9 +122,8 @@ def clip_frames(
     rng = np.random.default_rng(seed)
     motion = sample_motion(rng, width, height, upright=True, fill=(0.6, 0.8))
     scene = make_scene(rng, width, height, motion.pose_at(0.0), occluders=False)
-    first = motion.pose_at(0.0)
-    cam = aim(video_camera(domain, rng), width, height, (first.center_x, first.center_y), rng)
-    scene = prepare_scene(scene, cam)
+    setup = make_setup(scene, motion.pose_at(0.0), domain, rng)
+    scene, cam = setup.scene, setup.camera
     for i in range(frames):
         t = float(i / rate)
         pose = motion.pose_at(t)

@@ -14,7 +14,17 @@ import pytest
 from pipeline.contract.keypoints import NYCU22
 from pipeline.errors import ConfigError
 from trainer.synth import camera
-from trainer.synth.domain import AIM_BOX, PLAIN, Domain, aim, describe, parse_domain, shoot, video_camera
+from trainer.synth.domain import (
+    AIM_BOX,
+    PLAIN,
+    Domain,
+    aim,
+    all_families,
+    describe,
+    parse_domain,
+    shoot,
+    video_camera,
+)
 from trainer.synth.joints import BodyKeypoints
 from trainer.synth.keypoint_dataset import generate_video
 from trainer.synth.render import Rendered
@@ -30,7 +40,7 @@ REPO = Path(__file__).resolve().parents[3]
         ((True, None, None), None),
         ((True, "ir", None), {"ir"}),
         ((True, " top , jpeg ", None), {"top", "jpeg"}),
-        ((True, None, "ir,oblique"), set(camera.ALL_FAMILIES) - {"ir", "oblique"}),
+        ((True, None, "ir,oblique,photo"), set(all_families()) - {"ir", "oblique", "photo"}),
     ],
 )
 def test_parse_domain(args: tuple[bool, str | None, str | None], families: set[str] | None) -> None:
@@ -44,7 +54,7 @@ def test_parse_domain(args: tuple[bool, str | None, str | None], families: set[s
     [
         ((False, "ir", None), "need --randomize"),
         ((True, "ir", "top"), "one or the other"),
-        ((True, "lawn", None), "--families: unknown family 'lawn'"),
+        ((True, "moon", None), "--families: unknown family 'moon'"),
         ((True, None, "day,dim,ir"), "holds out every light family"),
         ((True, " , ", None), "give one or more family names"),
     ],
@@ -58,7 +68,7 @@ def test_allowed_and_describe() -> None:
     d = Domain(True, frozenset({"ir", "top"}))
     assert d.allowed("light") == ("ir",) and d.allowed("view") == ("top",)
     assert d.allowed("codec") == camera.CODEC_FAMILIES  # none named: unrestricted
-    assert describe(d) == "randomised: view top; light ir; codec all"
+    assert describe(d) == "randomised: backdrop all; props all; view top; light ir; codec all"
     assert describe(PLAIN) == "plain"
 
 
@@ -145,7 +155,7 @@ def test_cli_writes_a_randomised_video_and_refuses_bad_families(tmp_path: Path) 
     )
     assert ok.returncode == 0, ok.stderr
     truth = json.loads((tmp_path / "v.json").read_text())
-    assert truth["domain"] == "randomised: view all; light ir; codec all"
+    assert truth["domain"] == "randomised: backdrop all; props all; view all; light ir; codec all"
     bad_out = tmp_path / "bad.mp4"
     bad = subprocess.run(
         [*cmd[:-1], str(bad_out), "--randomize", "--hold-out", "nope"],
@@ -156,3 +166,35 @@ def test_cli_writes_a_randomised_video_and_refuses_bad_families(tmp_path: Path) 
     )
     assert bad.returncode != 0 and "--hold-out: unknown family 'nope'" in bad.stderr
     assert "Traceback" not in bad.stderr and not bad_out.exists()
+
+
+def test_randomised_setup_has_a_backdrop_props_and_exact_labels() -> None:
+    """Over-infant props are background in the labels and hide the keypoints under them; the plain
+    set-up is the scene itself."""
+    from trainer.synth.domain import infant_mask, make_setup, place_props
+    from trainer.synth.joints import frame_keypoints
+    from trainer.synth.keypoint_dataset import video_poses
+    from trainer.synth.render import make_scene, render
+
+    covered_any = False
+    for seed in range(12):
+        rng = np.random.default_rng(seed)
+        (_, pose), *_ = video_poses(rng, 200, 150, 1)
+        scene = make_scene(rng, 200, 150, pose)
+        assert make_setup(scene, pose, PLAIN, rng).scene is scene
+        setup = make_setup(scene, pose, parse_domain(True, "blanket_edge,hand,wire"), rng)
+        assert setup.camera is not None and setup.backdrop is not None
+        assert setup.scene.appearance.noise_sigma == 0 and setup.scene.appearance.jpeg_quality == 0
+        framed = place_props(setup, pose, parse_domain(True, "blanket_edge"), rng)
+        drawn = render(framed, pose, rng)
+        body = infant_mask(framed, pose)
+        assert ((drawn.labels > 0) <= body).all()  # labels only where the infant's polygons are
+        if framed.occluder_mask is not None and (framed.occluder_mask & body).any():
+            covered_any = True
+            assert (drawn.labels[framed.occluder_mask] == 0).all()  # covered = not labelled
+            nycu, _ = frame_keypoints(pose, framed.shape, drawn.instances, framed.occluder_mask)
+            for (x, y), v in zip(nycu.xy, nycu.visibility, strict=True):
+                px, py = int(np.floor(x + 0.5)), int(np.floor(y + 0.5))
+                if 0 <= px < 200 and 0 <= py < 150 and framed.occluder_mask[py, px]:
+                    assert v == 1
+    assert covered_any  # the blanket edge did cover the infant somewhere in these seeds
