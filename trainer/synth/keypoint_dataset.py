@@ -122,7 +122,7 @@ def generate_video(
     for number, pose in poses:
         framed = place_occluder(scene, pose, rng)
         out = render(framed, pose, rng)
-        nycu, coco = frame_keypoints(pose, scene.shape, out.instances, framed.occluder_mask)
+        nycu, coco = frame_keypoints(pose, scene.shape, out.instances, out.occluder_mask)
         bbox, area = foreground_box(out.labels)
         yield KeypointFrame(video, number, out.image, bbox, area, nycu, coco)
 

@@ -124,7 +124,7 @@ def video_frames(
 
 def keypoint_truth(scene: Scene, pose: Pose, frame: Rendered) -> dict[str, list[list[float]]]:
     """The ``keypoints`` entry of one frame's truth (module doc)."""
-    nycu, coco = frame_keypoints(pose, scene.shape, frame.instances, scene.occluder_mask)
+    nycu, coco = frame_keypoints(pose, scene.shape, frame.instances, frame.occluder_mask)
     return {"nycu22": nycu.triples(), "coco17": coco.triples()}
 
 
