@@ -15,7 +15,6 @@ A flat top keeps its colour, the side facing the light brightens and the far sid
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 from typing import TYPE_CHECKING, Final
 
 import cv2
@@ -24,7 +23,6 @@ import numpy.typing as npt
 
 from trainer.synth.body import TORSO_I, Pose, Primitive
 from trainer.synth.prints import Print, print_weight
-from trainer.synth.wardrobe import Clothing
 
 if TYPE_CHECKING:  # render imports this module; Appearance is only needed for annotations
     from trainer.synth.render import Appearance
@@ -64,20 +62,16 @@ def material_colours(look: Appearance) -> F32:
     return np.stack([table[m] for m in MATERIALS]).astype(np.float32)
 
 
-def material_prints(look: Appearance, clothing: Clothing) -> dict[str, Print]:
-    """Material → its print (garment, hat, swaddle); a knitted hat style always gets a rib knit."""
+def material_prints(look: Appearance) -> dict[str, Print]:
+    """Material → its print: the garment's (from the Appearance's pattern fields), the hat's, the swaddle's."""
     garment = Print(
         look.pattern, look.pattern_cm, look.pattern_angle, look.garment_a, look.garment_b, look.pattern_seed
     )
-    hat = look.hat_print
-    if clothing.hat in ("knit", "bobble") and hat.kind not in ("rib", "cable"):
-        k = 0.8
-        hat = replace(hat, kind="rib", period_cm=0.6, angle=0.0, b=(hat.a[0] * k, hat.a[1] * k, hat.a[2] * k))
-    return {"garment": garment, "hat": hat, "swaddle": look.swaddle_print}
+    return {"garment": garment, "hat": look.hat_print, "swaddle": look.swaddle_print}
 
 
 def infant_colours(
-    sub: U8, prims: list[Primitive], look: Appearance, clothing: Clothing, pose: Pose, origin: tuple[int, int]
+    sub: U8, prims: list[Primitive], look: Appearance, pose: Pose, origin: tuple[int, int]
 ) -> F32:
     """(h, w, 3) float32 RGB of the primitive-index crop ``sub`` whose top-left pixel is ``origin`` (x0, y0):
     material colours, with each printed material's print laid out in its primitive's cloth frame."""
@@ -86,7 +80,7 @@ def infant_colours(
     centre = (pose.center_x, pose.center_y, pose.orientation)
     frames = np.array([centre] + [centre if p.frame is None else tuple(p.frame) for p in prims], np.float64)
     limb = np.array([False] + [p.instance not in (0, TORSO_I) for p in prims])
-    for material, prn in material_prints(look, clothing).items():
+    for material, prn in material_prints(look).items():
         if prn.kind == "solid" and prn.a == prn.b:
             continue
         ys, xs = np.nonzero(mat_lut[sub] == MATERIALS.index(material))

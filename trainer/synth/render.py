@@ -153,7 +153,7 @@ def sample_appearance(
     """Random skin tone (the whole human range, :mod:`trainer.synth.skin`), hair, garment / hat / swaddle
     prints of the allowed ``print_families`` (None = all of :data:`trainer.synth.prints.PRINT_FAMILIES`),
     accessory colours, light direction, shading and camera quality. ``clothing`` (when given) makes a
-    knitted hat's fabric a knit."""
+    knitted hat's fabric a rib knit (else the hat's print is plain or striped)."""
     skin, dark = sample_skin(rng, shape.age_months)
     hair_v = np.array(pick_colour(rng, HAIR_COLOURS[:2] if dark > 0.55 else HAIR_COLOURS))
     hair = tuple(float(v) for v in 0.65 * hair_v + 0.35 * np.array(skin))
@@ -335,7 +335,7 @@ def render(scene: Scene, pose: Pose, rng: np.random.Generator) -> Rendered:
     if x1 > x0 and y1 > y0:
         sub = idx[y0:y1, x0:x1]
         sub_fg = fg[y0:y1, x0:x1]
-        fg_rgb = infant_colours(sub, prims, look, scene.clothing, pose, (x0, y0))
+        fg_rgb = infant_colours(sub, prims, look, pose, (x0, y0))
         ids = instances[y0:y1, x0:x1].copy()
         if cover is not None:
             shade_lut = np.cumsum(cover_lut).astype(np.uint8) + np.uint8(COVER_SHADE_ID - 1)
