@@ -304,7 +304,7 @@ def test_video_truth_has_keypoints(tmp_path: Path) -> None:
     frames = list(clip_frames(frames=n, fps=25.0, width=w, height=h, seed=seed))
     for record, (_, scene, pose, rendered) in zip(truth["frames"], frames, strict=True):
         assert list(record) == ["index", "pts_s", "classes", "instances", "keypoints"]
-        nycu, coco = frame_keypoints(pose, scene.shape, rendered.instances)
+        nycu, coco = frame_keypoints(pose, scene.shape, rendered.instances, rendered.occluder_mask)
         assert record["keypoints"] == {"nycu22": nycu.triples(), "coco17": coco.triples()}
         assert len(record["keypoints"]["nycu22"]) == 22
         assert len(record["keypoints"]["coco17"]) == 17

@@ -36,28 +36,27 @@ from trainer.synth.wardrobe import CLOTHING_FAMILIES, Clothing, Patch, clothing_
 W, H = 320, 256
 CX, CY, S = 160.0, 128.0, 4.0
 POSE = Pose(center_x=CX, center_y=CY, orientation=0.0, scale=S)
-COLOURS = {
-    "skin": (200, 150, 120),
-    "garment": (40, 90, 200),
-    "hat": (0, 200, 0),
-    "mitten": (200, 0, 200),
-    "band": (255, 255, 0),
-    "sensor": (0, 255, 255),
-    "swaddle": (255, 120, 0),
-    "sock": (120, 60, 0),
-    "diaper": (250, 250, 250),
+COLOURS: dict[str, tuple[float, float, float]] = {
+    "skin": (200.0, 150.0, 120.0),
+    "garment": (40.0, 90.0, 200.0),
+    "hat": (0.0, 200.0, 0.0),
+    "mitten": (200.0, 0.0, 200.0),
+    "band": (255.0, 255.0, 0.0),
+    "sensor": (0.0, 255.0, 255.0),
+    "swaddle": (255.0, 120.0, 0.0),
+    "sock": (120.0, 60.0, 0.0),
+    "diaper": (250.0, 250.0, 250.0),
 }
 TAPE = (0.7 * 250 + 0.3 * 200, 0.7 * 20 + 0.3 * 150, 0.7 * 20 + 0.3 * 120)  # tape (250, 20, 20) over skin
 
 
 def _solid(name: str) -> Print:
-    c = tuple(float(v) for v in COLOURS[name])
-    return Print("solid", 1.0, 0.0, (c[0], c[1], c[2]), (c[0], c[1], c[2]))
+    return Print("solid", 1.0, 0.0, COLOURS[name], COLOURS[name])
 
 
 def _flat_scene(clothing: Clothing, shape: BodyShape | None = None) -> Scene:
     scene = make_scene(np.random.default_rng(0), W, H, None, occluders=False)
-    f = {k: tuple(float(v) for v in c) for k, c in COLOURS.items()}
+    f = COLOURS
     look = dataclasses.replace(
         scene.appearance, skin=f["skin"], hair=f["skin"], garment_a=f["garment"], garment_b=f["garment"],
         pattern="solid", diaper=f["diaper"], sock=f["sock"], hat_print=_solid("hat"), swaddle_print=_solid("swaddle"),
