@@ -189,8 +189,8 @@ class BodyShape:
 
 def age_norms(age_months: float) -> tuple[float, float, float, float]:
     """(head, limb length, girth, torso width) of an average infant of ``age_months`` relative to a newborn
-    of the same torso length: the head shrinks relative to the body (~1/4 → ~1/5 of the length by six
-    months), limbs grow longer and chubbier. Ages are clipped to 0..12 months."""
+    of the same torso length: the head shrinks relative to the body (its height ~0.24 of the body length at
+    birth, ~0.22 at six months), limbs grow longer and chubbier. Ages are clipped to 0..12 months."""
     a = min(max(age_months, 0.0), 12.0)
     return 1.0 - 0.015 * a, 1.0 + 0.01 * a, 1.0 + 0.012 * a, 1.0 + 0.006 * a
 
