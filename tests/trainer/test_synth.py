@@ -101,7 +101,9 @@ def test_random_frame_has_every_class_with_plausible_areas(seed: int) -> None:
     inst = np.bincount(r.instances.ravel(), minlength=7)
     assert 0.5 < area[0] / r.labels.size < 0.97  # infant is a sizeable part of the frame, not all of it
     assert area[3] > area[1]  # torso bigger than head
-    assert inst[1] > max(inst[2], inst[3])  # head bigger than either arm (hand included)
+    # head not much smaller than either arm (hand included): a newborn's head is bigger, a 6-month-old's
+    # about an arm's area, less than a long-sleeved arm's
+    assert inst[1] > 0.7 * max(inst[2], inst[3])
     assert min(inst[5], inst[6]) > 0.5 * max(inst[2], inst[3])  # legs are not thinner than arms
     # instances refine classes exactly
     class_of_instance = np.array([0, 1, 2, 2, 3, 4, 4])

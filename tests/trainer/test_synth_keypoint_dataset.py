@@ -304,7 +304,7 @@ def test_video_truth_has_keypoints(tmp_path: Path) -> None:
     frames = list(clip_frames(frames=n, fps=25.0, width=w, height=h, seed=seed))
     for record, f in zip(truth["frames"], frames, strict=True):
         assert list(record) == ["index", "pts_s", "classes", "instances", "keypoints"]
-        nycu, coco = frame_keypoints(f.pose, f.scene.shape, f.rendered.instances)
+        nycu, coco = frame_keypoints(f.pose, f.scene.shape, f.rendered.instances, f.rendered.occluder_mask)
         assert record["keypoints"] == {"nycu22": nycu.triples(), "coco17": coco.triples()}
         assert len(record["keypoints"]["nycu22"]) == 22
         assert len(record["keypoints"]["coco17"]) == 17

@@ -1,8 +1,10 @@
 """Domain randomisation of the synthetic data: which factor families a dataset draws from, the scene a
 randomised video is set in, and the step that re-photographs a rendered frame with a random camera.
 
-A :class:`Domain` is either *plain* (``randomize=False``: the classic generator, byte-for-byte the frames it
-always made) or *randomised*. A randomised video gets:
+The infant itself is always drawn from every clothing and print family, skin tone and age
+(:mod:`trainer.synth.wardrobe`, :mod:`trainer.synth.prints`). A :class:`Domain` is either *plain*
+(``randomize=False``: that infant on the mottled sheet, filmed top-down by the renderer's small camera) or
+*randomised*, where the clothing and print families can be restricted too and a video gets:
 
 * a backdrop (:mod:`trainer.synth.backdrops`: sheet, blanket, playmat, lawn, cot, photo) instead of the
   mottled sheet, and props (:mod:`trainer.synth.props`: card, toy, hand, wire, blanket edge) placed around the
@@ -40,12 +42,16 @@ from trainer.synth.body import Pose, build_body
 from trainer.synth.camera import CameraFactors
 from trainer.synth.joints import BodyKeypoints
 from trainer.synth.layers import Layer, composite, covered
+from trainer.synth.prints import PRINT_FAMILIES
 from trainer.synth.props import PROP_KINDS, sample_props
-from trainer.synth.render import Rendered, Scene, place_occluder
+from trainer.synth.render import Rendered, Scene, make_scene, place_occluder
+from trainer.synth.wardrobe import CLOTHING_FAMILIES
 
 F32 = npt.NDArray[np.float32]
 
 FACTOR_GROUPS: dict[str, tuple[str, ...]] = {
+    "clothing": CLOTHING_FAMILIES,
+    "print": PRINT_FAMILIES,
     "backdrop": BACKDROP_FAMILIES,
     "props": PROP_KINDS,
     "view": camera.VIEW_FAMILIES,
@@ -186,6 +192,27 @@ def _with_props(setup: Setup, layers: list[Layer]) -> Scene:
     )
 
 
+def domain_scene(
+    domain: Domain, rng: np.random.Generator, width: int, height: int, pose: Pose, *, occluders: bool = True
+) -> Scene:
+    """:func:`trainer.synth.render.make_scene` with the clothing and print families ``domain`` allows (all
+    of them for a plain domain, or a group none of whose families is named)."""
+
+    def only(group: str) -> tuple[str, ...] | None:
+        allowed = domain.allowed(group)
+        return None if allowed == FACTOR_GROUPS[group] else allowed
+
+    return make_scene(
+        rng,
+        width,
+        height,
+        pose,
+        occluders=occluders,
+        clothing_families=only("clothing"),
+        print_families=only("print"),
+    )
+
+
 def make_setup(scene: Scene, pose: Pose, domain: Domain, rng: np.random.Generator) -> Setup:
     """The set-up of a video whose ``scene`` make_scene() drew, its first frame in ``pose``: ``scene`` as is
     for a plain domain (``rng`` untouched); randomised: a backdrop, props placed around ``pose``, the
@@ -220,7 +247,8 @@ def shoot(
     rng: np.random.Generator,
 ) -> tuple[Rendered, list[BodyKeypoints]]:
     """``frame`` and its keypoint sets as ``cam`` sees them (unchanged, ``rng`` untouched, without one).
-    Every set's points go through the same homography as the pixels; visibility as in the module doc."""
+    Every set's points go through the same homography as the pixels; visibility as in the module doc. The
+    shot frame carries no occluder mask (visibility was decided on the rendered frame)."""
     if cam is None:
         return frame, list(keypoints)
     sizes = [len(k.xy) for k in keypoints]

@@ -20,8 +20,8 @@ Visibility of each point in each frame (``v``; the first rule that applies):
   Files then carry ``x = y = 0`` (:meth:`BodyKeypoints.triples`).
 * ``1`` occluded, when any of:
 
-  a. an external occluder (the blanket edge or toy of :mod:`trainer.synth.render`, ``Scene.occluder_mask``)
-     covers that pixel;
+  a. an external occluder covers that pixel: the blanket edge or toy of :mod:`trainer.synth.render`
+     (``Scene.occluder_mask``) or a swaddle wrapped round the infant; ``Rendered.occluder_mask`` holds both;
   b. the rendered instance map at that pixel holds a body instance that is not the point's own, i.e. another
      part is drawn on top of it. Own instances: the head for Head and every facial point; the same-side arm
      for Elbow, Wrist, MP_joint; the same-side arm or the torso for Shoulder; the same-side leg for Knee,
@@ -215,7 +215,8 @@ def frame_keypoints(
     pose: Pose, shape: BodyShape, instances: U8, occluder_mask: BoolArray | None = None
 ) -> tuple[BodyKeypoints, BodyKeypoints]:
     """(NYCU-22, COCO-17) keypoints of ``pose`` for an infant of ``shape`` as rendered into ``instances``
-    ((H, W) uint8, :attr:`trainer.synth.render.Rendered.instances`) with the scene's ``occluder_mask``."""
+    ((H, W) uint8, :attr:`trainer.synth.render.Rendered.instances`) with the frame's ``occluder_mask``
+    (:attr:`trainer.synth.render.Rendered.occluder_mask`: the scene's occluder and any swaddle)."""
     bones = skeleton(pose, shape)
     xy = to_image(pose, local_points(bones))
     v = visibility(xy, _OWNERS, turn_hidden(bones), instances, occluder_mask)

@@ -28,11 +28,11 @@ from pipeline.errors import ConfigError, DatasetError
 from trainer.pose.layout import SPLITS
 from trainer.synth.body import Pose
 from trainer.synth.dataset import FRAME_RATE, held_out_count, sample_image_size, validate_options
-from trainer.synth.domain import PLAIN, Domain, aim, make_setup, place_props, shoot
+from trainer.synth.domain import PLAIN, Domain, aim, domain_scene, make_setup, place_props, shoot
 from trainer.synth.joints import frame_keypoints
 from trainer.synth.keypoint_formats import CocoWriter, KeypointFrame, NycuWriter, foreground_box
 from trainer.synth.motion import frame_body, sample_motion
-from trainer.synth.render import make_scene, render
+from trainer.synth.render import render
 
 FORMATS: Final[tuple[str, ...]] = ("nycu", "coco", "both")
 MAX_VIDEOS: Final[int] = 999
@@ -124,12 +124,12 @@ def generate_video(
     rng = np.random.default_rng(seed)
     width, height = sample_image_size(rng, size_range)
     poses = video_poses(rng, width, height, frames)
-    scene = make_scene(rng, width, height, poses[0][1])
+    scene = domain_scene(domain, rng, width, height, poses[0][1])
     setup = make_setup(scene, poses[0][1], domain, rng)
     for number, pose in poses:
         framed = place_props(setup, pose, domain, rng)
         drawn = render(framed, pose, rng)
-        kps = frame_keypoints(pose, scene.shape, drawn.instances, framed.occluder_mask)
+        kps = frame_keypoints(pose, scene.shape, drawn.instances, drawn.occluder_mask)
         aimed = aim(
             setup.camera, width, height, (pose.center_x, pose.center_y), rng
         )  # each frame is framed anew

@@ -4,7 +4,10 @@ Every primitive of the body is rasterised ONCE into a primitive-index map; the l
 the image's material colours are all looked up from that map, so whatever is on top in the image is on top in
 the labels by construction. Labels are hard (no blending); the image is softened afterwards (shading, shadow,
 lighting, optical blur, sensor noise, JPEG), which never changes the labels. Occluders (a blanket edge or a
-toy) are drawn last and their pixels are labelled background.
+toy) are drawn last and their pixels are labelled background. A swaddle is a cover primitive of the infant
+(instance 0): its pixels are labelled background too, and :attr:`Rendered.occluder_mask` (the scene's
+occluder plus the frame's cover pixels) is what :func:`trainer.synth.joints.frame_keypoints` takes, so the
+keypoints under either are occluded (rule a). Colours, prints and shading of the infant: :mod:`trainer.synth.paint`.
 
 Arrays: images are (H, W, 3) uint8 RGB; label and instance maps are (H, W) uint8; intermediate colours are
 float32 in 0..255. Everything is deterministic given the ``numpy.random.Generator`` passed in.
@@ -13,6 +16,7 @@ float32 in 0..255. Everything is deterministic given the ``numpy.random.Generato
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Final
 
@@ -28,36 +32,52 @@ from trainer.synth.body import (
     Primitive,
     build_body,
     rotation,
-    sample_clothing,
     sample_shape,
 )
+from trainer.synth.paint import MATERIALS, infant_colours, volume_shade
+from trainer.synth.prints import Print, sample_colour, sample_print
+from trainer.synth.skin import sample_skin
 from trainer.synth.textures import (
     CLOTH_COLOURS,
     HAIR_COLOURS,
     RGB,
     SHEET_COLOURS,
-    SKIN_ANCHORS,
     fabric_texture,
     lighting,
     pick_colour,
 )
+from trainer.synth.wardrobe import sample_clothing
 
 F32 = npt.NDArray[np.float32]
 U8 = npt.NDArray[np.uint8]
 
-MATERIALS: Final[tuple[str, ...]] = ("skin", "garment", "diaper", "sock", "hair", "eye", "lip", "nose")
+__all__ = [
+    "COVER_SHADE_ID", "MATERIALS", "OCCLUDER_INSTANCE", "Appearance", "Rendered", "Scene", "make_scene",
+    "place_occluder", "render", "sample_appearance",
+]  # fmt: skip
+
 OCCLUDER_INSTANCE: Final[int] = 7
 """Instance id of occluder pixels in the shading map only (they are 0 in the returned instance map)."""
+PLAIN_HAT: Final = Print("solid", 1.0, 0.0, (236.0, 236.0, 232.0), (236.0, 236.0, 232.0))
+PLAIN_SWADDLE: Final = Print("solid", 3.0, 0.0, (238.0, 232.0, 222.0), (238.0, 232.0, 222.0))
+COVER_SHADE_ID: Final[int] = 8
+"""Shading-map id of the first cover primitive (a swaddle); the next ones count up from it."""
 
 
 @dataclass(frozen=True)
 class Appearance:
     """How one infant in one recording looks (constant over a video). Colours are RGB 0..255.
 
-    ``pattern`` is the garment print (solid, stripes, dots, checks) with period ``pattern_cm`` centimetres
-    at ``pattern_angle`` radians in body coordinates; shading/shadow strengths are fractions of brightness;
-    ``shadow_offset_cm`` is (dx, dy) in body-size units scaled by the pose; ``noise_sigma`` is sensor noise in
-    grey levels, ``blur_sigma`` optical blur in pixels, ``jpeg_quality`` 0 = no recompression.
+    ``pattern`` is the garment print (a :data:`trainer.synth.prints.PRINT_KINDS` kind, colours
+    ``garment_a``/``garment_b``) with period ``pattern_cm`` centimetres at ``pattern_angle`` radians in each
+    garment primitive's cloth frame, motifs placed by ``pattern_seed``; ``hat_print``/``swaddle_print`` the
+    hat's and swaddle's fabric; ``band``, ``mitten``, ``sensor``, ``tape`` accessory colours. Shading/shadow
+    strengths are fractions of brightness; the light comes from ``light_azimuth`` (radians, image frame:
+    the direction towards it, x right / y down) at ``light_elevation`` radians above the mattress, and
+    ``relief`` (0..1) is how much it models each part's rounded volume (:mod:`trainer.synth.paint`);
+    ``shadow_offset_cm`` is (dx, dy) in image axes, centimetres scaled by the pose, pointing away from the
+    light. ``noise_sigma`` is sensor noise in grey levels, ``blur_sigma`` optical blur in pixels,
+    ``jpeg_quality`` 0 = no recompression.
     """
 
     skin: RGB
@@ -76,6 +96,16 @@ class Appearance:
     blur_sigma: float
     jpeg_quality: int
     eyes_open: bool
+    pattern_seed: int = 0
+    hat_print: Print = PLAIN_HAT
+    swaddle_print: Print = PLAIN_SWADDLE
+    band: RGB = (248.0, 248.0, 246.0)
+    mitten: RGB = (244.0, 244.0, 240.0)
+    sensor: RGB = (70.0, 70.0, 76.0)
+    tape: RGB = (236.0, 226.0, 206.0)
+    light_azimuth: float = -2.2
+    light_elevation: float = 1.0
+    relief: float = 0.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -103,41 +133,73 @@ class Scene:
 @dataclass(frozen=True, eq=False)
 class Rendered:
     """One rendered frame: ``image`` (H, W, 3) uint8 RGB, ``labels`` (H, W) uint8 class ids 0..4,
-    ``instances`` (H, W) uint8 ids into :data:`trainer.synth.body.INSTANCE_NAMES` (0 = not the infant)."""
+    ``instances`` (H, W) uint8 ids into :data:`trainer.synth.body.INSTANCE_NAMES` (0 = not the infant),
+    ``occluder_mask`` (H, W) bool or None: what hides the infant's keypoints in this frame, the scene's
+    occluder plus the pixels of a swaddle (pass it to :func:`trainer.synth.joints.frame_keypoints`)."""
 
     image: U8
     labels: U8
     instances: U8
+    occluder_mask: npt.NDArray[np.bool_] | None = None
 
 
-def sample_appearance(rng: np.random.Generator, shape: BodyShape) -> Appearance:
-    """Random skin tone (light to dark), hair, garment colours/print, shading and camera quality."""
-    t = float(rng.uniform(0.0, len(SKIN_ANCHORS) - 1))
-    i = min(int(t), len(SKIN_ANCHORS) - 2)
-    skin_v = SKIN_ANCHORS[i] * (1 - (t - i)) + SKIN_ANCHORS[i + 1] * (t - i) + rng.normal(0.0, 5.0, 3)
-    skin = tuple(float(v) for v in np.clip(skin_v, 0, 255))
-    hair_v = np.array(pick_colour(rng, HAIR_COLOURS[:2] if t > 3.5 else HAIR_COLOURS))
+def sample_appearance(
+    rng: np.random.Generator,
+    shape: BodyShape,
+    clothing: Clothing | None = None,
+    *,
+    print_families: Sequence[str] | None = None,
+) -> Appearance:
+    """Random skin tone (the whole human range, :mod:`trainer.synth.skin`), hair, garment / hat / swaddle
+    prints of the allowed ``print_families`` (None = all of :data:`trainer.synth.prints.PRINT_FAMILIES`),
+    accessory colours, light direction, shading and camera quality. ``clothing`` (when given) makes a
+    knitted hat's fabric a rib knit (else the hat's print is plain or striped)."""
+    skin, dark = sample_skin(rng, shape.age_months)
+    hair_v = np.array(pick_colour(rng, HAIR_COLOURS[:2] if dark > 0.55 else HAIR_COLOURS))
     hair = tuple(float(v) for v in 0.65 * hair_v + 0.35 * np.array(skin))
-    garment_a = pick_colour(rng, CLOTH_COLOURS)
-    pattern = str(rng.choice(["solid", "stripes", "dots", "checks"], p=[0.4, 0.3, 0.15, 0.15]))
-    garment_b = pick_colour(rng, CLOTH_COLOURS) if rng.random() < 0.6 else (245.0, 245.0, 242.0)
+    garment = sample_print(rng, print_families)
+    hat_colour = sample_colour(rng)
+    if clothing is not None and clothing.hat in ("knit", "bobble"):
+        k = float(rng.uniform(0.72, 0.86))
+        dim = (hat_colour[0] * k, hat_colour[1] * k, hat_colour[2] * k)
+        hat_print = Print("rib", float(rng.uniform(0.5, 0.8)), 0.0, hat_colour, dim)
+    else:
+        stripes = rng.random() < 0.35
+        hat_b = sample_colour(rng) if stripes else hat_colour
+        hat_print = Print(
+            "stripes" if stripes else "solid", float(rng.uniform(0.8, 1.6)), math.pi / 2, hat_colour, hat_b
+        )
+    white = (245.0, 245.0, 242.0)
+    light_azimuth = float(rng.uniform(-math.pi, math.pi))
+    light_elevation = float(rng.uniform(0.55, 1.35))
+    reach = float(rng.uniform(0.5, 2.0)) / math.tan(light_elevation)
     return Appearance(
-        skin=(skin[0], skin[1], skin[2]),
+        skin=skin,
         hair=(hair[0], hair[1], hair[2]),
-        garment_a=garment_a,
-        garment_b=garment_b,
+        garment_a=garment.a,
+        garment_b=garment.b,
         diaper=pick_colour(rng, CLOTH_COLOURS[:6] if rng.random() < 0.3 else CLOTH_COLOURS[:1], 5.0),
-        sock=garment_a if rng.random() < 0.5 else pick_colour(rng, CLOTH_COLOURS, 5.0),
-        pattern=pattern,
-        pattern_cm=float(rng.uniform(1.2, 3.5)),
-        pattern_angle=float(rng.choice([0.0, math.pi / 2, rng.uniform(0, math.pi)])),
+        sock=garment.a if rng.random() < 0.5 else sample_colour(rng, 5.0),
+        pattern=garment.kind,
+        pattern_cm=garment.period_cm,
+        pattern_angle=garment.angle,
         shade_strength=float(rng.uniform(0.25, 0.5)),
         shadow_strength=float(rng.uniform(0.15, 0.45)),
-        shadow_offset_cm=(float(rng.uniform(-1.5, 1.5)), float(rng.uniform(-1.5, 1.5))),
+        shadow_offset_cm=(-reach * math.cos(light_azimuth), -reach * math.sin(light_azimuth)),
         noise_sigma=float(rng.uniform(0.5, 6.0)),
         blur_sigma=float(rng.uniform(0.3, 1.3)),
         jpeg_quality=int(rng.choice([0, int(rng.integers(35, 90))])),
         eyes_open=shape.eyes_open,
+        pattern_seed=garment.seed,
+        hat_print=hat_print,
+        swaddle_print=sample_print(rng, print_families),
+        band=white if rng.random() < 0.5 else sample_colour(rng),
+        mitten=white if rng.random() < 0.4 else (garment.a if rng.random() < 0.5 else sample_colour(rng)),
+        sensor=((60.0, 60.0, 66.0), white, (90.0, 140.0, 200.0), (220.0, 80.0, 70.0))[int(rng.integers(4))],
+        tape=((236.0, 226.0, 206.0), white, (214.0, 190.0, 160.0))[int(rng.integers(3))],
+        light_azimuth=light_azimuth,
+        light_elevation=light_elevation,
+        relief=float(rng.uniform(0.1, 0.5)),
     )
 
 
@@ -173,13 +235,22 @@ def _occluder(
 
 
 def make_scene(
-    rng: np.random.Generator, width: int, height: int, pose: Pose | None = None, *, occluders: bool = True
+    rng: np.random.Generator,
+    width: int,
+    height: int,
+    pose: Pose | None = None,
+    *,
+    occluders: bool = True,
+    clothing_families: Sequence[str] | None = None,
+    print_families: Sequence[str] | None = None,
 ) -> Scene:
     """Sample a new infant look, body shape, clothes, mattress, lighting and (optionally, given ``pose`` to
-    place it) an occluder, for a (height, width) image."""
+    place it) an occluder, for a (height, width) image. ``clothing_families`` / ``print_families``: the
+    :data:`trainer.synth.wardrobe.CLOTHING_FAMILIES` / :data:`trainer.synth.prints.PRINT_FAMILIES` to draw
+    from (None = all)."""
     shape = sample_shape(rng)
-    clothing = sample_clothing(rng)
-    look = sample_appearance(rng, shape)
+    clothing = sample_clothing(rng, clothing_families)
+    look = sample_appearance(rng, shape, clothing, print_families=print_families)
     unit = pose.scale if pose is not None else min(width, height) / 60.0
     background = fabric_texture(rng, height, width, SHEET_COLOURS, unit)
     if rng.random() < 0.25:  # crib rail, floor or a pillow along one edge
@@ -217,41 +288,7 @@ def place_occluder(scene: Scene, pose: Pose, rng: np.random.Generator) -> Scene:
     return replace(scene, occluder_mask=mask.astype(bool))
 
 
-def _material_colours(look: Appearance) -> npt.NDArray[np.float32]:
-    skin = np.array(look.skin)
-    eye = np.array((45.0, 32.0, 30.0)) if look.eyes_open else skin * 0.5
-    table = {
-        "skin": skin,
-        "garment": np.array(look.garment_a),
-        "diaper": np.array(look.diaper),
-        "sock": np.array(look.sock),
-        "hair": np.array(look.hair),
-        "eye": eye,
-        "lip": skin * np.array([0.92, 0.7, 0.7]),
-        "nose": skin * 0.9,
-    }
-    return np.stack([table[m] for m in MATERIALS]).astype(np.float32)
-
-
 _CLASS_LUT: Final = np.array((*INSTANCE_CLASS, 0), dtype=np.uint8)
-
-
-def _garment_pattern(look: Appearance, pose: Pose, xs: npt.NDArray[np.intp], ys: npt.NDArray[np.intp]) -> F32:
-    """Print weight in [0, 1] (0 = colour a) at garment pixels, in body coordinates (moves with the body)."""
-    inv = rotation(-pose.orientation - look.pattern_angle) / pose.scale
-    px = xs.astype(np.float32) - np.float32(pose.center_x)
-    py = ys.astype(np.float32) - np.float32(pose.center_y)
-    u = (inv[0, 0] * px + inv[0, 1] * py) * (2 * math.pi / look.pattern_cm)
-    v = (inv[1, 0] * px + inv[1, 1] * py) * (2 * math.pi / look.pattern_cm)
-    if look.pattern == "stripes":
-        m = 0.5 + 0.5 * np.tanh(3.0 * np.sin(u))
-    elif look.pattern == "checks":
-        m = 0.25 * (2.0 + np.tanh(3.0 * np.sin(u)) + np.tanh(3.0 * np.sin(v)))
-    elif look.pattern == "dots":
-        m = np.clip(4.0 * (np.cos(u) * np.cos(v) - 0.55), 0.0, 1.0)
-    else:
-        m = np.zeros(xs.shape, np.float32)
-    return np.asarray(m, dtype=np.float32)
 
 
 def _bbox(prims: list[Primitive], h: int, w: int, margin: int) -> tuple[int, int, int, int]:
@@ -271,18 +308,20 @@ def render(scene: Scene, pose: Pose, rng: np.random.Generator) -> Rendered:
     for i, prim in enumerate(prims, start=1):
         cv2.fillPoly(idx, [np.round(prim.points * 16.0).astype(np.int32)], i, cv2.LINE_8, 4)
     inst_lut = np.array([0] + [p.instance for p in prims], dtype=np.uint8)
-    mat_lut = np.array([0] + [MATERIALS.index(p.material) for p in prims], dtype=np.uint8)
     instances = inst_lut[idx]
     fg = idx > 0
+    cover_lut = np.array([False] + [p.instance == 0 for p in prims])
+    cover = cover_lut[idx] if cover_lut.any() else None
     occ_mask = scene.occluder_mask
     if occ_mask is not None:
         instances[occ_mask] = 0
     labels = _CLASS_LUT[instances]
+    hides = cover if occ_mask is None else (occ_mask if cover is None else occ_mask | cover)
 
-    # Soft shadow of the infant (and occluder) on the mattress, then the lit mattress.
+    # Soft shadow of the infant (and occluder) on the mattress, cast away from the light, then the mattress.
     sil = fg if occ_mask is None else fg | occ_mask
     small = cv2.resize(sil.astype(np.float32), (max(1, w // 4), max(1, h // 4)), interpolation=cv2.INTER_AREA)
-    sdx, sdy = rotation(pose.orientation) @ np.array(look.shadow_offset_cm) * pose.scale / 4.0
+    sdx, sdy = np.array(look.shadow_offset_cm) * pose.scale / 4.0
     shift = np.array([[1.0, 0.0, sdx], [0.0, 1.0, sdy]], dtype=np.float64)
     small = cv2.warpAffine(small, shift, (small.shape[1], small.shape[0]))
     small = cv2.GaussianBlur(small, (0, 0), max(0.5, 0.5 * pose.scale))
@@ -291,32 +330,21 @@ def render(scene: Scene, pose: Pose, rng: np.random.Generator) -> Rendered:
     if occ_mask is not None and scene.occluder_image is not None:
         np.copyto(out, scene.occluder_image, where=occ_mask[:, :, None])
 
-    # Inside the infant's bounding box: material colours, garment print, rounded-volume shading.
+    # Inside the infant's bounding box: material colours, prints, rounded-volume shading (trainer.synth.paint).
     x0, y0, x1, y1 = _bbox(prims, h, w, margin=2)
     if x1 > x0 and y1 > y0:
         sub = idx[y0:y1, x0:x1]
         sub_fg = fg[y0:y1, x0:x1]
-        colours = _material_colours(look)[mat_lut]
-        fg_rgb = colours[sub]
-        ys, xs = np.nonzero(mat_lut[sub] == MATERIALS.index("garment"))
-        if look.pattern != "solid" and len(xs):
-            m = _garment_pattern(look, pose, xs + x0, ys + y0)[:, None]
-            fg_rgb[ys, xs] = (
-                np.array(look.garment_a, np.float32) * (1 - m) + np.array(look.garment_b, np.float32) * m
-            )
+        fg_rgb = infant_colours(sub, prims, look, pose, (x0, y0))
         ids = instances[y0:y1, x0:x1].copy()
+        if cover is not None:
+            shade_lut = np.cumsum(cover_lut).astype(np.uint8) + np.uint8(COVER_SHADE_ID - 1)
+            sub_cover = cover[y0:y1, x0:x1]
+            ids[sub_cover] = shade_lut[sub][sub_cover]
         sub_occ = None if occ_mask is None else occ_mask[y0:y1, x0:x1]
         if sub_occ is not None:
             ids[sub_occ] = OCCLUDER_INSTANCE
-        edges = np.zeros(ids.shape, bool)
-        dx = ids[:, 1:] != ids[:, :-1]
-        dy = ids[1:, :] != ids[:-1, :]
-        edges[:, 1:] |= dx
-        edges[:, :-1] |= dx
-        edges[1:, :] |= dy
-        edges[:-1, :] |= dy
-        dist = cv2.distanceTransform((~edges).astype(np.uint8), cv2.DIST_L2, 3)
-        shade = 1.0 - look.shade_strength * np.exp(dist * np.float32(-1.0 / (1.1 * pose.scale)))
+        shade, dist = volume_shade(ids, look, pose.scale)
         visible = sub_fg if sub_occ is None else sub_fg & ~sub_occ
         np.copyto(out[y0:y1, x0:x1], fg_rgb * shade[:, :, None], where=visible[:, :, None])
         if sub_occ is not None:
@@ -338,4 +366,4 @@ def render(scene: Scene, pose: Pose, rng: np.random.Generator) -> Rendered:
         decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR) if ok else None
         if decoded is not None:
             image = np.asarray(cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB), dtype=np.uint8)
-    return Rendered(image=image, labels=labels, instances=instances)
+    return Rendered(image=image, labels=labels, instances=instances, occluder_mask=hides)

@@ -91,7 +91,7 @@ class Skeleton:
     right_leg: Limb
 
 
-# Face geometry (cm at head_scale 1): skull half-axes, eye/nose/mouth offsets in the head frame.
+# Face geometry (cm at head factor 1): skull half-axes, eye/nose/mouth offsets in the head frame.
 SKULL_A: Final = 4.9
 SKULL_B: Final = 6.0
 LIP_HALF_H: Final = 0.38
@@ -102,7 +102,7 @@ def _ear_scale(side: float, turn: float) -> float:
 
 
 def _face(pose: Pose, shape: BodyShape) -> Face:
-    hs = shape.head_scale
+    hs = shape.head_factor
     a, b = SKULL_A * hs, SKULL_B * hs
     neck = np.array([0.0, -10.0])
     rot = rotation(pose.head_tilt)
@@ -138,8 +138,8 @@ def _arm_limb(pose: Pose, shape: BodyShape, side: float) -> Limb:
     lift = getattr(pose, f"{name}_arm_lift")
     a2 = shoulder_a + getattr(pose, f"{name}_elbow")
     a3 = a2 + getattr(pose, f"{name}_wrist")
-    ll = shape.limb_length
-    sh = np.array([side * 5.8 * shape.torso_width, -7.0])
+    ll = shape.limb_factor
+    sh = np.array([side * 5.8 * shape.width_factor, -7.0])
     el = sh + direction(shoulder_a, side) * 7.6 * ll * math.cos(lift)
     wr = el + direction(a2, side) * 7.0 * ll * math.cos(0.45 * lift)
     hand_c = wr + direction(a3, side) * 1.8 * ll
@@ -153,8 +153,8 @@ def _leg_limb(pose: Pose, shape: BodyShape, side: float) -> Limb:
     lift = getattr(pose, f"{name}_leg_lift")
     b2 = b1 - getattr(pose, f"{name}_knee")
     b3 = b2 + getattr(pose, f"{name}_ankle")
-    ll = shape.limb_length
-    hip = np.array([side * 3.7 * shape.torso_width, 7.0])
+    ll = shape.limb_factor
+    hip = np.array([side * 3.7 * shape.width_factor, 7.0])
     kn = hip + direction(b1, side) * 9.6 * ll * math.cos(lift)
     an = kn + direction(b2, side) * 9.0 * ll * math.cos(0.3 * lift)
     foot_c = an + direction(b3, side) * 2.0 * ll

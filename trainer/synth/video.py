@@ -32,10 +32,10 @@ import numpy.typing as npt
 from pipeline.contract.classes import CLASS_NAMES
 from pipeline.errors import ConfigError, SourceError
 from trainer.synth.body import INSTANCE_CLASS, INSTANCE_SIDE, Pose
-from trainer.synth.domain import PLAIN, Domain, describe, make_setup, shoot
+from trainer.synth.domain import PLAIN, Domain, describe, domain_scene, make_setup, shoot
 from trainer.synth.joints import BodyKeypoints, frame_keypoints
 from trainer.synth.motion import sample_motion
-from trainer.synth.render import Rendered, Scene, make_scene, render
+from trainer.synth.render import Rendered, Scene, render
 
 U8 = npt.NDArray[np.uint8]
 
@@ -121,14 +121,14 @@ def clip_frames(
     rate = Fraction(fps).limit_denominator(1001)
     rng = np.random.default_rng(seed)
     motion = sample_motion(rng, width, height, upright=True, fill=(0.6, 0.8))
-    scene = make_scene(rng, width, height, motion.pose_at(0.0), occluders=False)
+    scene = domain_scene(domain, rng, width, height, motion.pose_at(0.0), occluders=False)
     setup = make_setup(scene, motion.pose_at(0.0), domain, rng)
     scene, cam = setup.scene, setup.camera
     for i in range(frames):
         t = float(i / rate)
         pose = motion.pose_at(t)
         drawn = render(scene, pose, rng)
-        nycu, coco = frame_keypoints(pose, scene.shape, drawn.instances, scene.occluder_mask)
+        nycu, coco = frame_keypoints(pose, scene.shape, drawn.instances, drawn.occluder_mask)
         shot, (nycu, coco) = shoot(drawn, (nycu, coco), cam, rng)
         yield ClipFrame(t, scene, pose, shot, nycu, coco)
 
