@@ -91,6 +91,10 @@ def split_videos(
     return splits
 
 
+MAX_REDRAWS: Final = 20
+"""Randomised keypoint frames: draws of props and aim before giving up on a frame with no infant pixel."""
+
+
 def video_poses(rng: np.random.Generator, width: int, height: int, frames: int) -> list[tuple[int, Pose]]:
     """(frame number, pose) of the ``frames`` frames of one video in a (height, width) image (module doc)."""
     motion = sample_motion(rng, width, height)
@@ -120,21 +124,27 @@ def generate_video(
     domain: Domain = PLAIN,
 ) -> Iterator[KeypointFrame]:
     """Render the ``frames`` frames of video ``video`` (module doc) from its own ``seed``; a randomised
-    ``domain`` films them with one random camera per video (:mod:`trainer.synth.domain`)."""
+    ``domain`` films them with one random camera per video (:mod:`trainer.synth.domain`), and a frame in which
+    props and framing left no infant pixel (no body box to crop) is drawn again with new props and aim."""
     rng = np.random.default_rng(seed)
     width, height = sample_image_size(rng, size_range)
     poses = video_poses(rng, width, height, frames)
     scene = domain_scene(domain, rng, width, height, poses[0][1])
     setup = make_setup(scene, poses[0][1], domain, rng)
     for number, pose in poses:
-        framed = place_props(setup, pose, domain, rng)
-        drawn = render(framed, pose, rng)
-        kps = frame_keypoints(pose, scene.shape, drawn.instances, drawn.occluder_mask)
-        aimed = aim(
-            setup.camera, width, height, (pose.center_x, pose.center_y), rng
-        )  # each frame is framed anew
-        out, (nycu, coco) = shoot(drawn, kps, aimed, rng)
-        bbox, area = foreground_box(out.labels)
+        for _ in range(MAX_REDRAWS):  # randomised: props or the framing may hide the whole infant; redraw
+            framed = place_props(setup, pose, domain, rng)
+            drawn = render(framed, pose, rng)
+            kps = frame_keypoints(pose, scene.shape, drawn.instances, drawn.occluder_mask)
+            aimed = aim(setup.camera, width, height, (pose.center_x, pose.center_y), rng)  # framed anew
+            out, (nycu, coco) = shoot(drawn, kps, aimed, rng)
+            bbox, area = foreground_box(out.labels)
+            if area > 0 or not domain.randomize:
+                break
+        else:
+            raise DatasetError(
+                f"video {video} frame {number}: no infant pixel left after {MAX_REDRAWS} draws"
+            )
         yield KeypointFrame(video, number, out.image, bbox, area, nycu, coco)
 
 

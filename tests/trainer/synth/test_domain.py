@@ -200,3 +200,16 @@ def test_randomised_setup_has_a_backdrop_props_and_exact_labels() -> None:
                 if 0 <= px < 200 and 0 <= py < 150 and framed.occluder_mask[py, px]:
                     assert v == 1
     assert covered_any  # the blanket edge did cover the infant somewhere in these seeds
+
+
+def test_randomised_keypoint_frames_always_show_the_infant() -> None:
+    """Swaddles plus blanket edges can hide a whole infant: such a frame is drawn again (prepare refuses
+    a frame without a body box)."""
+    frames = [
+        f
+        for seed in range(30)
+        for f in generate_video(
+            np.random.SeedSequence(seed), "001", 3, (120, 160), parse_domain(True, "swaddle,blanket_edge")
+        )
+    ]
+    assert len(frames) == 90 and all(f.area > 0 and f.bbox[2] > 0 and f.bbox[3] > 0 for f in frames)
