@@ -8,10 +8,11 @@ model, optimizer, scheduler (so also the learning rate), AMP scaler, epoch, step
 input size, aux loss and optimizer come from the checkpoint. An epoch cut short by ``--max-steps`` is
 restarted from its beginning on resume (the step counter carries on).
 
-``--unlabelled DIR`` adds domain-adversarial adaptation to frames of the target domain (e.g. your own
-cameras; :mod:`trainer.adapt_run`): each step also feeds an unlabelled batch through the backbone, and a domain
-classifier behind a gradient reversal layer makes the backbone's features domain-invariant; ``metrics.csv``
-gains the domain loss and the classifier's accuracy (0.5 = aligned). The exported model is unchanged.
+``--unlabelled DIR`` adapts the model to the domain of unlabelled frames (e.g. your own cameras; DANN, as
+FiDIP does): each step also feeds a batch of them through the backbone, and a domain classifier behind a
+gradient reversal layer trains the backbone's features not to tell them from the training frames.
+``metrics.csv`` gains the domain loss and the classifier's accuracy (0.5 = aligned); the exported model is
+unchanged.
 """
 
 from __future__ import annotations

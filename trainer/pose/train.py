@@ -11,8 +11,8 @@ mKS over all points, :mod:`trainer.pose.evaluate`). Writes into ``--out``: ``las
 scores and history; the options that define the model and its targets (arch, head channels, input size, loss,
 sigma, crop padding, decoder, optimizer, face occlusion, omitted facial points) come from the checkpoint.
 An epoch cut short by ``--max-steps`` is restarted from its beginning on resume (the step counter carries on).
-``--unlabelled DIR`` adds domain-adversarial adaptation to target-domain frames (:mod:`trainer.adapt_run`; the
-crops: :mod:`trainer.pose.unlabelled`); ``metrics.csv`` gains the domain loss and accuracy (0.5 = aligned).
+``--unlabelled DIR`` adds the same domain adaptation as for segmentation; an unlabelled frame is cropped around
+a stand-in body box (a random square of 55-85 % of its short side) the way the labelled crops are.
 """
 
 from __future__ import annotations
