@@ -8,6 +8,9 @@ Keys (format 1):
 - ``best_metric``: best validation foreground Dice so far (NaN before any validation); ``best_epoch``
 - ``metrics``: validation metrics of THIS checkpoint (:meth:`trainer.metrics.SegmentationScores.summary`)
 - ``args``: the training options (plain JSON-able dict); ``spec``: :meth:`ModelSpec.to_props` strings
+- ``adapt`` (only from ``train --unlabelled``; never part of the model): the domain classifier's and its
+  optimizer's ``state_dict``, ``position`` (unlabelled items drawn), ``in_channels``, ``weight``,
+  ``max_lambda``, ``images`` (:meth:`trainer.adapt_run.Adaptation.entries`)
 
 Files are read with ``torch.load(weights_only=True)``: no arbitrary pickled objects.
 """

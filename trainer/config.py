@@ -9,6 +9,13 @@ from typing import Any, Final
 
 from pipeline.contract.classes import NUM_CLASSES
 from pipeline.errors import ConfigError
+from trainer.adapt_options import (
+    DEFAULT_ADAPT_LAMBDA,
+    DEFAULT_ADAPT_WEIGHT,
+    adapt_checks,
+    adapt_options,
+    add_adapt_arguments,
+)
 from trainer.options import (
     BACKBONE_WEIGHTS,
     DEFAULT_LR,
@@ -40,6 +47,8 @@ class TrainConfig:
             NUM_CLASSES comma-separated floats.
         max_steps: stop after this many optimizer steps in all (smoke runs); None = run all epochs.
         amp: float16 autocast + GradScaler, CUDA only (ignored with a warning elsewhere).
+        unlabelled: target-domain frames for domain adaptation (None = none); adapt_weight: W of the domain
+            loss; adapt_lambda: the largest gradient-reversal factor (:mod:`trainer.adapt_run`).
     """
 
     data: Path
@@ -60,6 +69,9 @@ class TrainConfig:
     workers: int = 2
     seed: int = 0
     max_steps: int | None = None
+    unlabelled: Path | None = None
+    adapt_weight: float = DEFAULT_ADAPT_WEIGHT
+    adapt_lambda: float = DEFAULT_ADAPT_LAMBDA
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> TrainConfig:
@@ -79,6 +91,7 @@ class TrainConfig:
             class_weights=args.class_weights,
             aux_loss=args.aux_loss,
             **run_options(args, d),
+            **adapt_options(args),
         )
         cfg.validate()
         return cfg
@@ -97,6 +110,7 @@ class TrainConfig:
                 f"--aux-loss: only deeplabv3 has one, not {self.arch}",
             ),
             backbone_check(self),
+            *adapt_checks(self),
         ]
         for ok, message in checks:
             if not ok:
@@ -170,3 +184,4 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=d.seed, help=f"({d.seed})")
     p.add_argument("--max-steps", type=int, default=None, metavar="N", help="stop after N steps (smoke runs)")
     add_keypoint_arguments(p)
+    add_adapt_arguments(p)

@@ -113,12 +113,14 @@ def optimisation(
     return opt, scheduler, torch.amp.GradScaler("cuda", enabled=amp)
 
 
-def optimizer_step(state: RunState, loss: torch.Tensor) -> float:
-    """Back-propagate ``loss`` (scaled), step the optimizer, the scaler and the schedule, count the step;
-    returns the loss."""
-    state.optimizer.zero_grad(set_to_none=True)
+def optimizer_step(state: RunState, loss: torch.Tensor, also: Sequence[torch.optim.Optimizer] = ()) -> float:
+    """Back-propagate ``loss`` (scaled), step the optimizer (and those ``also`` given, e.g. the domain
+    classifier's, with the same scaler), the scaler and the schedule, count the step; returns the loss."""
+    for opt in (state.optimizer, *also):
+        opt.zero_grad(set_to_none=True)
     state.scaler.scale(loss).backward()
-    state.scaler.step(state.optimizer)
+    for opt in (state.optimizer, *also):
+        state.scaler.step(opt)
     state.scaler.update()
     state.scheduler.step()
     state.step += 1

@@ -7,6 +7,12 @@ The learning rate follows a poly schedule ``lr · (1 - step / total_steps) ** 0.
 model, optimizer, scheduler (so also the learning rate), AMP scaler, epoch, step and best metric; arch,
 input size, aux loss and optimizer come from the checkpoint. An epoch cut short by ``--max-steps`` is
 restarted from its beginning on resume (the step counter carries on).
+
+``--unlabelled DIR`` adapts the model to the domain of unlabelled frames (e.g. your own cameras; DANN, as
+FiDIP does): each step also feeds a batch of them through the backbone, and a domain classifier behind a
+gradient reversal layer trains the backbone's features not to tell them from the training frames.
+``metrics.csv`` gains the domain loss and the classifier's accuracy (0.5 = aligned); the exported model is
+unchanged.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from torch import nn
 from pipeline.contract.classes import NUM_CLASSES
 from pipeline.contract.model_meta import ModelSpec
 from pipeline.errors import ConfigError
+from trainer.adapt_run import Adaptation, adapt_entries, resume_adaptation, start_adaptation
 from trainer.batchnorm import recalibrate_batchnorm
 from trainer.checkpoint import CHECKPOINT_FORMAT, load_checkpoint
 from trainer.config import TrainConfig
@@ -53,6 +60,7 @@ from trainer.loop import poly_schedule as poly_schedule  # re-exported (segmenta
 from trainer.models import ARCHITECTURES, build_model
 from trainer.predictors import TorchPredictor
 from trainer.transforms import train_transform
+from trainer.unlabelled import SegmentationFrameInput, find_unlabelled
 
 log = logging.getLogger(__name__)
 
@@ -127,9 +135,13 @@ def restore_state(state: TrainState, ckpt: dict[str, Any]) -> None:
 
 
 def checkpoint_dict(
-    state: TrainState, cfg: TrainConfig, spec: ModelSpec, metrics: dict[str, float]
+    state: TrainState,
+    cfg: TrainConfig,
+    spec: ModelSpec,
+    metrics: dict[str, float],
+    adaptation: Adaptation | None = None,
 ) -> dict[str, Any]:
-    """The full checkpoint (keys documented in :mod:`trainer.checkpoint`)."""
+    """The full checkpoint (keys documented in :mod:`trainer.checkpoint`; ``adapt`` with adaptation)."""
     return {
         "format": CHECKPOINT_FORMAT,
         "arch": cfg.arch,
@@ -142,20 +154,30 @@ def checkpoint_dict(
         "args": cfg.to_dict(),
         "spec": spec.to_props(),
         "torch_version": str(torch.__version__),
+        **adapt_entries(adaptation),
     }
 
 
-def train_step(state: TrainState, images: torch.Tensor, masks: torch.Tensor) -> float:
-    """One optimizer step on a batch: images (N, 3, H, W) float32, masks (N, H, W) int64; returns the loss."""
+def train_step(
+    state: TrainState, images: torch.Tensor, masks: torch.Tensor, adaptation: Adaptation | None = None
+) -> float:
+    """One optimizer step on a batch: images (N, 3, H, W) float32, masks (N, H, W) int64; returns the loss
+    (with ``adaptation``: task loss + W · domain loss of an unlabelled batch, :mod:`trainer.adapt_run`)."""
     state.model.train()
     images = images.to(state.device, non_blocking=True)
     masks = masks.to(state.device, non_blocking=True)
     with torch.autocast(device_type=state.device.type, dtype=torch.float16, enabled=state.amp):
-        out = state.model(images)
+        if adaptation is None:
+            out = state.model(images)
+        else:
+            with adaptation.capture() as source:
+                out = state.model(images)
         loss = state.criterion(out["out"].float(), masks)
         if "aux" in out:
             loss = loss + AUX_WEIGHT * state.criterion(out["aux"].float(), masks)
-    return optimizer_step(state, loss)
+        if adaptation is not None:
+            loss = loss + adaptation.loss(source, state.step)
+    return optimizer_step(state, loss, adaptation.optimizers if adaptation is not None else ())
 
 
 def _apply_resume(cfg: TrainConfig) -> tuple[TrainConfig, dict[str, Any] | None]:
@@ -182,6 +204,7 @@ def run_training(cfg: TrainConfig, progress: bool = True) -> TrainSummary:
         ConfigError: the train split has fewer frames than a batch; DatasetError: missing data.
     """
     cfg, ckpt = _apply_resume(cfg)
+    unlabelled = find_unlabelled(cfg.unlabelled) if cfg.unlabelled is not None else None
     seed_everything(cfg.seed)
     layout = Layout(cfg.data)
     description = layout.describe()
@@ -196,8 +219,13 @@ def run_training(cfg: TrainConfig, progress: bool = True) -> TrainSummary:
     loader = epoch_loader(train_set, sampler, cfg.batch_size, cfg.workers)
     total = total_steps(cfg.epochs, len(loader), cfg.max_steps)
     state = build_state(cfg, total)
+    adaptation = None
+    if unlabelled is not None:
+        frames = SegmentationFrameInput(train_transform(spec))
+        adaptation = start_adaptation(cfg, state.model, unlabelled, frames, total, state.device)
     if ckpt is not None:
         restore_state(state, ckpt)
+        resume_adaptation(adaptation, ckpt, str(cfg.resume))
         log.info("resumed from %s at epoch %d, step %d", cfg.resume, state.epoch, state.step)
     cfg.out.mkdir(parents=True, exist_ok=True)
     last_path, best_path = cfg.out / "last.pt", cfg.out / "best.pt"
@@ -206,8 +234,16 @@ def run_training(cfg: TrainConfig, progress: bool = True) -> TrainSummary:
     while state.epoch < cfg.epochs and state.step < total:
         t0 = time.perf_counter()
         sampler.set_epoch(state.epoch)
+        if adaptation is not None:
+            adaptation.start_epoch()
         losses = train_epoch(
-            state, loader, lambda batch: train_step(state, *batch), cfg.epochs, total, ".4f", progress
+            state,
+            loader,
+            lambda b: train_step(state, b[0], b[1], adaptation),
+            cfg.epochs,
+            total,
+            ".4f",
+            progress,
         )
         completed = len(losses) == len(loader)
         loss_avg = mean_loss(losses)
@@ -225,10 +261,12 @@ def run_training(cfg: TrainConfig, progress: bool = True) -> TrainSummary:
             state.best_metric, state.best_epoch = fg, epoch_index
         val = {f"val_{k}": v for k, v in metrics.items() if math.isfinite(v)}
         ckpt_spec = model_spec(cfg, description, val)
-        save_epoch(checkpoint_dict(state, cfg, ckpt_spec, metrics), last_path, best_path, improved)
+        entries = checkpoint_dict(state, cfg, ckpt_spec, metrics, adaptation)
+        save_epoch(entries, last_path, best_path, improved)
         seconds = time.perf_counter() - t0
         row = epoch_row(epoch_index, state, loss_avg, seconds)
         row.update({f"val_{k}": v for k, v in metrics.items()})
+        row.update(adaptation.epoch_row() if adaptation is not None else {})
         append_row(csv_path, row)
         plot_curves(csv_path, cfg.out / "curves.png")
         miou = metrics.get("miou", math.nan)
@@ -237,6 +275,10 @@ def run_training(cfg: TrainConfig, progress: bool = True) -> TrainSummary:
             "epoch %d step %d: loss %.4f, val fg Dice %.4f, mIoU %.4f%s (%.1f s)",
             epoch_index, state.step, loss_avg, fg, miou, best, seconds,
         )  # fmt: skip
+        if adaptation is not None:
+            adaptation.log_epoch(epoch_index)
+    if adaptation is not None:
+        adaptation.close()
     return TrainSummary(
         epoch=state.epoch,
         step=state.step,

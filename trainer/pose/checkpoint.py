@@ -10,6 +10,7 @@ writes, ``weights_only`` reads, keys ``format``, ``arch``, ``model``, ``spec``) 
 - ``metrics``: flat validation metrics of THIS checkpoint (``PCKsh@0.1``, ``mKS``, ``PCKsh@0.1/17``, …)
 - ``history``: the rows of ``metrics.csv`` so far; ``args``: the training options
 - ``spec``: :meth:`pipeline.contract.pose_meta.PoseSpec.to_props` strings (what export writes)
+- ``adapt``: only from ``train --unlabelled``, as in :mod:`trainer.checkpoint`
 """
 
 from __future__ import annotations

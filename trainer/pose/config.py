@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from pipeline.errors import ConfigError
+from trainer.adapt_options import DEFAULT_ADAPT_LAMBDA, DEFAULT_ADAPT_WEIGHT, adapt_checks, adapt_options
 from trainer.options import DEFAULT_LR, backbone_check, json_options, run_checks, run_options
 
 POSE_ARCHITECTURES: Final = ("mnv3-large", "mnv3-small")
@@ -50,6 +51,8 @@ class PoseTrainConfig:
         omit_facial: facial points get loss weight 0 (the model keeps K outputs; those channels are untrained).
         lr: initial learning rate, poly decay ``(1 - step / total) ** 0.9``.
         max_steps: stop after this many optimizer steps in all (smoke runs, fixed-budget ablations).
+        unlabelled: target-domain frames for domain adaptation (None = none); adapt_weight: W of the domain
+            loss; adapt_lambda: the largest gradient-reversal factor (:mod:`trainer.adapt_run`).
     """
 
     data: Path
@@ -76,6 +79,9 @@ class PoseTrainConfig:
     workers: int = 2
     seed: int = 0
     max_steps: int | None = None
+    unlabelled: Path | None = None
+    adapt_weight: float = DEFAULT_ADAPT_WEIGHT
+    adapt_lambda: float = DEFAULT_ADAPT_LAMBDA
 
     @property
     def activation(self) -> str:
@@ -113,6 +119,7 @@ class PoseTrainConfig:
             face_occlusion=bool(getattr(args, "face_occlusion", False)),
             omit_facial=bool(getattr(args, "omit_facial", False)),
             **run_options(args, d),
+            **adapt_options(args),
         )
         cfg.validate()
         return cfg
@@ -137,6 +144,7 @@ class PoseTrainConfig:
             (0.0 <= self.rotation <= 180.0, f"--rotation: must be 0..180 degrees, got {self.rotation}"),
             *run_checks(self),
             backbone_check(self),
+            *adapt_checks(self),
         ]
         for ok, message in checks:
             if not ok:

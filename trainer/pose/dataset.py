@@ -35,6 +35,11 @@ _JITTER = ColorJitter(0.3, 0.3, 0.3, 0.03)
 _BLUR = GaussianBlur(0.2)
 
 
+def photometric(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The training crop's colour jitter and blur: (h, w, 3) uint8 RGB → same shape and dtype."""
+    return _BLUR(_JITTER(Sample(crop, np.zeros((1, 1), np.uint8)), rng), rng).image
+
+
 def usable_samples(split: KeypointSplit) -> list[KeypointSample]:
     """The samples of ``split`` that can be cropped and scored: a finite body box at least 2 px on each
     side and at least one labelled point. The others are counted in a log line."""
@@ -114,8 +119,7 @@ class PoseDataset(Dataset[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]):
             image, s.keypoints, s.bbox, spec.input_hw, spec.crop_padding, self.augment, self.flip_pairs, rng
         )
         if self.augment is not None:
-            dummy = np.zeros((1, 1), np.uint8)
-            crop = _BLUR(_JITTER(Sample(crop, dummy), rng), rng).image
+            crop = photometric(crop, rng)
         hm = kp.copy()
         hm[:, :2] = input_to_heatmap(kp[:, :2], spec.heatmap_stride)
         target = gaussian_heatmaps(hm[:, :2], self.heatmap_hw, spec.heatmap_sigma)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Final
 
-from trainer.history import plot_history
+from trainer.history import ADAPT_COLUMNS, plot_history
 
 POSE_COLUMNS: Final = (
     "epoch",
@@ -17,9 +17,11 @@ POSE_COLUMNS: Final = (
     "val_mks",
     "val_pck_nonfacial",
     "val_mks_nonfacial",
+    *ADAPT_COLUMNS,
 )
 """CSV header: ``val_pck`` = PCKsh@0.1 over all points, ``val_mks`` = mKS, ``…_nonfacial`` over the
-non-facial points (fractions); ``epoch`` counts epochs as :data:`trainer.history.COLUMNS` does."""
+non-facial points (fractions); ``epoch`` counts epochs as :data:`trainer.history.COLUMNS` does; then the domain
+adaptation columns (:data:`trainer.history.ADAPT_COLUMNS`)."""
 
 
 def plot_pose_curves(csv_path: Path, png_path: Path, loss_name: str) -> None:
@@ -33,5 +35,6 @@ def plot_pose_curves(csv_path: Path, png_path: Path, loss_name: str) -> None:
             ("val_mks", "mKS"),
             ("val_pck_nonfacial", "PCKsh@0.1 non-facial"),
             ("val_mks_nonfacial", "mKS non-facial"),
+            ("domain_accuracy", "domain accuracy"),
         ),
     )

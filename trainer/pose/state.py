@@ -11,6 +11,7 @@ from typing import Any
 import torch
 
 from pipeline.contract.pose_meta import PoseSpec
+from trainer.adapt_run import Adaptation, adapt_entries
 from trainer.checkpoint import CHECKPOINT_FORMAT
 from trainer.loop import optimisation, optimizer_step, restore_run, run_entries, training_device
 from trainer.pose.checkpoint import TASK
@@ -59,9 +60,13 @@ def restore_pose_state(state: PoseTrainState, ckpt: dict[str, Any]) -> None:
 
 
 def pose_checkpoint_dict(
-    state: PoseTrainState, cfg: PoseTrainConfig, spec: PoseSpec, metrics: dict[str, float]
+    state: PoseTrainState,
+    cfg: PoseTrainConfig,
+    spec: PoseSpec,
+    metrics: dict[str, float],
+    adaptation: Adaptation | None = None,
 ) -> dict[str, Any]:
-    """The full checkpoint (keys documented in :mod:`trainer.pose.checkpoint`)."""
+    """The full checkpoint (keys documented in :mod:`trainer.pose.checkpoint`; ``adapt`` with adaptation)."""
     kset = spec.keypoints
     return {
         "format": CHECKPOINT_FORMAT,
@@ -84,17 +89,28 @@ def pose_checkpoint_dict(
         "args": cfg.to_dict(),
         "spec": spec.to_props(),
         "torch_version": str(torch.__version__),
+        **adapt_entries(adaptation),
     }
 
 
 def pose_train_step(
-    state: PoseTrainState, images: torch.Tensor, targets: torch.Tensor, weights: torch.Tensor
+    state: PoseTrainState,
+    images: torch.Tensor,
+    targets: torch.Tensor,
+    weights: torch.Tensor,
+    adaptation: Adaptation | None = None,
 ) -> float:
-    """One optimizer step: images (N, 3, H, W), targets (N, K, H/4, W/4), weights (N, K); returns the loss."""
+    """One optimizer step: images (N, 3, H, W), targets (N, K, H/4, W/4), weights (N, K); returns the loss
+    (with ``adaptation``: heatmap loss + W · domain loss of an unlabelled batch, :mod:`trainer.adapt_run`)."""
     state.model.train()
     images = images.to(state.device, non_blocking=True)
     targets = targets.to(state.device, non_blocking=True)
     weights = weights.to(state.device, non_blocking=True)
     with torch.autocast(device_type=state.device.type, dtype=torch.float16, enabled=state.amp):
-        loss = state.loss_fn(state.model(images), targets, weights)
-    return optimizer_step(state, loss)
+        if adaptation is None:
+            loss = state.loss_fn(state.model(images), targets, weights)
+        else:
+            with adaptation.capture() as source:
+                heatmaps = state.model(images)
+            loss = state.loss_fn(heatmaps, targets, weights) + adaptation.loss(source, state.step)
+    return optimizer_step(state, loss, adaptation.optimizers if adaptation is not None else ())

@@ -11,6 +11,8 @@ mKS over all points, :mod:`trainer.pose.evaluate`). Writes into ``--out``: ``las
 scores and history; the options that define the model and its targets (arch, head channels, input size, loss,
 sigma, crop padding, decoder, optimizer, face occlusion, omitted facial points) come from the checkpoint.
 An epoch cut short by ``--max-steps`` is restarted from its beginning on resume (the step counter carries on).
+``--unlabelled DIR`` adds the same domain adaptation as for segmentation; an unlabelled frame is cropped around
+a stand-in body box (a random square of 55-85 % of its short side) the way the labelled crops are.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Any, cast
 from pipeline.contract.keypoints import KeypointSet
 from pipeline.contract.pose_meta import Activation, Decoder, PoseSpec
 from pipeline.errors import ConfigError
+from trainer.adapt_run import resume_adaptation, start_adaptation
 from trainer.batchnorm import recalibrate_batchnorm
 from trainer.checkpoint import load_checkpoint
 from trainer.dataset import EpochSampler
@@ -53,6 +56,8 @@ from trainer.pose.metrics import KeypointReport
 from trainer.pose.model import HEATMAP_STRIDE, architecture_name
 from trainer.pose.predictors import TorchPosePredictor
 from trainer.pose.state import build_pose_state, pose_checkpoint_dict, pose_train_step, restore_pose_state
+from trainer.pose.unlabelled import PoseFrameInput
+from trainer.unlabelled import find_unlabelled
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +165,7 @@ def run_pose_training(cfg: PoseTrainConfig, progress: bool = True) -> PoseTrainS
         ConfigError: fewer usable training crops than a batch; DatasetError: missing or malformed data.
     """
     cfg, ckpt = _apply_resume(cfg)
+    unlabelled = find_unlabelled(cfg.unlabelled) if cfg.unlabelled is not None else None
     seed_everything(cfg.seed)
     train_split = read_split(cfg.data, "train")
     kset = train_split.keypoint_set
@@ -177,8 +183,13 @@ def run_pose_training(cfg: PoseTrainConfig, progress: bool = True) -> PoseTrainS
     loader = epoch_loader(train_set, sampler, cfg.batch_size, cfg.workers)
     total = total_steps(cfg.epochs, len(loader), cfg.max_steps)
     state = build_pose_state(cfg, kset.num_keypoints, total)
+    adaptation = None
+    if unlabelled is not None:
+        frames = PoseFrameInput(spec, augment)
+        adaptation = start_adaptation(cfg, state.model, unlabelled, frames, total, state.device)
     if ckpt is not None:
         restore_pose_state(state, ckpt)
+        resume_adaptation(adaptation, ckpt, str(cfg.resume))
         log.info("resumed from %s at epoch %d, step %d", cfg.resume, state.epoch, state.step)
     cfg.out.mkdir(parents=True, exist_ok=True)
     last_path, best_path, csv_path = cfg.out / "last.pt", cfg.out / "best.pt", cfg.out / "metrics.csv"
@@ -186,8 +197,16 @@ def run_pose_training(cfg: PoseTrainConfig, progress: bool = True) -> PoseTrainS
     while state.epoch < cfg.epochs and state.step < total:
         t0 = time.perf_counter()
         sampler.set_epoch(state.epoch)
+        if adaptation is not None:
+            adaptation.start_epoch()
         losses = train_epoch(
-            state, loader, lambda batch: pose_train_step(state, *batch), cfg.epochs, total, ".4g", progress
+            state,
+            loader,
+            lambda b: pose_train_step(state, b[0], b[1], b[2], adaptation),
+            cfg.epochs,
+            total,
+            ".4g",
+            progress,
         )
         completed = len(losses) == len(loader)
         loss_avg = mean_loss(losses)
@@ -220,16 +239,22 @@ def run_pose_training(cfg: PoseTrainConfig, progress: bool = True) -> PoseTrainS
             "val_mks": mks,
             "val_pck_nonfacial": metrics.get("PCKsh@0.1" + nf, math.nan),
             "val_mks_nonfacial": metrics.get("mKS" + nf, math.nan),
+            **(adaptation.epoch_row() if adaptation is not None else {}),
         }
         state.history.append(row)
         ckpt_spec = replace(spec, metrics={f"val_{k}": v for k, v in metrics.items() if math.isfinite(v)})
-        save_epoch(pose_checkpoint_dict(state, cfg, ckpt_spec, metrics), last_path, best_path, improved)
+        entries = pose_checkpoint_dict(state, cfg, ckpt_spec, metrics, adaptation)
+        save_epoch(entries, last_path, best_path, improved)
         append_row(csv_path, row, POSE_COLUMNS)
         plot_pose_curves(csv_path, cfg.out / "curves.png", cfg.loss)
         log.info(
             "epoch %d step %d: %s loss %.4g, val PCKsh@0.1 %.4f, mKS %.4f%s (%.1f s)",
             epoch_index, state.step, cfg.loss, loss_avg, pck, mks, " *best*" if improved else "", row["seconds"],
         )  # fmt: skip
+        if adaptation is not None:
+            adaptation.log_epoch(epoch_index)
+    if adaptation is not None:
+        adaptation.close()
     return PoseTrainSummary(
         epoch=state.epoch,
         step=state.step,
