@@ -197,7 +197,7 @@ class RandomErasing:
         if rng.random() >= self.p:
             return sample
         image, mask = sample.image.copy(), sample.mask.copy()
-        h, w = mask.shape[:2]
+        h, w = image.shape[:2]
         for _ in range(int(rng.integers(1, self.max_patches + 1))):
             area = float(rng.uniform(*self.area)) * h * w
             ratio = math.exp(float(rng.uniform(-math.log(self.aspect), math.log(self.aspect))))
@@ -213,7 +213,7 @@ class RandomErasing:
                 flat = image.reshape(-1, 3)
                 patch = flat[rng.integers(0, len(flat), ph * pw)].reshape(ph, pw, 3)
             image[y0 : y0 + ph, x0 : x0 + pw] = patch
-            if self.erase_mask:
+            if self.erase_mask:  # the mask has the image's size whenever it is erased
                 mask[y0 : y0 + ph, x0 : x0 + pw] = 0
         return Sample(image, mask)
 
