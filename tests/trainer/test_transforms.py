@@ -181,3 +181,16 @@ def test_random_erasing_probability() -> None:
     rng = np.random.default_rng(0)
     hits = sum(not np.array_equal(RandomErasing(p=0.3)(sample, rng).image, sample.image) for _ in range(400))
     assert 80 <= hits <= 160  # ~120 of 400
+
+
+def test_keypoint_crops_are_erased_sometimes_and_keep_their_size() -> None:
+    """The keypoint training crops (trainer/pose/dataset.py:photometric) get random erasing too; a crop
+    carries no mask, so the patches are sized from the image."""
+    from trainer.pose.dataset import photometric
+
+    crop = np.full((64, 48, 3), 128, np.uint8)
+    outs = [photometric(crop, np.random.default_rng(i)) for i in range(60)]
+    assert all(o.shape == crop.shape and o.dtype == np.uint8 for o in outs)
+    # jitter and blur keep a flat grey crop flat; only an erased patch makes its pixels differ
+    patched = sum(int(o.reshape(-1, 3).std(axis=0).max() > 1.0) for o in outs)
+    assert 15 <= patched <= 45  # p = 0.5

@@ -27,17 +27,22 @@ from trainer.pose.crops import Augment, is_degenerate, train_crop
 from trainer.pose.layout import KeypointSample, KeypointSplit
 from trainer.pose.occlusion import occlude_face
 from trainer.pose.targets import gaussian_heatmaps, input_to_heatmap, target_weights
-from trainer.transforms import ColorJitter, GaussianBlur, Sample
+from trainer.transforms import ColorJitter, GaussianBlur, RandomErasing, Sample
 
 log = logging.getLogger(__name__)
 
 _JITTER = ColorJitter(0.3, 0.3, 0.3, 0.03)
 _BLUR = GaussianBlur(0.2)
+_ERASE = RandomErasing(0.5, erase_mask=False)
+"""Stand-ins for blankets, hands and toys over the crop; the joints under them keep their targets (the model
+learns to place a hidden wrist from the arm it can see)."""
 
 
 def photometric(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """The training crop's colour jitter and blur: (h, w, 3) uint8 RGB → same shape and dtype."""
-    return _BLUR(_JITTER(Sample(crop, np.zeros((1, 1), np.uint8)), rng), rng).image
+    """The training crop's colour jitter, blur and random erasing: (h, w, 3) uint8 RGB → same shape and
+    dtype."""
+    sample = Sample(crop, np.zeros((1, 1), np.uint8))
+    return _ERASE(_BLUR(_JITTER(sample, rng), rng), rng).image
 
 
 def usable_samples(split: KeypointSplit) -> list[KeypointSample]:
