@@ -90,6 +90,13 @@ def check_sets(names: Sequence[str]) -> list[str]:
     return out
 
 
+def evaluate(model: str, prepared: Path, out: Path) -> dict[str, Any]:
+    """``evaluate`` of ``model`` on the test split of ``prepared``; its ``metrics`` (JSON written to ``out``)."""
+    run_cli(["evaluate", "--model", model, "--data", str(prepared), "--split", "test", "--json", str(out)])
+    metrics: dict[str, Any] = json.loads(out.read_text())["metrics"]
+    return metrics
+
+
 def score_set(name: str, index: int, args: argparse.Namespace, work: Path) -> SetScore:
     """Write, prepare and evaluate test set ``name`` under ``work`` (seed ``args.seed + 10 * index``)."""
     seed = str(args.seed + 10 * index)
@@ -101,40 +108,14 @@ def score_set(name: str, index: int, args: argparse.Namespace, work: Path) -> Se
         ds, prep, out = work / f"{name}-seg", work / f"{name}-seg-prep", work / f"{name}-seg.json"
         run_cli(["synth", "dataset", "--out", str(ds), *size, "--test-fraction", "0.5", *flags])
         run_cli(["prepare", "--root", str(ds), "--out", str(prep), "--force"])
-        run_cli(
-            [
-                "evaluate",
-                "--model",
-                args.seg_model,
-                "--data",
-                str(prep),
-                "--split",
-                "test",
-                "--json",
-                str(out),
-            ]
-        )
-        m = json.loads(out.read_text())["metrics"]
+        m = evaluate(args.seg_model, prep, out)
         fg, part, frames = m["fg_dice"], m["mean_part_dice"], int(m["frames"])
     if args.pose_model:
         kp, prep, out = work / f"{name}-kp", work / f"{name}-kp-prep", work / f"{name}-kp.json"
         split = ["--val-fraction", "0", "--test-fraction", "0.5"]
         run_cli(["synth", "keypoints", "--out", str(kp), "--format", "nycu", *size, *split, *flags])
         run_cli(["prepare", "--format", "nycu", "--root", str(kp), "--out", str(prep), "--force"])
-        run_cli(
-            [
-                "evaluate",
-                "--model",
-                args.pose_model,
-                "--data",
-                str(prep),
-                "--split",
-                "test",
-                "--json",
-                str(out),
-            ]
-        )
-        m = json.loads(out.read_text())["metrics"]
+        m = evaluate(args.pose_model, prep, out)
         pck, mks = m["PCKsh@0.1"], m["mKS"]
     return SetScore(name, frames, fg, part, pck, mks)
 
