@@ -28,8 +28,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from pipeline.errors import ConfigError
 from trainer.synth import patterns as pt
+from trainer.synth.families import check_families
 from trainer.synth.photos import sample_photo
 from trainer.synth.textures import SHEET_COLOURS, smooth_noise
 
@@ -356,20 +356,6 @@ _BUILDERS: Final[dict[str, Callable[[np.random.Generator, int, int, float], Buil
     "cot": _cot,
     "photo": _photo,
 }
-
-
-def check_families(families: Iterable[str] | None, known: tuple[str, ...], what: str) -> tuple[str, ...]:
-    """``families`` as a tuple (None = all ``known``); ConfigError naming ``what`` when one is unknown or
-    none is left."""
-    if families is None:
-        return known
-    names = tuple(families)
-    bad = [f for f in names if f not in known]
-    if bad:
-        raise ConfigError(f"{what}: unknown {bad[0]!r} (known: {', '.join(known)})")
-    if not names:
-        raise ConfigError(f"{what}: empty (known: {', '.join(known)})")
-    return names
 
 
 def sample_backdrop(

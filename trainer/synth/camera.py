@@ -50,6 +50,7 @@ import numpy.typing as npt
 
 from pipeline.errors import ConfigError
 from trainer.synth import sensor
+from trainer.synth.families import check_families
 
 F64 = npt.NDArray[np.float64]
 U8 = npt.NDArray[np.uint8]
@@ -178,10 +179,7 @@ IDENTITY: Final[CameraFactors] = CameraFactors(
 
 def _allowed(families: Collection[str] | None) -> dict[str, tuple[str, ...]]:
     """Allowed families per group (module doc of :func:`sample_camera`)."""
-    named = set(ALL_FAMILIES) if families is None else set(families)
-    unknown = sorted(named - set(ALL_FAMILIES))
-    if unknown:
-        raise ConfigError(f"unknown camera family {unknown[0]!r}; known: {', '.join(ALL_FAMILIES)}")
+    named = set(check_families(families, ALL_FAMILIES, "camera families"))
     return {
         group: tuple(f for f in members if f in named) or members
         for group, members in (("view", VIEW_FAMILIES), ("light", LIGHT_FAMILIES), ("codec", CODEC_FAMILIES))

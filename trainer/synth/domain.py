@@ -40,6 +40,7 @@ from trainer.synth import camera
 from trainer.synth.backdrops import BACKDROP_FAMILIES, sample_backdrop
 from trainer.synth.body import Pose, build_body
 from trainer.synth.camera import CameraFactors
+from trainer.synth.families import check_families
 from trainer.synth.joints import BodyKeypoints
 from trainer.synth.layers import Layer, composite, covered
 from trainer.synth.prints import PRINT_FAMILIES
@@ -68,8 +69,8 @@ def all_families() -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Domain:
-    """What a synthetic dataset draws from: ``randomize`` off = the plain generator; on = random cameras
-    (and, as they land, scenes and clothing) from ``families`` (None = every family)."""
+    """What a synthetic dataset draws from: ``randomize`` off = the plain generator; on = random scenes,
+    props and cameras, and the infant's clothing and prints, from ``families`` (None = every family)."""
 
     randomize: bool = False
     families: frozenset[str] | None = None
@@ -85,17 +86,8 @@ class Domain:
 PLAIN = Domain()
 
 
-def _names(text: str, flag: str) -> list[str]:
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    if not names:
-        raise ConfigError(
-            f"{flag}: give one or more family names, comma-separated; known: {', '.join(all_families())}"
-        )
-    known = set(all_families())
-    for n in names:
-        if n not in known:
-            raise ConfigError(f"{flag}: unknown family {n!r}; known: {', '.join(all_families())}")
-    return names
+def _names(text: str, flag: str) -> tuple[str, ...]:
+    return check_families([n.strip() for n in text.split(",") if n.strip()], all_families(), flag)
 
 
 def parse_domain(randomize: bool, families: str | None = None, hold_out: str | None = None) -> Domain:

@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from pipeline.errors import ConfigError
+from trainer.synth.families import check_families
 
 F32 = npt.NDArray[np.float32]
 RGB = tuple[float, float, float]
@@ -97,18 +98,6 @@ def print_family(kind: str) -> str:
     )
 
 
-def check_families(families: Sequence[str] | None, known: Sequence[str], what: str) -> tuple[str, ...]:
-    """``families`` validated against ``known`` (None = all); a one-line ConfigError naming ``what``."""
-    if families is None:
-        return tuple(known)
-    chosen = tuple(dict.fromkeys(families))
-    unknown = [f for f in chosen if f not in known]
-    if unknown or not chosen:
-        got = ", ".join(repr(f) for f in unknown) if unknown else "none"
-        raise ConfigError(f"{what} families: got {got}; choose from {', '.join(known)}")
-    return chosen
-
-
 def sample_colour(rng: np.random.Generator, jitter: float = 8.0) -> RGB:
     """A garment colour: 75 % a :data:`GARMENT_COLOURS` row (+ Gaussian ``jitter``), 25 % any saturated hue."""
     if rng.random() < 0.75:
@@ -122,7 +111,7 @@ def sample_colour(rng: np.random.Generator, jitter: float = 8.0) -> RGB:
 
 def sample_kind(rng: np.random.Generator, families: Sequence[str] | None = None) -> str:
     """A print kind from the allowed ``families`` (None = all), families weighted by :data:`FAMILY_WEIGHTS`."""
-    allowed = check_families(families, PRINT_FAMILIES, "print")
+    allowed = check_families(families, PRINT_FAMILIES, "print families")
     w = np.array([FAMILY_WEIGHTS[f] for f in allowed])
     family = allowed[int(rng.choice(len(allowed), p=w / w.sum()))]
     kinds = PRINT_KINDS[family]

@@ -25,7 +25,8 @@ import numpy as np
 import numpy.typing as npt
 
 from trainer.synth import patterns as pt
-from trainer.synth.backdrops import check_families, sample_backdrop
+from trainer.synth.backdrops import sample_backdrop
+from trainer.synth.families import check_families
 from trainer.synth.hand import hand_layer, sample_skin
 from trainer.synth.layers import (
     Layer,

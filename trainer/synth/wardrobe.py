@@ -27,7 +27,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from trainer.synth.prints import check_families
+from trainer.synth.families import check_families
 from trainer.synth.shapes import capsule, clip_halfplane, ellipse, grow, hull, unit_circle
 from trainer.synth.skeleton import SKULL_A, SKULL_B, Face, Limb, direction, rotation
 
@@ -119,7 +119,7 @@ def _patches(rng: np.random.Generator, bare_torso: bool, bare_feet: bool) -> tup
 def sample_clothing(rng: np.random.Generator, families: Sequence[str] | None = None) -> Clothing:
     """Random clothes of an allowed family (None = all, weighted by :data:`FAMILY_WEIGHTS`), with accessories:
     socks, mittens, hats, wrist / ankle bands, sensors and tape (where there is bare skin)."""
-    allowed = check_families(families, CLOTHING_FAMILIES, "clothing")
+    allowed = check_families(families, CLOTHING_FAMILIES, "clothing families")
     w = np.array([FAMILY_WEIGHTS[f] for f in allowed])
     family = allowed[int(rng.choice(len(allowed), p=w / w.sum()))]
     swaddle = ""

@@ -11,7 +11,8 @@ import pytest
 
 from pipeline.errors import ConfigError
 from trainer.synth import photos
-from trainer.synth.backdrops import BACKDROP_FAMILIES, Backdrop, check_families, sample_backdrop
+from trainer.synth.backdrops import BACKDROP_FAMILIES, Backdrop, sample_backdrop
+from trainer.synth.families import check_families
 from trainer.synth.patterns import tile_pattern, wrap_offsets
 from trainer.synth.photos import PHOTO_SOURCES, PhotoSource, available_photos, load_photo, photo_texture
 

@@ -324,5 +324,5 @@ def test_all_families_occur_and_sampling_is_seeded() -> None:
 
 
 def test_unknown_family_is_one_config_error() -> None:
-    with pytest.raises(ConfigError, match="unknown camera family 'outdoor'"):
+    with pytest.raises(ConfigError, match="camera families: unknown 'outdoor'"):
         sample_camera(np.random.default_rng(0), {"top", "outdoor"})
