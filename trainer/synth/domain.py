@@ -31,7 +31,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 
@@ -45,7 +44,7 @@ from trainer.synth.joints import BodyKeypoints
 from trainer.synth.layers import Layer, composite, covered
 from trainer.synth.prints import PRINT_FAMILIES
 from trainer.synth.props import PROP_KINDS, sample_props
-from trainer.synth.render import Rendered, Scene, make_scene, place_occluder
+from trainer.synth.render import Rendered, Scene, make_scene, place_occluder, primitive_index
 from trainer.synth.wardrobe import CLOTHING_FAMILIES
 
 F32 = npt.NDArray[np.float32]
@@ -163,10 +162,7 @@ class Setup:
 def infant_mask(scene: Scene, pose: Pose) -> npt.NDArray[np.bool_]:
     """(H, W) bool: the pixels the infant of ``scene`` in ``pose`` covers (its polygons, as render() fills
     them)."""
-    mask = np.zeros((scene.height, scene.width), np.uint8)
-    for prim in build_body(pose, scene.shape, scene.clothing):
-        cv2.fillPoly(mask, [np.round(prim.points * 16.0).astype(np.int32)], 1, cv2.LINE_8, 4)
-    return mask.astype(bool)
+    return primitive_index(build_body(pose, scene.shape, scene.clothing), scene.height, scene.width) > 0
 
 
 def _with_props(setup: Setup, layers: list[Layer]) -> Scene:
@@ -199,7 +195,7 @@ def domain_scene(
         width,
         height,
         pose,
-        occluders=occluders,
+        occluders=occluders and not domain.randomize,  # randomised: props replace the occluder
         clothing_families=only("clothing"),
         print_families=only("print"),
     )

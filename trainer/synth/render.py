@@ -299,14 +299,21 @@ def _bbox(prims: list[Primitive], h: int, w: int, margin: int) -> tuple[int, int
     return max(0, int(x0)), max(0, int(y0)), min(w, int(x1)), min(h, int(y1))
 
 
+def primitive_index(prims: Sequence[Primitive], height: int, width: int) -> U8:
+    """(height, width) uint8 map: 1 + the index of the last primitive covering each pixel, 0 where none does
+    (each polygon filled once, sub-pixel exact: the map every label, instance and colour is looked up from)."""
+    idx = np.zeros((height, width), np.uint8)
+    for i, prim in enumerate(prims, start=1):
+        cv2.fillPoly(idx, [np.round(prim.points * 16.0).astype(np.int32)], i, cv2.LINE_8, 4)
+    return idx
+
+
 def render(scene: Scene, pose: Pose, rng: np.random.Generator) -> Rendered:
     """Draw ``pose`` into ``scene``; ``rng`` drives the per-frame sensor noise. See module doc for shapes."""
     h, w = scene.height, scene.width
     look = scene.appearance
     prims = build_body(pose, scene.shape, scene.clothing)
-    idx = np.zeros((h, w), np.uint8)
-    for i, prim in enumerate(prims, start=1):
-        cv2.fillPoly(idx, [np.round(prim.points * 16.0).astype(np.int32)], i, cv2.LINE_8, 4)
+    idx = primitive_index(prims, h, w)
     inst_lut = np.array([0] + [p.instance for p in prims], dtype=np.uint8)
     instances = inst_lut[idx]
     fg = idx > 0
