@@ -29,7 +29,7 @@ import numpy.typing as npt
 
 from pipeline.contract.classes import CLASS_COLORS_RGB, NUM_CLASSES
 from pipeline.errors import ConfigError, DatasetError
-from trainer.synth.domain import PLAIN, Domain, domain_scene, make_setup, shoot
+from trainer.synth.domain import PLAIN, Domain, make_setup, shoot
 from trainer.synth.motion import sample_motion
 from trainer.synth.render import render
 
@@ -158,8 +158,7 @@ def write_yibp(
         width, height = sample_image_size(rng, size_range)
         motion = sample_motion(rng, width, height)
         frame_numbers = np.cumsum(rng.integers(8, 60, size=frames_per_video)) + int(rng.integers(0, 600))
-        scene = domain_scene(domain, rng, width, height, motion.pose_at(frame_numbers[0] / FRAME_RATE))
-        setup = make_setup(scene, motion.pose_at(frame_numbers[0] / FRAME_RATE), domain, rng)
+        setup = make_setup(domain, rng, width, height, motion.pose_at(frame_numbers[0] / FRAME_RATE))
         scene, cam = setup.scene, setup.camera
         entries: list[dict[str, str]] = []
         for frame in (int(f) for f in frame_numbers):

@@ -180,11 +180,12 @@ def _with_props(setup: Setup, layers: list[Layer]) -> Scene:
     )
 
 
-def domain_scene(
-    domain: Domain, rng: np.random.Generator, width: int, height: int, pose: Pose, *, occluders: bool = True
+def _scene(
+    domain: Domain, rng: np.random.Generator, width: int, height: int, pose: Pose, occluders: bool
 ) -> Scene:
     """:func:`trainer.synth.render.make_scene` with the clothing and print families ``domain`` allows (all
-    of them for a plain domain, or a group none of whose families is named)."""
+    of them for a plain domain, or a group none of whose families is named); randomised scenes get props
+    instead of make_scene's occluder."""
 
     def only(group: str) -> tuple[str, ...] | None:
         allowed = domain.allowed(group)
@@ -195,22 +196,30 @@ def domain_scene(
         width,
         height,
         pose,
-        occluders=occluders and not domain.randomize,  # randomised: props replace the occluder
+        occluders=occluders and not domain.randomize,
         clothing_families=only("clothing"),
         print_families=only("print"),
     )
 
 
-def make_setup(scene: Scene, pose: Pose, domain: Domain, rng: np.random.Generator) -> Setup:
-    """The set-up of a video whose ``scene`` make_scene() drew, its first frame in ``pose``: ``scene`` as is
-    for a plain domain (``rng`` untouched); randomised: a backdrop, props placed around ``pose``, the
-    renderer's own camera off, and a random camera aimed at the infant."""
+def make_setup(
+    domain: Domain,
+    rng: np.random.Generator,
+    width: int,
+    height: int,
+    pose: Pose,
+    *,
+    occluders: bool = True,
+) -> Setup:
+    """The set-up of one video of (height, width) frames whose first frame shows ``pose``: the infant and
+    scene make_scene() draws (``occluders`` as there); for a randomised ``domain`` also a backdrop, props
+    placed around ``pose``, the renderer's own camera off, and a random camera aimed at the infant."""
+    scene = _scene(domain, rng, width, height, pose, occluders)
     if not domain.randomize:
         return Setup(scene)
-    cam = aim(video_camera(domain, rng), scene.width, scene.height, (pose.center_x, pose.center_y), rng)
+    cam = aim(video_camera(domain, rng), width, height, (pose.center_x, pose.center_y), rng)
     look = replace(scene.appearance, noise_sigma=0.0, blur_sigma=0.0, jpeg_quality=0)
-    unit = float(pose.scale)
-    back = sample_backdrop(rng, scene.height, scene.width, unit, domain.allowed("backdrop")).image
+    back = sample_backdrop(rng, height, width, float(pose.scale), domain.allowed("backdrop")).image
     setup = Setup(replace(scene, appearance=look), cam, back)
     return replace(setup, scene=place_props(setup, pose, domain, rng))
 

@@ -28,7 +28,7 @@ from pipeline.errors import ConfigError, DatasetError
 from trainer.pose.layout import SPLITS
 from trainer.synth.body import Pose
 from trainer.synth.dataset import FRAME_RATE, held_out_count, sample_image_size, validate_options
-from trainer.synth.domain import PLAIN, Domain, aim, domain_scene, make_setup, place_props, shoot
+from trainer.synth.domain import PLAIN, Domain, aim, make_setup, place_props, shoot
 from trainer.synth.joints import frame_keypoints
 from trainer.synth.keypoint_formats import CocoWriter, KeypointFrame, NycuWriter, foreground_box
 from trainer.synth.motion import frame_body, sample_motion
@@ -129,13 +129,12 @@ def generate_video(
     rng = np.random.default_rng(seed)
     width, height = sample_image_size(rng, size_range)
     poses = video_poses(rng, width, height, frames)
-    scene = domain_scene(domain, rng, width, height, poses[0][1])
-    setup = make_setup(scene, poses[0][1], domain, rng)
+    setup = make_setup(domain, rng, width, height, poses[0][1])
     for number, pose in poses:
         for _ in range(MAX_REDRAWS):  # randomised: props or the framing may hide the whole infant; redraw
             framed = place_props(setup, pose, domain, rng)
             drawn = render(framed, pose, rng)
-            kps = frame_keypoints(pose, scene.shape, drawn.instances, drawn.occluder_mask)
+            kps = frame_keypoints(pose, framed.shape, drawn.instances, drawn.occluder_mask)
             aimed = aim(setup.camera, width, height, (pose.center_x, pose.center_y), rng)  # framed anew
             out, (nycu, coco) = shoot(drawn, kps, aimed, rng)
             bbox, area = foreground_box(out.labels)

@@ -32,7 +32,7 @@ import numpy.typing as npt
 from pipeline.contract.classes import CLASS_NAMES
 from pipeline.errors import ConfigError, SourceError
 from trainer.synth.body import INSTANCE_CLASS, INSTANCE_SIDE, Pose
-from trainer.synth.domain import PLAIN, Domain, describe, domain_scene, make_setup, shoot
+from trainer.synth.domain import PLAIN, Domain, describe, make_setup, shoot
 from trainer.synth.joints import BodyKeypoints, frame_keypoints
 from trainer.synth.motion import sample_motion
 from trainer.synth.render import Rendered, Scene, render
@@ -121,8 +121,7 @@ def clip_frames(
     rate = Fraction(fps).limit_denominator(1001)
     rng = np.random.default_rng(seed)
     motion = sample_motion(rng, width, height, upright=True, fill=(0.6, 0.8))
-    scene = domain_scene(domain, rng, width, height, motion.pose_at(0.0), occluders=False)
-    setup = make_setup(scene, motion.pose_at(0.0), domain, rng)
+    setup = make_setup(domain, rng, width, height, motion.pose_at(0.0), occluders=False)
     scene, cam = setup.scene, setup.camera
     for i in range(frames):
         t = float(i / rate)

@@ -182,9 +182,16 @@ def test_randomised_setup_has_a_backdrop_props_and_exact_labels() -> None:
     for seed in range(12):
         rng = np.random.default_rng(seed)
         (_, pose), *_ = video_poses(rng, 200, 150, 1)
-        scene = make_scene(rng, 200, 150, pose)
-        assert make_setup(scene, pose, PLAIN, rng).scene is scene
-        setup = make_setup(scene, pose, parse_domain(True, "blanket_edge,hand,wire"), rng)
+        plain = make_setup(PLAIN, np.random.default_rng(seed + 100), 200, 150, pose)
+        ref = make_scene(
+            np.random.default_rng(seed + 100), 200, 150, pose
+        )  # plain = make_scene, nothing more
+        assert plain.camera is None and plain.backdrop is None
+        assert (
+            np.array_equal(plain.scene.background, ref.background)
+            and plain.scene.appearance == ref.appearance
+        )
+        setup = make_setup(parse_domain(True, "blanket_edge,hand,wire"), rng, 200, 150, pose)
         assert setup.camera is not None and setup.backdrop is not None
         assert setup.scene.appearance.noise_sigma == 0 and setup.scene.appearance.jpeg_quality == 0
         framed = place_props(setup, pose, parse_domain(True, "blanket_edge"), rng)
