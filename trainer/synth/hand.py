@@ -14,20 +14,16 @@ import numpy as np
 
 from trainer.synth import patterns as pt
 from trainer.synth.layers import Layer, Mask, capsule, from_parts, infant_point, part_shading
-from trainer.synth.textures import CLOTH_COLOURS, RGB, SKIN_ANCHORS, smooth_noise
+from trainer.synth.skin import sample_skin
+from trainer.synth.textures import CLOTH_COLOURS, RGB, smooth_noise
 
 GLOVES: Final = np.array(
     [(90, 140, 220), (140, 110, 200), (236, 236, 240), (120, 180, 220)], dtype=np.float64
 )
 
 
-def sample_skin(rng: np.random.Generator) -> RGB:
-    """A random skin tone, light to dark (RGB 0..255)."""
-    t = float(rng.uniform(0.0, len(SKIN_ANCHORS) - 1))
-    i = min(int(t), len(SKIN_ANCHORS) - 2)
-    c = SKIN_ANCHORS[i] * (1 - (t - i)) + SKIN_ANCHORS[i + 1] * (t - i) + rng.normal(0.0, 5.0, 3)
-    r, g, b = (float(v) for v in np.clip(c, 0, 255))
-    return (r, g, b)
+ADULT_MONTHS: Final = 360.0
+"""The age the skin sampler is asked for an adult's hand (no newborn redness)."""
 
 
 def hand_layer(
@@ -80,7 +76,7 @@ def hand_layer(
     t_dir = axis * math.cos(0.8) + across * math.sin(0.8)
     capsule(parts, thumb_base, thumb_base + t_dir * float(rng.uniform(4.5, 6.5)) * k, 2.2 * k, 7)
     glove = rng.random() < 0.2
-    base_rgb = pt.colour(rng, GLOVES, 5.0) if glove else np.array(skin or sample_skin(rng), np.float32)
+    base_rgb = pt.colour(rng, GLOVES, 5.0) if glove else np.array(skin or sample_skin(rng, ADULT_MONTHS)[0], np.float32)
     cols = np.repeat(base_rgb[None], 8, axis=0) * rng.uniform(0.95, 1.05, (8, 1)).astype(np.float32)
     cols[0] = 0.0
     if rng.random() < 0.4:  # a sleeve over the forearm, ending some centimetres before the wrist

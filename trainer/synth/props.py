@@ -27,7 +27,7 @@ import numpy.typing as npt
 from trainer.synth import patterns as pt
 from trainer.synth.backdrops import sample_backdrop
 from trainer.synth.families import check_families
-from trainer.synth.hand import hand_layer, sample_skin
+from trainer.synth.hand import hand_layer
 from trainer.synth.layers import (
     Layer,
     Mask,
@@ -42,7 +42,7 @@ from trainer.synth.layers import (
 )
 from trainer.synth.textures import RGB, smooth_noise
 
-__all__ = ["PROP_KINDS", "Layer", "composite", "covered", "make_prop", "sample_props", "sample_skin"]
+__all__ = ["PROP_KINDS", "Layer", "composite", "covered", "make_prop", "sample_props"]
 
 F32 = npt.NDArray[np.float32]
 

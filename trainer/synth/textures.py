@@ -1,4 +1,4 @@
-"""Procedural textures and colours for the synthetic scenes: skin, hair, cloth and sheet palettes, fabric
+"""Procedural textures and colours for the synthetic scenes: hair, cloth and sheet palettes (skin tones: :mod:`trainer.synth.skin`), fabric
 (mattress sheet / blanket) textures with prints, folds and grain, and lighting fields.
 
 Images are (H, W, 3) float32 RGB in 0..255 (textures) or (H, W, 3) float32 gains (lighting); ``unit_px``
@@ -17,18 +17,6 @@ import numpy.typing as npt
 F32 = npt.NDArray[np.float32]
 RGB = tuple[float, float, float]
 
-SKIN_ANCHORS: Final = np.array(
-    [
-        (255, 226, 210),
-        (243, 198, 172),
-        (226, 172, 138),
-        (199, 136, 100),
-        (160, 102, 70),
-        (118, 74, 50),
-        (82, 52, 38),
-    ],
-    dtype=np.float64,
-)
 HAIR_COLOURS: Final = np.array(
     [(38, 28, 24), (70, 48, 34), (120, 84, 52), (176, 140, 90), (150, 74, 38)], dtype=np.float64
 )
