@@ -76,7 +76,11 @@ def hand_layer(
     t_dir = axis * math.cos(0.8) + across * math.sin(0.8)
     capsule(parts, thumb_base, thumb_base + t_dir * float(rng.uniform(4.5, 6.5)) * k, 2.2 * k, 7)
     glove = rng.random() < 0.2
-    base_rgb = pt.colour(rng, GLOVES, 5.0) if glove else np.array(skin or sample_skin(rng, ADULT_MONTHS)[0], np.float32)
+    base_rgb = (
+        pt.colour(rng, GLOVES, 5.0)
+        if glove
+        else np.array(skin or sample_skin(rng, ADULT_MONTHS)[0], np.float32)
+    )
     cols = np.repeat(base_rgb[None], 8, axis=0) * rng.uniform(0.95, 1.05, (8, 1)).astype(np.float32)
     cols[0] = 0.0
     if rng.random() < 0.4:  # a sleeve over the forearm, ending some centimetres before the wrist
