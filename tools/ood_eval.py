@@ -97,25 +97,39 @@ def evaluate(model: str, prepared: Path, out: Path) -> dict[str, Any]:
     return metrics
 
 
+def write_seg_set(name: str, seed: int, videos: int, frames_per_video: int, work: Path) -> Path:
+    """Write and prepare segmentation test set ``name`` under ``work`` (half the videos in ``test``); returns
+    the prepared folder."""
+    ds, prep = work / f"{name}-seg", work / f"{name}-seg-prep"
+    size = ["--videos", str(videos), "--frames-per-video", str(frames_per_video), "--seed", str(seed)]
+    run_cli(["synth", "dataset", "--out", str(ds), *size, "--test-fraction", "0.5", *domain_flags(name)])
+    run_cli(["prepare", "--root", str(ds), "--out", str(prep), "--force"])
+    return prep
+
+
+def write_pose_set(name: str, seed: int, videos: int, frames_per_video: int, work: Path) -> Path:
+    """Write and prepare keypoint test set ``name`` under ``work`` (half the videos in ``test``); returns the
+    prepared folder."""
+    kp, prep = work / f"{name}-kp", work / f"{name}-kp-prep"
+    size = ["--videos", str(videos), "--frames-per-video", str(frames_per_video), "--seed", str(seed)]
+    split = ["--val-fraction", "0", "--test-fraction", "0.5"]
+    run_cli(["synth", "keypoints", "--out", str(kp), "--format", "nycu", *size, *split, *domain_flags(name)])
+    run_cli(["prepare", "--format", "nycu", "--root", str(kp), "--out", str(prep), "--force"])
+    return prep
+
+
 def score_set(name: str, index: int, args: argparse.Namespace, work: Path) -> SetScore:
     """Write, prepare and evaluate test set ``name`` under ``work`` (seed ``args.seed + 10 * index``)."""
-    seed = str(args.seed + 10 * index)
-    size = ["--videos", str(args.videos), "--frames-per-video", str(args.frames_per_video), "--seed", seed]
-    flags = domain_flags(name)
+    seed = args.seed + 10 * index
     fg = part = pck = mks = None
     frames = 0
     if args.seg_model:
-        ds, prep, out = work / f"{name}-seg", work / f"{name}-seg-prep", work / f"{name}-seg.json"
-        run_cli(["synth", "dataset", "--out", str(ds), *size, "--test-fraction", "0.5", *flags])
-        run_cli(["prepare", "--root", str(ds), "--out", str(prep), "--force"])
-        m = evaluate(args.seg_model, prep, out)
+        prep = write_seg_set(name, seed, args.videos, args.frames_per_video, work)
+        m = evaluate(args.seg_model, prep, work / f"{name}-seg.json")
         fg, part, frames = m["fg_dice"], m["mean_part_dice"], int(m["frames"])
     if args.pose_model:
-        kp, prep, out = work / f"{name}-kp", work / f"{name}-kp-prep", work / f"{name}-kp.json"
-        split = ["--val-fraction", "0", "--test-fraction", "0.5"]
-        run_cli(["synth", "keypoints", "--out", str(kp), "--format", "nycu", *size, *split, *flags])
-        run_cli(["prepare", "--format", "nycu", "--root", str(kp), "--out", str(prep), "--force"])
-        m = evaluate(args.pose_model, prep, out)
+        prep = write_pose_set(name, seed, args.videos, args.frames_per_video, work)
+        m = evaluate(args.pose_model, prep, work / f"{name}-kp.json")
         pck, mks = m["PCKsh@0.1"], m["mKS"]
     return SetScore(name, frames, fg, part, pck, mks)
 

@@ -66,6 +66,7 @@ class TrainConfig:
     device: str = "auto"
     amp: bool = False
     resume: Path | None = None
+    init: Path | None = None
     workers: int = 2
     seed: int = 0
     max_steps: int | None = None
@@ -178,6 +179,13 @@ def add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"), help="(auto)")
     p.add_argument("--amp", action="store_true", help="mixed precision (CUDA only)")
     p.add_argument("--resume", type=Path, default=None, metavar="CKPT", help="continue from a checkpoint")
+    p.add_argument(
+        "--init",
+        type=Path,
+        default=None,
+        metavar="CKPT",
+        help="fine-tune: start from a checkpoint's weights (its model options), fresh optimizer and schedule",
+    )
     p.add_argument(
         "--workers", type=int, default=d.workers, help=f"DataLoader worker processes ({d.workers})"
     )

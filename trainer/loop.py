@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from trainer.checkpoint import save_checkpoint
+from trainer.checkpoint import load_weights, save_checkpoint
 from trainer.models import resolve_device
 
 POLY_POWER = 0.9
@@ -206,8 +206,17 @@ def save_epoch(state: dict[str, Any], last: Path, best: Path, improved: bool) ->
 
 
 def changed_by_resume(cfg: Any, fixed: Any, keys: Iterable[str], logger: logging.Logger) -> None:
-    """Warn ``logger`` (one line) which of ``keys`` the resumed run ``fixed`` takes from its checkpoint
-    (``cfg.resume``) instead of ``cfg``'s value."""
+    """Warn ``logger`` (one line) which of ``keys`` the resumed (``cfg.resume``) or fine-tuned
+    (``cfg.init``) run ``fixed`` takes from its checkpoint instead of ``cfg``'s value."""
     changed = [f"{k}={getattr(fixed, k)}" for k in keys if getattr(cfg, k) != getattr(fixed, k)]
     if changed:
-        logger.warning("resuming %s: using the checkpoint's %s", cfg.resume, ", ".join(changed))
+        what = "resuming" if cfg.resume is not None else "starting from"
+        source = cfg.resume if cfg.resume is not None else cfg.init
+        logger.warning("%s %s: using the checkpoint's %s", what, source, ", ".join(changed))
+
+
+def start_from_weights(model: nn.Module, ckpt: dict[str, Any], where: str, logger: logging.Logger) -> None:
+    """``--init``: copy the checkpoint's model weights into ``model`` (left in train mode); the optimizer,
+    schedule, counters and best scores stay fresh. One-line :class:`ModelError` when they do not fit."""
+    load_weights(model, ckpt, where).train()
+    logger.info("starting from the weights of %s (epoch %s of that run)", where, ckpt.get("epoch", "?"))

@@ -35,11 +35,15 @@ class RunOptions(Protocol):
     def max_steps(self) -> int | None: ...
     @property
     def weights_backbone(self) -> str: ...
+    @property
+    def resume(self) -> Path | None: ...
+    @property
+    def init(self) -> Path | None: ...
 
 
 def run_options(args: argparse.Namespace, defaults: RunOptions) -> dict[str, Any]:
     """The keyword arguments of the options both tasks share, from parsed ``train`` arguments: optimisation
-    (epochs, batch size, learning rate, optimizer, weight decay, backbone init), device, AMP, resume, workers,
+    (epochs, batch size, learning rate, optimizer, weight decay, backbone init), device, AMP, resume, init, workers,
     seed and the step limit. ``--batch-size`` left None takes ``defaults``' value; ``--lr`` left None the
     optimizer's :data:`DEFAULT_LR`."""
     return {
@@ -52,6 +56,7 @@ def run_options(args: argparse.Namespace, defaults: RunOptions) -> dict[str, Any
         "device": args.device,
         "amp": args.amp,
         "resume": Path(args.resume) if args.resume else None,
+        "init": Path(args.init) if getattr(args, "init", None) else None,
         "workers": args.workers,
         "seed": args.seed,
         "max_steps": args.max_steps,
@@ -70,6 +75,10 @@ def run_checks(cfg: RunOptions) -> list[tuple[bool, str]]:
         (
             cfg.max_steps is None or cfg.max_steps >= 1,
             f"--max-steps: must be >= 1, got {cfg.max_steps}",
+        ),
+        (
+            cfg.resume is None or cfg.init is None,
+            "--init and --resume: give one or the other (--resume continues a run, --init starts one from weights)",
         ),
     ]
 

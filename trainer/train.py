@@ -6,7 +6,8 @@ validation on the val split with the evaluation protocol (:mod:`trainer.evaluate
 The learning rate follows a poly schedule ``lr · (1 - step / total_steps) ** 0.9``. ``--resume`` restores
 model, optimizer, scheduler (so also the learning rate), AMP scaler, epoch, step and best metric; arch,
 input size, aux loss and optimizer come from the checkpoint. An epoch cut short by ``--max-steps`` is
-restarted from its beginning on resume (the step counter carries on).
+restarted from its beginning on resume (the step counter carries on). ``--init`` fine-tunes instead: the
+checkpoint's weights (and its arch, input size and aux loss), with a fresh optimizer, schedule and counters.
 
 ``--unlabelled DIR`` adapts the model to the domain of unlabelled frames (e.g. your own cameras; DANN, as
 FiDIP does): each step also feeds a batch of them through the backbone, and a domain classifier behind a
@@ -52,6 +53,7 @@ from trainer.loop import (
     run_entries,
     save_epoch,
     seed_everything,
+    start_from_weights,
     total_steps,
     train_epoch,
     training_device,
@@ -181,19 +183,25 @@ def train_step(
 
 
 def _apply_resume(cfg: TrainConfig) -> tuple[TrainConfig, dict[str, Any] | None]:
-    if cfg.resume is None:
+    """The options a ``--resume`` or ``--init`` checkpoint fixes (model; with resume the optimizer too),
+    and the checkpoint (None without either)."""
+    source = cfg.resume if cfg.resume is not None else cfg.init
+    if source is None:
         return cfg, None
-    ckpt = load_checkpoint(cfg.resume)
+    ckpt = load_checkpoint(source)
+    if ckpt["arch"] not in ARCHITECTURES:
+        raise ConfigError(f"{source}: a {ckpt['arch']} checkpoint, not segmentation (add --task keypoints)")
     saved = ckpt.get("args", {})
+    keys = ("arch", "aux_loss", "input_size", *(("optimizer",) if cfg.resume is not None else ()))
     fixed = replace(
         cfg,
         arch=str(ckpt["arch"]),
         aux_loss=bool(ckpt.get("aux_loss", False)),
         input_size=int(saved.get("input_size", cfg.input_size)),
-        optimizer=str(saved.get("optimizer", cfg.optimizer)),
+        optimizer=str(saved.get("optimizer", cfg.optimizer)) if cfg.resume is not None else cfg.optimizer,
         weights_backbone="none",  # the checkpoint's weights replace any initialisation
     )
-    changed_by_resume(cfg, fixed, ("arch", "aux_loss", "input_size", "optimizer"), log)
+    changed_by_resume(cfg, fixed, keys, log)
     return fixed, ckpt
 
 
@@ -223,7 +231,9 @@ def run_training(cfg: TrainConfig, progress: bool = True) -> TrainSummary:
     if unlabelled is not None:
         frames = SegmentationFrameInput(train_transform(spec))
         adaptation = start_adaptation(cfg, state.model, unlabelled, frames, total, state.device)
-    if ckpt is not None:
+    if ckpt is not None and cfg.init is not None:
+        start_from_weights(state.model, ckpt, str(cfg.init), log)
+    elif ckpt is not None:
         restore_state(state, ckpt)
         resume_adaptation(adaptation, ckpt, str(cfg.resume))
         log.info("resumed from %s at epoch %d, step %d", cfg.resume, state.epoch, state.step)

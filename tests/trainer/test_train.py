@@ -111,6 +111,50 @@ def test_run_writes_checkpoints_and_resume_restores_state(
         assert [r["step"] for r in csv.DictReader(f)] == ["2", "3", "5"]
 
 
+def test_init_fine_tunes_from_a_checkpoints_weights(
+    prepared: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """--init: the first step starts from the checkpoint's weights with the checkpoint's model options, while
+    the optimizer, schedule, counters and best score start afresh (unlike --resume)."""
+    base = tmp_path / "base"
+    cfg = TrainConfig(
+        data=prepared, out=base, arch="lraspp", input_size=64, batch_size=4, epochs=1, workers=0, device="cpu"
+    )
+    run_training(cfg, progress=False)
+    source = load_checkpoint(base / "last.pt")
+    # A 1-step run at lr 1e-12 keeps the weights it starts from. Without --init it would start from the same
+    # seed-0 initialisation as the source run, which then moved every weight by ~1e-3 per AdamW step.
+    tuned = tmp_path / "tuned"
+    with caplog.at_level(logging.INFO, logger="trainer"):
+        summary = run_training(
+            replace(
+                cfg, out=tuned, init=base / "last.pt", arch="deeplabv3", input_size=96, lr=1e-12, max_steps=1
+            ),
+            progress=False,
+        )
+    assert "using the checkpoint's arch=lraspp, input_size=64" in caplog.text
+    assert f"starting from the weights of {base / 'last.pt'}" in caplog.text
+    assert (summary.step, summary.epoch) == (1, 0)  # fresh counters: not the source's 2 steps
+    after = load_checkpoint(tuned / "last.pt")
+    assert after["arch"] == "lraspp" and after["args"]["input_size"] == 64 and after["step"] == 1
+    assert after["scheduler"]["last_epoch"] == 1
+    for k, v in source["model"].items():
+        if v.is_floating_point() and "running" not in k:
+            assert torch.allclose(after["model"][k], v, atol=1e-6), k
+
+
+def test_init_and_resume_together_or_a_keypoint_checkpoint_are_errors(prepared: Path, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="--init and --resume: give one or the other"):
+        TrainConfig.from_args(_parse("--out", "x", "--init", "a.pt", "--resume", "b.pt"))
+    state = {"format": 1, "arch": "mnv3-large", "model": {}, "spec": {}}
+    torch.save(state, tmp_path / "pose.pt")
+    cfg = TrainConfig(
+        data=prepared, out=tmp_path / "o", arch="lraspp", input_size=64, batch_size=4, device="cpu"
+    )
+    with pytest.raises(ConfigError, match=r"pose.pt: a mnv3-large checkpoint, not segmentation"):
+        run_training(replace(cfg, init=tmp_path / "pose.pt"), progress=False)
+
+
 @pytest.mark.usefixtures("offline")
 def test_weights_backbone_offline_is_one_clear_error() -> None:
     with pytest.raises(

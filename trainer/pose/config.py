@@ -76,6 +76,7 @@ class PoseTrainConfig:
     device: str = "auto"
     amp: bool = False
     resume: Path | None = None
+    init: Path | None = None
     workers: int = 2
     seed: int = 0
     max_steps: int | None = None

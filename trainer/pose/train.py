@@ -11,6 +11,7 @@ mKS over all points, :mod:`trainer.pose.evaluate`). Writes into ``--out``: ``las
 scores and history; the options that define the model and its targets (arch, head channels, input size, loss,
 sigma, crop padding, decoder, optimizer, face occlusion, omitted facial points) come from the checkpoint.
 An epoch cut short by ``--max-steps`` is restarted from its beginning on resume (the step counter carries on).
+``--init`` fine-tunes instead: the checkpoint's weights and model options, a fresh optimizer, schedule and counters.
 ``--unlabelled DIR`` adds the same domain adaptation as for segmentation; an unlabelled frame is cropped around
 a stand-in body box (a random square of 55-85 % of its short side) the way the labelled crops are.
 """
@@ -42,6 +43,7 @@ from trainer.loop import (
     mean_loss,
     save_epoch,
     seed_everything,
+    start_from_weights,
     total_steps,
     train_epoch,
 )
@@ -132,12 +134,16 @@ def improves(pck: float, mks: float, best_pck: float, best_mks: float) -> bool:
 
 
 def _apply_resume(cfg: PoseTrainConfig) -> tuple[PoseTrainConfig, dict[str, Any] | None]:
-    if cfg.resume is None:
+    """The options a ``--resume`` checkpoint fixes (:data:`RESUMED_FROM_CHECKPOINT`; ``--init``: all but the
+    optimizer), and the checkpoint (None without either)."""
+    source = cfg.resume if cfg.resume is not None else cfg.init
+    if source is None:
         return cfg, None
-    ckpt = load_checkpoint(cfg.resume)
-    pose_spec_from_checkpoint(ckpt, str(cfg.resume))  # a keypoint checkpoint, or a one-line ModelError
+    ckpt = load_checkpoint(source)
+    pose_spec_from_checkpoint(ckpt, str(source))  # a keypoint checkpoint, or a one-line ModelError
     saved = ckpt.get("args", {})
-    values = {k: saved[k] for k in RESUMED_FROM_CHECKPOINT if k in saved}
+    keys = [k for k in RESUMED_FROM_CHECKPOINT if cfg.resume is not None or k != "optimizer"]
+    values = {k: saved[k] for k in keys if k in saved}
     if "input_hw" in values:
         values["input_hw"] = (int(values["input_hw"][0]), int(values["input_hw"][1]))
     fixed = replace(cfg, **values, weights_backbone="none")
@@ -187,7 +193,9 @@ def run_pose_training(cfg: PoseTrainConfig, progress: bool = True) -> PoseTrainS
     if unlabelled is not None:
         frames = PoseFrameInput(spec, augment)
         adaptation = start_adaptation(cfg, state.model, unlabelled, frames, total, state.device)
-    if ckpt is not None:
+    if ckpt is not None and cfg.init is not None:
+        start_from_weights(state.model, ckpt, str(cfg.init), log)
+    elif ckpt is not None:
         restore_pose_state(state, ckpt)
         resume_adaptation(adaptation, ckpt, str(cfg.resume))
         log.info("resumed from %s at epoch %d, step %d", cfg.resume, state.epoch, state.step)

@@ -123,6 +123,38 @@ def test_checkpoint_history_and_resume(run: Path, kp_layout: Path, caplog: pytes
     assert [r["step"] for r in again["history"]] == [2, 3, 5]
 
 
+def test_init_starts_from_the_weights_with_fresh_counters(
+    run: Path, kp_layout: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """--init: the checkpoint's weights and model options (loss, head, input), a fresh optimizer and counters."""
+    out = tmp_path / "tuned"
+    argv = ["train", "--task", "keypoints", "--data", str(kp_layout), "--out", str(out), *TINY]
+    with caplog.at_level(logging.INFO, logger="trainer"):
+        rc = cli(
+            [
+                *argv,
+                "--epochs",
+                "1",
+                "--max-steps",
+                "1",
+                "--lr",
+                "1e-12",
+                "--loss",
+                "mse",
+                "--init",
+                str(run / "last.pt"),
+            ]
+        )
+    assert rc == 0
+    assert "using the checkpoint's loss=kce, decoder=wa, face_occlusion=True" in caplog.text
+    source, after = load_checkpoint(run / "last.pt"), load_checkpoint(out / "last.pt")
+    assert (after["step"], after["epoch"], after["loss"]) == (1, 0, "kce")
+    assert [r["step"] for r in after["history"]] == [1]
+    for k, v in source["model"].items():
+        if v.is_floating_point() and "running" not in k:
+            assert torch.allclose(after["model"][k], v, atol=1e-6), k
+
+
 @pytest.mark.slow
 def test_export_parity_metadata_and_evaluation(run: Path, kp_layout: Path, tmp_path: Path) -> None:
     path = tmp_path / "pose.onnx"
