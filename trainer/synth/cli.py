@@ -100,12 +100,19 @@ def _domain_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--hold-out", default=None, help="with --randomize: every factor family but these (A,B,...)"
     )
+    p.add_argument(
+        "--plain-share",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="with --randomize: this share of the videos (0..1) drawn by the plain generator instead (default 0)",
+    )
 
 
 def _domain(args: argparse.Namespace) -> Domain:
     from trainer.synth.domain import parse_domain
 
-    return parse_domain(args.randomize, args.families, args.hold_out)
+    return parse_domain(args.randomize, args.families, args.hold_out, args.plain_share)
 
 
 @contextmanager

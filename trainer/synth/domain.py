@@ -69,10 +69,12 @@ def all_families() -> tuple[str, ...]:
 @dataclass(frozen=True)
 class Domain:
     """What a synthetic dataset draws from: ``randomize`` off = the plain generator; on = random scenes,
-    props and cameras, and the infant's clothing and prints, from ``families`` (None = every family)."""
+    props and cameras, and the infant's clothing and prints, from ``families`` (None = every family), except
+    a ``plain_share`` (0..1) of the videos, drawn by the plain generator (a mix of both)."""
 
     randomize: bool = False
     families: frozenset[str] | None = None
+    plain_share: float = 0.0
 
     def allowed(self, group: str) -> tuple[str, ...]:
         """The families of ``group`` this domain draws from (all of them when none is named)."""
@@ -89,10 +91,21 @@ def _names(text: str, flag: str) -> tuple[str, ...]:
     return check_families([n.strip() for n in text.split(",") if n.strip()], all_families(), flag)
 
 
-def parse_domain(randomize: bool, families: str | None = None, hold_out: str | None = None) -> Domain:
-    """The :class:`Domain` of the ``--randomize``, ``--families A,B`` and ``--hold-out C,D`` flags: the named
-    families, or every family but the held-out ones. One-line :class:`ConfigError` for unknown names, for
-    both lists at once, for a list without ``--randomize``, or for holding out every family of a group."""
+def parse_domain(
+    randomize: bool, families: str | None = None, hold_out: str | None = None, plain_share: float = 0.0
+) -> Domain:
+    """The :class:`Domain` of the ``--randomize``, ``--families A,B``, ``--hold-out C,D`` and ``--plain-share S``
+    flags: the named families, or every family but the held-out ones; that share of the videos plain. One-line
+    :class:`ConfigError` for unknown names, for both lists at once, for a list or share without
+    ``--randomize``, for a share outside 0..1, or for holding out every family of a group."""
+    if not 0.0 <= plain_share <= 1.0:
+        raise ConfigError(f"--plain-share: must be in 0..1, got {plain_share}")
+    if plain_share > 0 and not randomize:
+        raise ConfigError("--plain-share needs --randomize")
+    return replace(_families_domain(randomize, families, hold_out), plain_share=plain_share)
+
+
+def _families_domain(randomize: bool, families: str | None, hold_out: str | None) -> Domain:
     if families is not None and hold_out is not None:
         raise ConfigError("--families and --hold-out: give one or the other")
     if not randomize and (families is not None or hold_out is not None):
@@ -114,7 +127,7 @@ def describe(domain: Domain) -> str:
     """One line for logs and summaries, e.g. ``plain`` or ``randomised: view top; light day, dim; codec all``."""
     if not domain.randomize:
         return "plain"
-    parts = []
+    parts = [f"plain share {domain.plain_share:g}"] if domain.plain_share > 0 else []
     for group, members in FACTOR_GROUPS.items():
         allowed = domain.allowed(group)
         parts.append(f"{group} {'all' if allowed == members else ', '.join(allowed)}")
@@ -213,7 +226,10 @@ def make_setup(
 ) -> Setup:
     """The set-up of one video of (height, width) frames whose first frame shows ``pose``: the infant and
     scene make_scene() draws (``occluders`` as there); for a randomised ``domain`` also a backdrop, props
-    placed around ``pose``, the renderer's own camera off, and a random camera aimed at the infant."""
+    placed around ``pose``, the renderer's own camera off, and a random camera aimed at the infant. With a
+    ``plain_share``, that share of the videos (one draw of ``rng`` per video) gets the plain set-up instead."""
+    if domain.randomize and domain.plain_share > 0 and rng.random() < domain.plain_share:
+        domain = PLAIN
     scene = _scene(domain, rng, width, height, pose, occluders)
     if not domain.randomize:
         return Setup(scene)

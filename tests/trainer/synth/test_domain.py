@@ -14,6 +14,7 @@ import pytest
 from pipeline.contract.keypoints import NYCU22
 from pipeline.errors import ConfigError
 from trainer.synth import camera
+from trainer.synth.body import Pose
 from trainer.synth.domain import (
     AIM_BOX,
     PLAIN,
@@ -21,6 +22,7 @@ from trainer.synth.domain import (
     aim,
     all_families,
     describe,
+    make_setup,
     parse_domain,
     shoot,
     video_camera,
@@ -62,6 +64,30 @@ def test_parse_domain(args: tuple[bool, str | None, str | None], families: set[s
 def test_parse_domain_errors(args: tuple[bool, str | None, str | None], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         parse_domain(*args)
+
+
+def test_plain_share_mixes_plain_videos_in_and_is_checked() -> None:
+    """--plain-share: that share of the videos gets the plain set-up (no camera, no backdrop), one rng draw
+    per video; the rest are randomised; out-of-range or without --randomize is a one-line error."""
+    pose = Pose(center_x=100.0, center_y=75.0, orientation=0.0, scale=4.0)
+
+    def plain_flags(share: float, seed: int) -> list[bool]:
+        rng = np.random.default_rng(seed)
+        return [
+            make_setup(parse_domain(True, plain_share=share), rng, 200, 150, pose).backdrop is None
+            for _ in range(40)
+        ]
+
+    assert sum(plain_flags(0.0, 0)) == 0 and sum(plain_flags(1.0, 0)) == 40
+    half = plain_flags(0.5, 0)
+    assert 10 < sum(half) < 30 and half == plain_flags(0.5, 0)  # seeded: the same videos are plain
+    assert describe(parse_domain(True, plain_share=0.25)).startswith(
+        "randomised: plain share 0.25; clothing all"
+    )
+    with pytest.raises(ConfigError, match=r"--plain-share: must be in 0..1, got 1.5"):
+        parse_domain(True, plain_share=1.5)
+    with pytest.raises(ConfigError, match="--plain-share needs --randomize"):
+        parse_domain(False, plain_share=0.3)
 
 
 def test_allowed_and_describe() -> None:
