@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Final
 
 from pipeline.errors import ConfigError
-from tools.ood_eval import evaluate, run_cli, write_seg_set
+from tools.ood_eval import evaluate, pct, run_cli, write_seg_set
 
 ARMS: Final[dict[str, tuple[str, str] | None]] = {
     "all": None,
@@ -130,10 +130,6 @@ def score_arm(arm: str, ckpt: Path, sets: dict[str, Path], seconds: float, work:
     return ArmResult(arm, pinned[0], pinned[1], fg_all, fg(pinned[0]), fg(pinned[1]), {}, seconds)
 
 
-def _pct(v: float | None) -> str:
-    return "—" if v is None else f"{100 * v:.1f}"
-
-
 def markdown(results: Sequence[ArmResult]) -> str:
     """The table: fg Dice in % per arm; gaps in points (own − held-out; all-arm − arm on ``all``)."""
     ref = next((r for r in results if r.arm == "all"), None)
@@ -144,14 +140,14 @@ def markdown(results: Sequence[ArmResult]) -> str:
     ]
     for r in results:
         if r.kept is None:
-            rows.append(f"| all (nothing pinned) | {_pct(r.fg_own)} | — | — | — | — | {_pct(r.fg_all)} | — |")
+            rows.append(f"| all (nothing pinned) | {pct(r.fg_own)} | — | — | — | — | {pct(r.fg_all)} | — |")
             continue
         gap = "—" if r.fg_held_out is None else f"{100 * (r.fg_own - r.fg_held_out):+.1f}"
         ref_held = ref.fg_families.get(r.held_out or "") if ref is not None else None
         contrib = "—" if ref is None else f"{100 * (ref.fg_all - r.fg_all):+.1f}"
         rows.append(
-            f"| {r.arm} ({r.kept}) | {_pct(r.fg_own)} | {r.held_out} | {_pct(r.fg_held_out)} | {gap} | "
-            f"{_pct(ref_held)} | {_pct(r.fg_all)} | {contrib} |"
+            f"| {r.arm} ({r.kept}) | {pct(r.fg_own)} | {r.held_out} | {pct(r.fg_held_out)} | {gap} | "
+            f"{pct(ref_held)} | {pct(r.fg_all)} | {contrib} |"
         )
     return "\n".join(rows)
 

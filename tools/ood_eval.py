@@ -134,7 +134,8 @@ def score_set(name: str, index: int, args: argparse.Namespace, work: Path) -> Se
     return SetScore(name, frames, fg, part, pck, mks)
 
 
-def _pct(v: float | None) -> str:
+def pct(v: float | None) -> str:
+    """A fraction as a percentage with one decimal, ``—`` for None (the tables of this tool and factor_ablation)."""
     return "—" if v is None else f"{100 * v:.1f}"
 
 
@@ -152,8 +153,8 @@ def markdown(scores: Sequence[SetScore]) -> str:
     for s in scores:
         base = None if ref is None or s is ref else ref
         rows.append(
-            f"| {s.name} | {_pct(s.fg_dice)} | {_pct(s.mean_part_dice)} | "
-            f"{_gap(s.fg_dice, base.fg_dice if base else None)} | {_pct(s.pcksh)} | {_pct(s.mks)} | "
+            f"| {s.name} | {pct(s.fg_dice)} | {pct(s.mean_part_dice)} | "
+            f"{_gap(s.fg_dice, base.fg_dice if base else None)} | {pct(s.pcksh)} | {pct(s.mks)} | "
             f"{_gap(s.pcksh, base.pcksh if base else None)} |"
         )
     return "\n".join(rows)
