@@ -211,8 +211,14 @@ def changed_by_resume(cfg: Any, fixed: Any, keys: Iterable[str], logger: logging
     changed = [f"{k}={getattr(fixed, k)}" for k in keys if getattr(cfg, k) != getattr(fixed, k)]
     if changed:
         what = "resuming" if cfg.resume is not None else "starting from"
-        source = cfg.resume if cfg.resume is not None else cfg.init
-        logger.warning("%s %s: using the checkpoint's %s", what, source, ", ".join(changed))
+        logger.warning("%s %s: using the checkpoint's %s", what, checkpoint_source(cfg), ", ".join(changed))
+
+
+def checkpoint_source(cfg: Any) -> Path | None:
+    """The checkpoint a run starts from: ``cfg.resume`` (continue it) or ``cfg.init`` (fine-tune from its
+    weights); None for a fresh run (the two flags exclude each other)."""
+    source: Path | None = cfg.resume if cfg.resume is not None else cfg.init
+    return source
 
 
 def start_from_weights(model: nn.Module, ckpt: dict[str, Any], where: str, logger: logging.Logger) -> None:

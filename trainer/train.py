@@ -44,6 +44,7 @@ from trainer.layout import Layout
 from trainer.logs import show_info_logs
 from trainer.loop import (
     changed_by_resume,
+    checkpoint_source,
     epoch_loader,
     epoch_row,
     mean_loss,
@@ -185,7 +186,7 @@ def train_step(
 def _apply_resume(cfg: TrainConfig) -> tuple[TrainConfig, dict[str, Any] | None]:
     """The options a ``--resume`` or ``--init`` checkpoint fixes (model; with resume the optimizer too),
     and the checkpoint (None without either)."""
-    source = cfg.resume if cfg.resume is not None else cfg.init
+    source = checkpoint_source(cfg)
     if source is None:
         return cfg, None
     ckpt = load_checkpoint(source)

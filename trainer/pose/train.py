@@ -38,6 +38,7 @@ from trainer.history import append_row
 from trainer.logs import show_info_logs
 from trainer.loop import (
     changed_by_resume,
+    checkpoint_source,
     epoch_loader,
     epoch_row,
     mean_loss,
@@ -136,7 +137,7 @@ def improves(pck: float, mks: float, best_pck: float, best_mks: float) -> bool:
 def _apply_resume(cfg: PoseTrainConfig) -> tuple[PoseTrainConfig, dict[str, Any] | None]:
     """The options a ``--resume`` checkpoint fixes (:data:`RESUMED_FROM_CHECKPOINT`; ``--init``: all but the
     optimizer), and the checkpoint (None without either)."""
-    source = cfg.resume if cfg.resume is not None else cfg.init
+    source = checkpoint_source(cfg)
     if source is None:
         return cfg, None
     ckpt = load_checkpoint(source)
