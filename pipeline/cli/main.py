@@ -21,6 +21,10 @@ from pipeline.errors import ConfigError, InfantStreamError
 COMMANDS: Final[dict[str, tuple[str, str]]] = {
     "run": ("pipeline.cli.run", "segment a video source and write/publish the parts"),
     "subscribe": ("pipeline.cli.subscribe", "receive published records over ZeroMQ: print or save them"),
+    "serve": (
+        "pipeline.cli.serve",
+        "the web app: upload images/videos, video jobs, live views of run --zmq publishers",
+    ),
     "keys": ("pipeline.cli.keys", "create CURVE key pairs for encrypted ZeroMQ publishing"),
     "plot": ("pipeline.cli.plot", "plot per-part centroid trajectories (raw vs smoothed) from a JSONL file"),
     "config": ("pipeline.cli.config", "print the JSON Schema of the run config (config schema)"),

@@ -23,11 +23,10 @@ import zmq
 from pipeline.config import ZMQ_DEFAULT_ENDPOINT
 from pipeline.config.rules import endpoint_problem
 from pipeline.errors import ConfigError, InfantStreamError
-from pipeline.publish.curve import load_public_key, load_secret_pair
-from pipeline.publish.publisher import zmq_reason
+from pipeline.publish.subscriber import curve_keys, describe, subscriber_socket
 from pipeline.runtime.signals import StopSignals
 from pipeline.sinks.outfile import LineFile
-from pipeline.sinks.table import CsvWriter, keypoint_rows, record_rows
+from pipeline.sinks.table import CsvWriter
 
 POLL_MS: Final = 100
 """How often the receive loop looks at signals and the timeout."""
@@ -71,67 +70,10 @@ def _socket(ctx: zmq.Context[Any], args: argparse.Namespace) -> zmq.Socket[Any]:
         raise ConfigError(f"--count: must be >= 0, got {args.count}")
     if args.timeout < 0:
         raise ConfigError(f"--timeout: must be >= 0, got {args.timeout}")
-    if bool(args.curve_server_key) != bool(args.curve_client_key):
-        raise ConfigError("--curve-server-key and --curve-client-key: give both or neither")
-    keys = None
-    if args.curve_server_key:
-        server = load_public_key(args.curve_server_key, "--curve-server-key")
-        keys = (server, *load_secret_pair(args.curve_client_key, "--curve-client-key"))
-    sock = ctx.socket(zmq.SUB)
-    sock.setsockopt(zmq.LINGER, 0)
-    if keys is not None:
-        sock.curve_serverkey, sock.curve_publickey, sock.curve_secretkey = keys
-    try:
-        sock.connect(args.endpoint)
-    except zmq.ZMQError as exc:
-        sock.close(0)
-        raise ConfigError(f"{args.endpoint}: cannot connect ({zmq_reason(exc)})") from None
-    for topic in args.topic or [""]:
-        sock.setsockopt(zmq.SUBSCRIBE, topic.encode("utf-8"))
-    return sock
-
-
-def describe(parts: list[bytes]) -> tuple[str, str, dict[str, Any] | None]:
-    """(topic, the line to print, the parts record or None) of one message.
-
-    Raises:
-        ValueError: the message is malformed (no or wrong number of parts, not UTF-8 JSON, nested
-            too deeply, not an object, a ``parts.*`` payload not a schema-1 record).
-    """
-    if not parts:
-        raise ValueError("empty message (no parts)")
-    try:
-        topic = parts[0].decode("utf-8")
-    except UnicodeDecodeError:
-        raise ValueError("topic is not UTF-8") from None
-    shown = topic or "(no topic)"
-    expected = 3 if topic.startswith("frame.") else 2
-    if len(parts) != expected:
-        raise ValueError(f"{shown}: {len(parts)} message parts, expected {expected}")
-    try:
-        obj = json.loads(parts[1].decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):  # also ints past str()'s digit limit
-        raise ValueError(f"{shown}: payload is not UTF-8 JSON") from None
-    except RecursionError:
-        raise ValueError(f"{shown}: payload nested too deeply") from None
-    if not isinstance(obj, dict):
-        raise ValueError(f"{shown}: payload is not a JSON object")
-    if expected == 3:
-        w, h = obj.get("width"), obj.get("height")
-        enc = obj.get("encoding", "?")
-        return topic, f"{topic} seq {obj.get('seq')} {w}x{h} {enc} {len(parts[2])} bytes", None
-    try:
-        line = f"{topic} {json.dumps(obj, separators=(',', ':'))}"
-    except RecursionError:  # decoded just below the limit, re-encoding goes over it
-        raise ValueError(f"{shown}: payload nested too deeply") from None
-    if topic.startswith("parts."):
-        try:
-            record_rows(obj)  # is it a schema-1 parts record (with well-formed keypoints)?
-            keypoint_rows(obj)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"{shown}: not a schema-1 parts record ({type(exc).__name__}: {exc})") from None
-        return topic, line, obj
-    return topic, line, None
+    keys = curve_keys(
+        args.curve_server_key or "", args.curve_client_key or "", ("--curve-server-key", "--curve-client-key")
+    )
+    return subscriber_socket(ctx, args.endpoint, args.topic or [""], keys)
 
 
 def receive(args: argparse.Namespace, sock: zmq.Socket[Any], signals: StopSignals) -> None:

@@ -44,6 +44,7 @@ from pipeline.config.models import (
     ZmqConfig,
 )
 from pipeline.config.rules import SOURCE_ID, key_label
+from pipeline.config.serve import ServeConfig
 
 __all__ = [
     "SOURCE_ID",
@@ -67,6 +68,7 @@ __all__ = [
     "QueueConfig",
     "RecordConfig",
     "RunConfig",
+    "ServeConfig",
     "SourceConfig",
     "SourceMode",
     "TrackerConfig",

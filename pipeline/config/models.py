@@ -26,6 +26,7 @@ from pipeline.config.fields import (
     _Section,
 )
 from pipeline.config.rules import RULE, endpoint_problem, show
+from pipeline.config.serve import ServeConfig
 
 
 class SourceConfig(_Section):
@@ -364,7 +365,7 @@ class RunConfig(_Section):
 
 
 class Config(_Section):
-    """The whole configuration of ``infant-stream run``.
+    """The whole configuration of ``infant-stream run`` (and ``serve``: its ``serve`` section).
 
     ``source`` describes the one source, or with ``sources`` (a list) the defaults every entry of
     ``sources`` starts from (each entry overrides what it names; ``null`` is like ``{}``; ids must
@@ -385,6 +386,7 @@ class Config(_Section):
     record: RecordConfig = Field(default_factory=RecordConfig)
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     run: RunConfig = Field(default_factory=RunConfig)
+    serve: ServeConfig = Field(default_factory=ServeConfig)
 
     @property
     def source_list(self) -> tuple[SourceConfig, ...]:

@@ -18,17 +18,22 @@ class StopSignals:
     Handlers run on the main thread between bytecodes: ``on_signal`` must be quick and must not block.
     """
 
-    def __init__(self, on_signal: Callable[[int, bool], None] | None = None) -> None:
+    def __init__(self, on_signal: Callable[[int, bool], None] | None = None, install: bool = True) -> None:
         self.on_signal = on_signal
+        self.install = install
         self.received: int | None = None
+        self._old: dict[int, object] = {}
 
     def __enter__(self) -> StopSignals:
-        self._old = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        """Install the handlers (not with ``install`` False: then nothing is received, for code run
+        off the main thread, where Python cannot set signal handlers)."""
+        if self.install:
+            self._old = {s: signal.signal(s, self._handle) for s in (signal.SIGINT, signal.SIGTERM)}
         return self
 
     def __exit__(self, *exc: object) -> None:
         for s, h in self._old.items():
-            signal.signal(s, h)
+            signal.signal(s, h)  # type: ignore[arg-type]
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         first = self.received is None

@@ -147,10 +147,13 @@ class Session:
         ]
         self.reporter = HealthReporter(self.pipeline.counters, listeners)
 
-    def run(self) -> int:
+    def run(self, handle_signals: bool = True) -> int:
         """Start, wait for the end (every source ended, ``run.duration_s`` passed, a signal, or the
         window's quit key), join; returns the exit code (0, or 128+N after signal N). A failure
-        (a stage, a critical sink, a source) is raised after everything was shut down in order."""
+        (a stage, a critical sink, a source) is raised after everything was shut down in order.
+
+        ``handle_signals`` False: SIGINT/SIGTERM are left alone (a run on a worker thread of a
+        server, which owns the signals; :meth:`stop` and :meth:`cancel` end it instead)."""
         pipeline, reporter = self._opened()
         t0 = self._t0 = time.monotonic()
         start = pipeline.counters()
@@ -162,7 +165,7 @@ class Session:
             else:
                 pipeline.abort()
 
-        with StopSignals(on_signal) as signals:
+        with StopSignals(on_signal if handle_signals else None, install=handle_signals) as signals:
             pipeline.start()
             reporter.start()
             try:
@@ -181,6 +184,11 @@ class Session:
         """Ask for a graceful end (safe from any thread; the window's quit key calls it)."""
         if self.pipeline is not None:
             self.pipeline.stop()
+
+    def cancel(self) -> None:
+        """End now, queued frames not written (safe from any thread; a cancelled job)."""
+        if self.pipeline is not None:
+            self.pipeline.abort()
 
     def close(self) -> None:
         """Shut down in the one defined order (module docstring). Idempotent."""
