@@ -167,6 +167,8 @@ def probe_video(path: Path) -> VideoInfo:
         with av.open(str(path), timeout=10.0) as container:
             if not container.streams.video:
                 raise HttpError(400, f"{FIELD}: no video stream (is it a video?)")
+            if is_image_format(container.format.name):
+                raise HttpError(400, f"{FIELD}: an image, not a video (send it to /analyze_image)")
             stream = container.streams.video[0]
             fps = float(stream.average_rate or 0.0)
             duration = 0.0
@@ -183,6 +185,12 @@ def probe_video(path: Path) -> VideoInfo:
         raise
     except (av.error.FFmpegError, StopIteration, ValueError, OSError) as exc:
         raise HttpError(400, f"{FIELD}: not a video ({_reason(exc)})") from None
+
+
+def is_image_format(demuxer: str) -> bool:
+    """FFmpeg's demuxers of still images (``png_pipe``, ``jpeg_pipe``, ``image2``, ...): FFmpeg opens
+    an image as a one-frame video, but an image is not a video upload."""
+    return any(name == "image2" or name.endswith("_pipe") for name in demuxer.split(","))
 
 
 def _reason(exc: BaseException) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import time
@@ -28,21 +29,31 @@ class Server:
         log_dir: where the server's stderr goes.
         host: the address it binds (``--host``), used for the URL.
         token: the bearer token every request of :meth:`client` carries.
+        tmp_dir: the server's temporary folder (``TMPDIR``: where its job folders go), to look into.
     """
 
-    def __init__(self, *args: str, log_dir: Path, host: str = "127.0.0.1", token: str | None = None) -> None:
+    def __init__(
+        self,
+        *args: str,
+        log_dir: Path,
+        host: str = "127.0.0.1",
+        token: str | None = None,
+        tmp_dir: Path | None = None,
+    ) -> None:
         self.port = free_port()
         self.args = [*cli_command(), "serve", "--host", host, "--port", str(self.port), *args]
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}"
         self.stderr = log_dir / f"serve-{self.port}.log"
         self.token = token
+        self.tmp_dir = tmp_dir
         self.proc: subprocess.Popen[bytes] | None = None
         self.returncode: int | None = None
 
     def __enter__(self) -> Server:
         with self.stderr.open("wb") as err:
-            self.proc = subprocess.Popen(self.args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=err)
+            env = {**os.environ, "TMPDIR": str(self.tmp_dir)} if self.tmp_dir is not None else None
+            self.proc = subprocess.Popen(self.args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=err, env=env)
         deadline = time.monotonic() + START_DEADLINE_S
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
