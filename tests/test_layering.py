@@ -34,6 +34,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("pipeline.publish",),
     ("pipeline.sinks",),
     ("pipeline.session",),
+    ("pipeline.web",),
     ("pipeline.cli",),
 )
 """Lowest first. A module may import its own layer and the layers above it in this list."""

@@ -23,9 +23,10 @@ import zmq
 from pipeline.config import ZMQ_DEFAULT_ENDPOINT
 from pipeline.config.rules import endpoint_problem
 from pipeline.errors import ConfigError, InfantStreamError
-from pipeline.publish.subscriber import curve_keys, describe, subscriber_socket
+from pipeline.publish.subscriber import curve_keys, subscriber_socket
 from pipeline.runtime.signals import StopSignals
 from pipeline.sinks.outfile import LineFile
+from pipeline.sinks.received import describe
 from pipeline.sinks.table import CsvWriter
 
 POLL_MS: Final = 100

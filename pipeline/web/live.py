@@ -22,7 +22,8 @@ from typing import Any, Final
 
 import zmq
 
-from pipeline.publish.subscriber import CurveKeys, describe, subscriber_socket
+from pipeline.publish.subscriber import CurveKeys, subscriber_socket
+from pipeline.sinks.received import describe
 
 log = logging.getLogger(__name__)
 

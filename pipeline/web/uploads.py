@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import shutil
+import warnings
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,8 +128,10 @@ def _declared_size(data: bytes) -> tuple[int, int]:
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(io.BytesIO(data)) as img:
-            return int(img.width), int(img.height)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # we judge the size here
+            with Image.open(io.BytesIO(data)) as img:
+                return int(img.width), int(img.height)
     except Image.DecompressionBombError:  # over Pillow's own limit: far too many pixels
         return MAX_PIXELS + 1, 1
     except (UnidentifiedImageError, OSError, ValueError):

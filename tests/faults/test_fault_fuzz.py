@@ -33,10 +33,10 @@ from pydantic.fields import FieldInfo
 from pipeline.cli.plot import extract_series, read_records
 from pipeline.cli.run import FLAGS, OVERRIDES, config_from_args
 from pipeline.cli.run import register as register_run
-from pipeline.publish.subscriber import describe
 from pipeline.config import Config, from_mapping, key_label, load_config, override
 from pipeline.contract.classes import CLASS_NAMES
 from pipeline.errors import ConfigError, InfantStreamError
+from pipeline.sinks.received import describe
 from pipeline.sinks.table import COLUMNS, record_rows
 
 pytestmark = pytest.mark.records_by_hand  # fuzzed records: any geometry, on purpose
@@ -121,7 +121,7 @@ SPECIAL_PAYLOADS = (
 )
 
 # ---------------------------------------------------------------------------------------------
-# (a) the subscriber's decoder: pipeline.publish.subscriber.describe and pipeline.table.record_rows
+# (a) the subscriber's decoder: pipeline.sinks.received.describe and pipeline.table.record_rows
 
 finite = st.floats(allow_nan=False, allow_infinity=False)
 pair = st.lists(finite, min_size=2, max_size=2)
