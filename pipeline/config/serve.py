@@ -33,6 +33,9 @@ class ServeConfig(_Section):
         live_fps: live updates per second sent to each browser (newest state and frame; never more).
         live_history_s: seconds of part and joint positions kept and shown per live source.
         cors_origins: origins allowed to call the API from other pages (empty = CORS off).
+        png_level: zlib level of the overlay PNGs the API answers with: 0 (default) stores them
+            unfiltered, ~5 ms for 1280×720 but ~2.8 MB; 1..9 compress (SUB filter), ~40 % smaller
+            and 10× slower (docs/benchmarks.md "Web app").
     """
 
     host: Host = "127.0.0.1"
@@ -51,6 +54,7 @@ class ServeConfig(_Section):
     live_fps: Annotated[float, Field(gt=0, le=30)] = 5.0
     live_history_s: Annotated[float, Field(gt=0, le=600)] = 30.0
     cors_origins: tuple[Text, ...] = ()
+    png_level: Annotated[int, Field(ge=0, le=9)] = 0
 
     @field_validator("zmq", "cors_origins", mode="before")
     @classmethod

@@ -177,7 +177,7 @@ def create_app(parts: WebParts) -> Any:
         done = analyzer.analyze(image)
         overlay = OverlayRenderer(OverlayStyle(alpha=cfg.display.alpha), 0.0, cfg.privacy)(done.result)
         h, w = analyzer.image_size
-        answer = image_answer(done.result, overlay, done.runtime_ms, analyzer.num_classes, (h, w))
+        answer = image_answer(done.result, overlay, done.runtime_ms, analyzer.num_classes, (h, w), serve.png_level)
         seconds = time.perf_counter() - t0
         metrics.analyze_image.observe(seconds)
         answer["server_ms"] = round(seconds * 1000.0, 2)

@@ -154,11 +154,12 @@ class JobManager:
             if job.cancel.is_set():
                 job.state = "cancelled"
                 return
-            job.state, job.progress, job.started = "running", progress, time.monotonic()
+            job.state, job.progress = "running", progress
 
         def attach(session: Session) -> None:
+            # the models are loaded: fps and ETA count from here, as run's summary does
             with self._lock:
-                job.session = session
+                job.session, job.started = session, time.monotonic()
 
         try:
             run_video(cfg, [progress], on_session=attach, cancelled=job.cancel)
