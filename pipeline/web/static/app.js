@@ -1,6 +1,6 @@
 // infant-stream page: upload an image or a video, follow video jobs, watch live cameras.
 // Plain JS, no libraries (works offline). Privacy: the page never shows the file the user picks
-// (no FileReader, no object URLs); it shows only the images the server returns, which the server
+// (no file readers, no object URLs); it shows only the images the server returns, which the server
 // has already privacy-filtered. Nothing about uploads is written to the console.
 // Auth: relative URLs and same-origin requests carry the server's HttpOnly cookie by themselves.
 "use strict";
@@ -341,6 +341,7 @@ async function pollJob(id) {
 
 function jobGone(id, what) {
   clearTimeout(state.pollTimer);
+  state.job = null; // answers still in flight for this job are ignored
   const job = $("job");
   job.dataset.state = what;
   $("job-progress-text").textContent = `Job ${id.slice(0, 8)} ${what}; its files are gone.`;
