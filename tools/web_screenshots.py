@@ -94,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         driver = None
         try:
             with Server("--zmq", endpoint, log_dir=folder) as server:
+                with server.client() as c:  # warm-up: the shot shows a steady-state runtime
+                    c.post("/analyze_image", files={"file": ("still.png", still.read_bytes())})
                 driver = chrome()
                 driver.get(server.url)
                 wait(driver, lambda d: "segmentation" in d.find_element("id", "models").text, 30)

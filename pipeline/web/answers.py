@@ -119,6 +119,27 @@ def _rank(part: Mapping[str, Any]) -> tuple[int, int]:
     return (part.get("state") == "observed", int(part.get("area_px", 0)))
 
 
+def part_tracks(records: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """{"<track_id>": {"class_id", "name", "points": [[t, x, y], ...]}}: each Kalman track's smoothed
+    position per frame (observed or coasting), so two arms stay two lines. Parts without a track id
+    (tracking off) are keyed ``<class_id>.<instance>``."""
+    tracks: dict[str, dict[str, Any]] = {}
+    for i, rec in enumerate(records):
+        t = rec.get("pts_s")
+        t = float(i) if t is None else float(t)
+        for part in rec.get("parts", ()):
+            key = part.get("track_id")
+            key = f"{part['class_id']}.{part.get('instance')}" if key is None else str(key)
+            xy = part.get("smoothed") or part.get("centroid")
+            if xy is None:
+                continue
+            entry = tracks.setdefault(
+                key, {"class_id": part["class_id"], "name": part.get("name"), "points": []}
+            )
+            entry["points"].append([round(t, 4), xy[0], xy[1]])
+    return tracks
+
+
 def joint_tracks(records: Iterable[Mapping[str, Any]]) -> dict[str, list[list[float]]]:
     """{"<joint name>": [[t, x, y], ...]} of the smoothed joints (raw where unsmoothed), per frame."""
     tracks: dict[str, list[list[float]]] = {}

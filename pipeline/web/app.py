@@ -40,7 +40,7 @@ from pipeline.config import Config
 from pipeline.errors import InfantStreamError
 from pipeline.render.overlay import OverlayRenderer, OverlayStyle
 from pipeline.web.analyzer import ImageAnalyzer
-from pipeline.web.answers import image_answer, joint_tracks, seed_tracks
+from pipeline.web.answers import image_answer, joint_tracks, part_tracks, seed_tracks
 from pipeline.web.jobs import FILES, INPUT, JobManager
 from pipeline.web.live import LiveHub
 from pipeline.web.metrics import WebMetrics
@@ -177,7 +177,9 @@ def create_app(parts: WebParts) -> Any:
         done = analyzer.analyze(image)
         overlay = OverlayRenderer(OverlayStyle(alpha=cfg.display.alpha), 0.0, cfg.privacy)(done.result)
         h, w = analyzer.image_size
-        answer = image_answer(done.result, overlay, done.runtime_ms, analyzer.num_classes, (h, w), serve.png_level)
+        answer = image_answer(
+            done.result, overlay, done.runtime_ms, analyzer.num_classes, (h, w), serve.png_level
+        )
         seconds = time.perf_counter() - t0
         metrics.analyze_image.observe(seconds)
         answer["server_ms"] = round(seconds * 1000.0, 2)
@@ -225,6 +227,7 @@ def create_app(parts: WebParts) -> Any:
             "runtime_ms_total": round(runtime_ms, 1),
             "first_overlay_png_base64": progress.first_overlay,
             "tracks": seed_tracks(records),
+            "part_tracks": part_tracks(records),
             "keypoint_tracks": joint_tracks(records),
             "fps": round(len(records) / max(runtime_ms / 1000.0, 1e-9), 2),
             "video": {
@@ -276,6 +279,7 @@ def create_app(parts: WebParts) -> Any:
                 "frames": len(records),
                 "frame_timestamps_s": [r.get("pts_s") for r in records],
                 "tracks": seed_tracks(records),
+                "part_tracks": part_tracks(records),
                 "keypoint_tracks": joint_tracks(records),
                 "width": records[0]["width"] if records else 0,
                 "height": records[0]["height"] if records else 0,

@@ -393,8 +393,16 @@ function drawJobCharts(tr) {
     for (const pts of Object.values(tr.keypoint_tracks || {})) {
       series.push({ colour: JOINT_COLOUR, width: 1, points: pts.map((p) => [p[0], p[axis]]) });
     }
-    for (const [cls, pts] of Object.entries(tr.tracks || {})) {
-      series.push({ colour: rgb(colourOf(Number(cls))), width: 2.5, points: pts.map((p) => [p[0], p[axis]]) });
+    if (tr.part_tracks) {
+      // one line per Kalman track: two arms stay two lines
+      for (const track of Object.values(tr.part_tracks)) {
+        const points = track.points.map((p) => [p[0], p[axis]]);
+        series.push({ colour: rgb(colourOf(track.class_id)), width: 2.5, points });
+      }
+    } else {
+      for (const [cls, pts] of Object.entries(tr.tracks || {})) {
+        series.push({ colour: rgb(colourOf(Number(cls))), width: 2.5, points: pts.map((p) => [p[0], p[axis]]) });
+      }
     }
     drawChart($(canvasId), series, t0, t1, 0, size || 1, (t) => `${t.toFixed(1)} s`);
   }

@@ -174,6 +174,9 @@ def test_analyze_video_runs_every_frame_with_tracks(client, web_media):
         ts = [p[0] for p in points]
         assert ts == sorted(ts) and all(0 <= x < 320 and 0 <= y < 240 for _, x, y in points)
     assert body["keypoint_tracks"]["Head"]
+    per_track = body["part_tracks"]
+    assert {t["class_id"] for t in per_track.values()} >= {1, 3}
+    assert sum(len(t["points"]) for t in per_track.values() if t["class_id"] == 1) >= CLIP_FRAMES
 
 
 def test_analyze_video_samples_at_the_asked_rate(client, web_media):
@@ -246,6 +249,7 @@ def test_a_job_runs_to_the_end_and_offers_its_files(client, web_media, server, t
 
     tracks = client.get(f"/jobs/{job['id']}/tracks").json()
     assert tracks["frames"] == CLIP_FRAMES and {"1", "3"} <= set(tracks["tracks"])
+    assert {t["class_id"] for t in tracks["part_tracks"].values()} >= {1, 3}
 
     assert client.delete(f"/jobs/{job['id']}").json() == {"deleted": job["id"]}
     assert client.get(f"/jobs/{job['id']}").status_code == 404

@@ -18,7 +18,7 @@ from pipeline.frames import Frame
 from pipeline.lifecycle import State
 from pipeline.sources.base import FrameStamper
 from pipeline.sources.sampled import SampledSource
-from pipeline.web.answers import detection, joint_tracks, mask_png_base64, seed_tracks
+from pipeline.web.answers import detection, joint_tracks, mask_png_base64, part_tracks, seed_tracks
 from pipeline.web.metrics import route_label
 from pipeline.web.uploads import MAX_PIXELS, HttpError, decode_image, is_image_format, probe_video
 
@@ -48,6 +48,31 @@ def part(cid: int, xy: list[float] | None, area: int, state: str = "observed", s
 )
 def test_seed_tracks(records, tracks):
     assert seed_tracks(records) == tracks
+
+
+def test_part_tracks_keep_each_track_apart():
+    arms = [
+        {
+            "pts_s": 0.0,
+            "parts": [
+                {**part(2, [1, 1], 5), "track_id": 7, "name": "arm"},
+                {**part(2, [9, 9], 6), "track_id": 8, "name": "arm"},
+            ],
+        },
+        {
+            "pts_s": 0.1,
+            "parts": [
+                {**part(2, [2, 2], 5), "track_id": 7, "name": "arm"},
+                {**part(2, None, 0, "predicted", [9, 8]), "track_id": 8, "name": "arm"},
+            ],
+        },
+        {"pts_s": 0.2, "parts": [{**part(3, [4, 4], 5), "track_id": None, "instance": 0, "name": "torso"}]},
+    ]
+    assert part_tracks(arms) == {
+        "7": {"class_id": 2, "name": "arm", "points": [[0.0, 1, 1], [0.1, 2, 2]]},
+        "8": {"class_id": 2, "name": "arm", "points": [[0.0, 9, 9], [0.1, 9, 8]]},
+        "3.0": {"class_id": 3, "name": "torso", "points": [[0.2, 4, 4]]},
+    }
 
 
 def test_joint_tracks_prefer_smoothed_and_skip_unplaced():
