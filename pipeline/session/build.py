@@ -175,7 +175,7 @@ def data_path(spec: ModelSpec, on_device: bool) -> tuple[Callable[[Frame], Prepa
     return GpuPreprocessor(spec, "cuda"), DeviceMaps("cuda")
 
 
-def _stages(
+def segmentation_stages(
     cfg: Config, backend: Backend
 ) -> tuple[Callable[[Frame], Prepared], InferenceStage, Postprocessor]:
     """(preprocess, infer, postprocess) for the backend; the one place the data path is chosen:
@@ -396,7 +396,7 @@ def build_pipeline(
         preprocess, infer, postprocess = pose_only_stages(cfg, pose)
     else:
         max_batch = batch_size(cfg, backend)
-        preprocess, infer, postprocess = _stages(cfg, backend)
+        preprocess, infer, postprocess = segmentation_stages(cfg, backend)
         pose_step = PoseStage(pose, postprocess.maps) if pose is not None else None
     log.info("threads: inference %d worker(s), pose %d worker(s)", infer_workers, pose_workers if pose else 0)
     return Pipeline(

@@ -18,11 +18,11 @@ from pipeline.pose.model import PoseModel
 from pipeline.pose.stage import PoseStage
 from pipeline.postprocess.stage import Postprocessor
 from pipeline.session.build import (
-    _stages,
     load_backend,
     load_pose_model,
     pose_only_stages,
     resolve_model_path,
+    segmentation_stages,
 )
 
 IMAGE_SOURCE = "upload"
@@ -64,7 +64,7 @@ class ImageAnalyzer:
         self._pose: PoseStage | None = None
         self._post: Postprocessor
         if self.backend is not None:
-            self._pre, self._infer, self._post = _stages(cfg, self.backend)
+            self._pre, self._infer, self._post = segmentation_stages(cfg, self.backend)
             if self.pose is not None:
                 self._pose = PoseStage(self.pose, self._post.maps)
         else:

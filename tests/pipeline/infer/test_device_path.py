@@ -178,26 +178,26 @@ def test_device_path_equals_numpy_path_without_host_copies(video, colour_model_p
 
 
 def test_build_picks_the_device_path_only_for_a_gpu_backend(colour_model_path, caplog):
-    """``_stages`` is where the data path is chosen: device for ``gpu_preprocess`` + a GPU backend."""
+    """``segmentation_stages`` is where the data path is chosen: device for ``gpu_preprocess`` + a GPU backend."""
     from pipeline.config import Config
-    from pipeline.session.build import _stages
+    from pipeline.session.build import segmentation_stages
 
     cfg = Config()
     gpu_cfg = evolve(cfg, model=evolve(cfg.model, gpu_preprocess=True))
     cpu_backend = OrtBackend(colour_model_path)
     for c in (cfg, gpu_cfg):
-        pre, infer, post = _stages(c, cpu_backend)
+        pre, infer, post = segmentation_stages(c, cpu_backend)
         assert isinstance(pre, Preprocessor) and post.maps is logits_to_maps
         assert isinstance(infer, InferenceStage) and infer.backend is cpu_backend
     assert "model.gpu_preprocess: ignored" in caplog.text
     fake = TorchColourBackend(colour_model_path)  # on_gpu: picks the device path, on "cuda"
     if torch.cuda.is_available():
-        pre, infer, post = _stages(gpu_cfg, fake)
+        pre, infer, post = segmentation_stages(gpu_cfg, fake)
         assert isinstance(pre, GpuPreprocessor) and isinstance(post.maps, DeviceMaps)
     else:
         with pytest.raises(RuntimeError, match="no CUDA GPU"):
-            _stages(gpu_cfg, fake)
-    pre, _, post = _stages(cfg, fake)  # option off: the numpy path, whatever the backend
+            segmentation_stages(gpu_cfg, fake)
+    pre, _, post = segmentation_stages(cfg, fake)  # option off: the numpy path, whatever the backend
     assert isinstance(pre, Preprocessor) and post.maps is logits_to_maps
 
 
