@@ -148,37 +148,114 @@ def stall(server: Server) -> socket.socket:
     return s
 
 
+def drain(sock: socket.socket) -> int:
+    """Bytes waiting in ``sock`` (read without blocking until none is left)."""
+    sock.setblocking(False)
+    total = 0
+    try:
+        while chunk := sock.recv(1 << 20):
+            total += len(chunk)
+    except BlockingIOError:
+        pass
+    return total
+
+
 def live_case(server: Server, seconds: float, readers: int, stalled: bool) -> dict[str, float]:
-    """Over ``seconds``: records/s received, updates/s of one reading browser, publisher fps."""
+    """Over ``seconds``: records/s received, updates/s and bytes/s of one reading browser, publisher
+    fps; with ``stalled``, the bytes/s the server got through to the browser that never reads (what
+    its TCP buffers took before its sender had to wait: the stall is real when that stays small)."""
     stuck = stall(server) if stalled else None
+    stuck_bytes = 0
     try:
         with server.client() as c:
             before, t0 = parts_received(c), time.monotonic()
 
-            async def read() -> int:
-                got = 0
+            async def read() -> tuple[int, int]:
+                got = size = 0
                 async with websockets.connect(f"{server.ws_url}/live/ws", max_size=None) as ws:
                     while time.monotonic() - t0 < seconds:
-                        await asyncio.wait_for(ws.recv(), 10)
+                        size += len(await asyncio.wait_for(ws.recv(), 10))
                         got += 1
-                return got
+                return got, size
 
             if readers:
-                updates = asyncio.run(read())
+                updates, size = asyncio.run(read())
             else:
                 time.sleep(seconds)
-                updates = 0
+                updates = size = 0
             span = time.monotonic() - t0
             received = (parts_received(c) - before) / span
             source = c.get("/live").json()["sources"][0]
     finally:
         if stuck is not None:
+            stuck_bytes = drain(stuck)
             stuck.close()
     return {
         "received": received,
         "updates": updates / span,
+        "reader_kib_s": size / span / 1024,
+        "stalled_kib_s": stuck_bytes / span / 1024,
         "publisher": float(source["publisher_fps"].get("postprocess", 0.0)),
     }
+
+
+def live_cases(folder: Path, seconds: float) -> dict[str, dict[str, float]]:
+    """The three live cases against a 320x240 publisher at 25 fps (no pose) and ``serve --zmq``."""
+    small, _ = media(folder / "live", (320, 240), 50)
+    endpoint = f"tcp://127.0.0.1:{free_port()}"
+    args = ["run", "--source", str(small), "--realtime", "--loop", "--no-pose", "--zmq", endpoint]
+    args += ["--zmq-frames", "--no-display", "--no-progress", "--duration", str(6 * seconds + 60)]
+    publisher = subprocess.Popen(
+        [*cli_command(), *args], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        with Server("--zmq", endpoint, "--no-pose", log_dir=folder) as server:
+            time.sleep(4.0)  # the publisher reaches its rate
+            return {
+                "none": live_case(server, seconds, 0, False),
+                "reading": live_case(server, seconds, 1, False),
+                "reading+stalled": live_case(server, seconds, 1, True),
+            }
+    finally:
+        publisher.terminate()
+        publisher.wait(30)
+
+
+def print_tables(out: dict[str, Any], args: argparse.Namespace) -> None:
+    if "image_ms" in out:
+        im = out["image_ms"]
+        print(f"## /analyze_image, {args.size} PNG, median of {args.images} (ms)")
+        print(
+            "| stages (in process) | read + stages: pipeline | server: stages | server: total | round trip "
+            "| server / pipeline | server / stages |"
+        )
+        print("|---:|---:|---:|---:|---:|---:|---:|")
+        print(
+            f"| {im['stages']:.1f} | {im['pipeline']:.1f} | {im['server_stages']:.1f} | {im['server']:.1f} "
+            f"| {im['round_trip']:.1f} | **{im['server'] / im['pipeline']:.2f}** (target ≤ 1.5) "
+            f"| {im['server'] / im['stages']:.2f} |\n"
+        )
+    if "job_fps" in out:
+        print(
+            f"## /jobs vs run --mode lossless, {args.frames} frames {args.size}, JSONL + CSV + overlay mp4 (fps)"
+        )
+        print("| run | job | job / run |\n|---:|---:|---:|")
+        ratio = out["job_fps"] / out["run_fps"]
+        print(f"| {out['run_fps']:.2f} | {out['job_fps']:.2f} | **{ratio:.2f}** (target ≥ 0.9) |\n")
+    if "live" in out:
+        base = out["live"]["none"]
+        print(f"## live, 320x240 publisher at 25 fps (no pose), {args.live_s:g} s per case")
+        print(
+            "| browsers | records/s received | ratio | publisher fps | ratio | updates/s to the reader "
+            "| KiB/s to the reader | KiB/s to the stalled one |"
+        )
+        print("|---|---:|---:|---:|---:|---:|---:|---:|")
+        for case, m in out["live"].items():
+            print(
+                f"| {case} | {m['received']:.1f} | {m['received'] / max(base['received'], 1e-9):.2f} "
+                f"| {m['publisher']:.1f} | {m['publisher'] / max(base['publisher'], 1e-9):.2f} "
+                f"| {m['updates']:.1f} | {m['reader_kib_s']:.0f} | {m['stalled_kib_s']:.0f} |"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -187,82 +264,29 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--frames", type=int, default=150, help="frames of the job/run video (default 150)")
     p.add_argument("--images", type=int, default=15, help="image requests to time (default 15)")
     p.add_argument("--live-s", type=float, default=10.0, help="seconds per live case (default 10)")
+    p.add_argument("--only", choices=("image", "job", "live"), help="measure only this target")
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
     args = p.parse_args(argv)
     w, h = (int(v) for v in args.size.lower().split("x"))
     out: dict[str, Any] = {"size": args.size}
+    wanted = {args.only} if args.only else {"image", "job", "live"}
     with tempfile.TemporaryDirectory(prefix="web-bench-") as tmp:
         folder = Path(tmp)
         clip, still = media(folder, (w, h), args.frames)
-        with Server(log_dir=folder) as server:
-            out["image_ms"] = image_times(still, server, args.images)
-            out["job_fps"] = job_fps(clip, server)
-        out["run_fps"] = run_fps(clip, folder)
-        small, _ = media(folder / "live", (320, 240), 50)
-        endpoint = f"tcp://127.0.0.1:{free_port()}"
-        publisher = subprocess.Popen(
-            [
-                *cli_command(),
-                "run",
-                "--source",
-                str(small),
-                "--realtime",
-                "--loop",
-                "--no-pose",
-                "--zmq",
-                endpoint,
-                "--zmq-frames",
-                "--no-display",
-                "--no-progress",
-                "--duration",
-                str(6 * args.live_s + 60),
-            ],
-            cwd=REPO,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            with Server("--zmq", endpoint, "--no-pose", log_dir=folder) as server:
-                time.sleep(4.0)  # the publisher reaches its rate
-                out["live"] = {
-                    "none": live_case(server, args.live_s, 0, False),
-                    "reading": live_case(server, args.live_s, 1, False),
-                    "reading+stalled": live_case(server, args.live_s, 1, True),
-                }
-        finally:
-            publisher.terminate()
-            publisher.wait(30)
+        if wanted & {"image", "job"}:
+            with Server(log_dir=folder) as server:
+                if "image" in wanted:
+                    out["image_ms"] = image_times(still, server, args.images)
+                if "job" in wanted:
+                    out["job_fps"] = job_fps(clip, server)
+            if "job" in wanted:
+                out["run_fps"] = run_fps(clip, folder)
+        if "live" in wanted:
+            out["live"] = live_cases(folder, args.live_s)
     if args.json:
         print(json.dumps(out, indent=2))
-        return 0
-    im = out["image_ms"]
-    print(f"## /analyze_image, {args.size} PNG, median of {args.images} (ms)")
-    print(
-        "| stages (in process) | read + stages: pipeline | server: stages | server: total | round trip "
-        "| server / pipeline | server / stages |"
-    )
-    print("|---:|---:|---:|---:|---:|---:|---:|")
-    print(
-        f"| {im['stages']:.1f} | {im['pipeline']:.1f} | {im['server_stages']:.1f} | {im['server']:.1f} "
-        f"| {im['round_trip']:.1f} | **{im['server'] / im['pipeline']:.2f}** (target ≤ 1.5) "
-        f"| {im['server'] / im['stages']:.2f} |"
-    )
-    print(
-        f"\n## /jobs vs run --mode lossless, {args.frames} frames {args.size}, JSONL + CSV + overlay mp4 (fps)"
-    )
-    print("| run | job | job / run |\n|---:|---:|---:|")
-    print(
-        f"| {out['run_fps']:.2f} | {out['job_fps']:.2f} | **{out['job_fps'] / out['run_fps']:.2f}** (target ≥ 0.9) |"
-    )
-    base = out["live"]["none"]
-    print(f"\n## live, 320x240 publisher at 25 fps (no pose), {args.live_s:g} s per case")
-    print("| browsers | records/s received | ratio | publisher fps | ratio | updates/s to the reader |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for case, m in out["live"].items():
-        print(
-            f"| {case} | {m['received']:.1f} | {m['received'] / max(base['received'], 1e-9):.2f} "
-            f"| {m['publisher']:.1f} | {m['publisher'] / max(base['publisher'], 1e-9):.2f} | {m['updates']:.1f} |"
-        )
+    else:
+        print_tables(out, args)
     return 0
 
 

@@ -50,7 +50,8 @@ class JobView:
         state: queued, running, done, failed or cancelled.
         frames_done: frames processed and written so far.
         frames_total: frames the video declares (an estimate; 0 when unknown).
-        fps: frames per second so far (0.0 before the run starts).
+        fps: frames per second so far (0.0 before the run starts); once ended, over the run's start
+            (models loaded) to its last frame, as ``run``'s summary counts.
         eta_s: seconds left at that rate (None when unknown or ended).
         elapsed_s: seconds since the run started (0.0 while queued).
         error: one line when ``failed`` (what was written before the failure is still offered).
@@ -196,7 +197,12 @@ class JobManager:
             job = self._find(job_id)
             done = job.progress.frames if job.progress is not None else 0
             elapsed = ((job.ended or time.monotonic()) - job.started) if job.started else 0.0
-            fps = done / elapsed if elapsed > 0 else 0.0
+            # an ended job's rate is over its processing (to its last frame, as run's summary counts),
+            # not the recording's flush after it
+            span = elapsed
+            if job.ended and job.progress is not None and job.progress.last_at > job.started:
+                span = job.progress.last_at - job.started
+            fps = done / span if span > 0 else 0.0
             total = max(job.info.frames, done) if job.state == "running" else job.info.frames
             if job.state == "done":
                 total = done

@@ -61,6 +61,8 @@ class Progress:
         self.first_overlay: str | None = None
         self._render = overlay_renderer(cfg) if keep else None
         self.started = time.monotonic()
+        self.last_at = 0.0
+        """``time.monotonic()`` of the newest result (0.0 before the first)."""
 
     def write(self, result: Result) -> None:
         if self.keep:
@@ -69,6 +71,7 @@ class Progress:
                 self.first_overlay = png_base64(self._render(result))
                 self._render = None
         self.frames += 1
+        self.last_at = time.monotonic()
 
     def close(self) -> None:
         pass
