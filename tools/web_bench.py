@@ -39,8 +39,8 @@ import websockets
 
 from pipeline.config import Config
 from pipeline.web.analyzer import ImageAnalyzer
-from tests.helpers.procs import REPO, cli_command, free_port
-from tests.helpers.web import Server, wait_job
+from tests.helpers.procs import REPO, cli_command
+from tests.helpers.web import Publisher, Server, wait_job
 
 
 def media(folder: Path, size: tuple[int, int], frames: int) -> tuple[Path, Path]:
@@ -202,23 +202,16 @@ def live_case(server: Server, seconds: float, readers: int, stalled: bool) -> di
 def live_cases(folder: Path, seconds: float) -> dict[str, dict[str, float]]:
     """The three live cases against a 320x240 publisher at 25 fps (no pose) and ``serve --zmq``."""
     small, _ = media(folder / "live", (320, 240), 50)
-    endpoint = f"tcp://127.0.0.1:{free_port()}"
-    args = ["run", "--source", str(small), "--realtime", "--loop", "--no-pose", "--zmq", endpoint]
-    args += ["--zmq-frames", "--no-display", "--no-progress", "--duration", str(6 * seconds + 60)]
-    publisher = subprocess.Popen(
-        [*cli_command(), *args], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        with Server("--zmq", endpoint, "--no-pose", log_dir=folder) as server:
-            time.sleep(4.0)  # the publisher reaches its rate
-            return {
-                "none": live_case(server, seconds, 0, False),
-                "reading": live_case(server, seconds, 1, False),
-                "reading+stalled": live_case(server, seconds, 1, True),
-            }
-    finally:
-        publisher.terminate()
-        publisher.wait(30)
+    with (
+        Publisher(small, "--no-pose", duration_s=6 * seconds + 60) as publisher,
+        Server("--zmq", publisher.endpoint, "--no-pose", log_dir=folder) as server,
+    ):
+        time.sleep(4.0)  # the publisher reaches its rate
+        return {
+            "none": live_case(server, seconds, 0, False),
+            "reading": live_case(server, seconds, 1, False),
+            "reading+stalled": live_case(server, seconds, 1, True),
+        }
 
 
 def print_tables(out: dict[str, Any], args: argparse.Namespace) -> None:

@@ -20,16 +20,11 @@ from typing import Any
 import av
 import cv2
 from PIL import Image
-from selenium import webdriver
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.helpers.procs import REPO, cli_command, free_port
-from tests.helpers.web import Server
+from tests.helpers.procs import REPO, cli_command
+from tests.helpers.web import Publisher, Server, chromium
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 MAX_BYTES = 400_000
 """Above this a screenshot is saved with a 256-colour palette (the docs stay small)."""
 
@@ -46,14 +41,6 @@ def still_of(video: Path, out: Path) -> Path:
         rgb = next(container.decode(video=0)).to_ndarray(format="rgb24")
     cv2.imwrite(str(out), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     return out
-
-
-def chrome() -> Any:
-    options = Options()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1000"):
-        options.add_argument(arg)
-    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
 
 
 def wait(driver: Any, condition: Callable[[Any], Any], timeout: float = 120.0) -> Any:
@@ -87,16 +74,15 @@ def main(argv: list[str] | None = None) -> int:
         clip = synth(folder / "clip.mp4", 60, 25, 3)
         live = synth(folder / "live.mp4", 40, 10, 5)
         still = still_of(clip, folder / "still.png")
-        endpoint = f"tcp://127.0.0.1:{free_port()}"
-        args = [*cli_command(), "run", "--source", str(live), "--realtime", "--loop", "--zmq", endpoint]
-        args += ["--zmq-frames", "--no-display", "--no-progress", "--no-flip-test", "--duration", "300"]
-        publisher = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         driver = None
         try:
-            with Server("--zmq", endpoint, log_dir=folder) as server:
+            with (
+                Publisher(live, "--no-flip-test", duration_s=300) as pub,
+                Server("--zmq", pub.endpoint, log_dir=folder) as server,
+            ):
                 with server.client() as c:  # warm-up: the shot shows a steady-state runtime
                     c.post("/analyze_image", files={"file": ("still.png", still.read_bytes())})
-                driver = chrome()
+                driver = chromium()
                 driver.get(server.url)
                 wait(driver, lambda d: "segmentation" in d.find_element("id", "models").text, 30)
 
@@ -123,12 +109,6 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             if driver is not None:
                 driver.quit()
-            publisher.terminate()
-            try:
-                publisher.wait(20.0)
-            except subprocess.TimeoutExpired:
-                publisher.kill()
-                publisher.wait(5.0)
     return 0
 
 

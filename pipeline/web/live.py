@@ -155,29 +155,37 @@ class LiveHub:
                     self.rejected += 1
                     return False
                 src = self._sources[source_id] = _Source(endpoint)
+            try:
+                if kind == "frame":
+                    header = json.loads(message[1])
+                    seq = int(header.get("seq", src.frame_seq + 1))
+                    size = (int(header.get("width", 0)), int(header.get("height", 0)))
+                    src.frame, src.frame_seq, src.frame_size = message[2], seq, size
+                elif kind == "status":
+                    status = json.loads(message[1])
+                    src.status, src.state = status, str(status.get("state", src.state))
+                elif record is not None:
+                    self._add_record(src, record, now)
+            except (ValueError, TypeError, KeyError, IndexError) as exc:  # well-formed JSON, wrong values
+                self.rejected += 1
+                log.debug("live: message from %s skipped: %s: %s", endpoint, type(exc).__name__, exc)
+                return False
             src.endpoint, src.last_seen = endpoint, now
             self.received[kind] += 1
-            if kind == "frame":
-                header = json.loads(message[1])
-                src.frame, src.frame_seq = message[2], int(header.get("seq", src.frame_seq + 1))
-                src.frame_size = (int(header.get("width", 0)), int(header.get("height", 0)))
-            elif kind == "status":
-                status = json.loads(message[1])
-                src.status, src.state = status, str(status.get("state", src.state))
-            elif record is not None:
-                self._add_record(src, record, now)
         return True
 
     def _add_record(self, src: _Source, record: Mapping[str, Any], now: float) -> None:
+        """One parts record into ``src`` (read whole first: a bad value raises before anything changes)."""
+        sample = positions(record)
+        latency = (record.get("latency_ms") or {}).get("capture_to_publish")
+        parts = [dict(p) for p in record.get("parts", ())]
+        keypoints = [dict(k) for k in record.get("keypoints") or ()]
         src.records += 1
         src.arrivals.append(now)
         while src.arrivals and src.arrivals[0] < now - RATE_WINDOW_S:
             src.arrivals.popleft()
-        latency = (record.get("latency_ms") or {}).get("capture_to_publish")
         src.latency_ms = float(latency) if isinstance(latency, int | float) else None
-        src.parts = [dict(p) for p in record.get("parts", ())]
-        src.keypoints = [dict(k) for k in record.get("keypoints") or ()]
-        sample = positions(record)
+        src.parts, src.keypoints = parts, keypoints
         src.history.append(sample)
         while src.history and src.history[0][0] < sample[0] - self.history_s:
             src.history.popleft()

@@ -60,7 +60,6 @@ class Progress:
         self.records: list[Mapping[str, Any]] = []
         self.first_overlay: str | None = None
         self._render = overlay_renderer(cfg) if keep else None
-        self.started = time.monotonic()
         self.last_at = 0.0
         """``time.monotonic()`` of the newest result (0.0 before the first)."""
 
@@ -75,10 +74,6 @@ class Progress:
 
     def close(self) -> None:
         pass
-
-    def fps(self) -> float:
-        """Frames per second since the sink was made (the run's start)."""
-        return self.frames / max(time.monotonic() - self.started, 1e-6)
 
 
 def run_video(

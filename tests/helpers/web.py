@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import httpx
 
@@ -104,3 +106,67 @@ def wait_job(client: httpx.Client, job_id: str, deadline_s: float = 120.0) -> di
             return view
         time.sleep(0.2)
     raise TimeoutError(f"job {job_id} did not end within {deadline_s} s")
+
+
+class Publisher:
+    """A real ``infant-stream run --zmq ENDPOINT --zmq-frames`` looping ``source`` in real time, in ``with``.
+
+    ``endpoint`` is a free loopback port's; ``extra`` are more ``run`` flags; stderr goes to ``log``
+    (default: nowhere). Leaving the block terminates it (killed after :data:`STOP_DEADLINE_S`).
+    """
+
+    def __init__(self, source: Path, *extra: str, log: Path | None = None, duration_s: float = 600.0) -> None:
+        self.endpoint = f"tcp://127.0.0.1:{free_port()}"
+        self.args = [*cli_command(), "run", "--source", str(source), "--realtime", "--loop"]
+        self.args += ["--zmq", self.endpoint, "--zmq-frames", "--no-display", "--no-progress"]
+        self.args += ["--duration", str(duration_s), *extra]
+        self.log = log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Publisher:
+        if self.log is None:
+            self.proc = subprocess.Popen(
+                self.args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+        else:
+            with self.log.open("wb") as err:
+                self.proc = subprocess.Popen(self.args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=err)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(STOP_DEADLINE_S)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5.0)
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+
+
+def missing_browser() -> list[str]:
+    """Which of Debian's ``chromium`` and ``chromium-driver`` binaries are missing (``.ci/run`` installs both)."""
+    return [p for p in (CHROMIUM, CHROMEDRIVER) if shutil.which(p) is None]
+
+
+def chromium(console_log: bool = False) -> Any:
+    """A headless Chromium (Selenium 4, Debian's binaries), 1280×1000; ``console_log``: keep the
+    browser's console for ``driver.get_log("browser")``. The caller quits it."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    options = Options()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1000"):
+        options.add_argument(arg)
+    if console_log:
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    driver.set_script_timeout(30)
+    return driver

@@ -8,7 +8,6 @@ import base64
 import json
 import re
 import socket
-import subprocess
 import time
 from collections.abc import Iterator
 
@@ -21,8 +20,7 @@ import websockets
 from pipeline.frames import PartInstance
 from pipeline.web.live import MAX_SOURCES, SILENT_AFTER_S, LiveHub
 from tests.helpers.media import make_result
-from tests.helpers.procs import REPO, cli_command, free_port
-from tests.helpers.web import Server
+from tests.helpers.web import Publisher, Server
 
 
 def parts_message(source: str, seq: int, ts: float, x: float) -> list[bytes]:
@@ -84,11 +82,22 @@ def test_a_source_without_messages_turns_silent(hub):
         [b"frame.cam0", b"{}"],  # a frame without its image
         [b"other.cam0", b"{}"],
         [b"parts.", b"{}"],
+        [b"frame.cam0", b'{"seq": "x", "width": 2, "height": 2}', b"jpeg"],
+        [b"frame.cam0", b'{"seq": 1, "width": [], "height": 2}', b"jpeg"],
     ],
 )
 def test_malformed_messages_are_counted_and_skipped(hub, message):
     assert not hub.accept("tcp://a:1", message)
-    assert hub.rejected == 1 and hub.source_ids() == []
+    assert hub.rejected == 1
+    assert all(hub.frame(s) is None for s in hub.source_ids())  # nothing of it kept
+
+
+def test_a_record_with_a_bad_timestamp_is_skipped(hub):
+    message = parts_message("cam0", 0, 1.7e9, 1.0)
+    record = json.loads(message[1])
+    record["capture_ts"] = "soon"
+    assert not hub.accept("tcp://a:1", [message[0], json.dumps(record).encode()])
+    assert hub.rejected == 1 and hub.view("cam0")["history"] == []
 
 
 def test_the_hub_keeps_at_most_max_sources(hub):
@@ -101,39 +110,17 @@ def test_the_hub_keeps_at_most_max_sources(hub):
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, subprocess.Popen[bytes]]]:
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Publisher]]:
     from trainer.synth.video import write_video
 
     folder = tmp_path_factory.mktemp("live")
     clip = folder / "clip.mp4"
     write_video(clip, frames=50, fps=10, width=320, height=240, seed=2)
-    endpoint = f"tcp://127.0.0.1:{free_port()}"
-    publisher = subprocess.Popen(
-        [
-            *cli_command(),
-            "run",
-            "--source",
-            str(clip),
-            "--realtime",
-            "--loop",
-            "--zmq",
-            endpoint,
-            "--zmq-frames",
-            "--no-display",
-            "--no-progress",
-            "--duration",
-            "120",
-        ],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        with Server("--zmq", endpoint, "--live-fps", "4", log_dir=folder) as server:
-            yield server, publisher
-    finally:
-        publisher.terminate()
-        publisher.wait(20)
+    with (
+        Publisher(clip, duration_s=120) as publisher,
+        Server("--zmq", publisher.endpoint, "--live-fps", "4", log_dir=folder) as server,
+    ):
+        yield server, publisher
 
 
 def wait_running(client: httpx.Client, deadline_s: float = 60.0) -> dict:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,11 +21,9 @@ import cv2
 import httpx
 import pytest
 
-from tests.helpers.procs import REPO, cli_command, free_port
-from tests.helpers.web import Server
+from tests.helpers.procs import REPO, cli_command
+from tests.helpers.web import Publisher, Server, chromium, missing_browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 STATIC = REPO / "pipeline" / "web" / "static"
 PARTS = ("head", "arm", "torso", "leg")
 COLOURS = {"head": (44, 160, 44), "arm": (31, 119, 180), "torso": (255, 127, 14), "leg": (214, 39, 40)}
@@ -74,23 +71,9 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def publisher(media: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real ``infant-stream run --zmq`` publishing the live clip in a loop; yields its endpoint."""
-    endpoint = f"tcp://127.0.0.1:{free_port()}"
     log = tmp_path_factory.mktemp("page-publisher") / "run.log"
-    args = [
-        *cli_command(), "run", "--source", str(media["live"]), "--realtime", "--loop", "--zmq", endpoint,
-        "--zmq-frames", "--no-display", "--no-progress", "--no-flip-test", "--duration", "600",
-    ]  # fmt: skip
-    with log.open("wb") as err:
-        proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=err)
-    try:
-        yield endpoint
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(20.0)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5.0)
+    with Publisher(media["live"], "--no-flip-test", log=log) as pub:
+        yield pub.endpoint
 
 
 @pytest.fixture(scope="module")
@@ -102,23 +85,12 @@ def server(publisher: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 @pytest.fixture(scope="module")
 def driver() -> Iterator[Any]:
     """One headless Chromium for the module (fails, never skips, when the binaries are missing)."""
-    missing = [p for p in (CHROMIUM, CHROMEDRIVER) if shutil.which(p) is None]
+    missing = missing_browser()
     if missing:
         pytest.fail(
             f"browser tests need {' and '.join(missing)} (Debian: apt-get install chromium chromium-driver)"
         )
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
-    options = Options()
-    options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1000"):
-        options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    chrome = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    chrome.set_page_load_timeout(30)
-    chrome.set_script_timeout(30)
+    chrome = chromium(console_log=True)
     try:
         yield chrome
     finally:
