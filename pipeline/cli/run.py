@@ -4,6 +4,7 @@ sources end, the duration passes, a signal comes or the window is closed."""
 from __future__ import annotations
 
 import argparse
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pipeline.config import ZMQ_DEFAULT_ENDPOINT, Config, evolve, load_config, override
@@ -160,29 +161,44 @@ def refuse_empty(flag: str, value: object) -> None:
         raise ConfigError(f"{flag}: empty value (leave the flag out to use the default)")
 
 
+def apply_flags(
+    cfg: Config,
+    args: argparse.Namespace,
+    overrides: Mapping[str, tuple[str, Any]],
+    flags: Mapping[str, tuple[str, Any, str]],
+    conflicts: Sequence[tuple[str, str, str]] = (),
+) -> Config:
+    """``cfg`` with the given ``overrides`` (flag → (field, ...)) and switches (``flags``: flag → (field,
+    value, ...)) applied, each checked like YAML; a flag given with its ``conflicts`` partner, two switches
+    of one field, or an empty value is a ConfigError naming them (``run`` and ``serve`` share this)."""
+
+    def given(flag: str) -> Any:
+        return getattr(args, flag[2:].replace("-", "_"))
+
+    for flag, switch, hint in conflicts:
+        if given(flag) is not None and given(switch):
+            raise ConfigError(f"{flag} and {switch}: give one or the other{hint}")
+    for flag, (dotted, _) in overrides.items():
+        value = given(flag)
+        if value is not None:
+            refuse_empty(flag, value)
+            cfg = override(cfg, dotted, value, flag)
+    seen: dict[str, str] = {}
+    for flag, (dotted, value, _) in flags.items():
+        if given(flag):
+            if dotted in seen:
+                raise ConfigError(f"{seen[dotted]} and {flag}: give one or the other")
+            seen[dotted] = flag
+            cfg = override(cfg, dotted, value, flag)
+    return cfg
+
+
 def config_from_args(args: argparse.Namespace) -> Config:
     """The YAML config (or defaults) with every given flag applied on top."""
     for flag in ("--source", "--source-id"):
         for value in getattr(args, flag[2:].replace("-", "_")) or ():
             refuse_empty(flag, value)
-    cfg = load_config(args.config)
-    for flag, switch, hint in CONFLICTS:
-        if getattr(args, flag[2:].replace("-", "_")) is not None and getattr(
-            args, switch[2:].replace("-", "_")
-        ):
-            raise ConfigError(f"{flag} and {switch}: give one or the other{hint}")
-    for flag, (dotted, _) in OVERRIDES.items():
-        value = getattr(args, flag[2:].replace("-", "_"))
-        if value is not None:
-            refuse_empty(flag, value)
-            cfg = override(cfg, dotted, value, flag)
-    given: dict[str, str] = {}
-    for flag, (dotted, value, _) in FLAGS.items():
-        if getattr(args, flag[2:].replace("-", "_")):
-            if dotted in given:
-                raise ConfigError(f"{given[dotted]} and {flag}: give one or the other")
-            given[dotted] = flag
-            cfg = override(cfg, dotted, value, flag)
+    cfg = apply_flags(load_config(args.config), args, OVERRIDES, FLAGS, CONFLICTS)
     return with_sources(cfg, args.source, args.source_id)
 
 

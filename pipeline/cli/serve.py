@@ -14,7 +14,7 @@ import sys
 from typing import Any
 
 from pipeline.cli.run import OVERRIDES as RUN_OVERRIDES
-from pipeline.cli.run import refuse_empty
+from pipeline.cli.run import apply_flags, refuse_empty
 from pipeline.config import Config, load_config, override
 from pipeline.errors import ConfigError
 from pipeline.loopback import is_loopback_host
@@ -106,23 +106,14 @@ def register(subparsers: Any) -> None:
 
 def config_from_args(args: argparse.Namespace) -> Config:
     """The YAML config (or defaults) with every given flag applied on top."""
-    cfg = load_config(args.config)
-    if args.pose_model is not None and args.no_pose:
-        raise ConfigError("--pose-model and --no-pose: give one or the other")
-    for flag, (dotted, _) in OVERRIDES.items():
-        value = getattr(args, flag[2:].replace("-", "_"))
-        if value is not None:
-            refuse_empty(flag, value)
-            cfg = override(cfg, dotted, value, flag)
+    conflicts = (("--pose-model", "--no-pose", ""),)
+    cfg = apply_flags(load_config(args.config), args, OVERRIDES, FLAGS, conflicts)
     for flag, (dotted, _) in LISTS.items():
         values = getattr(args, flag[2:].replace("-", "_"))
         if values:
             for value in values:
                 refuse_empty(flag, value)
             cfg = override(cfg, dotted, list(values), flag)
-    for flag, (dotted, value, _) in FLAGS.items():
-        if getattr(args, flag[2:].replace("-", "_")):
-            cfg = override(cfg, dotted, value, flag)
     return cfg
 
 

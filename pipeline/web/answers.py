@@ -94,21 +94,36 @@ def image_answer(
     }
 
 
+def part_xy(part: Mapping[str, Any]) -> list[float] | None:
+    """A record part's position: its Kalman-smoothed centroid, else its raw one (None: neither)."""
+    return part.get("smoothed") or part.get("centroid")
+
+
+def joint_xy(kp: Mapping[str, Any]) -> list[float] | None:
+    """A record keypoint's position: smoothed, else measured (None: a point with neither)."""
+    return kp.get("smoothed") or ([kp["x"], kp["y"]] if kp.get("x") is not None else None)
+
+
+def frame_time(index: int, record: Mapping[str, Any]) -> float:
+    """A record's time on its video's clock: ``pts_s``, or its index when the video has none."""
+    t = record.get("pts_s")
+    return float(index) if t is None else float(t)
+
+
 def seed_tracks(records: Iterable[Mapping[str, Any]]) -> dict[str, list[list[float]]]:
     """``tracks`` {"<class_id>": [[t, cx, cy], ...]} from schema-1 records, in frame order: per frame
     and class the largest part's Kalman-smoothed centroid (its raw centroid when untracked),
     ``t`` = the frame's ``pts_s`` (its index when the video has no timestamps)."""
     tracks: dict[str, list[list[float]]] = {}
     for i, rec in enumerate(records):
-        t = rec.get("pts_s")
-        t = float(i) if t is None else float(t)
+        t = frame_time(i, rec)
         best: dict[int, Mapping[str, Any]] = {}
         for part in rec.get("parts", ()):
             have = best.get(part["class_id"])
             if have is None or _rank(part) > _rank(have):
                 best[part["class_id"]] = part
         for cid, part in sorted(best.items()):
-            xy = part.get("smoothed") or part.get("centroid")
+            xy = part_xy(part)
             if xy is not None:
                 tracks.setdefault(str(cid), []).append([round(t, 4), xy[0], xy[1]])
     return tracks
@@ -125,12 +140,11 @@ def part_tracks(records: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, Any
     (tracking off) are keyed ``<class_id>.<instance>``."""
     tracks: dict[str, dict[str, Any]] = {}
     for i, rec in enumerate(records):
-        t = rec.get("pts_s")
-        t = float(i) if t is None else float(t)
+        t = frame_time(i, rec)
         for part in rec.get("parts", ()):
             key = part.get("track_id")
             key = f"{part['class_id']}.{part.get('instance')}" if key is None else str(key)
-            xy = part.get("smoothed") or part.get("centroid")
+            xy = part_xy(part)
             if xy is None:
                 continue
             entry = tracks.setdefault(
@@ -144,10 +158,9 @@ def joint_tracks(records: Iterable[Mapping[str, Any]]) -> dict[str, list[list[fl
     """{"<joint name>": [[t, x, y], ...]} of the smoothed joints (raw where unsmoothed), per frame."""
     tracks: dict[str, list[list[float]]] = {}
     for i, rec in enumerate(records):
-        t = rec.get("pts_s")
-        t = float(i) if t is None else float(t)
+        t = frame_time(i, rec)
         for kp in rec.get("keypoints") or ():
-            xy = kp.get("smoothed") or ([kp["x"], kp["y"]] if kp.get("x") is not None else None)
+            xy = joint_xy(kp)
             if xy is not None:
                 tracks.setdefault(kp["name"], []).append([round(t, 4), xy[0], xy[1]])
     return tracks

@@ -107,11 +107,7 @@ def create_app(parts: WebParts) -> Any:
     metrics = WebMetrics(jobs.counts, lambda: (dict(hub.received), hub.rejected))
     static = files("pipeline.web") / "static"
 
-    @app.exception_handler(HttpError)
-    async def _http_error(request: Request, exc: HttpError) -> JSONResponse:
-        return JSONResponse({"error": exc.message}, status_code=exc.status)
-
-    @app.exception_handler(HTTPException)
+    @app.exception_handler(HTTPException)  # ours (HttpError) and Starlette's (404, 405, ...)
     async def _starlette_error(request: Request, exc: HTTPException) -> JSONResponse:
         return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
 

@@ -24,6 +24,7 @@ import zmq
 
 from pipeline.publish.subscriber import CurveKeys, subscriber_socket
 from pipeline.sinks.received import describe
+from pipeline.web.answers import joint_xy, part_xy
 
 log = logging.getLogger(__name__)
 
@@ -64,12 +65,12 @@ def positions(record: Mapping[str, Any]) -> Sample:
     smoothed (else raw) point, rounded to 0.1 px."""
     parts = []
     for p in record.get("parts", ()):
-        xy = p.get("smoothed") or p.get("centroid")
+        xy = part_xy(p)
         if xy is not None:
             parts.append([p["class_id"], round(xy[0], 1), round(xy[1], 1)])
     joints = []
     for k in record.get("keypoints") or ():
-        xy = k.get("smoothed") or ([k["x"], k["y"]] if k.get("x") is not None else None)
+        xy = joint_xy(k)
         if xy is not None:
             joints.append([k["id"], round(xy[0], 1), round(xy[1], 1)])
     return float(record.get("capture_ts") or 0.0), parts, joints

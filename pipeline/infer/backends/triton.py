@@ -134,6 +134,3 @@ class TritonBackend:
 
     def infer_device(self, batch: Any) -> Any:
         raise ModelError("backend triton: the model runs on the server; there is no device path here")
-
-    def close(self) -> None:
-        self.client.close()
