@@ -5,24 +5,37 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test test-fast pytest lint format demo bench bench-sources soak bench-gpu clean
+.PHONY: triton-venv venv test test-fast pytest lint format demo bench bench-sources soak bench-gpu clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[train,dev]'
+	$(PY) -m pip install --quiet -e '.[train,dev,triton]'
 	touch $(STAMP)
 
 venv: $(STAMP)
 
+# The Triton test server's own venv: Debian's python3 (PyTriton's Python-backend stub embeds libpython
+# 3.11 and fails to load models under the pyenv CPython of .venv) with PyTriton's real tritonserver.
+TRITON_VENV := .venv-triton
+TRITON_STAMP := $(TRITON_VENV)/.installed
+TRITON_PKGS := nvidia-pytriton==0.7.0 onnxruntime numpy<2
+
+$(TRITON_STAMP): Makefile
+	test -x $(TRITON_VENV)/bin/python || /usr/bin/python3 -m venv $(TRITON_VENV)
+	$(TRITON_VENV)/bin/python -m pip install --quiet $(TRITON_PKGS)
+	touch $(TRITON_STAMP)
+
+triton-venv: $(TRITON_STAMP)
+
 test: venv lint pytest
 
-pytest: venv
+pytest: venv triton-venv
 	$(PY) -m pytest -q
 
 # everything but the tests marked slow (over ~15 s each: soak, fault timings, benchmarks), two workers
 # (tests of one file stay on one worker: the window tests share an X display): < 3 min on 2 cores
-test-fast: venv lint
+test-fast: venv triton-venv lint
 	$(PY) -m pytest -q -m "not slow" -n 2 --dist loadfile
 
 lint: venv
@@ -55,4 +68,4 @@ bench-gpu: venv
 	$(PY) -m tools.gpu_bench
 
 clean:
-	rm -rf out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf out .pytest_cache .mypy_cache .ruff_cache $(TRITON_VENV)

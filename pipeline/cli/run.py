@@ -22,7 +22,21 @@ OVERRIDES: dict[str, tuple[str, dict[str, Any]]] = {
         },
     ),
     "--providers": ("model.providers", {"help": "auto, or ONNX Runtime providers, comma-separated"}),
-    "--backend": ("model.backend", {"help": "onnxruntime (default) or tensorrt (TensorRT API, GPU)"}),
+    "--backend": (
+        "model.backend",
+        {"help": "onnxruntime (default), tensorrt (TensorRT API, GPU) or triton (a Triton server)"},
+    ),
+    "--triton-url": (
+        "model.triton_url",
+        {"metavar": "HOST:PORT", "help": "backend triton: the server's gRPC address"},
+    ),
+    "--triton-model": (
+        "model.triton_model",
+        {
+            "metavar": "NAME",
+            "help": "backend triton: the model's name on the server (default: the --model file's stem)",
+        },
+    ),
     "--precision": ("model.precision", {"help": "GPU engines: fp32, fp16 (default) or int8"}),
     "--engine-cache": ("model.engine_cache", {"help": "TensorRT engine folder (default models/.engines)"}),
     "--calibration": ("model.calibration", {"help": "int8: folder of frames or a video to calibrate from"}),

@@ -25,7 +25,7 @@ latency stays bounded), ``lossless`` makes the producer wait (files: every frame
 SourceMode = Literal["auto", "latest", "lossless"]
 """A source's ``mode``: a :data:`Policy`, or ``auto`` (by kind: ``latest`` live, ``lossless`` files)."""
 Transport = Literal["tcp", "udp"]
-BackendName = Literal["onnxruntime", "tensorrt"]
+BackendName = Literal["onnxruntime", "tensorrt", "triton"]
 Precision = Literal["fp32", "fp16", "int8"]
 Motion = Literal["constant_velocity", "constant_acceleration"]
 DisplayMode = Literal["auto", "on", "off"]

@@ -67,8 +67,9 @@ class ModelConfig(_Section):
     Attributes:
         path: ONNX segmentation model file; "" = none (``--no-seg``): the pose model runs alone on
             the letterboxed frame (no parts).
-        backend: ``onnxruntime`` (CPU, CUDA or TensorRT execution providers) or ``tensorrt``
-            (the TensorRT Python API with a cached engine; GPU only).
+        backend: ``onnxruntime`` (CPU, CUDA or TensorRT execution providers), ``tensorrt``
+            (the TensorRT Python API with a cached engine; GPU only) or ``triton`` (a Triton
+            Inference Server at ``triton_url`` runs it; ``path`` still gives the metadata).
         providers: ONNX Runtime providers, ``auto`` = TensorRT > CUDA > CPU.
         threads: ONNX Runtime intra-op threads of each inference worker; 0 = from the core count
             (pipeline/runtime/threads.py: 1 on 2 cores, up to cores / workers on bigger machines).
@@ -84,6 +85,8 @@ class ModelConfig(_Section):
             1 = no batching.
         batch_wait_ms: longest wait for a batch to fill once its first frame is there.
         gpu_preprocess: letterbox/normalise and arg-max on the GPU (torch CUDA) when one is used.
+        triton_url, triton_model, triton_timeout_s: ``triton``: the server's gRPC address
+            (``HOST:PORT``), the model's name there ("" = the file's stem) and each call's timeout.
     """
 
     path: Text = "models/infant-seg.onnx"
@@ -98,6 +101,9 @@ class ModelConfig(_Section):
     max_batch: Annotated[int, Field(ge=0, le=256)] = 0
     batch_wait_ms: NonNegative = 2.0
     gpu_preprocess: bool = False
+    triton_url: Text = ""
+    triton_model: Text = ""
+    triton_timeout_s: Positive = 5.0
 
 
 class PoseConfig(_Section):

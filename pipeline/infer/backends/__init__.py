@@ -60,9 +60,19 @@ def _tensorrt(cfg: ModelConfig, path: Path, on_build: OnBuild | None) -> Backend
     return TrtBackend(path, settings, on_build=on_build)
 
 
+def _triton(cfg: ModelConfig, path: Path, on_build: OnBuild | None) -> Backend:
+    from pipeline.infer.backends.triton import TritonBackend
+
+    if not cfg.triton_url:
+        raise ConfigError("model.backend triton: give the server's address (--triton-url HOST:PORT)")
+    model = cfg.triton_model or path.stem
+    return TritonBackend(cfg.triton_url, model, path if cfg.path else None, cfg.triton_timeout_s)
+
+
 FACTORIES: Final[dict[str, Callable[[ModelConfig, Path, OnBuild | None], Backend]]] = {
     "onnxruntime": _onnxruntime,
     "tensorrt": _tensorrt,
+    "triton": _triton,
 }
 
 
