@@ -28,6 +28,10 @@ COMMANDS: Final[dict[str, tuple[str, str]]] = {
     "keys": ("pipeline.cli.keys", "create CURVE key pairs for encrypted ZeroMQ publishing"),
     "plot": ("pipeline.cli.plot", "plot per-part centroid trajectories (raw vs smoothed) from a JSONL file"),
     "config": ("pipeline.cli.config", "print the JSON Schema of the run config (config schema)"),
+    "export-triton": (
+        "pipeline.cli.export_triton",
+        "write a Triton model repository of the models (config.pbtxt + model.onnx each)",
+    ),
     "build-engine": ("pipeline.cli.build_engine", "build the TensorRT engine of a model ahead of time (GPU)"),
     "synth": (
         "trainer.synth.cli",
