@@ -19,7 +19,7 @@ venv: $(STAMP)
 # 3.11 and fails to load models under the pyenv CPython of .venv) with PyTriton's real tritonserver.
 TRITON_VENV := .venv-triton
 TRITON_STAMP := $(TRITON_VENV)/.installed
-TRITON_PKGS := nvidia-pytriton==0.7.0 onnxruntime numpy<2
+TRITON_PKGS := nvidia-pytriton==0.7.0 onnxruntime 'numpy<2'
 
 $(TRITON_STAMP): Makefile
 	test -x $(TRITON_VENV)/bin/python || /usr/bin/python3 -m venv $(TRITON_VENV)
