@@ -6,10 +6,13 @@ Run it with the server's own venv (``make triton-venv``: Debian's ``/usr/bin/pyt
 under the pyenv CPython of the project's venv):
 
     .venv-triton/bin/python tools/triton_server.py --model infant-seg=models/infant-seg.onnx \
-        --grpc-port 8001 --http-port 8000 --metrics-port 8002 [--max-batch 8] [--queue-delay-us 2000]
+        --grpc-port 8001 --http-port 8000 --metrics-port 8002 [--max-batch 8] [--queue-delay-us 2000] \
+        [--workspace DIR] [--log-file FILE]
 
 Each model is served under its name with the ONNX file's own input and output names; the batch dimension
-is Triton's. Prints ``ready`` on stdout when the server answers; stops on SIGINT/SIGTERM. The production
+is Triton's. Prints ``ready`` on stdout when the server answers; stops on SIGINT/SIGTERM. No endpoint is
+token-protected (PyTriton protects statistics, shared memory and the repository API by default): it binds
+127.0.0.1 only, and clients use the statistics and system shared memory APIs as on a stock server. The production
 server is NVIDIA's Triton container with its onnxruntime/TensorRT backends on an ``export-triton``
 repository; this one exists so tests use a real ``tritonserver`` where no container engine is available.
 Imports nothing from the project (its venv has only PyTriton, ONNX Runtime and NumPy).
@@ -21,13 +24,14 @@ import argparse
 import logging
 import signal
 import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import onnxruntime as ort
 from pytriton.decorators import batch
 from pytriton.model_config import DynamicBatcher, ModelConfig, Tensor
-from pytriton.triton import Triton, TritonConfig
+from pytriton.triton import Triton, TritonConfig, TritonSecurityConfig
 
 DTYPES = {"tensor(float)": np.float32, "tensor(uint8)": np.uint8, "tensor(float16)": np.float16}
 
@@ -61,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-batch", type=int, default=8, help="Triton max_batch_size (default 8)")
     ap.add_argument("--queue-delay-us", type=int, default=2000, help="dynamic batcher max queue delay")
     ap.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads per model")
+    ap.add_argument("--workspace", default=None, help="PyTriton's workspace folder (default: a new temporary one)")
+    ap.add_argument("--log-file", default=None, help="tritonserver's log file (default: PyTriton's)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     config = TritonConfig(
@@ -72,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         metrics_port=args.metrics_port,
         allow_gpu_metrics=False,
         exit_timeout_secs=5,
+        log_file=Path(args.log_file) if args.log_file else None,
     )
 
     def stop(signum: int, frame: Any) -> None:
@@ -79,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    with Triton(config=config) as triton:
+    security = TritonSecurityConfig(restricted_endpoints=[])
+    with Triton(config=config, workspace=args.workspace, security_config=security) as triton:
         for spec in args.model:
             name, _, path = spec.partition("=")
             options = ort.SessionOptions()

@@ -37,7 +37,7 @@ def media(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def server(media: dict[str, Path]) -> Iterator[TritonServer]:
     models = {"infant-seg": SEG, "colour": media["colour"]}
-    with TritonServer(models, media["folder"] / "triton.log") as s:
+    with TritonServer(models, media["folder"] / "server") as s:
         yield s
 
 
