@@ -32,6 +32,12 @@ class ModelError(InfantStreamError):
     exit_code = 4
 
 
+class ServiceUnavailable(ModelError):
+    """A service that runs the model (a Triton Inference Server) did not answer a call: down,
+    restarting or too slow. A pipeline stage waits and retries (:mod:`pipeline.runtime.outage`);
+    elsewhere it is a model error like any other."""
+
+
 class DatasetError(InfantStreamError):
     """A dataset entry is missing, undecodable or inconsistent."""
 

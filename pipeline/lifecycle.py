@@ -4,7 +4,8 @@ metrics, the HUD and the window banner.
 A source goes ``starting`` → ``running`` and, when live, may pass through ``reconnecting`` (the
 stream was lost and is being reopened) and ``stalled`` (open but no frame for
 ``source.stall_timeout_s``); ``building_engine`` is reported while a TensorRT engine is built before
-the first frame; a run ends ``stopped`` (the source ended or the run was stopped) or ``error``.
+the first frame; ``backend_unavailable`` while the server that runs the model (Triton) does not answer
+(frames wait or, for a live source, only the newest is kept; inference resumes when it is back); a run ends ``stopped`` (the source ended or the run was stopped) or ``error``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ class State(StrEnum):
     RUNNING = "running"
     RECONNECTING = "reconnecting"
     STALLED = "stalled"
+    BACKEND_UNAVAILABLE = "backend_unavailable"
     STOPPED = "stopped"
     ERROR = "error"
 
@@ -33,7 +35,7 @@ class State(StrEnum):
     @property
     def troubled(self) -> bool:
         """A live source that is not delivering frames right now (banner, ``degraded`` health)."""
-        return self in (State.RECONNECTING, State.STALLED, State.ERROR)
+        return self in (State.RECONNECTING, State.STALLED, State.BACKEND_UNAVAILABLE, State.ERROR)
 
 
 @dataclass(frozen=True)

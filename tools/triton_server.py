@@ -65,7 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-batch", type=int, default=8, help="Triton max_batch_size (default 8)")
     ap.add_argument("--queue-delay-us", type=int, default=2000, help="dynamic batcher max queue delay")
     ap.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads per model")
-    ap.add_argument("--workspace", default=None, help="PyTriton's workspace folder (default: a new temporary one)")
+    ap.add_argument(
+        "--workspace", default=None, help="PyTriton's workspace folder (default: a new temporary one)"
+    )
     ap.add_argument("--log-file", default=None, help="tritonserver's log file (default: PyTriton's)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)

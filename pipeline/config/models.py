@@ -87,6 +87,12 @@ class ModelConfig(_Section):
         gpu_preprocess: letterbox/normalise and arg-max on the GPU (torch CUDA) when one is used.
         triton_url, triton_model, triton_timeout_s: ``triton``: the server's gRPC address
             (``HOST:PORT``), the model's name there ("" = the file's stem) and each call's timeout.
+            With ``workers`` 0 the triton backend keeps 4 requests in flight (network time overlaps).
+        triton_give_up_s: when the server stops answering mid-run, sources report
+            ``backend_unavailable`` and inference retries (backoff up to 1 s) until it is back; after
+            this many seconds the run fails instead. 0 = wait for ever (as live sources reconnect).
+        triton_shared_memory: send inputs and take outputs through system shared memory (the server
+            must be on this host: ``--triton-url 127.0.0.1:PORT``) instead of in the gRPC messages.
     """
 
     path: Text = "models/infant-seg.onnx"
@@ -104,6 +110,8 @@ class ModelConfig(_Section):
     triton_url: Text = ""
     triton_model: Text = ""
     triton_timeout_s: Positive = 5.0
+    triton_give_up_s: NonNegative = 0.0
+    triton_shared_memory: bool = False
 
 
 class PoseConfig(_Section):

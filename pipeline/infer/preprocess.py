@@ -43,10 +43,15 @@ class Preprocessor:
         return box
 
     def __call__(self, frame: Frame) -> Prepared:
+        """The model input of one frame: (3, in_h, in_w) float32 normalised, or the letterboxed
+        uint8 pixels (3, in_h, in_w) when the model normalises itself (``spec.input_dtype``)."""
         t0 = time.perf_counter()
         h, w = frame.image.shape[:2]
         box = self.letterbox_for(h, w)
         canvas = letterbox_image(frame.image, box, self.spec.pad_value)
-        tensor = normalize(canvas, self.spec.mean, self.spec.std)
+        if self.spec.input_dtype == "uint8":
+            tensor = np.ascontiguousarray(canvas.transpose(2, 0, 1))
+        else:
+            tensor = normalize(canvas, self.spec.mean, self.spec.std)
         ms = (time.perf_counter() - t0) * 1000.0
         return Prepared(frame=frame, letterbox=box, tensor=tensor, timings=Timings(preprocess_ms=ms))

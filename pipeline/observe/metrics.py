@@ -12,7 +12,10 @@ capture, preprocess, inference, postprocess, and pose with a pose model):
 - ``reconnects_total{source}`` (counter): times the source was reopened;
 - ``timestamp_repairs_total{source}`` (counter): frames whose timestamp was missing or out of
   order (not after the previous frame's) and was repaired so that times increase strictly;
-- ``source_state{source,state}`` (gauge): 1 for the current state, 0 for the other five;
+- ``source_state{source,state}`` (gauge): 1 for the current state, 0 for the others
+  (:class:`~pipeline.lifecycle.State`);
+- ``backend_outages_total`` (counter): times the server that runs the model (Triton) stopped
+  answering; while it is down every running source's state is ``backend_unavailable``;
 - ``source_info{source,uri}`` (gauge, 1): the source's description, credentials masked;
 - ``fps{source,stage}`` (gauge): items per second over the last health interval;
 - ``sink_dropped_total{sink}`` (counter): results a sink's queue dropped;
@@ -168,7 +171,11 @@ class PipelineCollector(Collector):
         outputs = [st.name.removeprefix("sink:") for st in counters.shared if st.name.startswith("sink:")]
         for output in dict.fromkeys([*outputs, *counters.failed_outputs]):
             failures.add_metric([output], 1.0 if output in counters.failed_outputs else 0.0)
-        yield from (frames, dropped, reconnects, repairs, state, info, fps, sinks, failures)
+        outages = CounterMetricFamily(
+            PREFIX + "backend_outages", "Times the server that runs the model stopped answering."
+        )
+        outages.add_metric([], counters.backend_outages)
+        yield from (frames, dropped, reconnects, repairs, state, info, fps, sinks, failures, outages)
 
 
 class MetricsSink:

@@ -80,6 +80,8 @@ class PipelineCounters:
         sources: one entry per source, in the pipeline's order.
         shared: the shared stages' own counters (inference, postprocess, then one per sink).
         failed_outputs: best-effort outputs that failed and were stopped (the run went on).
+        backend_outages: times the model's service (a Triton server) stopped answering
+            (:mod:`pipeline.runtime.outage`).
     """
 
     at: float
@@ -87,6 +89,7 @@ class PipelineCounters:
     sources: tuple[SourceCounters, ...]
     shared: tuple[StageCount, ...]
     failed_outputs: tuple[str, ...] = ()
+    backend_outages: int = 0
 
     @property
     def stages(self) -> tuple[StageCount, ...]:

@@ -116,11 +116,12 @@ def _batch_stage(
     max_batch: int,
     max_wait_s: float,
     workers: int,
+    give_up_s: float,
 ) -> BatchStage[Any, Any]:
     """One thread (:class:`BatchStage`), or a :class:`PoolStage` of ``workers`` threads."""
     if workers > 1:
-        return PoolStage(name, work, inbox, [route], ctx, max_batch, max_wait_s, workers)
-    return BatchStage(name, work, inbox, [route], ctx, max_batch, max_wait_s)
+        return PoolStage(name, work, inbox, [route], ctx, max_batch, max_wait_s, workers, give_up_s=give_up_s)
+    return BatchStage(name, work, inbox, [route], ctx, max_batch, max_wait_s, give_up_s=give_up_s)
 
 
 def _policies(sources: Sequence[Source], policy: Policy | Mapping[str, Policy] | None) -> list[Policy]:
@@ -173,6 +174,10 @@ class Pipeline:
         infer_workers, pose_workers: threads of the inference and pose stages; above 1 the stage is a
             :class:`~pipeline.runtime.pool.PoolStage` (batches in flight together, results in the order
             taken; ``infer`` / ``pose`` must then be callable from several threads at once).
+        unavailable_give_up_s: when the model's service is down (``infer`` or ``pose`` raise
+            :class:`~pipeline.errors.ServiceUnavailable`), how long they retry before the run fails;
+            0 = until it is back (:mod:`pipeline.runtime.outage`). Meanwhile every source that has
+            not ended reports ``backend_unavailable``.
 
     Attributes:
         inference: the inference thread; ``inference.stats.mean_batch`` is the mean batch size.
@@ -196,6 +201,7 @@ class Pipeline:
         pose: BatchPose | None = None,
         infer_workers: int = 1,
         pose_workers: int = 1,
+        unavailable_give_up_s: float = 0.0,
     ) -> None:
         if max_batch < 1 or batch_wait_s < 0 or infer_workers < 1 or pose_workers < 1:
             raise ValueError(
@@ -262,11 +268,27 @@ class Pipeline:
         self.pose: BatchStage[Inferred, Inferred] | None = None
         if pose is not None and self.q_segmented is not None:
             self.pose = _batch_stage(
-                "pose", pose.batch, self.q_segmented, route, c, max_batch, 0.0, pose_workers
+                "pose",
+                pose.batch,
+                self.q_segmented,
+                route,
+                c,
+                max_batch,
+                0.0,
+                pose_workers,
+                unavailable_give_up_s,
             )
             route = Router(self.q_segmented, source_of)
         self.inference: BatchStage[Prepared, Inferred] = _batch_stage(
-            "inference", infer.batch, self.q_prepared, route, c, max_batch, batch_wait_s, infer_workers
+            "inference",
+            infer.batch,
+            self.q_prepared,
+            route,
+            c,
+            max_batch,
+            batch_wait_s,
+            infer_workers,
+            unavailable_give_up_s,
         )
         self.stages: list[StageThread[Any, Any]] = [
             *(ch.preprocess for ch in self.chains),
@@ -346,7 +368,13 @@ class Pipeline:
             return State.ERROR
         if self._started and not ch.capture.is_alive():
             return State.STOPPED
+        if any(st.outage.active for st in self._model_stages):
+            return State.BACKEND_UNAVAILABLE
         return ch.source.state
+
+    @property
+    def _model_stages(self) -> list[BatchStage[Any, Any]]:
+        return [self.inference, *([self.pose] if self.pose is not None else [])]
 
     def counters(self) -> PipelineCounters:
         """A consistent-enough snapshot of every counter (for status lines, metrics, benchmarks)."""
@@ -401,6 +429,7 @@ class Pipeline:
             sources=tuple(per_source),
             shared=tuple(shared),
             failed_outputs=self.failures.names,
+            backend_outages=sum(st.outage.count for st in self._model_stages),
         )
 
 

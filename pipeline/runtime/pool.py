@@ -25,7 +25,6 @@ run (results not yet handed on are dropped: every wait checks ``abort``).
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
@@ -55,10 +54,11 @@ class PoolStage(BatchStage[In, Out]):
         max_wait_s: float,
         workers: int,
         on_close: Callable[[], None] | None = None,
+        give_up_s: float = 0.0,
     ) -> None:
         if workers < 1:
             raise ValueError(f"{name}: need workers >= 1, got {workers}")
-        super().__init__(name, work, inbox, outboxes, ctx, max_batch, max_wait_s, on_close)
+        super().__init__(name, work, inbox, outboxes, ctx, max_batch, max_wait_s, on_close, give_up_s)
         self.workers = workers
         self._take = threading.Lock()
         self._turn = threading.Condition()
@@ -109,9 +109,10 @@ class PoolStage(BatchStage[In, Out]):
             if batch is None:
                 continue
             assert isinstance(batch, list)
-            t0 = time.perf_counter()
-            outs = self.work(batch)
-            busy = time.perf_counter() - t0
+            done = self.call(batch)
+            if done is None:
+                break
+            outs, busy = done
             with self._stats_lock:
                 self.stats.add(busy, len(batch))
             self._hand_on(ticket, outs)

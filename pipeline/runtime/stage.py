@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
 from pipeline.runtime.batching import collect_batch
+from pipeline.runtime.outage import Outage, call_while_unavailable
 from pipeline.runtime.queues import END, Inbox, Outbox
 
 In = TypeVar("In")
@@ -168,6 +169,10 @@ class BatchStage(StageThread[In, Out]):
 
     ``max_batch`` 1 is a batch of one item per call, without waiting. ``stats`` count items;
     ``stats.batches`` counts calls (``stats.mean_batch`` is the mean batch size).
+
+    A call that raises :class:`~pipeline.errors.ServiceUnavailable` (the model's server is down) is
+    retried with the same batch until it succeeds (:mod:`pipeline.runtime.outage`; ``outage`` says
+    whether the service is down now), or fails the run after ``give_up_s`` (> 0) seconds.
     """
 
     def __init__(
@@ -180,6 +185,7 @@ class BatchStage(StageThread[In, Out]):
         max_batch: int,
         max_wait_s: float,
         on_close: Callable[[], None] | None = None,
+        give_up_s: float = 0.0,
     ) -> None:
         if max_batch < 1 or max_wait_s < 0:
             raise ValueError(
@@ -189,6 +195,14 @@ class BatchStage(StageThread[In, Out]):
         self.work = work
         self.max_batch = max_batch
         self.max_wait_s = max_wait_s
+        self.give_up_s = give_up_s
+        self.outage = Outage()
+
+    def call(self, batch: list[In]) -> tuple[Sequence[Out], float] | None:
+        """``work(batch)`` and its seconds, retried while its service is unavailable; None on abort."""
+        return call_while_unavailable(
+            self.name, lambda: self.work(batch), self.outage, self.ctx.abort, self.give_up_s
+        )
 
     def loop(self) -> None:
         while not self.ctx.abort.is_set():
@@ -198,9 +212,11 @@ class BatchStage(StageThread[In, Out]):
             if batch is END:
                 break
             assert isinstance(batch, list)
-            t0 = time.perf_counter()
-            outs = self.work(batch)
-            self.stats.add(time.perf_counter() - t0, len(batch))
+            done = self.call(batch)
+            if done is None:
+                break
+            outs, seconds = done
+            self.stats.add(seconds, len(batch))
             for out in outs:
                 for box in self.outboxes:
                     box.put(out, self.ctx.abort)

@@ -68,6 +68,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_POSE_MODEL: Final = "models/infant-pose.onnx"
+REMOTE_WORKERS: Final = 4
+"""Inference workers for a model on a server (``model.workers`` 0): requests in flight at once."""
 """The shipped pose model: run by default (``pose.model`` null) when the file exists."""
 
 
@@ -181,9 +183,10 @@ def segmentation_stages(
     """(preprocess, infer, postprocess) for the backend; the one place the data path is chosen:
     on the device (:func:`data_path`) with ``model.gpu_preprocess`` and a backend on the GPU, else
     numpy on the host (``gpu_preprocess`` with a CPU backend is ignored with a warning)."""
-    on_device = cfg.model.gpu_preprocess and backend.on_gpu
+    on_device = cfg.model.gpu_preprocess and backend.on_gpu and backend.spec.input_dtype == "float32"
     if cfg.model.gpu_preprocess and not on_device:
-        log.warning("model.gpu_preprocess: ignored, %s runs on the CPU", backend.name)
+        why = "runs on the CPU" if not backend.on_gpu else "takes uint8 pixels"
+        log.warning("model.gpu_preprocess: ignored, %s %s", backend.name, why)
     pre, maps = data_path(backend.spec, on_device)
     return pre, InferenceStage(backend), postprocessor(cfg, backend.spec, maps)
 
@@ -358,7 +361,8 @@ def stage_workers(
 ) -> tuple[int, int]:
     """(inference workers, pose workers) of a pipeline over ``backend`` and ``pose``: the thread plans
     (:func:`segmentation_threads`, :func:`pose_threads`; ``live``: every source is ``latest``), one
-    worker for a model on a GPU unless ``workers`` is configured. Without segmentation the pose model
+    worker for a model on a GPU and :data:`REMOTE_WORKERS` for one on a server (requests in flight)
+    unless ``workers`` is configured. Without segmentation the pose model
     is the inference stage (its workers run it; pose workers 1, unused); without a pose model pose
     workers are 1 (unused)."""
     pose_workers = 1
@@ -367,7 +371,13 @@ def stage_workers(
         pose_workers = cfg.pose.workers or (1 if gpu else pose_threads(cfg, live=live).workers)
     if backend is None:
         return pose_workers, 1
-    seg = cfg.model.workers or (1 if backend.on_gpu else segmentation_threads(cfg, live=live).workers)
+    seg = cfg.model.workers or (
+        REMOTE_WORKERS
+        if backend.remote
+        else 1
+        if backend.on_gpu
+        else segmentation_threads(cfg, live=live).workers
+    )
     return seg, pose_workers
 
 
@@ -416,4 +426,5 @@ def build_pipeline(
         batch_wait_s=cfg.model.batch_wait_ms / 1000.0,
         infer_workers=infer_workers,
         pose_workers=pose_workers,
+        unavailable_give_up_s=cfg.model.triton_give_up_s,
     )

@@ -21,6 +21,9 @@ from tests.helpers.procs import REPO, free_port
 
 PYTHON = REPO / ".venv-triton" / "bin" / "python"
 READY_DEADLINE_S = 120.0
+SHM = Path("/dev/shm")
+SERVER_SHM = ("pytrtion", "psm_")
+"""Names of the shared-memory files of PyTriton's server processes (its proxy and the stubs)."""
 STOP_DEADLINE_S = 20.0
 
 
@@ -51,12 +54,14 @@ class TritonServer:
         self.args += ["--metrics-port", str(self.metrics), "--log-file", str(self.server_log), *extra]
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
+        self._shm_before: set[Path] = set()
 
     def start(self) -> TritonServer:
         """Start it and wait until it serves every model (RuntimeError with its logs if it does not)."""
         import tritonclient.grpc as grpcclient
 
         self.starts += 1
+        self._shm_before = set(SHM.glob("*"))
         workspace = self.folder / f"workspace-{self.starts}"
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
         with self.out.open("ab") as out:
@@ -102,8 +107,12 @@ class TritonServer:
         return "\n".join(parts)
 
     def kill(self) -> None:
-        """Kill it at once (SIGKILL to the whole group: a crash, not a shutdown)."""
+        """Kill it at once (SIGKILL to the whole group: a crash, not a shutdown), then remove the
+        shared-memory files its processes left in /dev/shm (a clean stop removes them itself)."""
         self._signal_group(signal.SIGKILL)
+        for path in set(SHM.glob("*")) - self._shm_before:
+            if path.name.startswith(SERVER_SHM):
+                path.unlink(missing_ok=True)
 
     def stop(self) -> None:
         """Stop it: SIGTERM to the group, SIGKILL to whatever is left after the deadline."""

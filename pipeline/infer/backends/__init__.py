@@ -66,7 +66,8 @@ def _triton(cfg: ModelConfig, path: Path, on_build: OnBuild | None) -> Backend:
     if not cfg.triton_url:
         raise ConfigError("model.backend triton: give the server's address (--triton-url HOST:PORT)")
     model = cfg.triton_model or path.stem
-    return TritonBackend(cfg.triton_url, model, path if cfg.path else None, cfg.triton_timeout_s)
+    local = path if cfg.path else None
+    return TritonBackend(cfg.triton_url, model, local, cfg.triton_timeout_s, cfg.triton_shared_memory)
 
 
 FACTORIES: Final[dict[str, Callable[[ModelConfig, Path, OnBuild | None], Backend]]] = {

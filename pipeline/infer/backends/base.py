@@ -17,15 +17,22 @@ class Backend(Protocol):
         name: backend name and device, for status lines (e.g. ``onnxruntime:CPUExecutionProvider``).
         max_batch: largest batch ``infer`` accepts.
         on_gpu: inference runs on an NVIDIA GPU (GPU pre/post-processing can be used with it).
+        remote: inference runs on a server (Triton): several calls are kept in flight, and a call
+            may raise :class:`~pipeline.errors.ServiceUnavailable` while the server is down.
     """
 
     spec: ModelSpec
     name: str
     max_batch: int
     on_gpu: bool
+    remote: bool
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
-        """(N, 3, in_h, in_w) float32 → logits (N, num_classes, out_h, out_w) float32 (host arrays)."""
+        """(N, 3, in_h, in_w) model input → logits (N, num_classes, out_h, out_w) float32 (host arrays).
+
+        The input is float32 normalised, or uint8 pixels when ``spec.input_dtype`` is ``uint8`` (the
+        model normalises inside its graph).
+        """
         ...
 
     def infer_device(self, batch: Any) -> Any:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.contract.model_meta import ModelSpec
+from pipeline.contract.model_meta import KEY_INPUT_DTYPE, ModelSpec
 from pipeline.contract.pose_meta import TASK_KEYPOINTS, task_of
 from pipeline.errors import ModelError
 from pipeline.infer.backends.gpu_info import gpu_driver_present
@@ -51,8 +51,6 @@ def check_io(session: Any, where: str) -> tuple[ModelSpec, str, str]:
     shape = inputs[0].shape
     if len(shape) != 4 or _static_dim(shape[1]) not in (None, 3):
         raise ModelError(f"{where}: input {inputs[0].name} must be (N, 3, H, W), is {shape}")
-    if inputs[0].type != "tensor(float)":
-        raise ModelError(f"{where}: input {inputs[0].name} must be float32, is {inputs[0].type}")
     h, w = _static_dim(shape[2]), _static_dim(shape[3])
     graph_hw = (h, w) if h and w else None
     props = session.get_modelmeta().custom_metadata_map
@@ -62,6 +60,12 @@ def check_io(session: Any, where: str) -> tuple[ModelSpec, str, str]:
             "(--pose-model; with --no-seg it runs alone)"
         )
     spec = ModelSpec.from_props(props, where, input_hw=graph_hw)
+    want = "tensor(float)" if spec.input_dtype == "float32" else "tensor(uint8)"
+    if inputs[0].type != want:
+        raise ModelError(
+            f"{where}: input {inputs[0].name} must be {spec.input_dtype} (metadata {KEY_INPUT_DTYPE}), "
+            f"is {inputs[0].type}"
+        )
     outputs = session.get_outputs()
     out = next((o for o in outputs if o.name == "out"), outputs[0])
     oshape = out.shape
@@ -155,19 +159,21 @@ class OrtBackend:
         first = self.session.get_providers()[0]
         self.name = f"onnxruntime:{first}"
         self.on_gpu = first in GPU_PROVIDERS
+        self.remote = False
         self.io_binding = o.io_binding and self.on_gpu
         self._ort = ort
         batch_dim = self.session.get_inputs()[0].shape[0]
         self.max_batch = _static_dim(batch_dim) or (o.max_batch if first == TRT_EP else 64)
         self.output_hw: tuple[int, int] | None = None
         for _ in range(o.warmup_runs):
-            self.infer(np.zeros((1, 3, *self.spec.input_hw), dtype=np.float32))
+            self.infer(np.zeros((1, 3, *self.spec.input_hw), dtype=self.spec.input_dtype))
         log.info("%s: loaded with %s", self.path, ", ".join(self.session.get_providers()))
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
-        """(N, 3, in_h, in_w) float32 → logits (N, num_classes, out_h, out_w) float32."""
+        """(N, 3, in_h, in_w) float32 (uint8 for a ``uint8`` model) → logits (N, num_classes, out_h, out_w)
+        float32."""
         if self.io_binding:
-            logits = self._infer_bound(np.ascontiguousarray(batch, dtype=np.float32))
+            logits = self._infer_bound(np.ascontiguousarray(batch))
         else:
             (logits,) = self.session.run([self.output_name], {self.input_name: batch})
         if logits.shape[1] != self.spec.num_classes:

@@ -70,6 +70,7 @@ class TrtBackend:
         self.rebuilt_because = loaded.rebuilt_because
         self.max_batch = s.max_batch
         self.on_gpu = True
+        self.remote = False
         self.name = f"tensorrt:{loaded.key.gpu_name}:{s.precision}"
         self.device = torch.device("cuda", device_id)
         engine = loaded.engine

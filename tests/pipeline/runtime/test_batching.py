@@ -210,6 +210,7 @@ class CountingBackend:
     def __init__(self, real: OrtBackend) -> None:
         self.real, self.calls = real, []
         self.spec, self.name, self.max_batch, self.on_gpu = real.spec, real.name, real.max_batch, False
+        self.remote = False
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
         self.calls.append(len(batch))

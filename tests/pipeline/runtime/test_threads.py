@@ -94,6 +94,7 @@ class _GpuBackend:
     """Stands in for a backend on a GPU (none exists here): only what stage_workers reads."""
 
     on_gpu = True
+    remote = False
 
 
 def test_stage_workers_follow_the_plan_the_device_and_live_runs(tmp_path):

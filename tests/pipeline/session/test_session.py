@@ -141,11 +141,13 @@ def test_state_is_one_vocabulary():
         "running",
         "reconnecting",
         "stalled",
+        "backend_unavailable",
         "stopped",
         "error",
     ]
     assert State.RUNNING == "running" and json.dumps({"state": State.STALLED}) == '{"state": "stalled"}'
     assert State.ERROR.ended and State.STALLED.troubled and not State.RUNNING.troubled
+    assert State.BACKEND_UNAVAILABLE.troubled and not State.BACKEND_UNAVAILABLE.ended
 
 
 def test_output_failures_log_once(caplog):
