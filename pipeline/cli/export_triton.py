@@ -33,6 +33,11 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--instances", type=int, default=1, help="model instances per server (default 1)")
     p.add_argument("--kind", choices=("cpu", "gpu"), default="gpu", help="instance kind (default gpu)")
+    p.add_argument(
+        "--uint8-input",
+        action="store_true",
+        help="the segmentation model takes uint8 pixels and normalises in its graph (4x fewer bytes sent)",
+    )
     p.add_argument("--force", action="store_true", help="replace an existing, non-empty --out")
     p.set_defaults(func=main)
 
@@ -59,6 +64,7 @@ def main(args: argparse.Namespace) -> int:
     served = Served(
         max_batch=args.max_batch, queue_delay_us=args.queue_delay_us, instances=args.instances, kind=args.kind
     )
-    for config in write_repository(Path(args.out), models, served, force=args.force):
+    uint8 = seg.stem if args.uint8_input else ""
+    for config in write_repository(Path(args.out), models, served, force=args.force, uint8_input=uint8):
         print(config)
     return 0

@@ -95,6 +95,11 @@ OVERRIDES: dict[str, tuple[str, dict[str, Any]]] = {
 # switch → (config field, value it sets, help)
 FLAGS: dict[str, tuple[str, Any, str]] = {
     "--realtime": ("source.realtime", True, "pace a file to its frame rate, like a camera"),
+    "--triton-shared-memory": (
+        "model.triton_shared_memory",
+        True,
+        "backend triton: tensors through system shared memory (the server on this host)",
+    ),
     "--loop": ("source.loop", True, "restart a file at its end"),
     "--sequence": (
         "source.sequence",

@@ -65,6 +65,8 @@ class TrtBackend:
         loaded, self.spec, self.input_name, self.output_name = ensure_engine(
             self.path, s, device_id, on_build
         )
+        if self.spec.input_dtype != "float32":
+            raise ModelError(f"{self.path}: takes uint8 pixels; run it with onnxruntime or triton")
         self._loaded: LoadedEngine = loaded
         self.engine_path = loaded.entry.engine
         self.rebuilt_because = loaded.rebuilt_because

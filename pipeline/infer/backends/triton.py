@@ -285,3 +285,35 @@ class TritonBackend:
 
     def infer_device(self, batch: Any) -> Any:
         raise ModelError("backend triton: the model runs on the server; there is no device path here")
+
+
+def executed_batches(url: str, model: str, timeout_s: float = 5.0) -> dict[int, int]:
+    """Batch size → times the server executed ``model`` with that many frames, from Triton's
+    statistics API (what dynamic batching actually did, over the server's life).
+
+    Raises:
+        ModelError: the server does not answer or does not give statistics (one line).
+    """
+    try:
+        import tritonclient.grpc as grpcclient
+        from tritonclient.utils import InferenceServerException
+    except ImportError:
+        raise ModelError("tritonclient is not installed (pip install 'infant-stream[triton]')") from None
+    try:
+        client = grpcclient.InferenceServerClient(url)
+        stats = client.get_inference_statistics(model, as_json=True, client_timeout=timeout_s)
+    except InferenceServerException as exc:
+        raise ModelError(f"--triton-url {url}: no statistics of {model} ({_reason(exc)})") from None
+    rows = stats.get("model_stats", [{}])[0].get("batch_stats", [])
+    return {int(r["batch_size"]): int(r["compute_infer"]["count"]) for r in rows}
+
+
+def batch_difference(after: dict[int, int], before: dict[int, int]) -> dict[int, int]:
+    """The executions between two :func:`executed_batches` readings (sizes that happened)."""
+    return {b: n - before.get(b, 0) for b, n in sorted(after.items()) if n > before.get(b, 0)}
+
+
+def mean_batch(executions: dict[int, int]) -> float:
+    """Mean frames per execution (0.0 when none)."""
+    runs = sum(executions.values())
+    return sum(b * n for b, n in executions.items()) / runs if runs else 0.0

@@ -87,18 +87,21 @@ def config_text(
     return "\n".join(lines) + "\n"
 
 
-def describe_onnx(path: Path) -> tuple[list[Tensor], list[Tensor], dict[str, str], int]:
-    """(inputs, outputs, metadata, the model's own batch limit or 0) of an ONNX file; output dims are
-    measured by running it once on a zero input (symbolic dims become concrete).
+def describe_onnx(
+    path: Path, data: bytes | None = None
+) -> tuple[list[Tensor], list[Tensor], dict[str, str], int]:
+    """(inputs, outputs, metadata, the model's own batch limit or 0) of an ONNX file (or of ``data``,
+    the serialised model made from it); output dims are measured by running it once on a zero input
+    (symbolic dims become concrete).
 
     Raises ModelError (one line naming the file) when it cannot be loaded or its batch is not dynamic.
     """
     import onnxruntime as ort
 
-    if not path.is_file():
+    if data is None and not path.is_file():
         raise ModelError(f"{path}: model file not found")
     try:
-        session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(data or str(path), providers=["CPUExecutionProvider"])
     except Exception as exc:  # noqa: BLE001 - ORT raises its own exception types
         raise ModelError(f"{path}: cannot load model ({str(exc).splitlines()[0][:200]})") from None
     feeds: dict[str, Any] = {}
@@ -124,8 +127,20 @@ def describe_onnx(path: Path) -> tuple[list[Tensor], list[Tensor], dict[str, str
     return inputs, outputs, dict(session.get_modelmeta().custom_metadata_map), batch_limit
 
 
-def write_repository(out: Path, models: dict[str, Path], served: Served, force: bool = False) -> list[Path]:
+def _uint8(path: Path) -> bytes:
+    from pipeline.infer.backends.onnxruntime import read_model_io
+    from pipeline.infer.uint8_input import uint8_model
+
+    spec, _, _ = read_model_io(path)
+    return uint8_model(path, spec)
+
+
+def write_repository(
+    out: Path, models: dict[str, Path], served: Served, force: bool = False, uint8_input: str = ""
+) -> list[Path]:
     """Write ``out`` with one Triton model per ``name → ONNX file``; returns the config files.
+    ``uint8_input``: the name of a segmentation model to write with a uint8 pixel input and the
+    normalisation in its graph (:mod:`pipeline.infer.uint8_input`).
 
     Built in a temporary folder beside ``out`` and moved into place only when complete: a failure
     leaves nothing (and an existing ``out`` untouched). An existing non-empty ``out`` needs ``force``.
@@ -143,14 +158,18 @@ def write_repository(out: Path, models: dict[str, Path], served: Served, force: 
     try:
         configs = []
         for name, path in models.items():
-            inputs, outputs, metadata, limit = describe_onnx(path)
+            data = _uint8(path) if name == uint8_input else None
+            inputs, outputs, metadata, limit = describe_onnx(path, data)
             if limit:
                 raise ModelError(
                     f"{path}: its batch dimension is fixed at {limit}; Triton batching needs it dynamic"
                 )
             folder = staging / name
             (folder / "1").mkdir(parents=True)
-            shutil.copyfile(path, folder / "1" / "model.onnx")
+            if data is None:
+                shutil.copyfile(path, folder / "1" / "model.onnx")
+            else:
+                (folder / "1" / "model.onnx").write_bytes(data)
             (folder / "config.pbtxt").write_text(config_text(name, inputs, outputs, metadata, served))
             configs.append(out / name / "config.pbtxt")
         if out.exists():

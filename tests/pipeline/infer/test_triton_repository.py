@@ -82,3 +82,32 @@ def test_an_existing_repository_needs_force(tmp_path):
     assert (out / "keep.txt").read_text() == "mine"
     assert export("--out", str(out), "--no-pose", "--force").returncode == 0
     assert sorted(p.name for p in out.iterdir()) == ["infant-seg"]
+
+
+def test_uint8_input_normalises_in_the_graph_exactly_as_the_pipeline_does(tmp_path):
+    import numpy as np
+
+    from pipeline.infer.backends.onnxruntime import OrtBackend
+    from pipeline.infer.preprocess import normalize
+
+    out = tmp_path / "repo"
+    done = export("--out", str(out), "--no-pose", "--uint8-input", "--kind", "cpu")
+    assert done.returncode == 0, done.stderr
+    seg = parsed(out / "infant-seg" / "config.pbtxt")
+    assert seg.input[0].data_type == model_config_pb2.TYPE_UINT8 and list(seg.input[0].dims) == [3, 192, 192]
+    assert seg.parameters["infant_stream.input_dtype"].string_value == "uint8"
+    u8, f32 = OrtBackend(out / "infant-seg" / "1" / "model.onnx"), OrtBackend(SEG)
+    assert u8.spec.input_dtype == "uint8" and u8.spec.input_hw == f32.spec.input_hw
+    pixels = np.random.default_rng(0).integers(0, 256, (2, 192, 192, 3), dtype=np.uint8)
+    want = f32.infer(np.stack([normalize(p, f32.spec.mean, f32.spec.std) for p in pixels]))
+    got = u8.infer(np.ascontiguousarray(pixels.transpose(0, 3, 1, 2)))
+    assert np.abs(got - want).max() < 1e-4 and (got.argmax(1) == want.argmax(1)).all()
+    again = export(
+        "--out",
+        str(tmp_path / "again"),
+        "--no-pose",
+        "--uint8-input",
+        "--model",
+        str(out / "infant-seg" / "1" / "model.onnx"),
+    )
+    assert again.returncode == 4 and "already takes uint8 pixels" in again.stderr, again.stderr
