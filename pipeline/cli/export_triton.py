@@ -38,6 +38,12 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="the segmentation model takes uint8 pixels and normalises in its graph (4x fewer bytes sent)",
     )
+    p.add_argument(
+        "--tensorrt",
+        choices=("fp16", "fp32"),
+        default=None,
+        help="GPU servers: run the ONNX models through TensorRT inside Triton (engine built at load)",
+    )
     p.add_argument("--force", action="store_true", help="replace an existing, non-empty --out")
     p.set_defaults(func=main)
 
@@ -48,6 +54,8 @@ def main(args: argparse.Namespace) -> int:
 
     if args.pose_model is not None and args.no_pose:
         raise ConfigError("--pose-model and --no-pose: give one or the other")
+    if args.tensorrt and args.kind != "gpu":
+        raise ConfigError("--tensorrt: needs --kind gpu (TensorRT runs on the server's GPU)")
     for flag, value, low, high in (
         ("--max-batch", args.max_batch, 1, 1024),
         ("--instances", args.instances, 1, 64),
@@ -62,7 +70,11 @@ def main(args: argparse.Namespace) -> int:
         if args.pose_model is not None or pose.is_file():
             models[pose.stem] = pose
     served = Served(
-        max_batch=args.max_batch, queue_delay_us=args.queue_delay_us, instances=args.instances, kind=args.kind
+        max_batch=args.max_batch,
+        queue_delay_us=args.queue_delay_us,
+        instances=args.instances,
+        kind=args.kind,
+        tensorrt=(args.tensorrt or "").upper(),
     )
     uint8 = seg.stem if args.uint8_input else ""
     for config in write_repository(Path(args.out), models, served, force=args.force, uint8_input=uint8):

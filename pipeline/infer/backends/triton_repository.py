@@ -43,6 +43,9 @@ class Served:
         queue_delay_us: ``max_queue_delay_microseconds``: how long a request may wait for others.
         instances: model instances (``instance_group count``).
         kind: ``cpu`` (``KIND_CPU``) or ``gpu`` (``KIND_GPU``: the onnxruntime backend on CUDA).
+        tensorrt: "" or a precision (``FP16``, ``FP32``): the onnxruntime backend runs the model through
+            TensorRT (``gpu_execution_accelerator``: Triton builds the engine on the server's GPU at
+            load, so no plan file has to match that GPU); GPU kind only.
     """
 
     max_batch: int = 8
@@ -50,6 +53,7 @@ class Served:
     queue_delay_us: int = 2000
     instances: int = 1
     kind: Kind = "cpu"
+    tensorrt: str = ""
 
 
 def _dims(values: list[int]) -> str:
@@ -80,6 +84,14 @@ def config_text(
         "}",
         f"instance_group [ {{ count: {served.instances} kind: KIND_{served.kind.upper()} }} ]",
     ]
+    if served.tensorrt:
+        lines += [
+            "optimization { execution_accelerators { gpu_execution_accelerator: [ {",
+            '  name: "tensorrt"',
+            f'  parameters {{ key: "precision_mode" value: "{served.tensorrt}" }}',
+            '  parameters { key: "max_workspace_size_bytes" value: "1073741824" }',
+            "} ] } }",
+        ]
     for key in sorted(metadata):
         lines.append(
             f"parameters {{ key: {json.dumps(key)} value: {{ string_value: {json.dumps(metadata[key])} }} }}"

@@ -53,9 +53,20 @@ def test_no_pose_and_gpu_by_default(tmp_path):
     out = tmp_path / "repo"
     assert export("--out", str(out), "--no-pose").returncode == 0
     assert [p.name for p in out.iterdir()] == ["infant-seg"]
-    assert parsed(out / "infant-seg" / "config.pbtxt").instance_group[0].kind == (
-        model_config_pb2.ModelInstanceGroup.KIND_GPU
-    )
+    config = parsed(out / "infant-seg" / "config.pbtxt")
+    assert config.instance_group[0].kind == model_config_pb2.ModelInstanceGroup.KIND_GPU
+    assert not config.optimization.execution_accelerators.gpu_execution_accelerator
+
+
+def test_tensorrt_accelerator_for_gpu_servers(tmp_path):
+    out = tmp_path / "repo"
+    assert export("--out", str(out), "--no-pose", "--tensorrt", "fp16").returncode == 0
+    (trt,) = parsed(
+        out / "infant-seg" / "config.pbtxt"
+    ).optimization.execution_accelerators.gpu_execution_accelerator
+    assert trt.name == "tensorrt" and trt.parameters["precision_mode"] == "FP16"
+    cpu = export("--out", str(tmp_path / "cpu"), "--tensorrt", "fp16", "--kind", "cpu")
+    assert cpu.returncode == 2 and "--tensorrt: needs --kind gpu" in cpu.stderr
 
 
 @pytest.mark.parametrize(
