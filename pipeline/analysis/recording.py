@@ -236,15 +236,15 @@ def _parts(records: list[dict[str, Any]]) -> dict[str, Track]:
             if axis is None or "torso" not in centre:
                 continue
             for p in limbs:
-                point = _point(p)
-                assert point is not None
-                rel = (point[0] - centre["torso"][0], point[1] - centre["torso"][1])
+                at = _point(p)
+                assert at is not None
+                rel = (at[0] - centre["torso"][0], at[1] - centre["torso"][1])
                 # image y points down: with the head up (axis (0, -1)), the viewer's right (+x) is the
-                # infant's left, and the cross product axis × rel is negative there
-                side = "l" if axis[0] * rel[1] - axis[1] * rel[0] < 0 else "r"
+                # infant's left, and the cross product axis × rel is positive there
+                side = "l" if axis[0] * rel[1] - axis[1] * rel[0] > 0 else "r"
                 key = f"{prefix}_{side}"
                 if tracks[key].state[i] == MISSING:
-                    _put(tracks[key], i, point[0], point[1], p.get("state"), p.get("score", 0.0))
+                    _put(tracks[key], i, at[0], at[1], p.get("state"), p.get("score", 0.0))
     return tracks
 
 
