@@ -12,8 +12,9 @@ import csv
 import io
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from pipeline.analysis.analyze import Analysis
 
@@ -65,13 +66,27 @@ def window_rows(analyses: Iterable[Analysis]) -> tuple[list[dict[str, Any]], lis
 
 
 def qc_rows(analyses: Iterable[Analysis]) -> tuple[list[dict[str, Any]], list[str]]:
-    columns = ["recording", "source", "item", "observed", "predicted", "missing", "filled", "value", "verdict"]
+    columns = [
+        "recording",
+        "source",
+        "item",
+        "observed",
+        "predicted",
+        "missing",
+        "filled",
+        "value",
+        "verdict",
+    ]
     rows: list[dict[str, Any]] = []
     for a in analyses:
         ids = {"recording": a.recording.path, "source": a.recording.source}
         rows += [ids | row for row in a.qc]
         rows += [ids | {"item": f"feature:{k}", "verdict": v} for k, v in a.verdicts.items()]
     return rows, columns
+
+
+def _write(data: bytes, f: IO[bytes]) -> None:
+    f.write(data)
 
 
 def write_tables(out: Path, analyses: Sequence[Analysis]) -> list[Path]:
@@ -85,7 +100,6 @@ def write_tables(out: Path, analyses: Sequence[Analysis]) -> list[Path]:
         ("qc.csv", qc_rows(analyses)),
     ):
         path = out / name
-        data = csv_text(rows, columns).encode("utf-8")
-        write_whole(path, lambda f, data=data: f.write(data))
+        write_whole(path, partial(_write, csv_text(rows, columns).encode("utf-8")))
         written.append(path)
     return written

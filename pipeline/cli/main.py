@@ -27,12 +27,20 @@ COMMANDS: Final[dict[str, tuple[str, str]]] = {
     ),
     "keys": ("pipeline.cli.keys", "create CURVE key pairs for encrypted ZeroMQ publishing"),
     "plot": ("pipeline.cli.plot", "plot per-part centroid trajectories (raw vs smoothed) from a JSONL file"),
+    "analyze": (
+        "pipeline.cli.analyze",
+        "movement features of JSONL recordings: features/windows/QC tables and an HTML report",
+    ),
     "config": ("pipeline.cli.config", "print the JSON Schema of the run config (config schema)"),
     "export-triton": (
         "pipeline.cli.export_triton",
         "write a Triton model repository of the models (config.pbtxt + model.onnx each)",
     ),
     "build-engine": ("pipeline.cli.build_engine", "build the TensorRT engine of a model ahead of time (GPU)"),
+    "export-pose": (
+        "pipeline.cli.export_pose",
+        "export the joints of a JSONL recording as DeepLabCut CSV, COCO keypoints JSON or NWB (ndx-pose)",
+    ),
     "synth": (
         "trainer.synth.cli",
         "generate synthetic infant data (YIBP dataset, keypoint dataset or video)",

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
-from pipeline.errors import ConfigError, ModelError
+from pipeline.errors import ModelError
 
 Kind = Literal["cpu", "gpu"]
 TYPES = {"tensor(float)": "TYPE_FP32", "tensor(uint8)": "TYPE_UINT8", "tensor(float16)": "TYPE_FP16"}
@@ -161,14 +160,10 @@ def write_repository(
         ConfigError: ``out`` exists and is not empty (without ``force``), or is a file.
         ModelError: a model cannot be read, or its batch dimension is fixed.
     """
-    if out.is_file():
-        raise ConfigError(f"--out {out}: is a file, not a folder")
-    if out.is_dir() and any(out.iterdir()) and not force:
-        raise ConfigError(f"--out {out}: exists and is not empty (--force replaces it)")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    try:
-        configs = []
+    from pipeline.files import whole_folder
+
+    configs = []
+    with whole_folder(out, force) as staging:
         for name, path in models.items():
             data = _uint8(path) if name == uint8_input else None
             inputs, outputs, metadata, limit = describe_onnx(path, data)
@@ -184,10 +179,4 @@ def write_repository(
                 (folder / "1" / "model.onnx").write_bytes(data)
             (folder / "config.pbtxt").write_text(config_text(name, inputs, outputs, metadata, served))
             configs.append(out / name / "config.pbtxt")
-        if out.exists():
-            shutil.rmtree(out)
-        staging.rename(out)
-        return configs
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
+    return configs
