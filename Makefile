@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[train,dev,triton]'
+	$(PY) -m pip install --quiet -e '.[train,dev,triton,nwb]'
 	touch $(STAMP)
 
 venv: $(STAMP)

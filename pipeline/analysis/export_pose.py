@@ -29,7 +29,13 @@ from typing import Any, Final
 import numpy as np
 
 from pipeline import __version__
-from pipeline.analysis.recording import OBSERVED, from_records, joint_key, read_records
+from pipeline.analysis.recording import (
+    OBSERVED,
+    from_records,
+    joint_key,
+    keypoint_names_by_id,
+    records_by_source,
+)
 from pipeline.contract.keypoints import KNOWN_SETS, KeypointSet
 from pipeline.errors import ConfigError, DatasetError
 
@@ -112,11 +118,7 @@ def pose_table(path: Path, source: str | None = None) -> PoseTable:
             ``source``, no such ``source``, or no keypoints (a run without a pose model).
         DatasetError: keypoint names the loader cannot keep apart.
     """
-    by_source: dict[str, list[dict[str, Any]]] = {}
-    for record in read_records(path):
-        by_source.setdefault(str(record.get("source", "")), []).append(record)
-    if not by_source:
-        raise ConfigError(f"{path}: no frame records (JSONL from run --jsonl, subscribe or a web job)")
+    by_source = records_by_source(path)
     if source is None:
         if len(by_source) > 1:
             raise ConfigError(f"--source: {path} has {len(by_source)} sources ({_ids(by_source)}); pick one")
@@ -131,16 +133,6 @@ def pose_table(path: Path, source: str | None = None) -> PoseTable:
     if known is not None:
         named = dict(enumerate(known.names))
     return _table(records, named, known, path)
-
-
-def keypoint_names_by_id(records: Iterable[dict[str, Any]]) -> dict[int, str]:
-    """Keypoint id → name over all ``records`` (a joint without a track yet is absent from a record, so
-    the first record with keypoints need not name them all)."""
-    named: dict[int, str] = {}
-    for record in records:
-        for kp in record.get("keypoints") or ():
-            named.setdefault(int(kp.get("id", 0)), str(kp.get("name", "")))
-    return named
 
 
 def known_set_of(named: dict[int, str]) -> KeypointSet | None:
@@ -160,7 +152,7 @@ def _table(
     if len(set(keys)) != len(keys):
         same = sorted({n for n, k in zip(names, keys, strict=True) if keys.count(k) > 1})
         raise DatasetError(f"{path}: keypoint names {', '.join(same)} name the same joint; cannot export")
-    recording = from_records(_naming_every_keypoint(records, named), str(path))
+    recording = from_records(records, str(path), names)
     assert recording.keypoint_names == names
     tracks = [recording.joints[k] for k in keys]
     return PoseTable(
@@ -176,25 +168,6 @@ def _table(
         state=np.stack([t.state for t in tracks], axis=1),
         score=np.round(np.stack([t.score for t in tracks], axis=1).astype(np.float64), SCORE_DECIMALS),
     )
-
-
-def _naming_every_keypoint(records: list[dict[str, Any]], named: dict[int, str]) -> list[dict[str, Any]]:
-    """``records`` with the first one that has keypoints also listing the absent ones as ``missing`` (no
-    position), so that the loader, which takes the names from that record, tracks every keypoint.
-    The records themselves are not changed."""
-    out = list(records)
-    for i, record in enumerate(out):
-        kps = record.get("keypoints")
-        if kps:
-            have = {int(kp.get("id", 0)) for kp in kps}
-            absent = [
-                {"id": k, "name": n, "x": None, "y": None, "score": 0.0, "state": "missing"}
-                for k, n in named.items()
-                if k not in have
-            ]
-            out[i] = {**record, "keypoints": [*kps, *absent]}
-            break
-    return out
 
 
 def _ids(sources: Iterable[str]) -> str:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -132,8 +132,8 @@ def read_records(path: Path) -> Iterator[dict[str, Any]]:
                 yield record
 
 
-def load_recordings(path: Path) -> list[Recording]:
-    """Every source's :class:`Recording` of a JSONL file, in order of first appearance.
+def records_by_source(path: Path) -> dict[str, list[dict[str, Any]]]:
+    """The frame records of a JSONL file grouped by ``source``, in order of first appearance.
 
     Raises:
         ConfigError: not readable, or no frame records in it.
@@ -143,17 +143,41 @@ def load_recordings(path: Path) -> list[Recording]:
         by_source.setdefault(str(record.get("source", "")), []).append(record)
     if not by_source:
         raise ConfigError(f"{path}: no frame records (JSONL from run --jsonl, subscribe or a web job)")
-    return [from_records(records, str(path)) for records in by_source.values()]
+    return by_source
 
 
-def from_records(records: list[dict[str, Any]], path: str = "") -> Recording:
-    """The :class:`Recording` of one source's records (in order)."""
+def load_recordings(path: Path) -> list[Recording]:
+    """Every source's :class:`Recording` of a JSONL file, in order of first appearance.
+
+    Raises:
+        ConfigError: not readable, or no frame records in it.
+    """
+    return [from_records(records, str(path)) for records in records_by_source(path).values()]
+
+
+def keypoint_names_by_id(records: Iterable[Mapping[str, Any]]) -> dict[int, str]:
+    """Keypoint id → name over all ``records`` (a joint without a track yet is absent from a record, so
+    no one record need name them all)."""
+    named: dict[int, str] = {}
+    for record in records:
+        for kp in record.get("keypoints") or ():
+            named.setdefault(int(kp.get("id", 0)), str(kp.get("name", "")))
+    return named
+
+
+def from_records(
+    records: list[dict[str, Any]], path: str = "", names: Sequence[str] | None = None
+) -> Recording:
+    """The :class:`Recording` of one source's records (in order); ``names``: the keypoint names in id
+    order (default: every name the records use, :func:`keypoint_names_by_id`)."""
     n = len(records)
     capture = np.array([float(r["capture_ts"]) for r in records], np.float64)
     pts = np.array([_num(r.get("pts_s")) for r in records], np.float64)
     seq = np.array([int(r.get("seq", i)) for i, r in enumerate(records)], np.int64)
     dropped = np.array([int(r.get("dropped_since_last", 0) or 0) for r in records], np.int64)
-    names = _keypoint_names(records)
+    if names is None:
+        named = keypoint_names_by_id(records)
+        names = [named[i] for i in sorted(named)]
     joints = {joint_key(name): _empty(joint_key(name), n) for name in names}
     index = {name: joint_key(name) for name in names}
     for i, r in enumerate(records):
@@ -181,15 +205,6 @@ def from_records(records: list[dict[str, Any]], path: str = "") -> Recording:
 
 def _num(value: Any) -> float:
     return float(value) if isinstance(value, int | float) else math.nan
-
-
-def _keypoint_names(records: Iterable[Mapping[str, Any]]) -> list[str]:
-    """The keypoint names in id order, from the first record that has keypoints."""
-    for r in records:
-        kps = r.get("keypoints")
-        if kps:
-            return [str(k["name"]) for k in sorted(kps, key=lambda k: int(k.get("id", 0)))]
-    return []
 
 
 def _empty(key: str, n: int) -> Track:

@@ -48,6 +48,17 @@ OVERRIDES: dict[str, tuple[str, dict[str, Any]]] = {
     "--mode": ("source.mode", {"help": "queue policy: latest (live) or lossless (files); default by source"}),
     "--jsonl": ("output.jsonl", {"help": "write one JSON record per frame to this file"}),
     "--csv": ("output.csv", {"help": "write one CSV row per part per frame to this file"}),
+    "--features": (
+        "output.features_s",
+        {
+            "type": float,
+            "nargs": "?",
+            "const": 30.0,
+            "metavar": "SECONDS",
+            "help": "publish live movement features (features.<source>, with --zmq) from the last "
+            "SECONDS (default 30) every output.features_every_s",
+        },
+    ),
     "--zmq": (
         "zmq.endpoint",
         {

@@ -364,11 +364,16 @@ class PrivacyConfig(_Section):
 
 
 class OutputConfig(_Section):
-    """Where results go. ``jsonl``/``csv``: file paths (empty = none); ``progress``: stderr health line."""
+    """Where results go. ``jsonl``/``csv``: file paths (empty = none); ``progress``: stderr health line.
+    ``features_s``: publish live movement features (``features.<source>`` over ZeroMQ, README "Movement
+    analysis") from a rolling window this many seconds long, every ``features_every_s`` seconds;
+    0 = off. Needs ``zmq.endpoint``."""
 
     jsonl: Text = ""
     csv: Text = ""
     progress: bool = True
+    features_s: NonNegative = 0.0
+    features_every_s: Positive = 5.0
 
 
 class RunConfig(_Section):

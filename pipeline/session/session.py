@@ -27,6 +27,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from pipeline.config import Config
+from pipeline.errors import ConfigError
 from pipeline.infer.backends import Backend
 from pipeline.lifecycle import HealthStatus, State
 from pipeline.observe.health import HealthReporter, health_between, stderr_line
@@ -113,6 +114,8 @@ class Session:
     def open(self) -> None:
         """Open everything in the order of the module docstring (see there why)."""
         cfg = self.cfg
+        if cfg.output.features_s and not cfg.zmq.endpoint:
+            raise ConfigError("output.features_s (--features): live features go out over ZeroMQ: needs --zmq")
         limit_opencv_threads()
         limit_malloc_arenas()
         sources = list(self._sources) if self._sources is not None else open_sources(cfg)
@@ -134,6 +137,12 @@ class Session:
             sinks.append(self.window)
         if self.metrics is not None:
             sinks.append(self.metrics.sink())
+        if cfg.output.features_s and self.publisher is not None:
+            from pipeline.sinks.features import FeaturesSink
+
+            sinks.append(
+                FeaturesSink(cfg.output.features_s, cfg.output.features_every_s, self.publisher.publish)
+            )
         sinks.extend(self._extra_sinks)
         taps = [self.publisher] if self.publisher is not None else []
         self.pipeline = build_pipeline(cfg, sources, backend, sinks, taps, self.failures, pose)

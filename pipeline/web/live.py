@@ -1,9 +1,10 @@
 """Live views: the newest state of every source that ``infant-stream run --zmq`` publishers send.
 
-One thread (:class:`LiveHub`) subscribes to each configured publisher (``parts.``, ``status.`` and
-``frame.`` topics), checks every message (:func:`pipeline.publish.subscriber.describe`) and keeps,
-per source: the newest overlay frame (a JPEG the publisher already hid as its privacy setting says),
-the newest status (state, per-stage fps, drops), the record rate and latency, and the last
+One thread (:class:`LiveHub`) subscribes to each configured publisher (``parts.``, ``status.``,
+``frame.`` and ``features.`` topics), checks every message (:func:`pipeline.publish.subscriber.describe`)
+and keeps, per source: the newest overlay frame (a JPEG the publisher already hid as its privacy setting
+says), the newest status (state, per-stage fps, drops), the newest movement features (``run
+--features``), the record rate and latency, and the last
 ``history_s`` seconds of part and joint positions. Browsers read :meth:`LiveHub.view` at their own
 pace (``pipeline.web.app``'s WebSocket, rate-limited): nothing they do reaches this thread, and
 this thread never waits for them, so a slow or stalled browser cannot slow the publisher or the hub.
@@ -28,7 +29,7 @@ from pipeline.web.answers import joint_xy, part_xy
 
 log = logging.getLogger(__name__)
 
-TOPICS: Final = ("parts.", "status.", "frame.")
+TOPICS: Final = ("parts.", "status.", "frame.", "features.")
 POLL_MS: Final = 100
 RATE_WINDOW_S: Final = 2.0
 """Records per second are counted over this many seconds."""
@@ -58,6 +59,34 @@ class _Source:
     keypoints: list[dict[str, Any]] = field(default_factory=list)
     history: collections.deque[Sample] = field(default_factory=collections.deque)
     records: int = 0
+    features: dict[str, Any] | None = None
+
+
+LIVE_FEATURES: Final = ("speed_median", "dominant_hz", "bursts_per_min")
+"""The per-limb features a live card shows (of ``features.<source>``, :mod:`pipeline.sinks.features`)."""
+
+
+def live_features(message: Mapping[str, Any]) -> dict[str, Any]:
+    """What a live card shows of a ``features.<source>`` message: the window, and per limb a few features
+    (null where too thin), plus the left-right asymmetry of arms and legs (ValueError when malformed)."""
+    values = message["features"]
+    if not isinstance(values, dict):
+        raise ValueError("features: not an object")
+
+    def number(key: str) -> float | None:
+        v = values.get(key)
+        return round(float(v), 3) if isinstance(v, int | float) else None
+
+    return {
+        "window_s": float(message["window_s"]),
+        "end_ts": float(message["end_ts"]),
+        "points_from": str(message.get("points_from", "")),
+        "limbs": {
+            limb: {f: number(f"{limb}_{f}") for f in LIVE_FEATURES}
+            for limb in ("arm_l", "arm_r", "leg_l", "leg_r")
+        },
+        "asymmetry": {pair: number(f"{pair}_asymmetry") for pair in ("arm", "leg")},
+    }
 
 
 def positions(record: Mapping[str, Any]) -> Sample:
@@ -101,7 +130,7 @@ class LiveHub:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="live-hub", daemon=True)
-        self.received = dict.fromkeys(("parts", "status", "frame"), 0)
+        self.received = dict.fromkeys(("parts", "status", "frame", "features"), 0)
         self.rejected = 0
 
     def start(self) -> None:
@@ -165,6 +194,8 @@ class LiveHub:
                 elif kind == "status":
                     status = json.loads(message[1])
                     src.status, src.state = status, str(status.get("state", src.state))
+                elif kind == "features":
+                    src.features = live_features(json.loads(message[1]))
                 elif record is not None:
                     self._add_record(src, record, now)
             except (ValueError, TypeError, KeyError, IndexError) as exc:  # well-formed JSON, wrong values
@@ -229,5 +260,6 @@ class LiveHub:
                 "frame_size": list(src.frame_size),
                 "parts": src.parts,
                 "keypoints": src.keypoints,
+                "features": src.features,
                 "history": [list(s) for s in src.history if s[0] > since_ts],
             }

@@ -7,6 +7,7 @@ Usage::
     infant-stream synth keypoints --out DIR [--format nycu|coco|both] [--videos 50] [--frames-per-video 20]
                                   [--seed 0] [--val-fraction 0.1] [--test-fraction 0.1] [--size-range 256 640]
     infant-stream synth video --out FILE.mp4 [--frames 150] [--fps 25] [--width 640 --height 480] [--seed 0]
+                              [--motion random|kick:FREQ_HZ|still:LIMB:FREQ_HZ|bursts:PERIOD_S:BURST_S:FREQ_HZ]
 
 Also runnable on its own: ``python -m trainer.synth.cli dataset --out DIR``.
 """
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
     """Add the ``synth`` subcommand (modes ``dataset``, ``keypoints`` and ``video``) with ``func=main``."""
+    from trainer.synth.programs import program_help  # the --motion help lists the programs
+
     synth = subparsers.add_parser(
         "synth", help="make synthetic infant data (YIBP dataset, keypoint dataset or video)"
     )
@@ -81,6 +84,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     vid.add_argument("--width", type=int, default=640, help="frame width, even (default 640)")
     vid.add_argument("--height", type=int, default=480, help="frame height, even (default 480)")
     vid.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    vid.add_argument(
+        "--motion",
+        default="random",
+        metavar="SPEC",
+        help=f"movement program (a known truth for movement analysis), SPEC one of: {program_help()}",
+    )
     for mode in (ds, kp, vid):
         _domain_arguments(mode)
     synth.set_defaults(func=main)
@@ -163,7 +172,7 @@ def main(args: argparse.Namespace) -> int:
         from trainer.synth.video import validate_options as validate_video
         from trainer.synth.video import write_video
 
-        validate_video(args.frames, args.fps, args.width, args.height)
+        validate_video(args.frames, args.fps, args.width, args.height, args.motion)
         if args.out.suffix.lower() not in (".mp4", ".mkv", ".mov"):
             raise ConfigError(f"--out must end in .mp4, .mkv or .mov, got {args.out}")
         with _progress(args.frames, "synth video") as tick:
@@ -176,6 +185,7 @@ def main(args: argparse.Namespace) -> int:
                 seed=args.seed,
                 on_frame=tick,
                 domain=domain,
+                program=args.motion,
             )
         print(f"wrote {result.frames} frames to {result.video_path} and ground truth to {result.truth_path}")
         return 0

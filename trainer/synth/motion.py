@@ -37,9 +37,14 @@ class Motion:
     drift_freq: FloatArray
     drift_phase: FloatArray
 
+    def z_at(self, t: float) -> FloatArray:
+        """The unbounded joint signal ``z(t)`` ((len(JOINTS),), :data:`JOINTS` order) at ``t`` seconds;
+        subclasses reshape it (e.g. gate the oscillations in time) and :meth:`pose_at` bounds it."""
+        return self.z0 + np.sum(self.amps * np.sin(2.0 * math.pi * self.freqs * t + self.phases), axis=1)
+
     def pose_at(self, t: float) -> Pose:
         """The pose at time ``t`` seconds (deterministic, smooth in ``t``)."""
-        z = self.z0 + np.sum(self.amps * np.sin(2.0 * math.pi * self.freqs * t + self.phases), axis=1)
+        z = self.z_at(t)
         lo, hi = _range_arrays()
         joints = lo + (hi - lo) * (0.5 + 0.5 * np.tanh(z))
         w = np.sin(2.0 * math.pi * self.drift_freq * t + self.drift_phase)
@@ -50,6 +55,21 @@ class Motion:
             orientation=self.base.orientation + self.drift_rad * float(w[2]),
         )
         return moved.with_joints(joints)
+
+
+LIMB_GROUPS: Final[dict[str, tuple[str, ...]]] = {
+    "head": ("head_tilt", "head_turn"),
+    "left_arm": ("left_shoulder", "left_arm_lift", "left_elbow", "left_wrist"),
+    "right_arm": ("right_shoulder", "right_arm_lift", "right_elbow", "right_wrist"),
+    "left_leg": ("left_hip", "left_leg_lift", "left_knee", "left_ankle"),
+    "right_leg": ("right_hip", "right_leg_lift", "right_knee", "right_ankle"),
+}
+"""Joint groups that move together (one limb, or the head) → their joints in :data:`JOINTS` order."""
+
+
+def limb_rows(group: str) -> list[int]:
+    """Rows (indices into :data:`JOINTS`) of the joints of ``group`` (a :data:`LIMB_GROUPS` key), in order."""
+    return [i for i, name in enumerate(JOINTS) if name in LIMB_GROUPS[group]]
 
 
 def _range_arrays() -> tuple[FloatArray, FloatArray]:
@@ -127,15 +147,8 @@ def sample_motion(
     amps = np.zeros((n, k))
     freqs = np.zeros((n, k))
     phases = np.zeros((n, k))
-    groups = {
-        "head": ("head_",),
-        "left_arm": ("left_shoulder", "left_arm", "left_elbow", "left_wrist"),
-        "right_arm": ("right_shoulder", "right_arm", "right_elbow", "right_wrist"),
-        "left_leg": ("left_hip", "left_leg", "left_knee", "left_ankle"),
-        "right_leg": ("right_hip", "right_leg", "right_knee", "right_ankle"),
-    }
-    for group, prefixes in groups.items():
-        rows = [i for i, name in enumerate(JOINTS) if name.startswith(prefixes)]
+    for group in LIMB_GROUPS:
+        rows = limb_rows(group)
         activity = 0.35 if group == "head" else float(rng.uniform(0.5, 1.3))
         shared_f = rng.uniform(0.15, 1.0, size=2) * (0.5 if group == "head" else 1.0)
         shared_p = rng.uniform(0.0, 2.0 * math.pi, size=2)

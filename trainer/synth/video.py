@@ -1,9 +1,11 @@
 """Write an H.264 clip of one synthetic infant moving smoothly, with exact per-frame ground truth.
 
 The clip (``FILE.mp4``, yuv420p, constant frame rate, frame ``i`` at ``pts_s = i / fps``) shows one infant in
-one set-up kicking, waving and turning its head. Next to it, ``FILE.json`` holds::
+one set-up kicking, waving and turning its head: randomly, or as a motion program with a known truth
+(``program``, e.g. ``kick:0.8``: :mod:`trainer.synth.programs`). Next to it, ``FILE.json`` holds::
 
-    {"schema": 1, "video": "FILE.mp4", "fps": 25.0, "width": 640, "height": 480, "seed": 0, "num_frames": N,
+    {"schema": 1, "video": "FILE.mp4", "fps": 25.0, "width": 640, "height": 480, "seed": 0,
+     "program": "kick:0.8", "num_frames": N,
      "frames": [{"index": i, "pts_s": t,
                  "classes": {"head": {"centroid": [x, y], "area_px": n, "box": [x0, y0, x1, y1]}, ...},
                  "instances": {"arm": [{"side": "left", "centroid": [x, y], "area_px": n, "box": [...]}, ...],
@@ -14,7 +16,8 @@ computed from the exact label map of each frame. ``keypoints`` holds the 22 NYCU
 their set's order (:mod:`trainer.synth.joints`: pixels, the infant's own sides, v = 2 visible, 1 hidden by
 another body part or the head's turn, 0 outside the frame with x = y = 0). Pixel coordinates: a centroid is the plain mean of the
 pixels' column/row indices (as ``cv2.connectedComponentsWithStats``); a box is [x0, y0, x1, y1] with x1/y1
-exclusive. Classes and instances not visible in a frame are omitted. The JSON is byte-identical for a seed.
+exclusive. Classes and instances not visible in a frame are omitted. ``program`` (the canonical spec) is
+present only for a programmed clip (not ``random``). The JSON is byte-identical for a seed (and program).
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from pipeline.errors import ConfigError, SourceError
 from trainer.synth.body import INSTANCE_CLASS, INSTANCE_SIDE, Pose
 from trainer.synth.domain import PLAIN, Domain, describe, make_setup, shoot
 from trainer.synth.joints import BodyKeypoints, frame_keypoints
-from trainer.synth.motion import sample_motion
+from trainer.synth.programs import check_sampling, parse_program
 from trainer.synth.render import Rendered, Scene, render
 
 U8 = npt.NDArray[np.uint8]
@@ -89,8 +92,9 @@ def part_truth(labels: U8, instances: U8) -> tuple[dict[str, Any], dict[str, lis
     return classes, sided
 
 
-def validate_options(frames: int, fps: float, width: int, height: int) -> None:
-    """Raise :class:`ConfigError` naming the flag for any value :func:`write_video` cannot honour."""
+def validate_options(frames: int, fps: float, width: int, height: int, program: str = "random") -> None:
+    """Raise :class:`ConfigError` naming the flag for any value :func:`write_video` cannot honour (a bad
+    motion ``program`` spec, or one too fast for ``fps``, included)."""
     if frames < 1:
         raise ConfigError(f"--frames must be >= 1, got {frames}")
     if not 0.0 < fps <= 240.0:
@@ -98,6 +102,7 @@ def validate_options(frames: int, fps: float, width: int, height: int) -> None:
     for flag, v in (("--width", width), ("--height", height)):
         if not 64 <= v <= 4096 or v % 2:
             raise ConfigError(f"{flag} must be an even number in [64, 4096] (yuv420p), got {v}")
+    check_sampling(parse_program(program), fps)
 
 
 @dataclass(frozen=True, eq=False)
@@ -114,13 +119,22 @@ class ClipFrame:
 
 
 def clip_frames(
-    *, frames: int, fps: float, width: int, height: int, seed: int, domain: Domain = PLAIN
+    *,
+    frames: int,
+    fps: float,
+    width: int,
+    height: int,
+    seed: int,
+    domain: Domain = PLAIN,
+    program: str = "random",
 ) -> Iterator[ClipFrame]:
-    """Yield the frames :func:`write_video` encodes; same seed (and domain) → same frames. A randomised
-    ``domain`` films the clip with one random camera (:mod:`trainer.synth.domain`)."""
+    """Yield the frames :func:`write_video` encodes; same seed (and domain and program) → same frames. A
+    randomised ``domain`` films the clip with one random camera (:mod:`trainer.synth.domain`); ``program``
+    is the motion spec (:mod:`trainer.synth.programs`; ConfigError when bad)."""
     rate = Fraction(fps).limit_denominator(1001)
+    build = parse_program(program)
     rng = np.random.default_rng(seed)
-    motion = sample_motion(rng, width, height, upright=True, fill=(0.6, 0.8))
+    motion = build(rng, width, height)
     setup = make_setup(domain, rng, width, height, motion.pose_at(0.0), occluders=False)
     scene, cam = setup.scene, setup.camera
     for i in range(frames):
@@ -151,12 +165,16 @@ def write_video(
     crf: int = 18,
     on_frame: Callable[[], None] | None = None,
     domain: Domain = PLAIN,
+    program: str = "random",
 ) -> VideoSummary:
     """Encode the clip to ``out_path`` (H.264 via PyAV) and its ground truth to :func:`truth_path_for`; a
-    randomised ``domain`` films it with one random camera (the truth is in the camera's pixels)."""
+    randomised ``domain`` films it with one random camera (the truth is in the camera's pixels);
+    ``program`` is the motion spec (:mod:`trainer.synth.programs`), recorded in the truth unless
+    ``random``."""
     import av  # heavy; only needed here
 
-    validate_options(frames, fps, width, height)
+    validate_options(frames, fps, width, height, program)
+    spec = parse_program(program).spec
     rate = Fraction(fps).limit_denominator(1001)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     records: list[dict[str, Any]] = []
@@ -167,7 +185,15 @@ def write_video(
             stream.codec_context.time_base = 1 / rate
             stream.options = {"crf": str(crf), "preset": "veryfast", "bf": "0"}
             for i, f in enumerate(
-                clip_frames(frames=frames, fps=fps, width=width, height=height, seed=seed, domain=domain)
+                clip_frames(
+                    frames=frames,
+                    fps=fps,
+                    width=width,
+                    height=height,
+                    seed=seed,
+                    domain=domain,
+                    program=program,
+                )
             ):
                 frame = f.rendered
                 vf = av.VideoFrame.from_ndarray(frame.image, format="rgb24")
@@ -199,6 +225,7 @@ def write_video(
         "height": height,
         "seed": seed,
         **({"domain": describe(domain)} if domain.randomize else {}),
+        **({"program": spec} if spec != "random" else {}),
         "num_frames": frames,
         "frames": records,
     }

@@ -465,6 +465,7 @@ function liveCard(source) {
   card.append(el("canvas", { "data-field": "chart-x", role: "img", "aria-label": `x over the last seconds, ${source}` }));
   card.append(el("canvas", { "data-field": "chart-y", role: "img", "aria-label": `y over the last seconds, ${source}` }));
   card.append(el("p", { class: "muted", text: "x (px, right) and y (px, down) of each part over the last seconds" }));
+  card.append(el("table", { class: "features", "data-field": "features", hidden: "" }));
   $("live").append(card);
   return { card, samples: [] };
 }
@@ -499,7 +500,27 @@ function onLive(msg) {
     }
     card.dataset.samples = String(entry.samples.length);
     drawLive(entry, s.frame_size);
+    if (s.features) showFeatures(field("features"), s.features);
   }
+}
+
+const LIMB_LABELS = { arm_l: "left arm", arm_r: "right arm", leg_l: "left leg", leg_r: "right leg" };
+
+/** Live movement features (run --features): per limb speed (trunk lengths/s), rhythm (Hz), bursts/min. */
+function showFeatures(table, f) {
+  table.hidden = false;
+  const num = (v, d = 2) => (v === null || v === undefined ? "–" : Number(v).toFixed(d));
+  table.replaceChildren(
+    el("caption", { text: `Movement, last ${num(f.window_s, 0)} s (${f.points_from || "no points"})` }),
+    el("tr", {}, ...["limb", "speed TL/s", "rhythm Hz", "bursts/min"].map((t) => el("th", { text: t }))),
+  );
+  for (const [limb, v] of Object.entries(f.limbs || {})) {
+    table.append(el("tr", { "data-limb": limb }, el("td", { text: LIMB_LABELS[limb] || limb }),
+      el("td", { text: num(v.speed_median) }), el("td", { text: num(v.dominant_hz) }), el("td", { text: num(v.bursts_per_min, 1) })));
+  }
+  const a = f.asymmetry || {};
+  table.append(el("tr", {}, el("td", { text: "asymmetry L−R" }),
+    el("td", { colspan: "3", "data-field": "asymmetry", text: `arms ${num(a.arm)}, legs ${num(a.leg)}` })));
 }
 
 /** The last history_s seconds as dots (parts may have several instances per sample). */

@@ -117,10 +117,42 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Pub
     clip = folder / "clip.mp4"
     write_video(clip, frames=50, fps=10, width=320, height=240, seed=2)
     with (
-        Publisher(clip, duration_s=120) as publisher,
+        Publisher(clip, "--features", "6", duration_s=120) as publisher,
         Server("--zmq", publisher.endpoint, "--live-fps", "4", log_dir=folder) as server,
     ):
         yield server, publisher
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_live_movement_features_reach_the_view(live):
+    """``run --features 6``: every 5 s a ``features.cam0`` message from the last 6 s of records, shown per
+    limb on the live card (here from part centroids or joints, whichever the publisher has)."""
+    server, _ = live
+    with server.client() as c:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            (source,) = c.get("/live").json()["sources"] or [{}]
+            if source.get("features"):
+                break
+            time.sleep(0.5)
+        features = source["features"]
+    assert features["window_s"] == 6.0 and features["points_from"] in ("joints", "parts")
+    assert set(features["limbs"]) == {"arm_l", "arm_r", "leg_l", "leg_r"}
+    speeds = [v["speed_median"] for v in features["limbs"].values()]
+    assert any(isinstance(v, float) and v > 0 for v in speeds), features  # the infant moves
+
+
+def test_the_hub_keeps_the_newest_features_and_refuses_malformed_ones(hub):
+    body = {"schema": 1, "source": "cam0", "start_ts": 1.0, "end_ts": 7.0, "window_s": 6.0, "frames": 60}
+    body |= {"points_from": "joints", "features": {"leg_l_speed_median": 0.41234, "leg_asymmetry": None}}
+    assert hub.accept("tcp://a:1", [b"features.cam0", json.dumps(body).encode()], now=1.0)
+    view = hub.view("cam0", now=1.0)["features"]
+    assert view["limbs"]["leg_l"]["speed_median"] == 0.412 and view["limbs"]["arm_r"]["dominant_hz"] is None
+    assert view["asymmetry"] == {"arm": None, "leg": None}
+    bad = body | {"features": [1, 2]}
+    assert not hub.accept("tcp://a:1", [b"features.cam0", json.dumps(bad).encode()], now=2.0)
+    assert hub.view("cam0", now=2.0)["features"] == view
 
 
 def wait_running(client: httpx.Client, deadline_s: float = 60.0) -> dict:
