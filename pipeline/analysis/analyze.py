@@ -60,14 +60,15 @@ def limb_pieces(cleaned: Cleaned, joints: bool) -> list[Piece]:
     pieces = []
     for seg in cleaned.segments:
         points: dict[str, np.ndarray] = {}
+        filled: dict[str, np.ndarray] = {}
         for limb in LIMBS:
             end, mid, root = LIMB_JOINTS[limb]
             key = end if joints else f"part:{limb}"
             if key in seg.trunk:
-                points[limb] = seg.trunk[key]
+                points[limb], filled[limb] = seg.trunk[key], seg.filled[key]
             if joints and mid in seg.trunk and root in seg.trunk:
                 points[f"{limb}:mid"], points[f"{limb}:root"] = seg.trunk[mid], seg.trunk[root]
-        pieces.append(Piece(seg.fs, points))
+        pieces.append(Piece(seg.fs, points, filled))
     return pieces
 
 
@@ -80,7 +81,11 @@ def windows_of(
         n = round(window_s * seg.fs)
         step = max(1, round(step_s * seg.fs))
         for start in range(0, len(seg.t) - n + 1, step):
-            cut = Piece(seg.fs, {k: v[start : start + n] for k, v in piece.points.items()})
+            cut = Piece(
+                seg.fs,
+                {k: v[start : start + n] for k, v in piece.points.items()},
+                {k: v[start : start + n] for k, v in piece.filled.items()},
+            )
             out.append((i, float(seg.t[start]), float(seg.t[start] + n / seg.fs), cut))
     return out
 
@@ -144,6 +149,7 @@ def quality(rec: Recording, cleaned: Cleaned) -> list[dict[str, object]]:
                     "predicted": round(track.share(PREDICTED), 4),
                     "missing": round(track.share(MISSING), 4),
                     "filled": round(sum(int(f.sum()) for f in filled) / grid, 4) if grid else 0.0,
+                    "spikes": cleaned.spikes.get(name, 0),
                 }
             )
     counts = {

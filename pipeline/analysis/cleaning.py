@@ -9,12 +9,16 @@ pipeline of Chambers et al. 2020: normalise by body size, fill short gaps, filte
    timestamp anomalies and are left out.
 2. **Segments** (:func:`segments`): the recording is split wherever consecutive frames are more than
    ``reconnect_gap_s`` apart (a reconnect or a long stall); nothing is interpolated across a split.
-3. **Uniform grid**: each segment is resampled at its median frame rate. A track's *observed* points are
+3. **Spikes** (:func:`spikes`): an observed point that jumps away from both its observed neighbours
+   (within two frames each) and back, faster than ``spike_tl_s`` trunk lengths per second (8: no infant's
+   wrist or ankle moves 8 trunk lengths in a second, a fast kick peaks near 4), is a mistake of the pose
+   model (a swapped or misplaced joint for one frame) and is dropped (counted in ``spikes``).
+4. **Uniform grid**: each segment is resampled at its median frame rate. A track's *observed* points are
    interpolated linearly onto the grid across gaps up to ``max_fill_s``; longer gaps stay missing (NaN) and
    are reported (predicted points of the Kalman filter count as missing: the analysis fills gaps itself).
-4. **Filter**: a 4th-order Butterworth low-pass, ``cutoff_hz`` (6 Hz; at most 0.4 × the frame rate), run
+5. **Filter**: a 4th-order Butterworth low-pass, ``cutoff_hz`` (6 Hz; at most 0.4 × the frame rate), run
    forwards and backwards (zero phase, no lag) over each unbroken stretch of at least 16 samples.
-5. **Trunk frame and body size**: the origin is the midpoint of the hips (without joints: the torso's
+6. **Trunk frame and body size**: the origin is the midpoint of the hips (without joints: the torso's
    centroid); the y axis points from it to the midpoint of the shoulders (without joints: to the head's
    centroid), the x axis to the infant's left; the unit is the recording's median trunk length (hips to
    shoulders; without joints, torso to head). Positions are then in *trunk lengths* and speeds in trunk
@@ -45,12 +49,14 @@ class CleanOptions:
         reconnect_gap_s: frames further apart than this start a new segment, seconds.
         max_fill_s: longest gap in a track filled by interpolation, seconds.
         cutoff_hz: the low-pass filter's cut-off, Hz.
+        spike_tl_s: an isolated jump faster than this is dropped, trunk lengths per second.
     """
 
     time_base: TimeBase = "auto"
     reconnect_gap_s: float = 1.0
     max_fill_s: float = 0.5
     cutoff_hz: float = 6.0
+    spike_tl_s: float = 8.0
 
 
 @dataclass(frozen=True)
@@ -88,6 +94,7 @@ class Cleaned:
         trunk_source: ``joints`` (hips → shoulders) or ``parts`` (torso → head centroids) or "".
         anomalies: frames left out because their time did not increase.
         splits: reconnect gaps the recording was split at.
+        spikes: track key → observed points dropped as spikes.
     """
 
     segments: list[Segment]
@@ -96,6 +103,7 @@ class Cleaned:
     trunk_source: str
     anomalies: int
     splits: int
+    spikes: dict[str, int] = field(default_factory=dict)
 
     @property
     def duration_s(self) -> float:
@@ -159,6 +167,43 @@ def resample(
     return out, filled
 
 
+def spikes(t: np.ndarray, xy: np.ndarray, limit_px_s: float) -> np.ndarray:
+    """(M,) True for the observed points (times (M,), positions (M, 2), no NaN) that jump away from both
+    neighbours and back: each neighbour within two frames, both jumps faster than ``limit_px_s``, and the
+    neighbours closer to each other than half of either jump."""
+    out = np.zeros(len(t), bool)
+    if len(t) < 3:
+        return out
+    step = float(np.median(np.diff(t)))
+    d_prev = np.linalg.norm(xy[1:-1] - xy[:-2], axis=1)
+    d_next = np.linalg.norm(xy[2:] - xy[1:-1], axis=1)
+    d_skip = np.linalg.norm(xy[2:] - xy[:-2], axis=1)
+    dt_prev, dt_next = t[1:-1] - t[:-2], t[2:] - t[1:-1]
+    near = (dt_prev <= 2.5 * step) & (dt_next <= 2.5 * step)
+    fast = (d_prev > limit_px_s * dt_prev) & (d_next > limit_px_s * dt_next)
+    back = d_skip < 0.5 * np.minimum(d_prev, d_next)
+    out[1:-1] = near & fast & back
+    return out
+
+
+def raw_trunk_px(rec: Recording) -> float:
+    """The median trunk length in pixels from the observed points (hips → shoulders midpoints, else torso →
+    head centroids); NaN when neither is observed together."""
+    j, p = rec.joints, rec.parts
+    for ends in ((("hip_l", "hip_r"), ("shoulder_l", "shoulder_r")), (("torso",), ("head",))):
+        tracks = j if len(ends[0]) == 2 else p
+        names = [*ends[0], *ends[1]]
+        if not all(n in tracks for n in names):
+            continue
+        lo = np.mean([tracks[n].xy for n in ends[0]], axis=0)
+        hi = np.mean([tracks[n].xy for n in ends[1]], axis=0)
+        lengths = np.linalg.norm(hi - lo, axis=1)
+        lengths = lengths[np.isfinite(lengths)]
+        if len(lengths):
+            return float(np.median(lengths))
+    return float("nan")
+
+
 def lowpass(xy: np.ndarray, fs: float, cutoff_hz: float) -> np.ndarray:
     """(N, 2) → (N, 2): zero-phase 4th-order Butterworth low-pass over each NaN-free stretch of at least
     :data:`MIN_FILTER_SAMPLES` samples (shorter stretches are left as they are)."""
@@ -220,6 +265,8 @@ def clean(rec: Recording, options: CleanOptions | None = None) -> Cleaned:
     t, base = frame_times(rec, o.time_base)
     pieces, anomalies = segments(t, o.reconnect_gap_s)
     tracks: dict[str, Track] = {**rec.joints, **{f"part:{k}": v for k, v in rec.parts.items()}}
+    limit = o.spike_tl_s * raw_trunk_px(rec)
+    dropped: dict[str, int] = {}
     out: list[Segment] = []
     for idx in pieces:
         ts = t[idx]
@@ -231,7 +278,12 @@ def clean(rec: Recording, options: CleanOptions | None = None) -> Cleaned:
             observed = track.state[idx] == OBSERVED
             if not observed.any():
                 continue
-            xy, filled = resample(ts[observed], track.xy[idx][observed], grid, o.max_fill_s)
+            t_obs, xy_obs = ts[observed], track.xy[idx][observed]
+            if np.isfinite(limit):
+                keep = ~spikes(t_obs, xy_obs, limit)
+                dropped[key] = dropped.get(key, 0) + int((~keep).sum())
+                t_obs, xy_obs = t_obs[keep], xy_obs[keep]
+            xy, filled = resample(t_obs, xy_obs, grid, o.max_fill_s)
             seg.px[key] = lowpass(xy, fs, o.cutoff_hz)
             seg.filled[key] = filled
         out.append(seg)
@@ -251,4 +303,4 @@ def clean(rec: Recording, options: CleanOptions | None = None) -> Cleaned:
             continue
         for key, p in seg.px.items():
             seg.trunk[key] = to_trunk_frame(p, origin, top, unit)
-    return Cleaned(out, base, unit, source, anomalies, max(0, len(pieces) - 1))
+    return Cleaned(out, base, unit, source, anomalies, max(0, len(pieces) - 1), dropped)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final
 
 import numpy as np
@@ -139,10 +139,17 @@ UNITS: Final = {
 
 @dataclass(frozen=True)
 class Piece:
-    """A uniform stretch of signals: ``fs`` samples per second; key → (N, 2) trunk-frame points (TL)."""
+    """A uniform stretch of signals: ``fs`` samples per second; key → (N, 2) trunk-frame points (TL), and
+    key → (N,) bool where a point was interpolated across a gap (``filled``; absent = none were)."""
 
     fs: float
     points: dict[str, np.ndarray]
+    filled: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def measured(self, key: str) -> np.ndarray:
+        """(N,) True where ``key``'s point was observed (not interpolated)."""
+        filled = self.filled.get(key)
+        return np.ones(self.samples, bool) if filled is None else ~filled
 
     @property
     def samples(self) -> int:
@@ -293,7 +300,11 @@ def bursts(speed: np.ndarray, fs: float) -> list[float]:
 
 def limb_features(pieces: Sequence[Piece], limb: str, angles: bool) -> dict[str, float]:
     """The :data:`FEATURES` of one limb over ``pieces`` (points keyed by limb: ``<limb>`` the end point,
-    ``<limb>:mid`` and ``<limb>:root`` the joints when ``angles``). NaN where the data gives none."""
+    ``<limb>:mid`` and ``<limb>:root`` the joints when ``angles``). NaN where the data gives none.
+
+    Speed, acceleration, jerk, quantity of motion and bursts count only the samples where the end point
+    was observed: a stretch interpolated across a gap is a straight chord, and its speed would be made
+    up (the spectral features use the whole, gap-filled signal)."""
     speeds, accels, jerks, angle_values, durations = [], [], [], [], []
     seconds = path = 0.0
     for piece in pieces:
@@ -303,6 +314,9 @@ def limb_features(pieces: Sequence[Piece], limb: str, angles: bool) -> dict[str,
         v = derivative(xy, piece.fs)
         a = derivative(v, piece.fs)
         j = derivative(a, piece.fs)
+        made_up = ~piece.measured(limb)
+        for d in (v, a, j):
+            d[made_up] = np.nan
         speed = magnitude(v)
         speeds.append(speed)
         accels.append(magnitude(a))

@@ -139,12 +139,15 @@ def _pair_table(a: Analysis) -> str:
 def _qc_table(a: Analysis) -> str:
     tracks = [r for r in a.qc if "observed" in r]
     counts = [r for r in a.qc if "value" in r]
-    rows = ["<tr><th>point</th><th>observed</th><th>predicted</th><th>missing</th><th>filled</th></tr>"]
+    rows = [
+        "<tr><th>point</th><th>observed</th><th>predicted</th><th>missing</th><th>filled</th><th>spikes dropped</th></tr>"
+    ]
     for r in tracks:
         cells = "".join(
             f'<td class="num">{100 * float(str(r[k])):.0f} %</td>'
             for k in ("observed", "predicted", "missing", "filled")
         )
+        cells += f'<td class="num">{r.get("spikes", 0)}</td>'
         rows.append(f"<tr><td>{html.escape(str(r['item']))}</td>{cells}</tr>")
     facts = "".join(
         f"<tr><th>{html.escape(str(r['item']))}</th><td>{html.escape(str(r['value']))}</td></tr>"

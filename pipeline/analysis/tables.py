@@ -74,6 +74,7 @@ def qc_rows(analyses: Iterable[Analysis]) -> tuple[list[dict[str, Any]], list[st
         "predicted",
         "missing",
         "filled",
+        "spikes",
         "value",
         "verdict",
     ]
