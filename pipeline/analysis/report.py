@@ -153,7 +153,8 @@ def _qc_table(a: Analysis) -> str:
         f"<tr><th>{html.escape(str(r['item']))}</th><td>{html.escape(str(r['value']))}</td></tr>"
         for r in counts
     )
-    return f"<table>{facts}</table><table>{''.join(rows)}</table>"
+    per_point = f"<details><summary>Per joint and part</summary><table>{''.join(rows)}</table></details>"
+    return f"<table>{facts}</table>{per_point}"
 
 
 def glossary() -> str:
@@ -177,12 +178,11 @@ def section(a: Analysis) -> str:
         f"<h2>{title}</h2>",
         f"<p>{a.cleaned.duration_s:.1f} s of usable data in {len(a.cleaned.segments)} segment(s), {r.frames} frames; "
         f"limbs followed by {points}; {thin} of {len(a.verdicts)} features had too little data (shown as —).</p>",
-        "<h3>Quality of the data</h3>",
-        _qc_table(a),
     ]
     if a.cleaned.segments and a.points_from:
         parts += ["<h3>Movement</h3>", trajectory_plot(a), speed_plot(a), "<h3>Per limb</h3>", _limb_table(a)]
         parts += ["<h3>Left against right</h3>", left_right_plot(a), _pair_table(a)]
+    parts += ["<h3>Quality of the data</h3>", _qc_table(a)]
     return "\n".join(parts)
 
 

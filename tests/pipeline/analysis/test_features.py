@@ -261,3 +261,14 @@ def test_parts_only_recordings_use_limb_centroids():
     assert a.features["arm_l_dominant_hz"] == pytest.approx(0.6, abs=0.03)
     assert a.features["arm_r_speed_median"] == pytest.approx(0.0, abs=1e-3)
     assert a.verdicts["arm_l_angle_range"] == "thin: no joints (limb centroids only)"
+
+
+def test_every_feature_is_defined_in_the_docs():
+    from pipeline.analysis.features import FEATURES, PAIR_FEATURES
+    from tests.helpers.procs import REPO
+
+    text = (REPO / "docs" / "movement.md").read_text(encoding="utf-8")
+    for f in FEATURES:
+        assert f"| `<limb>_{f.name}` | {f.unit} | {f.definition} |" in text, f.name
+    for f in PAIR_FEATURES:
+        assert f"| `<pair>_{f.name}` | {f.unit} | {f.definition} |" in text, f.name
