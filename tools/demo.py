@@ -80,7 +80,12 @@ def main() -> int:
     else:
         print(f"\nno keypoints in the records (no pose model at {POSE_MODEL})")
     code = cli(["plot", str(RECORDS), "--out", str(RECORDS.with_suffix(".png"))])
+    analysis = RECORDS.with_name("demo-analysis")
+    code = code or cli(
+        ["analyze", str(RECORDS), "--out", str(analysis), "--window-s", "5", "--step-s", "2.5", "--force"]
+    )
     print(f"records: {RECORDS}, {RECORDS.with_suffix('.csv')}; overlay video: {OVERLAY}")
+    print(f"movement report: {analysis / 'report.html'}")
     return code
 
 
