@@ -23,7 +23,8 @@ MIN_SECONDS: Final = {"end": 5.0, "angle": 5.0, "spectrum": 8.0, "pair": 8.0}
 
 @dataclass(frozen=True)
 class AnalysisOptions:
-    """Cleaning and windows. ``window_s``/``step_s``: the sliding windows' length and step, seconds."""
+    """Cleaning and windows. ``window_s``/``step_s``: the sliding windows' length and step, seconds
+    (``window_s`` 0: no windows, only the whole recording's features)."""
 
     clean: CleanOptions = field(default_factory=CleanOptions)
     window_s: float = 30.0
@@ -176,7 +177,8 @@ def analyze(rec: Recording, options: AnalysisOptions | None = None) -> Analysis:
     judged = verdicts(pieces, joints)
     features = {k: (v if judged.get(k) == "ok" else math.nan) for k, v in values.items()}
     rows = []
-    for seg_index, start, end, piece in windows_of(cleaned, pieces, o.window_s, o.step_s):
+    cuts = windows_of(cleaned, pieces, o.window_s, o.step_s) if o.window_s > 0 else []
+    for seg_index, start, end, piece in cuts:
         window_verdicts = verdicts([piece], joints)
         vals = all_features([piece], angles=joints)
         rows.append(

@@ -20,7 +20,7 @@ pipeline of Chambers et al. 2020: normalise by body size, fill short gaps, filte
    forwards and backwards (zero phase, no lag) over each unbroken stretch of at least 16 samples.
 6. **Trunk frame and body size**: the origin is the midpoint of the hips (without joints: the torso's
    centroid); the y axis points from it to the midpoint of the shoulders (without joints: to the head's
-   centroid), the x axis to the infant's left; the unit is the recording's median trunk length (hips to
+   centroid), the x axis to the infant's left; the unit is the recording's median trunk length over its observed frames (hips to
    shoulders; without joints, torso to head). Positions are then in *trunk lengths* and speeds in trunk
    lengths per second, comparable across infants, cameras and distances.
 """
@@ -186,22 +186,15 @@ def spikes(t: np.ndarray, xy: np.ndarray, limit_px_s: float) -> np.ndarray:
     return out
 
 
-def raw_trunk_px(rec: Recording) -> float:
-    """The median trunk length in pixels from the observed points (hips → shoulders midpoints, else torso →
-    head centroids); NaN when neither is observed together."""
-    j, p = rec.joints, rec.parts
-    for ends in ((("hip_l", "hip_r"), ("shoulder_l", "shoulder_r")), (("torso",), ("head",))):
-        tracks = j if len(ends[0]) == 2 else p
-        names = [*ends[0], *ends[1]]
-        if not all(n in tracks for n in names):
-            continue
-        lo = np.mean([tracks[n].xy for n in ends[0]], axis=0)
-        hi = np.mean([tracks[n].xy for n in ends[1]], axis=0)
-        lengths = np.linalg.norm(hi - lo, axis=1)
-        lengths = lengths[np.isfinite(lengths)]
-        if len(lengths):
-            return float(np.median(lengths))
-    return float("nan")
+def trunk_length(points: dict[str, np.ndarray]) -> tuple[float, str]:
+    """(median trunk length over the frames, where it came from) of points keyed as in :func:`clean`
+    ((T, 2) each, NaN where missing): :func:`trunk_points`' bottom to top; (NaN, "") without a trunk."""
+    origin, top, source = trunk_points(points)
+    if origin is None or top is None:
+        return float("nan"), ""
+    lengths = np.linalg.norm(top - origin, axis=1)
+    lengths = lengths[np.isfinite(lengths)]
+    return (float(np.median(lengths)), source) if len(lengths) else (float("nan"), "")
 
 
 def lowpass(xy: np.ndarray, fs: float, cutoff_hz: float) -> np.ndarray:
@@ -265,7 +258,8 @@ def clean(rec: Recording, options: CleanOptions | None = None) -> Cleaned:
     t, base = frame_times(rec, o.time_base)
     pieces, anomalies = segments(t, o.reconnect_gap_s)
     tracks: dict[str, Track] = {**rec.joints, **{f"part:{k}": v for k, v in rec.parts.items()}}
-    limit = o.spike_tl_s * raw_trunk_px(rec)
+    unit, source = trunk_length({k: v.xy for k, v in tracks.items()})  # from the observed points
+    limit = o.spike_tl_s * unit
     dropped: dict[str, int] = {}
     out: list[Segment] = []
     for idx in pieces:
@@ -287,16 +281,6 @@ def clean(rec: Recording, options: CleanOptions | None = None) -> Cleaned:
             seg.px[key] = lowpass(xy, fs, o.cutoff_hz)
             seg.filled[key] = filled
         out.append(seg)
-    lengths = []
-    source = ""
-    for seg in out:
-        origin, top, source_here = trunk_points(seg.px)
-        if origin is not None and top is not None:
-            source = source or source_here
-            lengths.append(np.linalg.norm(top - origin, axis=1))
-    both = np.concatenate(lengths) if lengths else np.array([])
-    both = both[np.isfinite(both)]
-    unit = float(np.median(both)) if len(both) else float("nan")
     for seg in out:
         origin, top, _ = trunk_points(seg.px)
         if origin is None or top is None or not np.isfinite(unit) or unit <= 0:

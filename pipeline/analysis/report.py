@@ -32,9 +32,19 @@ th { background: #f3f3f3; text-align: left; } td.num { text-align: right; font-v
 """
 
 
+def _pyplot() -> Any:
+    """matplotlib's pyplot on the Agg backend (no display; imported only when a report is drawn)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def _png(fig: Any) -> str:
     """A matplotlib figure as an ``<img>`` with the PNG inline."""
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
@@ -52,10 +62,7 @@ def _fmt(value: float, verdict: str = "ok") -> str:
 
 def trajectory_plot(a: Analysis) -> str:
     """The four limbs' end points in the trunk frame (x to the infant's left, y towards the head)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     fig, ax = plt.subplots(figsize=(5.5, 5.5))
     for piece in limb_pieces(a.cleaned, a.points_from == "joints"):
@@ -76,10 +83,7 @@ def trajectory_plot(a: Analysis) -> str:
 
 def speed_plot(a: Analysis) -> str:
     """Each limb's end-point speed over the recording's time."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     fig, axes = plt.subplots(4, 1, figsize=(10, 6.5), sharex=True)
     pieces = limb_pieces(a.cleaned, a.points_from == "joints")
@@ -96,10 +100,7 @@ def speed_plot(a: Analysis) -> str:
 
 def left_right_plot(a: Analysis) -> str:
     """Quantity of motion per limb, left beside right."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = _pyplot()
 
     fig, ax = plt.subplots(figsize=(5.5, 3.2))
     for i, (_pair, left, right) in enumerate(PAIRS):

@@ -45,7 +45,7 @@ class FeaturesSink:
         from pipeline.analysis.analyze import AnalysisOptions
 
         self.window_s, self.every_s, self.publish = window_s, every_s, publish
-        self.options = AnalysisOptions(window_s=window_s, step_s=window_s)
+        self.options = AnalysisOptions(window_s=0.0)  # the whole window's features, no sub-windows
         self._records: dict[str, deque[dict[str, Any]]] = {}
         self._last: dict[str, float] = {}
         self.sent = 0
